@@ -1,0 +1,216 @@
+//! Simulation against committed state: eth_call, eth_estimateGas and eth_createAccessList use the same revm
+//! kernel and the same state view as block execution, with geth's relaxations for calls (no EOA check on the
+//! sender, no nonce check, no base-fee check when no price is given, no fee charge).
+
+use std::collections::BTreeMap;
+
+use revm::{
+    context::{
+        result::{EVMError, ExecutionResult},
+        ContextSetters, TxEnv,
+    },
+    handler::Handler,
+    primitives::{Address, Bytes, TxKind, B256, U256},
+    ExecuteEvm,
+};
+
+use crate::{
+    db::{StateReader, StoreError},
+    exec::{build_evm, BlockParams, BlockState, Location, SeiHandler, TxAccess},
+};
+
+/// The caller-supplied part of an eth_call (absent fields as geth defaults them).
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    pub from: Address,
+    pub to: Option<Address>,
+    pub gas: Option<u64>,
+    /// `gasPrice`, or `maxFeePerGas` for a 1559-style request.
+    pub max_fee_per_gas: Option<u128>,
+    pub max_priority_fee_per_gas: Option<u128>,
+    pub value: U256,
+    pub data: Bytes,
+    pub nonce: Option<u64>,
+    pub access_list: Vec<(Address, Vec<B256>)>,
+}
+
+/// The outcome of a simulated call.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    pub success: bool,
+    pub gas_used: u64,
+    pub output: Bytes,
+    /// Set when the EVM halted (out of gas, invalid opcode…); a revert leaves it `None`.
+    pub halt: Option<String>,
+}
+
+/// Why a call could not run at all (the transaction itself is invalid).
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn tx_env(req: &CallRequest, gas: u64) -> TxEnv {
+    let priced = req.max_fee_per_gas.is_some_and(|p| p > 0);
+    TxEnv {
+        tx_type: if req.max_priority_fee_per_gas.is_some() { 2 } else if req.access_list.is_empty() { 0 } else { 1 },
+        caller: req.from,
+        gas_limit: gas,
+        gas_price: req.max_fee_per_gas.unwrap_or(0),
+        kind: req.to.map_or(TxKind::Create, TxKind::Call),
+        value: req.value,
+        data: req.data.clone(),
+        nonce: req.nonce.unwrap_or(0),
+        chain_id: None,
+        access_list: req
+            .access_list
+            .iter()
+            .map(|(address, keys)| revm::context::transaction::AccessListItem {
+                address: *address,
+                storage_keys: keys.clone(),
+            })
+            .collect::<Vec<_>>()
+            .into(),
+        gas_priority_fee: if priced { req.max_priority_fee_per_gas } else { None },
+        ..TxEnv::default()
+    }
+}
+
+fn run_once<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    req: &CallRequest,
+    gas: u64,
+    record: bool,
+) -> Result<(CallOutcome, Option<TxAccess>), CallError> {
+    let mut state = BlockState::new(reader, params.beneficiary);
+    if record {
+        state.start_recording();
+    }
+    let mut cfg = params.cfg_env();
+    cfg.disable_nonce_check = req.nonce.is_none();
+    cfg.disable_eip3607 = true;
+    let priced = req.max_fee_per_gas.is_some_and(|p| p > 0);
+    cfg.disable_base_fee = !priced;
+    cfg.disable_fee_charge = !priced;
+    let mut evm = build_evm(&mut state, params.block_env(), cfg);
+    evm.ctx.set_tx(tx_env(req, gas));
+    let result = SeiHandler::default().run(&mut evm);
+    let _ = evm.finalize();
+    let access = evm.ctx.journaled_state.database.take_record();
+    let result = match result {
+        Ok(r) => r,
+        Err(EVMError::Database(e)) => return Err(e.into()),
+        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(crate::exec::skip_reason(&e))),
+        Err(e) => return Err(CallError::Invalid(e.to_string())),
+    };
+    let gas_used = result.gas().tx_gas_used();
+    let outcome = match result {
+        ExecutionResult::Success { output, .. } => {
+            CallOutcome { success: true, gas_used, output: output.into_data(), halt: None }
+        }
+        ExecutionResult::Revert { output, .. } => CallOutcome { success: false, gas_used, output, halt: None },
+        ExecutionResult::Halt { reason, .. } => {
+            CallOutcome { success: false, gas_used, output: Bytes::new(), halt: Some(format!("{reason:?}")) }
+        }
+    };
+    Ok((outcome, access))
+}
+
+/// The gas a call may use when the request names none: the block's limit, and for a priced call no more than
+/// the sender can pay for.
+fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<u64, CallError> {
+    let mut cap = req.gas.unwrap_or(params.gas_limit);
+    if let Some(price) = req.max_fee_per_gas.filter(|p| *p > 0) {
+        let balance = reader.account(req.from)?.map_or(U256::ZERO, |a| a.balance);
+        let available = balance.saturating_sub(req.value) / U256::from(price);
+        cap = cap.min(available.try_into().unwrap_or(u64::MAX));
+    }
+    Ok(cap)
+}
+
+/// eth_call.
+pub fn call<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, CallError> {
+    let gas = gas_cap(reader, params, req)?;
+    Ok(run_once(reader, params, req, gas, false)?.0)
+}
+
+/// eth_estimateGas: the least gas limit with which the call succeeds, by binary search as geth does. A call that
+/// fails even with the cap returns that failure (so the caller sees the revert reason).
+pub fn estimate_gas<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    req: &CallRequest,
+) -> Result<Result<u64, CallOutcome>, CallError> {
+    let cap = gas_cap(reader, params, req)?;
+    let (first, _) = run_once(reader, params, req, cap, false)?;
+    if !first.success {
+        return Ok(Err(first));
+    }
+    // Succeeding at `gas_used` is common (no refunds, no 63/64 retention), so try it before bisecting.
+    let mut lo = first.gas_used.saturating_sub(1);
+    let mut hi = cap;
+    let succeeds = |gas: u64| -> Result<bool, CallError> {
+        match run_once(reader, params, req, gas, false) {
+            Ok((o, _)) => Ok(o.success),
+            Err(CallError::Invalid(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    };
+    if succeeds(first.gas_used)? {
+        return Ok(Ok(first.gas_used));
+    }
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if succeeds(mid)? {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    Ok(Ok(hi))
+}
+
+/// eth_createAccessList: the accounts and slots the call touches, except the sender, the recipient's account
+/// entry, the fee collector and precompiles (as geth's access-list tracer does), and the gas used with that list.
+pub fn create_access_list<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    req: &CallRequest,
+) -> Result<(Vec<(Address, Vec<B256>)>, CallOutcome), CallError> {
+    let gas = gas_cap(reader, params, req)?;
+    let (_, access) = run_once(reader, params, req, gas, true)?;
+    let mut list: BTreeMap<Address, Vec<B256>> = BTreeMap::new();
+    let excluded = |a: &Address| {
+        *a == req.from || Some(*a) == req.to || *a == params.beneficiary || is_precompile(a)
+    };
+    for location in access.map(|a| a.reads).unwrap_or_default() {
+        match location {
+            Location::Account(a) if !excluded(&a) => {
+                list.entry(a).or_default();
+            }
+            Location::Storage(a, slot) => {
+                let slots = list.entry(a).or_default();
+                let key = B256::from(slot.to_be_bytes::<32>());
+                if !slots.contains(&key) {
+                    slots.push(key);
+                }
+            }
+            Location::Account(_) => {}
+        }
+    }
+    let list: Vec<_> = list.into_iter().collect();
+    let with_list = CallRequest { access_list: list.clone(), ..req.clone() };
+    let (outcome, _) = run_once(reader, params, &with_list, gas, false)?;
+    Ok((list, outcome))
+}
+
+/// Ethereum's precompiles live at 0x01..=0x11 (Prague); Sei's at 0x1001..=0x10ff.
+fn is_precompile(address: &Address) -> bool {
+    let bytes = address.as_slice();
+    let high_zero = bytes[..18].iter().all(|b| *b == 0);
+    high_zero && ((bytes[18] == 0 && bytes[19] >= 1 && bytes[19] <= 0x11) || bytes[18] == 0x10)
+}

@@ -1,0 +1,531 @@
+//! The block executor: one call runs a whole ordered block on revm over a snapshot of the flat store and returns
+//! receipts, the block's state changes and, on request, each transaction's read and write sets.
+//!
+//! Sei semantics that differ from Ethereum mainnet, on purpose:
+//! - Execution trails ordering, so an ordered block may hold transactions that are invalid by the time they run
+//!   (nonce already used, balance spent by an earlier one). They are *skipped* — left out of the executed block
+//!   with a reason — rather than invalidating the block. Every node skips the same ones.
+//! - The base fee is not burned: the whole `gas_used × effective_gas_price` goes to the block's fee collector
+//!   (the beneficiary). The credit is an add-only delta kept beside the state and folded in at the end of the
+//!   block, so fees never make two transactions conflict; a transaction that does read the collector sees the
+//!   credits of all earlier ones, exactly as if each had been paid at once.
+
+use std::collections::{HashMap, HashSet};
+
+use alloy_consensus::{proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope};
+use alloy_primitives::{Bloom, Log};
+use revm::{
+    bytecode::Bytecode,
+    context::{
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
+        BlockEnv, CfgEnv, Context, ContextSetters, ContextTr, Evm, Journal, JournalTr, TxEnv,
+    },
+    context_interface::{block::BlobExcessGasAndPrice, Block, Cfg, Transaction as _},
+    database_interface::Database,
+    handler::{
+        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, MainBuilder, MainContext,
+    },
+    interpreter::{interpreter::EthInterpreter, interpreter_action::FrameInit},
+    primitives::{hardfork::SpecId, Address, Bytes, B256, KECCAK_EMPTY, U256},
+    state::{AccountInfo, EvmState},
+    ExecuteEvm,
+};
+
+use crate::{
+    db::{StateChanges, StateReader, StoreError},
+    decode::{decode_envelope, tx_env},
+    precompiles::SeiPrecompiles,
+};
+
+/// Everything about the block that is not a transaction.
+#[derive(Debug, Clone)]
+pub struct BlockParams {
+    pub number: u64,
+    pub timestamp: u64,
+    pub gas_limit: u64,
+    pub base_fee: u64,
+    pub beneficiary: Address,
+    pub prevrandao: B256,
+    pub chain_id: u64,
+    pub spec: SpecId,
+}
+
+impl BlockParams {
+    pub(crate) fn block_env(&self) -> BlockEnv {
+        BlockEnv {
+            number: U256::from(self.number),
+            beneficiary: self.beneficiary,
+            timestamp: U256::from(self.timestamp),
+            gas_limit: self.gas_limit,
+            basefee: self.base_fee,
+            difficulty: U256::ZERO,
+            prevrandao: Some(self.prevrandao),
+            // Sei runs Pectra without blobs; revm still wants a blob price from Cancun on, so excess is zero.
+            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, self.spec)),
+            ..BlockEnv::default()
+        }
+    }
+
+    pub(crate) fn cfg_env(&self) -> CfgEnv {
+        let mut cfg = CfgEnv::new_with_spec(self.spec);
+        cfg.chain_id = self.chain_id;
+        // EIP-7825's per-transaction cap only exists from Osaka; at Prague a transaction may use the whole block.
+        cfg.tx_gas_limit_cap = Some(u64::MAX);
+        cfg
+    }
+}
+
+/// Where state reads and writes land: an account's fields or one storage slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Location {
+    Account(Address),
+    Storage(Address, U256),
+}
+
+/// What one transaction read and wrote (the parallel scheduler's raw material).
+#[derive(Debug, Default, Clone)]
+pub struct TxAccess {
+    pub reads: Vec<Location>,
+    pub writes: Vec<Location>,
+    /// True when the transaction read the fee collector and so depends on every earlier fee credit.
+    pub read_fee_collector: bool,
+}
+
+/// The outcome of one ordered transaction.
+#[derive(Debug, Clone)]
+pub struct TxOutcome {
+    /// `Err(reason)` when the transaction was skipped (invalid at execution time); it leaves no trace.
+    pub included: Result<(), String>,
+    pub success: bool,
+    pub gas_used: u64,
+    pub cumulative_gas_used: u64,
+    pub logs: Vec<Log>,
+    pub contract_address: Option<Address>,
+    /// Return data, or revert data for a failed call.
+    pub output: Bytes,
+    /// Why the EVM halted (out of gas, invalid opcode…) when it did.
+    pub halt: Option<String>,
+    pub logs_bloom: Bloom,
+}
+
+/// Per-block statistics for logs and metrics.
+#[derive(Debug, Default, Clone)]
+pub struct ExecStats {
+    pub txs: usize,
+    pub skipped: usize,
+    pub gas_used: u64,
+}
+
+/// The result of executing a block.
+#[derive(Debug)]
+pub struct BlockOutput {
+    pub outcomes: Vec<TxOutcome>,
+    pub changes: StateChanges,
+    pub access: Vec<TxAccess>,
+    pub gas_used: u64,
+    pub fees: U256,
+    pub logs_bloom: Bloom,
+    pub transactions_root: B256,
+    pub receipts_root: B256,
+    pub stats: ExecStats,
+}
+
+/// An input transaction: the EIP-2718 bytes and the sender recovered when it entered the node.
+pub struct OrderedTx<'a> {
+    pub raw: &'a [u8],
+    pub sender: Address,
+}
+
+/// Collects the fee credit of the transaction being executed (see the module docs).
+pub trait FeeSink {
+    fn credit_fee(&mut self, amount: U256);
+}
+
+impl<T: FeeSink> FeeSink for &mut T {
+    fn credit_fee(&mut self, amount: U256) {
+        (**self).credit_fee(amount);
+    }
+}
+
+/// The mainnet handler with one hook changed: the beneficiary reward becomes an add-only delta.
+pub struct SeiHandler<EVM> {
+    _evm: core::marker::PhantomData<EVM>,
+}
+
+impl<EVM> Default for SeiHandler<EVM> {
+    fn default() -> Self {
+        Self { _evm: core::marker::PhantomData }
+    }
+}
+
+impl<EVM> Handler for SeiHandler<EVM>
+where
+    EVM: EvmTr<
+        Context: ContextTr<Journal: JournalTr<State = EvmState>, Db: FeeSink>,
+        Frame: FrameTr<FrameResult = FrameResult, FrameInit = FrameInit>,
+    >,
+{
+    type Evm = EVM;
+    type Error = EVMError<<<EVM::Context as ContextTr>::Db as Database>::Error, InvalidTransaction>;
+    type HaltReason = HaltReason;
+
+    fn reward_beneficiary(&self, evm: &mut Self::Evm, exec_result: &mut FrameResult) -> Result<(), Self::Error> {
+        let ctx = evm.ctx();
+        if ctx.cfg().is_fee_charge_disabled() {
+            return Ok(());
+        }
+        let price = ctx.tx().effective_gas_price(u128::from(ctx.block().basefee()));
+        let gas = exec_result.gas();
+        let used = gas.used().saturating_sub(gas.reservoir());
+        ctx.db_mut().credit_fee(U256::from(price) * U256::from(used));
+        Ok(())
+    }
+}
+
+/// The block-level view of state: committed snapshot underneath, this block's writes on top.
+pub struct BlockState<'r, R> {
+    reader: &'r R,
+    accounts: HashMap<Address, Option<AccountInfo>>,
+    storage: HashMap<(Address, U256), U256>,
+    /// Accounts whose committed storage no longer counts (destroyed or re-created in this block).
+    wiped: HashSet<Address>,
+    dirty_accounts: HashSet<Address>,
+    dirty_storage: HashSet<(Address, U256)>,
+    new_codes: HashMap<B256, Bytecode>,
+    fee_collector: Address,
+    /// Fee credits not yet folded into the collector's balance.
+    fee_delta: U256,
+    /// The running transaction's fee, credited after its state is applied.
+    pending_fee: U256,
+    fees_total: U256,
+    record: Option<TxAccess>,
+}
+
+impl<'r, R: StateReader> BlockState<'r, R> {
+    pub fn new(reader: &'r R, fee_collector: Address) -> Self {
+        Self {
+            reader,
+            accounts: HashMap::new(),
+            storage: HashMap::new(),
+            wiped: HashSet::new(),
+            dirty_accounts: HashSet::new(),
+            dirty_storage: HashSet::new(),
+            new_codes: HashMap::new(),
+            fee_collector,
+            fee_delta: U256::ZERO,
+            pending_fee: U256::ZERO,
+            fees_total: U256::ZERO,
+            record: None,
+        }
+    }
+
+    pub(crate) fn start_recording(&mut self) {
+        self.record = Some(TxAccess::default());
+    }
+
+    pub(crate) fn take_record(&mut self) -> Option<TxAccess> {
+        self.record.take()
+    }
+
+    fn load_account(&mut self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        if let Some(info) = self.accounts.get(&address) {
+            return Ok(info.clone());
+        }
+        let info = self.reader.account(address)?;
+        self.accounts.insert(address, info.clone());
+        Ok(info)
+    }
+
+    /// Applies one transaction's finalized journal (what `CacheDB::commit` does, plus EIP-161 deletions and the
+    /// fee delta), and returns the locations it wrote.
+    fn apply(&mut self, state: EvmState) -> Vec<Location> {
+        let mut writes = Vec::new();
+        for (address, account) in state {
+            if !account.is_touched() {
+                continue;
+            }
+            if account.is_selfdestructed() || account.is_empty() {
+                // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
+                let existed = self.accounts.get(&address).is_some_and(Option::is_some);
+                if existed || account.is_selfdestructed() {
+                    self.accounts.insert(address, None);
+                    self.dirty_accounts.insert(address);
+                    self.wipe(address);
+                    writes.push(Location::Account(address));
+                }
+                if address == self.fee_collector {
+                    self.fee_delta = U256::ZERO;
+                }
+                continue;
+            }
+            if account.is_created() {
+                self.wipe(address);
+            }
+            let mut info = account.info.clone();
+            if let Some(code) = info.code.take() {
+                if info.code_hash != KECCAK_EMPTY && !code.is_empty() {
+                    self.new_codes.entry(info.code_hash).or_insert(code);
+                }
+            }
+            if address == self.fee_collector {
+                // The journal saw committed balance + pending delta, so its value already includes the delta.
+                self.fee_delta = U256::ZERO;
+            }
+            self.accounts.insert(address, Some(info));
+            self.dirty_accounts.insert(address);
+            writes.push(Location::Account(address));
+            for (slot, value) in account.changed_storage_slots() {
+                self.storage.insert((address, *slot), value.present_value);
+                self.dirty_storage.insert((address, *slot));
+                writes.push(Location::Storage(address, *slot));
+            }
+        }
+        self.fee_delta += self.pending_fee;
+        self.fees_total += self.pending_fee;
+        self.pending_fee = U256::ZERO;
+        writes
+    }
+
+    fn wipe(&mut self, address: Address) {
+        self.wiped.insert(address);
+        self.storage.retain(|(a, _), _| *a != address);
+        self.dirty_storage.retain(|(a, _)| *a != address);
+    }
+
+    /// Folds the fee delta into the collector and produces the change set to commit.
+    fn into_changes(mut self) -> Result<(StateChanges, U256), StoreError> {
+        if !self.fee_delta.is_zero() {
+            let collector = self.fee_collector;
+            let mut info = self.load_account(collector)?.unwrap_or_default();
+            info.balance += self.fee_delta;
+            self.accounts.insert(collector, Some(info));
+            self.dirty_accounts.insert(collector);
+        }
+        let mut changes = StateChanges::default();
+        let mut accounts: Vec<_> = self.dirty_accounts.into_iter().collect();
+        accounts.sort_unstable();
+        changes.accounts = accounts.into_iter().map(|a| (a, self.accounts.get(&a).cloned().flatten())).collect();
+        let mut wiped: Vec<_> = self.wiped.into_iter().collect();
+        wiped.sort_unstable();
+        changes.wiped = wiped;
+        let mut slots: Vec<_> = self.dirty_storage.into_iter().collect();
+        slots.sort_unstable();
+        changes.storage = slots.into_iter().map(|(a, s)| (a, s, self.storage[&(a, s)])).collect();
+        let mut codes: Vec<_> = self.new_codes.into_iter().collect();
+        codes.sort_unstable_by_key(|(h, _)| *h);
+        changes.codes = codes;
+        Ok((changes, self.fees_total))
+    }
+}
+
+impl<R> FeeSink for BlockState<'_, R> {
+    fn credit_fee(&mut self, amount: U256) {
+        self.pending_fee += amount;
+    }
+}
+
+impl<R: StateReader> Database for BlockState<'_, R> {
+    type Error = StoreError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        let mut info = self.load_account(address)?;
+        if let Some(record) = self.record.as_mut() {
+            record.reads.push(Location::Account(address));
+        }
+        if address == self.fee_collector && !self.fee_delta.is_zero() {
+            if let Some(record) = self.record.as_mut() {
+                record.read_fee_collector = true;
+            }
+            let mut with_fees = info.unwrap_or_default();
+            with_fees.balance += self.fee_delta;
+            info = Some(with_fees);
+        }
+        Ok(info)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StoreError> {
+        if let Some(code) = self.new_codes.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        self.reader.code(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        if let Some(record) = self.record.as_mut() {
+            record.reads.push(Location::Storage(address, slot));
+        }
+        if let Some(value) = self.storage.get(&(address, slot)) {
+            return Ok(*value);
+        }
+        let value = if self.wiped.contains(&address) { U256::ZERO } else { self.reader.storage(address, slot)? };
+        self.storage.insert((address, slot), value);
+        Ok(value)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, StoreError> {
+        self.reader.block_hash(number)
+    }
+}
+
+type SeiContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
+/// revm with Sei's precompile provider; the inspector slot is the hook for tracing.
+pub type SeiEvm<DB, INSP = ()> =
+    Evm<SeiContext<DB>, INSP, EthInstructions<EthInterpreter, SeiContext<DB>>, SeiPrecompiles, EthFrame<EthInterpreter>>;
+
+pub(crate) fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv) -> SeiEvm<DB> {
+    let spec = cfg.spec;
+    Context::mainnet()
+        .with_db(db)
+        .with_block(block)
+        .with_cfg(cfg)
+        .build_mainnet()
+        .with_precompiles(SeiPrecompiles::new(spec))
+}
+
+fn halt_name(reason: &HaltReason) -> String {
+    format!("{reason:?}")
+}
+
+/// Why a transaction cannot be included, in the words geth uses where there is one.
+pub(crate) fn skip_reason(err: &InvalidTransaction) -> String {
+    match err {
+        InvalidTransaction::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
+        InvalidTransaction::NonceTooHigh { tx, state } => format!("nonce too high: next nonce {state}, tx nonce {tx}"),
+        InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
+            format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}")
+        }
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+            format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}")
+        }
+        InvalidTransaction::GasPriceLessThanBasefee => "max fee per gas less than block base fee".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Executes an ordered block sequentially. `record_access` also returns per-transaction read/write sets.
+pub fn execute_block<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    record_access: bool,
+) -> Result<BlockOutput, StoreError> {
+    let mut state = BlockState::new(reader, params.beneficiary);
+    let mut outcomes = Vec::with_capacity(txs.len());
+    let mut access = Vec::with_capacity(if record_access { txs.len() } else { 0 });
+    let mut included_envelopes: Vec<TxEnvelope> = Vec::with_capacity(txs.len());
+    let mut receipts: Vec<ReceiptEnvelope> = Vec::with_capacity(txs.len());
+    let mut cumulative = 0u64;
+    let mut stats = ExecStats { txs: txs.len(), ..ExecStats::default() };
+    let mut block_bloom = Bloom::ZERO;
+    {
+        let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env());
+        for tx in txs {
+            let skip = |reason: String| TxOutcome {
+                included: Err(reason),
+                success: false,
+                gas_used: 0,
+                cumulative_gas_used: cumulative,
+                logs: Vec::new(),
+                contract_address: None,
+                output: Bytes::new(),
+                halt: None,
+                logs_bloom: Bloom::ZERO,
+            };
+            let envelope = match decode_envelope(tx.raw) {
+                Ok(e) => e,
+                Err(e) => {
+                    outcomes.push(skip(e.to_string()));
+                    access.extend(record_access.then(TxAccess::default));
+                    continue;
+                }
+            };
+            let env = tx_env(&envelope, tx.sender);
+            if cumulative.saturating_add(env.gas_limit) > params.gas_limit {
+                outcomes.push(skip("gas limit reached: transaction does not fit in the block".into()));
+                access.extend(record_access.then(TxAccess::default));
+                continue;
+            }
+            if record_access {
+                evm.ctx.journaled_state.database.start_recording();
+            }
+            evm.ctx.set_tx(env);
+            let result = SeiHandler::default().run(&mut evm);
+            let journal_state = evm.finalize();
+            let db = &mut evm.ctx.journaled_state.database;
+            let mut record = db.take_record();
+            let result = match result {
+                Ok(r) => r,
+                Err(EVMError::Transaction(err)) => {
+                    db.pending_fee = U256::ZERO;
+                    outcomes.push(skip(skip_reason(&err)));
+                    access.extend(record_access.then(TxAccess::default));
+                    continue;
+                }
+                Err(EVMError::Database(err)) => return Err(err),
+                Err(other) => {
+                    db.pending_fee = U256::ZERO;
+                    outcomes.push(skip(other.to_string()));
+                    access.extend(record_access.then(TxAccess::default));
+                    continue;
+                }
+            };
+            let writes = db.apply(journal_state);
+            if let Some(rec) = record.as_mut() {
+                rec.writes = writes;
+            }
+            access.extend(record);
+            let gas_used = result.gas().tx_gas_used();
+            cumulative += gas_used;
+            let (success, output, halt, contract_address) = match &result {
+                ExecutionResult::Success { output, .. } => {
+                    (true, output.data().clone(), None, output.address().copied())
+                }
+                ExecutionResult::Revert { output, .. } => (false, output.clone(), None, None),
+                ExecutionResult::Halt { reason, .. } => (false, Bytes::new(), Some(halt_name(reason)), None),
+            };
+            let logs = result.logs().to_vec();
+            let receipt = ReceiptWithBloom::from(Receipt {
+                status: Eip658Value::Eip658(success),
+                cumulative_gas_used: cumulative,
+                logs: logs.clone(),
+            });
+            block_bloom |= receipt.logs_bloom;
+            outcomes.push(TxOutcome {
+                included: Ok(()),
+                success,
+                gas_used,
+                cumulative_gas_used: cumulative,
+                logs,
+                contract_address,
+                output,
+                halt,
+                logs_bloom: receipt.logs_bloom,
+            });
+            receipts.push(wrap_receipt(envelope.tx_type() as u8, receipt));
+            included_envelopes.push(envelope);
+        }
+    }
+    stats.skipped = outcomes.iter().filter(|o| o.included.is_err()).count();
+    stats.gas_used = cumulative;
+    let (changes, fees) = state.into_changes()?;
+    Ok(BlockOutput {
+        outcomes,
+        changes,
+        access,
+        gas_used: cumulative,
+        fees,
+        logs_bloom: block_bloom,
+        transactions_root: proofs::calculate_transaction_root(&included_envelopes),
+        receipts_root: proofs::calculate_receipt_root(&receipts),
+        stats,
+    })
+}
+
+fn wrap_receipt(tx_type: u8, receipt: ReceiptWithBloom<Receipt>) -> ReceiptEnvelope {
+    match tx_type {
+        1 => ReceiptEnvelope::Eip2930(receipt),
+        2 => ReceiptEnvelope::Eip1559(receipt),
+        4 => ReceiptEnvelope::Eip7702(receipt),
+        _ => ReceiptEnvelope::Legacy(receipt),
+    }
+}

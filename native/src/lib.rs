@@ -1,0 +1,15 @@
+//! pysei's native kernel: transaction decoding and sender recovery, revm block execution, and the LMDB flat
+//! state store. Python sees only the `_native` module defined in `py.rs`; every other module is private.
+
+mod call;
+mod db;
+mod decode;
+mod exec;
+mod precompiles;
+mod py;
+
+pub use db::{StateChanges, StateReader, Store, StoreError, TableWrite};
+pub use decode::{decode_and_recover, decode_batch, decode_envelope, DecodeError, DecodedTx};
+pub use exec::{execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess, TxOutcome};
+pub use precompiles::{HostCall, HostOutput, HostPrecompile, HostRegistry};
+pub use call::{call, create_access_list, estimate_gas, CallError, CallOutcome, CallRequest};

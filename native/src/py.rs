@@ -1,0 +1,577 @@
+//! The Python binding (`pysei._native`): a thin layer that converts arguments, releases the GIL for the work,
+//! and converts results. Logic lives in the other modules; `pysei/execution/native.py` is its only importer.
+
+use std::path::PathBuf;
+
+use num_bigint::BigUint;
+use pyo3::{
+    exceptions::{PyRuntimeError, PyValueError},
+    prelude::*,
+    types::{PyBytes, PyList, PyTuple},
+};
+use revm::{
+    bytecode::Bytecode,
+    primitives::{hardfork::SpecId, keccak256, Address, Bytes, B256, U256},
+    state::AccountInfo,
+};
+
+use crate::{
+    call::{self as sim, CallError, CallOutcome, CallRequest},
+    db::{StateChanges, StateReader, Store, StoreError, TableWrite},
+    decode,
+    exec::{self, BlockOutput, BlockParams, Location, OrderedTx},
+};
+
+fn store_err(e: StoreError) -> PyErr {
+    PyRuntimeError::new_err(format!("state store: {e}"))
+}
+
+fn u256(v: &BigUint) -> PyResult<U256> {
+    let bytes = v.to_bytes_be();
+    if bytes.len() > 32 {
+        return Err(PyValueError::new_err("integer does not fit in 256 bits"));
+    }
+    Ok(U256::from_be_slice(&bytes))
+}
+
+fn big(v: U256) -> BigUint {
+    BigUint::from_bytes_be(&v.to_be_bytes::<32>())
+}
+
+fn address(b: &[u8]) -> PyResult<Address> {
+    if b.len() != 20 {
+        return Err(PyValueError::new_err(format!("address must be 20 bytes, got {}", b.len())));
+    }
+    Ok(Address::from_slice(b))
+}
+
+fn b256(b: &[u8]) -> PyResult<B256> {
+    if b.len() != 32 {
+        return Err(PyValueError::new_err(format!("hash must be 32 bytes, got {}", b.len())));
+    }
+    Ok(B256::from_slice(b))
+}
+
+fn spec(name: &str) -> PyResult<SpecId> {
+    Ok(match name {
+        "shanghai" => SpecId::SHANGHAI,
+        "cancun" => SpecId::CANCUN,
+        "prague" => SpecId::PRAGUE,
+        "osaka" => SpecId::OSAKA,
+        other => return Err(PyValueError::new_err(format!("unknown spec {other:?}"))),
+    })
+}
+
+/// The non-transaction part of a block (number, time, limits, fee collector, chain).
+#[pyclass(frozen, name = "BlockEnv", module = "pysei._native")]
+#[derive(Clone)]
+struct PyBlockEnv {
+    inner: BlockParams,
+}
+
+#[pymethods]
+impl PyBlockEnv {
+    #[new]
+    #[pyo3(signature = (*, number, timestamp, gas_limit, base_fee, beneficiary, prevrandao, chain_id, spec_name="prague"))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        number: u64,
+        timestamp: u64,
+        gas_limit: u64,
+        base_fee: u64,
+        beneficiary: &[u8],
+        prevrandao: &[u8],
+        chain_id: u64,
+        spec_name: &str,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            inner: BlockParams {
+                number,
+                timestamp,
+                gas_limit,
+                base_fee,
+                beneficiary: address(beneficiary)?,
+                prevrandao: b256(prevrandao)?,
+                chain_id,
+                spec: spec(spec_name)?,
+            },
+        })
+    }
+}
+
+/// The LMDB flat store. One per process (LMDB forbids opening an environment twice).
+#[pyclass(frozen, name = "Store", module = "pysei._native")]
+struct PyStore {
+    inner: Store,
+}
+
+#[pymethods]
+impl PyStore {
+    #[new]
+    #[pyo3(signature = (path, tables, *, map_size = 1 << 40, sync = true))]
+    fn new(py: Python<'_>, path: PathBuf, tables: Vec<String>, map_size: usize, sync: bool) -> PyResult<Self> {
+        let inner = py.detach(|| Store::open(&path, map_size, &tables, sync)).map_err(store_err)?;
+        Ok(Self { inner })
+    }
+
+    /// `(balance, nonce, code_hash)` or None for an account that does not exist.
+    fn account(&self, py: Python<'_>, addr: &[u8]) -> PyResult<Option<(BigUint, u64, Py<PyBytes>)>> {
+        let addr = address(addr)?;
+        let info = self.inner.snapshot().and_then(|s| s.account(addr)).map_err(store_err)?;
+        Ok(info.map(|i| (big(i.balance), i.nonce, PyBytes::new(py, i.code_hash.as_slice()).unbind())))
+    }
+
+    /// `(nonce, balance)` of many accounts from one snapshot (missing accounts read as zero).
+    fn nonces_and_balances(&self, py: Python<'_>, addrs: Vec<Vec<u8>>) -> PyResult<Vec<(u64, BigUint)>> {
+        let addrs: Vec<Address> = addrs.iter().map(|a| address(a)).collect::<PyResult<_>>()?;
+        let infos = py
+            .detach(|| {
+                let snap = self.inner.snapshot()?;
+                addrs.iter().map(|a| snap.account(*a)).collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(store_err)?;
+        Ok(infos.into_iter().map(|i| i.map_or((0, BigUint::ZERO), |i| (i.nonce, big(i.balance)))).collect())
+    }
+
+    fn code(&self, py: Python<'_>, addr: &[u8]) -> PyResult<Py<PyBytes>> {
+        let addr = address(addr)?;
+        let code = (|| {
+            let snap = self.inner.snapshot()?;
+            match snap.account(addr)? {
+                Some(info) => snap.code(info.code_hash),
+                None => Ok(Bytecode::default()),
+            }
+        })()
+        .map_err(store_err)?;
+        Ok(PyBytes::new(py, code.original_byte_slice()).unbind())
+    }
+
+    fn storage(&self, addr: &[u8], slot: BigUint) -> PyResult<BigUint> {
+        let (addr, slot) = (address(addr)?, u256(&slot)?);
+        let value = self.inner.snapshot().and_then(|s| s.storage(addr, slot)).map_err(store_err)?;
+        Ok(big(value))
+    }
+
+    fn get(&self, py: Python<'_>, table: &str, key: &[u8]) -> PyResult<Option<Py<PyBytes>>> {
+        let value = self.inner.get(table, key).map_err(store_err)?;
+        Ok(value.map(|v| PyBytes::new(py, &v).unbind()))
+    }
+
+    fn get_many(&self, py: Python<'_>, table: &str, keys: Vec<Vec<u8>>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let values = py.detach(|| self.inner.get_many(table, &refs)).map_err(store_err)?;
+        Ok(values.into_iter().map(|v| v.map(|v| PyBytes::new(py, &v).unbind())).collect())
+    }
+
+    /// Entries with `start <= key < end`, in key order, at most `limit`.
+    fn range(
+        &self,
+        py: Python<'_>,
+        table: &str,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+    ) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
+        let entries = py.detach(|| self.inner.range(table, start, end, limit)).map_err(store_err)?;
+        Ok(entries
+            .into_iter()
+            .map(|(k, v)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &v).unbind()))
+            .collect())
+    }
+
+    /// Atomically commits a block: its executed state changes (if any), genesis allocations (if any), canonical
+    /// block hashes and the node's table writes `(table, key, value-or-None)`.
+    #[pyo3(signature = (*, result = None, alloc = None, hashes = Vec::new(), writes = Vec::new()))]
+    fn commit(
+        &self,
+        py: Python<'_>,
+        result: Option<PyRef<'_, PyBlockResult>>,
+        alloc: Option<Vec<(Vec<u8>, BigUint, u64, Vec<u8>, Vec<(BigUint, BigUint)>)>>,
+        hashes: Vec<(u64, Vec<u8>)>,
+        writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
+    ) -> PyResult<()> {
+        let mut changes = result.map(|r| r.output.changes.clone()).unwrap_or_default();
+        if let Some(alloc) = alloc {
+            append_alloc(&mut changes, alloc)?;
+        }
+        let hashes: Vec<(u64, B256)> = hashes.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
+        let writes: Vec<TableWrite> =
+            writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
+        py.detach(|| self.inner.commit(&changes, &hashes, &writes)).map_err(store_err)
+    }
+
+    /// `(table, entries, bytes)` per table.
+    fn stats(&self) -> PyResult<Vec<(String, u64, u64)>> {
+        self.inner.stats().map_err(store_err)
+    }
+
+    fn sync(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.sync()).map_err(store_err)
+    }
+}
+
+type AllocEntry = (Vec<u8>, BigUint, u64, Vec<u8>, Vec<(BigUint, BigUint)>);
+
+fn append_alloc(changes: &mut StateChanges, alloc: Vec<AllocEntry>) -> PyResult<()> {
+    for (addr, balance, nonce, code, storage) in alloc {
+        let addr = address(&addr)?;
+        let code = Bytecode::new_raw(Bytes::from(code));
+        let code_hash = if code.is_empty() { revm::primitives::KECCAK_EMPTY } else { code.hash_slow() };
+        if !code.is_empty() {
+            changes.codes.push((code_hash, code));
+        }
+        let info = AccountInfo { balance: u256(&balance)?, nonce, code_hash, code: None, account_id: None };
+        changes.accounts.push((addr, Some(info)));
+        for (slot, value) in storage {
+            changes.storage.push((addr, u256(&slot)?, u256(&value)?));
+        }
+    }
+    Ok(())
+}
+
+/// The result of executing one block; holds the state changes until the node commits them.
+#[pyclass(frozen, name = "BlockResult", module = "pysei._native")]
+struct PyBlockResult {
+    output: BlockOutput,
+}
+
+fn log_tuple<'py>(py: Python<'py>, log: &alloy_primitives::Log) -> PyResult<Bound<'py, PyTuple>> {
+    let topics = PyList::new(py, log.data.topics().iter().map(|t| PyBytes::new(py, t.as_slice())))?;
+    PyTuple::new(
+        py,
+        [
+            PyBytes::new(py, log.address.as_slice()).into_any(),
+            topics.into_any(),
+            PyBytes::new(py, &log.data.data).into_any(),
+        ],
+    )
+}
+
+fn location_bytes(location: &Location) -> Vec<u8> {
+    match location {
+        Location::Account(a) => a.to_vec(),
+        Location::Storage(a, s) => [a.as_slice(), &s.to_be_bytes::<32>()].concat(),
+    }
+}
+
+#[pymethods]
+impl PyBlockResult {
+    /// One tuple per ordered transaction: `(skip_reason | None, success, gas_used, cumulative_gas_used,
+    /// contract_address | None, logs [(address, [topics], data)], output, halt | None, logs_bloom)`.
+    fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = self
+            .output
+            .outcomes
+            .iter()
+            .map(|o| {
+                let logs = PyList::new(py, o.logs.iter().map(|l| log_tuple(py, l)).collect::<PyResult<Vec<_>>>()?)?;
+                PyTuple::new(
+                    py,
+                    [
+                        o.included.as_ref().err().into_pyobject(py)?.into_any(),
+                        o.success.into_pyobject(py)?.to_owned().into_any(),
+                        o.gas_used.into_pyobject(py)?.into_any(),
+                        o.cumulative_gas_used.into_pyobject(py)?.into_any(),
+                        o.contract_address.map(|a| PyBytes::new(py, a.as_slice())).into_pyobject(py)?.into_any(),
+                        logs.into_any(),
+                        PyBytes::new(py, &o.output).into_any(),
+                        o.halt.as_ref().into_pyobject(py)?.into_any(),
+                        PyBytes::new(py, o.logs_bloom.as_slice()).into_any(),
+                    ],
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    #[getter]
+    fn gas_used(&self) -> u64 {
+        self.output.gas_used
+    }
+
+    #[getter]
+    fn fees(&self) -> BigUint {
+        big(self.output.fees)
+    }
+
+    #[getter]
+    fn logs_bloom<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.output.logs_bloom.as_slice())
+    }
+
+    #[getter]
+    fn transactions_root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.output.transactions_root.as_slice())
+    }
+
+    #[getter]
+    fn receipts_root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.output.receipts_root.as_slice())
+    }
+
+    /// `{"txs", "skipped", "gas_used", "accounts_written", "slots_written"}`.
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        let s = &self.output.stats;
+        vec![
+            ("txs", s.txs as u64),
+            ("skipped", s.skipped as u64),
+            ("gas_used", s.gas_used),
+            ("accounts_written", self.output.changes.accounts.len() as u64),
+            ("slots_written", self.output.changes.storage.len() as u64),
+        ]
+    }
+
+    /// The block's write set: `(accounts, storage, wiped)` where accounts are `(address, (balance, nonce,
+    /// code_hash) | None)`, storage `(address, slot, value)` and wiped the addresses whose storage was cleared.
+    #[allow(clippy::type_complexity)]
+    fn write_set(
+        &self,
+    ) -> (Vec<(Vec<u8>, Option<(BigUint, u64, Vec<u8>)>)>, Vec<(Vec<u8>, BigUint, BigUint)>, Vec<Vec<u8>>) {
+        let c = &self.output.changes;
+        (
+            c.accounts
+                .iter()
+                .map(|(a, i)| (a.to_vec(), i.as_ref().map(|i| (big(i.balance), i.nonce, i.code_hash.to_vec()))))
+                .collect(),
+            c.storage.iter().map(|(a, s, v)| (a.to_vec(), big(*s), big(*v))).collect(),
+            c.wiped.iter().map(|a| a.to_vec()).collect(),
+        )
+    }
+
+    /// Per transaction `(reads, writes, read_fee_collector)`, locations as address (account) or address‖slot.
+    /// Empty unless the block was executed with `record_access=True`.
+    fn access_sets(&self) -> Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>, bool)> {
+        self.output
+            .access
+            .iter()
+            .map(|a| {
+                (
+                    a.reads.iter().map(location_bytes).collect(),
+                    a.writes.iter().map(location_bytes).collect(),
+                    a.read_fee_collector,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Decodes and sender-recovers raw transactions (in parallel, GIL released). Per input: a tuple of fields or
+/// an error string.
+#[pyfunction]
+fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
+    use alloy_consensus::Transaction as _;
+    let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+    let decoded = py.detach(|| decode::decode_batch(&refs));
+    let items = decoded
+        .into_iter()
+        .map(|d| -> PyResult<Bound<'py, PyAny>> {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => return Ok(e.to_string().into_pyobject(py)?.into_any()),
+            };
+            let e = &d.envelope;
+            let sig = e.signature();
+            let access_list: Vec<(Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>)> = e
+                .access_list()
+                .map(|l| {
+                    l.iter()
+                        .map(|item| {
+                            (
+                                PyBytes::new(py, item.address.as_slice()),
+                                item.storage_keys.iter().map(|k| PyBytes::new(py, k.as_slice())).collect(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let to = e.to().map(|a| PyBytes::new(py, a.as_slice()));
+            let v: u64 = match e {
+                alloy_consensus::TxEnvelope::Legacy(tx) => match tx.tx().chain_id {
+                    Some(id) => 35 + 2 * id + u64::from(sig.v()),
+                    None => 27 + u64::from(sig.v()),
+                },
+                _ => u64::from(sig.v()),
+            };
+            let fields: Vec<Bound<'py, PyAny>> = vec![
+                PyBytes::new(py, d.hash.as_slice()).into_any(),
+                PyBytes::new(py, d.sender.as_slice()).into_any(),
+                e.nonce().into_pyobject(py)?.into_any(),
+                e.gas_limit().into_pyobject(py)?.into_any(),
+                e.max_fee_per_gas().into_pyobject(py)?.into_any(),
+                e.max_priority_fee_per_gas().unwrap_or(e.max_fee_per_gas()).into_pyobject(py)?.into_any(),
+                big(e.value()).into_pyobject(py)?.into_any(),
+                to.into_pyobject(py)?.into_any(),
+                PyBytes::new(py, e.input()).into_any(),
+                (e.tx_type() as u8).into_pyobject(py)?.into_any(),
+                e.chain_id().into_pyobject(py)?.into_any(),
+                v.into_pyobject(py)?.into_any(),
+                big(sig.r()).into_pyobject(py)?.into_any(),
+                big(sig.s()).into_pyobject(py)?.into_any(),
+                access_list.into_pyobject(py)?.into_any(),
+                e.gas_price().into_pyobject(py)?.into_any(),
+            ];
+            Ok(PyTuple::new(py, fields)?.into_any())
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Executes an ordered block against the committed state (GIL released). `senders` is the 20-byte senders of
+/// `raws` concatenated (recovered when the transactions entered the node).
+#[pyfunction]
+#[pyo3(signature = (store, env, raws, senders, *, record_access = false))]
+fn execute_block(
+    py: Python<'_>,
+    store: &PyStore,
+    env: &PyBlockEnv,
+    raws: Vec<Vec<u8>>,
+    senders: &[u8],
+    record_access: bool,
+) -> PyResult<PyBlockResult> {
+    if senders.len() != raws.len() * 20 {
+        return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
+    }
+    let output = py
+        .detach(|| {
+            let txs: Vec<OrderedTx<'_>> = raws
+                .iter()
+                .zip(senders.chunks_exact(20))
+                .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
+                .collect();
+            let snapshot = store.inner.snapshot()?;
+            exec::execute_block(&snapshot, &env.inner, &txs, record_access)
+        })
+        .map_err(store_err)?;
+    Ok(PyBlockResult { output })
+}
+
+/// An eth_call-style request: `(from, to | None, gas | None, max_fee | None, max_priority_fee | None, value,
+/// data, nonce | None, access_list)`.
+type PyCallRequest = (
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<u64>,
+    Option<u128>,
+    Option<u128>,
+    BigUint,
+    Vec<u8>,
+    Option<u64>,
+    Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+);
+
+fn call_request(r: PyCallRequest) -> PyResult<CallRequest> {
+    let (from, to, gas, max_fee, max_priority, value, data, nonce, access_list) = r;
+    Ok(CallRequest {
+        from: address(&from)?,
+        to: to.as_deref().map(address).transpose()?,
+        gas,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: max_priority,
+        value: u256(&value)?,
+        data: data.into(),
+        nonce,
+        access_list: access_list
+            .iter()
+            .map(|(a, keys)| Ok((address(a)?, keys.iter().map(|k| b256(k)).collect::<PyResult<_>>()?)))
+            .collect::<PyResult<_>>()?,
+    })
+}
+
+fn call_err(e: CallError) -> PyErr {
+    match e {
+        CallError::Store(e) => store_err(e),
+        CallError::Invalid(msg) => PyValueError::new_err(msg),
+    }
+}
+
+fn outcome_tuple(py: Python<'_>, o: CallOutcome) -> (bool, u64, Py<PyBytes>, Option<String>) {
+    (o.success, o.gas_used, PyBytes::new(py, &o.output).unbind(), o.halt)
+}
+
+/// eth_call: `(success, gas_used, output, halt | None)`; raises ValueError for an invalid transaction.
+#[pyfunction]
+fn call(
+    py: Python<'_>,
+    store: &PyStore,
+    env: &PyBlockEnv,
+    request: PyCallRequest,
+) -> PyResult<(bool, u64, Py<PyBytes>, Option<String>)> {
+    let req = call_request(request)?;
+    let out = py
+        .detach(|| {
+            let snap = store.inner.snapshot()?;
+            sim::call(&snap, &env.inner, &req)
+        })
+        .map_err(call_err)?;
+    Ok(outcome_tuple(py, out))
+}
+
+/// eth_estimateGas: `(gas, None)` or, when the call fails at the cap, `(None, (success, gas, output, halt))`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn estimate_gas(
+    py: Python<'_>,
+    store: &PyStore,
+    env: &PyBlockEnv,
+    request: PyCallRequest,
+) -> PyResult<(Option<u64>, Option<(bool, u64, Py<PyBytes>, Option<String>)>)> {
+    let req = call_request(request)?;
+    let out = py
+        .detach(|| {
+            let snap = store.inner.snapshot()?;
+            sim::estimate_gas(&snap, &env.inner, &req)
+        })
+        .map_err(call_err)?;
+    Ok(match out {
+        Ok(gas) => (Some(gas), None),
+        Err(o) => (None, Some(outcome_tuple(py, o))),
+    })
+}
+
+/// eth_createAccessList: `([(address, [slots])], (success, gas, output, halt))`.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn create_access_list(
+    py: Python<'_>,
+    store: &PyStore,
+    env: &PyBlockEnv,
+    request: PyCallRequest,
+) -> PyResult<(Vec<(Py<PyBytes>, Vec<Py<PyBytes>>)>, (bool, u64, Py<PyBytes>, Option<String>))> {
+    let req = call_request(request)?;
+    let (list, out) = py
+        .detach(|| {
+            let snap = store.inner.snapshot()?;
+            sim::create_access_list(&snap, &env.inner, &req)
+        })
+        .map_err(call_err)?;
+    let list = list
+        .into_iter()
+        .map(|(a, keys)| {
+            (
+                PyBytes::new(py, a.as_slice()).unbind(),
+                keys.iter().map(|k| PyBytes::new(py, k.as_slice()).unbind()).collect(),
+            )
+        })
+        .collect();
+    Ok((list, outcome_tuple(py, out)))
+}
+
+#[pyfunction]
+fn keccak<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, keccak256(data).as_slice())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyStore>()?;
+    m.add_class::<PyBlockEnv>()?;
+    m.add_class::<PyBlockResult>()?;
+    m.add_function(wrap_pyfunction!(decode_transactions, m)?)?;
+    m.add_function(wrap_pyfunction!(execute_block, m)?)?;
+    m.add_function(wrap_pyfunction!(call, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_gas, m)?)?;
+    m.add_function(wrap_pyfunction!(create_access_list, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

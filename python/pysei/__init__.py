@@ -1,0 +1,1 @@
+"""pysei: a Sei-style, EVM-compatible L1 node — Python node, native revm kernel."""

@@ -1,0 +1,58 @@
+"""Decoded, sender-recovered transactions as the node passes them between stages.
+
+Decoding and signature recovery happen in the native kernel (``pysei.execution.native``); this module only holds
+the result, so that the mempool and RPC layers never touch RLP or secp256k1 themselves.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+LEGACY_TX_TYPE = 0
+ACCESS_LIST_TX_TYPE = 1
+DYNAMIC_FEE_TX_TYPE = 2
+SET_CODE_TX_TYPE = 4
+
+
+class Transaction(msgspec.Struct, frozen=True, array_like=True):
+    """A signed transaction whose signature checked out and whose sender is known.
+
+    For legacy and EIP-2930 transactions ``max_fee_per_gas`` and ``max_priority_fee_per_gas`` both equal the
+    ``gasPrice``, which is how EIP-1559 treats them when it orders and prices them.
+    """
+
+    hash: bytes
+    """keccak256 of the EIP-2718 encoding (32 bytes)."""
+    sender: bytes
+    """Recovered 20-byte address."""
+    nonce: int
+    gas_limit: int
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+    value: int
+    to: bytes | None
+    """20-byte recipient, or None for contract creation."""
+    input: bytes
+    type: int
+    chain_id: int | None
+    """None only for pre-EIP-155 legacy transactions."""
+    raw: bytes
+    """The EIP-2718 encoding as received; its length is the transaction's size."""
+    v: int
+    r: int
+    s: int
+    access_list: list[tuple[bytes, list[bytes]]] = []
+    gas_price: int | None = None
+    """Legacy and EIP-2930 only."""
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+    def effective_gas_price(self, base_fee: int) -> int:
+        """Price per gas actually paid in a block with ``base_fee`` (EIP-1559)."""
+        return min(self.max_fee_per_gas, base_fee + self.max_priority_fee_per_gas)
+
+    def effective_tip(self, base_fee: int) -> int:
+        """Tip per gas the block producer earns at ``base_fee``; negative when the fee cap is below it."""
+        return min(self.max_priority_fee_per_gas, self.max_fee_per_gas - base_fee)
