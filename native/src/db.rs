@@ -71,6 +71,37 @@ pub struct StateChanges {
     pub codes: Vec<(B256, Bytecode)>,
 }
 
+impl StateChanges {
+    /// keccak256 over a canonical encoding of the changes (entries are sorted by the executor). Until the LtHash
+    /// commitment lands this chains into the header's `stateRoot`: equal on every node for equal blocks, but not
+    /// a commitment to the whole state.
+    pub fn digest(&self) -> B256 {
+        let mut buf = Vec::with_capacity(64 * (self.accounts.len() + self.storage.len()));
+        for address in &self.wiped {
+            buf.push(0);
+            buf.extend_from_slice(address.as_slice());
+        }
+        for (address, info) in &self.accounts {
+            buf.push(1);
+            buf.extend_from_slice(address.as_slice());
+            match info {
+                Some(info) => buf.extend_from_slice(&encode_account(info)),
+                None => buf.push(0),
+            }
+        }
+        for (address, slot, value) in &self.storage {
+            buf.push(2);
+            buf.extend_from_slice(&storage_key(address, slot));
+            buf.extend_from_slice(&value.to_be_bytes::<32>());
+        }
+        for (hash, _) in &self.codes {
+            buf.push(3);
+            buf.extend_from_slice(hash.as_slice());
+        }
+        revm::primitives::keccak256(&buf)
+    }
+}
+
 /// A put or delete in one of the node's named tables, committed with the block.
 pub struct TableWrite {
     pub table: String,

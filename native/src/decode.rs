@@ -91,6 +91,18 @@ pub fn decode_batch(raws: &[&[u8]]) -> Vec<Result<DecodedTx, DecodeError>> {
     raws.par_iter().map(|r| decode_and_recover(r)).collect()
 }
 
+/// The least gas limit the transaction may carry at Prague: intrinsic gas (base, calldata, creation, access
+/// list, authorizations) or the EIP-7623 calldata floor, whichever is larger. Taken from revm so that admission
+/// and execution agree by construction.
+pub fn intrinsic_gas(envelope: &TxEnvelope, sender: Address) -> u64 {
+    let gas = revm::context_interface::cfg::gas::calculate_initial_tx_gas_for_tx(
+        tx_env(envelope, sender),
+        revm::primitives::hardfork::SpecId::PRAGUE,
+        None,
+    );
+    (gas.initial_regular_gas + gas.initial_state_gas).max(gas.floor_gas)
+}
+
 /// Builds revm's transaction environment for an envelope whose sender is already known.
 pub fn tx_env(envelope: &TxEnvelope, sender: Address) -> TxEnv {
     let kind = envelope.kind();

@@ -304,6 +304,12 @@ impl PyBlockResult {
         PyBytes::new(py, self.output.transactions_root.as_slice())
     }
 
+    /// keccak256 of the block's canonical write set (see `StateChanges::digest`).
+    #[getter]
+    fn changes_digest<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.output.changes.digest().as_slice())
+    }
+
     #[getter]
     fn receipts_root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.output.receipts_root.as_slice())
@@ -355,8 +361,8 @@ impl PyBlockResult {
     }
 }
 
-/// Decodes and sender-recovers raw transactions (in parallel, GIL released). Per input: a tuple of fields or
-/// an error string.
+/// Decodes and sender-recovers raw transactions (in parallel, GIL released). Per input: a tuple of fields in
+/// `pysei.chain.transaction.Transaction` order followed by the intrinsic gas, or an error string.
 #[pyfunction]
 fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
     use alloy_consensus::Transaction as _;
@@ -409,6 +415,7 @@ fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> PyResult<Bou
                 big(sig.s()).into_pyobject(py)?.into_any(),
                 access_list.into_pyobject(py)?.into_any(),
                 e.gas_price().into_pyobject(py)?.into_any(),
+                decode::intrinsic_gas(e, d.sender).into_pyobject(py)?.into_any(),
             ];
             Ok(PyTuple::new(py, fields)?.into_any())
         })
@@ -556,6 +563,41 @@ fn create_access_list(
     Ok((list, outcome_tuple(py, out)))
 }
 
+/// The 2048-bit bloom of `(address, [topics])` logs (a receipt's `logsBloom`).
+#[pyfunction]
+fn logs_bloom<'py>(py: Python<'py>, logs: Vec<(Vec<u8>, Vec<Vec<u8>>)>) -> Bound<'py, PyBytes> {
+    let mut bloom = alloy_primitives::Bloom::ZERO;
+    for (address, topics) in &logs {
+        bloom.accrue(alloy_primitives::BloomInput::Raw(address));
+        for topic in topics {
+            bloom.accrue(alloy_primitives::BloomInput::Raw(topic));
+        }
+    }
+    PyBytes::new(py, bloom.as_slice())
+}
+
+/// The benchmark ceiling: `raws` on plain revm over an in-memory database seeded with `alloc` (GIL released).
+/// Returns `(gas_used, seconds)`.
+#[pyfunction]
+fn execute_in_memory(
+    py: Python<'_>,
+    env: &PyBlockEnv,
+    alloc: Vec<AllocEntry>,
+    raws: Vec<Vec<u8>>,
+    senders: &[u8],
+) -> PyResult<(u64, f64)> {
+    let mut genesis = StateChanges::default();
+    append_alloc(&mut genesis, alloc)?;
+    Ok(py.detach(|| {
+        let txs: Vec<OrderedTx<'_>> = raws
+            .iter()
+            .zip(senders.chunks_exact(20))
+            .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
+            .collect();
+        crate::bench::run_in_memory(&genesis, &env.inner, &txs)
+    }))
+}
+
 #[pyfunction]
 fn keccak<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, keccak256(data).as_slice())
@@ -572,6 +614,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(estimate_gas, m)?)?;
     m.add_function(wrap_pyfunction!(create_access_list, m)?)?;
     m.add_function(wrap_pyfunction!(keccak, m)?)?;
+    m.add_function(wrap_pyfunction!(execute_in_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

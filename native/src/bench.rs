@@ -1,0 +1,65 @@
+//! The benchmark ceiling: the same block through plain revm (mainnet handler, `transact_commit`) over revm's
+//! in-memory `CacheDB`, with no store, no deferred fees and no access recording. `pysei bench exec` reports the
+//! kernel's speed as a ratio of this.
+
+use std::time::Instant;
+
+use revm::{
+    context::{BlockEnv, Context, ContextSetters},
+    database::{CacheDB, EmptyDB},
+    handler::{MainBuilder, MainContext},
+    primitives::U256,
+    state::AccountInfo,
+    ExecuteCommitEvm,
+};
+
+use crate::{
+    db::StateChanges,
+    decode::{decode_envelope, tx_env},
+    exec::{BlockParams, OrderedTx},
+};
+
+/// Runs `txs` on plain revm over an in-memory database seeded with `genesis`; returns (gas used, seconds of
+/// the transaction loop, decoding included as in the kernel).
+pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[OrderedTx<'_>]) -> (u64, f64) {
+    let mut db = CacheDB::new(EmptyDB::default());
+    for (hash, code) in &genesis.codes {
+        db.cache.contracts.insert(*hash, code.clone());
+    }
+    for (address, info) in &genesis.accounts {
+        if let Some(info) = info {
+            let mut info: AccountInfo = info.clone();
+            if let Some((_, code)) = genesis.codes.iter().find(|(h, _)| *h == info.code_hash) {
+                info.code = Some(code.clone());
+            }
+            db.insert_account_info(*address, info);
+        }
+    }
+    for (address, slot, value) in &genesis.storage {
+        db.insert_account_storage(*address, *slot, *value).expect("in-memory db");
+    }
+    let block = BlockEnv {
+        number: U256::from(params.number),
+        beneficiary: params.beneficiary,
+        timestamp: U256::from(params.timestamp),
+        gas_limit: params.gas_limit,
+        basefee: params.base_fee,
+        prevrandao: Some(params.prevrandao),
+        blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(
+            0,
+            params.spec,
+        )),
+        ..BlockEnv::default()
+    };
+    let mut evm = Context::mainnet().with_db(db).with_block(block).with_cfg(params.cfg_env()).build_mainnet();
+    let start = Instant::now();
+    let mut gas = 0;
+    for tx in txs {
+        let Ok(envelope) = decode_envelope(tx.raw) else { continue };
+        evm.ctx.set_tx(tx_env(&envelope, tx.sender));
+        if let Ok(result) = evm.replay_commit() {
+            gas += result.gas().tx_gas_used();
+        }
+    }
+    (gas, start.elapsed().as_secs_f64())
+}

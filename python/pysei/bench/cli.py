@@ -1,0 +1,13 @@
+"""``pysei bench`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_bench_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks (print figures; never part of the tests)")
+    bench = p.add_subparsers(dest="bench", required=True)
+    from pysei.bench import exec_bench
+
+    exec_bench.add_parser(bench)

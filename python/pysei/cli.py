@@ -1,0 +1,60 @@
+"""The ``pysei`` command line: ``pysei node`` runs the devnet; ``pysei bench …`` measures."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
+
+
+def _node_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("node", help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
+    p.add_argument("--port", type=int, default=8545, help="HTTP and WebSocket port (0 = any free port)")
+    p.add_argument("--chain-id", type=int, default=NodeConfig.chain_id)
+    p.add_argument("--block-time", type=float, default=0.4, help="seconds between blocks while txs are pending")
+    p.add_argument("--automine", action="store_true", help="seal transactions at once, one block per batch")
+    p.add_argument("--gas-limit", type=int, default=DEFAULT_GAS_LIMIT, help="block gas limit")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir())
+    p.add_argument("--ephemeral", action="store_true", help="use a temporary data directory, deleted at exit")
+    p.add_argument("--accounts", type=int, default=20, help="number of funded dev accounts")
+    p.add_argument("--mnemonic", default=NodeConfig.mnemonic)
+    p.add_argument("--no-fsync", action="store_true", help="do not fsync each block (safe against process crashes)")
+    p.add_argument("--quiet", action="store_true", help="print only the listening address")
+    p.add_argument("--log-level", default="INFO")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pysei", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _node_parser(sub)
+    from pysei.bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
+    args = parser.parse_args(argv)
+    if args.command == "node":
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        config = NodeConfig(
+            host=args.host,
+            port=args.port,
+            chain_id=args.chain_id,
+            block_time=args.block_time,
+            automine=args.automine,
+            gas_limit=args.gas_limit,
+            data_dir=args.data_dir,
+            ephemeral=args.ephemeral,
+            dev_accounts=args.accounts,
+            mnemonic=args.mnemonic,
+            fsync=not args.no_fsync,
+        )
+        from pysei.node.run import run
+
+        return run(config, quiet=args.quiet)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The execution stage: runs ordered blocks through the native kernel and commits the results.
+
+It trails ordering: blocks arrive already numbered and timed, execution builds the header from the results
+(gas, roots, bloom, state commitment), and commits block, state and indexes in one store transaction. RPC serves
+only what this stage has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import rlp
+
+from pysei.chain.block import BlockLog, BlockRecord, Header, Log, OrderedBlock, TxRecord
+from pysei.chain.constants import EMPTY_ROOT, ZERO_HASH
+from pysei.chain.fees import FeeParams, next_base_fee
+from pysei.chain.transaction import Transaction
+from pysei.native import BlockEnv, execute_block, keccak
+from pysei.state.store import Alloc, ChainStore
+
+EMPTY_BLOOM = b"\x00" * 256
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParams:
+    chain_id: int
+    gas_limit: int
+    beneficiary: bytes
+    """The fee collector: COINBASE of every block."""
+    fees: FeeParams
+    spec: str = "prague"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutedBlock:
+    """A committed block and what happened to each ordered transaction."""
+
+    block: BlockRecord
+    txs: list[TxRecord]
+    logs: list[BlockLog]
+    skipped: list[tuple[Transaction, str]]
+    stats: dict[str, int]
+
+
+def prevrandao(timestamp: int, number: int) -> bytes:
+    """Sei derives PREVRANDAO from the block time; the number is mixed in so equal-second blocks differ."""
+    return keccak(number.to_bytes(8, "big") + timestamp.to_bytes(8, "big"))
+
+
+def state_commitment(parent_root: bytes, changes_digest: bytes) -> bytes:
+    """Placeholder state commitment until LtHash: a hash chain of the blocks' canonical write sets.
+
+    Equal on every node that executed the same blocks (it is a consensus value), but it commits to the history
+    of changes rather than to the state itself, so it cannot be checked against a state snapshot.
+    """
+    return keccak(parent_root + changes_digest)
+
+
+def genesis_root(alloc: Alloc) -> bytes:
+    return keccak(rlp.encode([[a, b, n, c, [[s, v] for s, v in st]] for a, b, n, c, st in sorted(alloc)]))
+
+
+class Executor:
+    """Executes and commits ordered blocks, one at a time, in order."""
+
+    def __init__(self, store: ChainStore, params: ChainParams) -> None:
+        self.store = store
+        self.params = params
+        head = store.head()
+        self.head: BlockRecord | None = None if head is None else store.block(head)
+
+    @property
+    def next_base_fee(self) -> int:
+        """Base fee of the next block (Sei computes it at the end of each block)."""
+        if self.head is None:
+            return self.params.fees.min_base_fee
+        h = self.head.header
+        return next_base_fee(h.base_fee, h.gas_used, h.gas_limit, self.params.fees)
+
+    def init_genesis(self, alloc: Alloc, timestamp: int) -> BlockRecord:
+        """Commits block 0 with the allocations, unless the store already holds a chain."""
+        if self.head is not None:
+            return self.head
+        header = Header(
+            parent_hash=ZERO_HASH,
+            beneficiary=self.params.beneficiary,
+            state_root=genesis_root(alloc),
+            transactions_root=EMPTY_ROOT,
+            receipts_root=EMPTY_ROOT,
+            logs_bloom=EMPTY_BLOOM,
+            number=0,
+            gas_limit=self.params.gas_limit,
+            gas_used=0,
+            timestamp=timestamp,
+            extra_data=b"pysei",
+            prevrandao=prevrandao(timestamp, 0),
+            base_fee=self.params.fees.min_base_fee,
+        )
+        block = BlockRecord(header=header, hash=header.hash(), tx_hashes=[], size=len(header.encode()))
+        self.store.commit_block(block, [], [], alloc=alloc)
+        self.head = block
+        return block
+
+    def execute(self, ordered: OrderedBlock) -> ExecutedBlock:
+        """Executes ``ordered`` on top of the head and commits it. Runs off the event loop (GIL released)."""
+        parent = self.head
+        assert parent is not None, "genesis must be committed first"
+        if ordered.number != parent.header.number + 1:
+            raise ValueError(f"ordered block {ordered.number} does not follow head {parent.header.number}")
+        base_fee = self.next_base_fee
+        timestamp = max(ordered.timestamp, parent.header.timestamp)
+        randao = prevrandao(timestamp, ordered.number)
+        env = BlockEnv(
+            number=ordered.number,
+            timestamp=timestamp,
+            gas_limit=self.params.gas_limit,
+            base_fee=base_fee,
+            beneficiary=self.params.beneficiary,
+            prevrandao=randao,
+            chain_id=self.params.chain_id,
+            spec_name=self.params.spec,
+        )
+        result = execute_block(
+            self.store.native, env, [t.raw for t in ordered.txs], b"".join(t.sender for t in ordered.txs)
+        )
+        outcomes = result.outcomes()
+        header = Header(
+            parent_hash=parent.hash,
+            beneficiary=self.params.beneficiary,
+            state_root=state_commitment(parent.header.state_root, result.changes_digest),
+            transactions_root=result.transactions_root,
+            receipts_root=result.receipts_root,
+            logs_bloom=result.logs_bloom,
+            number=ordered.number,
+            gas_limit=self.params.gas_limit,
+            gas_used=result.gas_used,
+            timestamp=timestamp,
+            extra_data=b"",
+            prevrandao=randao,
+            base_fee=base_fee,
+        )
+        block_hash = header.hash()
+        records: list[TxRecord] = []
+        logs: list[BlockLog] = []
+        skipped: list[tuple[Transaction, str]] = []
+        size = len(header.encode())
+        for tx, (skip, success, gas_used, cumulative, created, raw_logs, output, _halt, _bloom) in zip(
+            ordered.txs, outcomes, strict=True
+        ):
+            if skip is not None:
+                skipped.append((tx, skip))
+                continue
+            tx_logs = [Log(address=a, topics=t, data=d) for a, t, d in raw_logs]
+            index = len(records)
+            first_log = len(logs)
+            logs.extend(
+                BlockLog(log=log, tx_hash=tx.hash, tx_index=index, log_index=first_log + i)
+                for i, log in enumerate(tx_logs)
+            )
+            size += len(tx.raw)
+            records.append(
+                TxRecord(
+                    tx=tx,
+                    block_number=ordered.number,
+                    block_hash=block_hash,
+                    index=index,
+                    success=success,
+                    gas_used=gas_used,
+                    cumulative_gas_used=cumulative,
+                    effective_gas_price=tx.effective_gas_price(base_fee),
+                    contract_address=created,
+                    logs=tx_logs,
+                    first_log_index=first_log,
+                    output=output,
+                )
+            )
+        block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.tx.hash for r in records], size=size)
+        self.store.commit_block(block, records, logs, result=result)
+        self.head = block
+        return ExecutedBlock(block=block, txs=records, logs=logs, skipped=skipped, stats=dict(result.stats()))

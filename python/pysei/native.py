@@ -1,0 +1,146 @@
+"""The one door to the native kernel (``pysei._native``): typed wrappers that convert to pysei's types.
+
+Nothing else imports ``pysei._native``. Every call here is coarse (a batch or a whole block) and releases the
+GIL inside Rust, so the asyncio loop keeps serving while a block executes on another thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pysei import _native
+from pysei._native import BlockEnv, BlockResult, Store, keccak, logs_bloom
+from pysei.chain.transaction import Transaction
+
+__all__ = [
+    "BlockEnv",
+    "BlockResult",
+    "CallRequest",
+    "CallResult",
+    "Store",
+    "call",
+    "create_access_list",
+    "decode_transactions",
+    "estimate_gas",
+    "execute_block",
+    "execute_in_memory",
+    "keccak",
+    "logs_bloom",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A transaction that decoded and whose signature recovered, with the least gas it must carry."""
+
+    tx: Transaction
+    intrinsic_gas: int
+
+
+def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
+    """Decodes and recovers a batch (in parallel in Rust); a string says why an entry was refused."""
+    out: list[Decoded | str] = []
+    for item in _native.decode_transactions(raws):
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        fields = list(item)
+        intrinsic = fields.pop()
+        hash_, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, v, r, s, access, gas_price = fields
+        out.append(
+            Decoded(
+                Transaction(
+                    hash=hash_,
+                    sender=sender,
+                    nonce=nonce,
+                    gas_limit=gas,
+                    max_fee_per_gas=max_fee,
+                    max_priority_fee_per_gas=tip,
+                    value=value,
+                    to=to,
+                    input=data,
+                    type=type_,
+                    chain_id=chain_id,
+                    raw=raws[len(out)],
+                    v=v,
+                    r=r,
+                    s=s,
+                    access_list=access,
+                    gas_price=gas_price,
+                ),
+                intrinsic,
+            )
+        )
+    return out
+
+
+def execute_block(
+    store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, record_access: bool = False
+) -> BlockResult:
+    """Runs an ordered block over the committed state; nothing is written until ``Store.commit``.
+
+    ``senders`` is the concatenation of the 20-byte senders recovered at ingest, so the block is not recovered
+    again.
+    """
+    return _native.execute_block(store, env, raws, senders, record_access=record_access)
+
+
+def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes) -> tuple[int, float]:
+    """The benchmark ceiling: plain revm over an in-memory database; returns (gas used, seconds)."""
+    return _native.execute_in_memory(env, alloc, raws, senders)
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """eth_call / eth_estimateGas parameters after JSON decoding (None = not given)."""
+
+    sender: bytes
+    to: bytes | None
+    gas: int | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    value: int = 0
+    data: bytes = b""
+    nonce: int | None = None
+    access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
+
+    def as_tuple(self) -> tuple[object, ...]:
+        return (
+            self.sender,
+            self.to,
+            self.gas,
+            self.max_fee_per_gas,
+            self.max_priority_fee_per_gas,
+            self.value,
+            self.data,
+            self.nonce,
+            self.access_list,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    success: bool
+    gas_used: int
+    output: bytes
+    halt: str | None
+    """Why the EVM halted (e.g. ``OutOfGas``); None for success and for a revert."""
+
+
+def call(store: Store, env: BlockEnv, request: CallRequest) -> CallResult:
+    """eth_call against the committed state. Raises ValueError when the call is an invalid transaction."""
+    return CallResult(*_native.call(store, env, request.as_tuple()))
+
+
+def estimate_gas(store: Store, env: BlockEnv, request: CallRequest) -> int | CallResult:
+    """The least gas with which the call succeeds, or the failing result at the gas cap."""
+    gas, failure = _native.estimate_gas(store, env, request.as_tuple())
+    return gas if gas is not None else CallResult(*failure)
+
+
+def create_access_list(
+    store: Store, env: BlockEnv, request: CallRequest
+) -> tuple[list[tuple[bytes, list[bytes]]], CallResult]:
+    access, result = _native.create_access_list(store, env, request.as_tuple())
+    return access, CallResult(*result)

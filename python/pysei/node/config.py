@@ -1,0 +1,40 @@
+"""Node configuration with devnet defaults chosen so that anvil/Hardhat set-ups work unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID, WEI_PER_SEI
+from pysei.chain.fees import FeeParams
+from pysei.mempool import MempoolConfig
+
+DEFAULT_GAS_LIMIT = 500_000_000
+"""Block gas limit: 12,500 ERC-20 transfers/s at 400 ms blocks needs ~200M; 500M leaves the kernel, not block
+space, as the bound (anvil's 30M caps it at ~30 Mgas/s, see shared/reference/peer-nodes.md)."""
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".pysei" / "devnet"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8545
+    chain_id: int = DEVNET_CHAIN_ID
+    data_dir: Path = field(default_factory=default_data_dir)
+    ephemeral: bool = False
+    """Use a temporary data directory, deleted at exit."""
+    block_time: float = 0.4
+    automine: bool = False
+    gas_limit: int = DEFAULT_GAS_LIMIT
+    mnemonic: str = DEV_MNEMONIC
+    dev_accounts: int = 20
+    dev_balance: int = 10_000 * WEI_PER_SEI
+    max_tx_size: int = 128 * 1024
+    """Largest raw transaction accepted (geth's txMaxSize is 128 KiB)."""
+    fsync: bool = True
+    """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
+    fees: FeeParams = field(default_factory=FeeParams)
+    mempool: MempoolConfig = field(default_factory=MempoolConfig)

@@ -1,0 +1,113 @@
+"""The node's view of the flat store: state reads and the chain's records (blocks, transactions, logs).
+
+The LMDB environment is owned by the native kernel (``pysei.native.Store``), opened once per process. Every block
+is committed in one LMDB write transaction with its state changes, header, transactions, receipts, logs and
+indexes, so a crash at any moment leaves either the whole block or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from pysei.chain.block import BlockLog, BlockRecord, TxRecord
+from pysei.native import BlockResult, Store
+
+BLOCKS = "blocks"
+"""number (8 bytes, big-endian) → BlockRecord"""
+BLOCK_NUMBERS = "block_numbers"
+"""block hash → number (8 bytes)"""
+TXS = "txs"
+"""transaction hash → TxRecord (the transaction, its position and its receipt)"""
+BLOCK_LOGS = "block_logs"
+"""number → list[BlockLog], only for blocks with logs"""
+META = "meta"
+"""b"head" → number of the last committed block"""
+
+TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META]
+
+_block_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(BlockRecord))
+_tx_decoder = msgspec.msgpack.Decoder(TxRecord)
+_logs_decoder = msgspec.msgpack.Decoder(list[BlockLog])
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def _num(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+Alloc = list[tuple[bytes, int, int, bytes, list[tuple[int, int]]]]
+"""Genesis allocations: (address, balance, nonce, code, [(slot, value)])."""
+
+
+class ChainStore:
+    """Typed reads and atomic block commits over the native store."""
+
+    def __init__(self, path: Path, *, sync: bool = True) -> None:
+        self.native = Store(str(path), TABLES, sync=sync)
+
+    # --- chain records -------------------------------------------------------------------------------------
+    def head(self) -> int | None:
+        raw = self.native.get(META, b"head")
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def block(self, number: int) -> BlockRecord | None:
+        raw = self.native.get(BLOCKS, _num(number))
+        return None if raw is None else _block_codec[1].decode(raw)
+
+    def block_number(self, block_hash: bytes) -> int | None:
+        raw = self.native.get(BLOCK_NUMBERS, block_hash)
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def tx(self, tx_hash: bytes) -> TxRecord | None:
+        raw = self.native.get(TXS, tx_hash)
+        return None if raw is None else _tx_decoder.decode(raw)
+
+    def txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]:
+        return [None if r is None else _tx_decoder.decode(r) for r in self.native.get_many(TXS, tx_hashes)]
+
+    def block_logs(self, number: int) -> list[BlockLog]:
+        raw = self.native.get(BLOCK_LOGS, _num(number))
+        return [] if raw is None else _logs_decoder.decode(raw)
+
+    # --- state ---------------------------------------------------------------------------------------------
+    def balance(self, address: bytes) -> int:
+        account = self.native.account(address)
+        return 0 if account is None else account[0]
+
+    def nonce(self, address: bytes) -> int:
+        account = self.native.account(address)
+        return 0 if account is None else account[1]
+
+    def nonce_and_balance(self, address: bytes) -> tuple[int, int]:
+        return self.native.nonces_and_balances([address])[0]
+
+    def code(self, address: bytes) -> bytes:
+        return self.native.code(address)
+
+    def storage(self, address: bytes, slot: int) -> int:
+        return self.native.storage(address, slot)
+
+    # --- commits -------------------------------------------------------------------------------------------
+    def commit_block(
+        self,
+        block: BlockRecord,
+        txs: Iterable[TxRecord],
+        logs: list[BlockLog],
+        *,
+        result: BlockResult | None = None,
+        alloc: Alloc | None = None,
+    ) -> None:
+        """Writes the block, its state changes and every index in one atomic transaction."""
+        number = block.header.number
+        writes: list[tuple[str, bytes, bytes | None]] = [
+            (BLOCKS, _num(number), _block_codec[0].encode(block)),
+            (BLOCK_NUMBERS, block.hash, _num(number)),
+            (META, b"head", _num(number)),
+        ]
+        writes.extend((TXS, rec.tx.hash, _encode(rec)) for rec in txs)
+        if logs:
+            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        self.native.commit(result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
