@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
 from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
 
 
@@ -14,14 +15,14 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("node", help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)")
     p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     p.add_argument("--port", type=int, default=8545, help="HTTP and WebSocket port (0 = any free port)")
-    p.add_argument("--chain-id", type=int, default=NodeConfig.chain_id)
+    p.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
     p.add_argument("--block-time", type=float, default=0.4, help="seconds between blocks while txs are pending")
     p.add_argument("--automine", action="store_true", help="seal transactions at once, one block per batch")
     p.add_argument("--gas-limit", type=int, default=DEFAULT_GAS_LIMIT, help="block gas limit")
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--ephemeral", action="store_true", help="use a temporary data directory, deleted at exit")
     p.add_argument("--accounts", type=int, default=20, help="number of funded dev accounts")
-    p.add_argument("--mnemonic", default=NodeConfig.mnemonic)
+    p.add_argument("--mnemonic", default=DEV_MNEMONIC)
     p.add_argument("--no-fsync", action="store_true", help="do not fsync each block (safe against process crashes)")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")

@@ -22,6 +22,7 @@ __all__ = [
     "call",
     "create_access_list",
     "decode_transactions",
+    "decode_with_senders",
     "estimate_gas",
     "execute_block",
     "execute_in_memory",
@@ -38,41 +39,43 @@ class Decoded:
     intrinsic_gas: int
 
 
+def _transaction(fields: tuple[Any, ...], raw: bytes) -> Decoded:
+    *rest, intrinsic = fields
+    hash_, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, v, r, s, access, gas_price = rest
+    tx = Transaction(
+        hash=hash_,
+        sender=sender,
+        nonce=nonce,
+        gas_limit=gas,
+        max_fee_per_gas=max_fee,
+        max_priority_fee_per_gas=tip,
+        value=value,
+        to=to,
+        input=data,
+        type=type_,
+        chain_id=chain_id,
+        raw=raw,
+        v=v,
+        r=r,
+        s=s,
+        access_list=access,
+        gas_price=gas_price,
+    )
+    return Decoded(tx, intrinsic)
+
+
 def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
     """Decodes and recovers a batch (in parallel in Rust); a string says why an entry was refused."""
-    out: list[Decoded | str] = []
-    for item in _native.decode_transactions(raws):
-        if isinstance(item, str):
-            out.append(item)
-            continue
-        fields = list(item)
-        intrinsic = fields.pop()
-        hash_, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, v, r, s, access, gas_price = fields
-        out.append(
-            Decoded(
-                Transaction(
-                    hash=hash_,
-                    sender=sender,
-                    nonce=nonce,
-                    gas_limit=gas,
-                    max_fee_per_gas=max_fee,
-                    max_priority_fee_per_gas=tip,
-                    value=value,
-                    to=to,
-                    input=data,
-                    type=type_,
-                    chain_id=chain_id,
-                    raw=raws[len(out)],
-                    v=v,
-                    r=r,
-                    s=s,
-                    access_list=access,
-                    gas_price=gas_price,
-                ),
-                intrinsic,
-            )
-        )
-    return out
+    return [
+        item if isinstance(item, str) else _transaction(item, raw)
+        for item, raw in zip(_native.decode_transactions(raws), raws, strict=True)
+    ]
+
+
+def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transaction]:
+    """Rebuilds stored transactions whose senders are known, without signature recovery."""
+    items = _native.decode_with_senders(raws, b"".join(senders))
+    return [_transaction(item, raw).tx for item, raw in zip(items, raws, strict=True)]
 
 
 def execute_block(

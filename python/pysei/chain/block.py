@@ -78,9 +78,18 @@ class BlockRecord(msgspec.Struct, frozen=True, array_like=True):
 
 
 class TxRecord(msgspec.Struct, frozen=True, array_like=True):
-    """An included transaction with its receipt, keyed by transaction hash in the store."""
+    """An included transaction with its receipt, keyed by transaction hash in the store.
 
-    tx: Transaction
+    The transaction is kept as its raw bytes plus the recovered sender (the decoded form has 256-bit fields
+    msgpack cannot hold, and re-decoding without recovery costs about a microsecond); ``to`` and ``type`` are
+    copied out because every receipt needs them.
+    """
+
+    hash: bytes
+    raw: bytes
+    sender: bytes
+    to: bytes | None
+    type: int
     block_number: int
     block_hash: bytes
     index: int

@@ -160,7 +160,11 @@ class Executor:
             size += len(tx.raw)
             records.append(
                 TxRecord(
-                    tx=tx,
+                    hash=tx.hash,
+                    raw=tx.raw,
+                    sender=tx.sender,
+                    to=tx.to,
+                    type=tx.type,
                     block_number=ordered.number,
                     block_hash=block_hash,
                     index=index,
@@ -174,7 +178,7 @@ class Executor:
                     output=output,
                 )
             )
-        block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.tx.hash for r in records], size=size)
+        block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)
         self.store.commit_block(block, records, logs, result=result)
         self.head = block
         return ExecutedBlock(block=block, txs=records, logs=logs, skipped=skipped, stats=dict(result.stats()))

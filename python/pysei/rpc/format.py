@@ -103,19 +103,18 @@ def block_log_json(entry: BlockLog, block_number: int, block_hash: bytes) -> dic
 
 
 def receipt_json(record: TxRecord) -> dict[str, Any]:
-    tx = record.tx
     logs = [
-        log_json(log, record.block_number, record.block_hash, tx.hash, record.index, record.first_log_index + i)
+        log_json(log, record.block_number, record.block_hash, record.hash, record.index, record.first_log_index + i)
         for i, log in enumerate(record.logs)
     ]
     return {
-        "type": hx(tx.type),
-        "transactionHash": hb(tx.hash),
+        "type": hx(record.type),
+        "transactionHash": hb(record.hash),
         "transactionIndex": hx(record.index),
         "blockHash": hb(record.block_hash),
         "blockNumber": hx(record.block_number),
-        "from": checksum(tx.sender),
-        "to": None if tx.to is None else checksum(tx.to),
+        "from": checksum(record.sender),
+        "to": None if record.to is None else checksum(record.to),
         "cumulativeGasUsed": hx(record.cumulative_gas_used),
         "gasUsed": hx(record.gas_used),
         "effectiveGasPrice": hx(record.effective_gas_price),

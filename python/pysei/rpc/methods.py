@@ -332,7 +332,10 @@ class EthApi:
             return [0] * len(percentiles)
         records = [r for r in self.store.txs(block.tx_hashes) if r is not None]
         base = block.header.base_fee
-        tips = sorted((r.tx.effective_tip(base), r.gas_used) for r in records)
+        tips = sorted(
+            (tx.effective_tip(base), r.gas_used)
+            for tx, r in zip(self.store.transactions(records), records, strict=True)
+        )
         total = sum(g for _, g in tips) or 1
         out, acc, i = [], 0, 0
         for p in percentiles:
@@ -425,8 +428,9 @@ class EthApi:
             return None
         if not full:
             return block_json(block, [hb(h) for h in block.tx_hashes])
-        records = self.store.txs(block.tx_hashes)
-        return block_json(block, [tx_json(r.tx, r) for r in records if r is not None])
+        records = [r for r in self.store.txs(block.tx_hashes) if r is not None]
+        txs = self.store.transactions(records)
+        return block_json(block, [tx_json(tx, r) for tx, r in zip(txs, records, strict=True)])
 
     async def rpc_eth_getBlockByNumber(self, params: list[Any]) -> dict[str, Any] | None:
         return self._render_block(
@@ -457,7 +461,7 @@ class EthApi:
         tx_hash = codec.hash32(param(params, 0, "transaction hash"))
         record = self.store.tx(tx_hash)
         if record is not None:
-            return tx_json(record.tx, record)
+            return tx_json(self.store.transactions([record])[0], record)
         pending = self.node.mempool.get(tx_hash)
         return None if pending is None else tx_json(pending, None)
 
@@ -466,7 +470,7 @@ class EthApi:
         if block is None or i >= len(block.tx_hashes):
             return None
         record = self.store.tx(block.tx_hashes[i])
-        return None if record is None else tx_json(record.tx, record)
+        return None if record is None else tx_json(self.store.transactions([record])[0], record)
 
     async def rpc_eth_getTransactionByBlockNumberAndIndex(self, params: list[Any]) -> dict[str, Any] | None:
         return self._tx_at(self._block_by_tag(param(params, 0, "block")), param(params, 1, "index"))

@@ -13,7 +13,8 @@ from pathlib import Path
 import msgspec
 
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord
-from pysei.native import BlockResult, Store
+from pysei.chain.transaction import Transaction
+from pysei.native import BlockResult, Store, decode_with_senders
 
 BLOCKS = "blocks"
 """number (8 bytes, big-endian) → BlockRecord"""
@@ -68,6 +69,11 @@ class ChainStore:
     def txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]:
         return [None if r is None else _tx_decoder.decode(r) for r in self.native.get_many(TXS, tx_hashes)]
 
+    @staticmethod
+    def transactions(records: list[TxRecord]) -> list[Transaction]:
+        """The decoded transactions of stored records (no signature recovery)."""
+        return decode_with_senders([r.raw for r in records], [r.sender for r in records])
+
     def block_logs(self, number: int) -> list[BlockLog]:
         raw = self.native.get(BLOCK_LOGS, _num(number))
         return [] if raw is None else _logs_decoder.decode(raw)
@@ -107,7 +113,7 @@ class ChainStore:
             (BLOCK_NUMBERS, block.hash, _num(number)),
             (META, b"head", _num(number)),
         ]
-        writes.extend((TXS, rec.tx.hash, _encode(rec)) for rec in txs)
+        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
         if logs:
             writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
         self.native.commit(result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
