@@ -53,10 +53,16 @@ pub enum CallError {
     Invalid(String),
 }
 
-fn tx_env(req: &CallRequest, gas: u64) -> TxEnv {
+fn tx_env(req: &CallRequest, gas: u64, chain_id: u64) -> TxEnv {
     let priced = req.max_fee_per_gas.is_some_and(|p| p > 0);
     TxEnv {
-        tx_type: if req.max_priority_fee_per_gas.is_some() { 2 } else if req.access_list.is_empty() { 0 } else { 1 },
+        tx_type: if req.max_priority_fee_per_gas.is_some() {
+            2
+        } else if req.access_list.is_empty() {
+            0
+        } else {
+            1
+        },
         caller: req.from,
         gas_limit: gas,
         gas_price: req.max_fee_per_gas.unwrap_or(0),
@@ -64,17 +70,24 @@ fn tx_env(req: &CallRequest, gas: u64) -> TxEnv {
         value: req.value,
         data: req.data.clone(),
         nonce: req.nonce.unwrap_or(0),
-        chain_id: None,
+        // Typed transactions must name the chain; a call is always for this one.
+        chain_id: Some(chain_id),
         access_list: req
             .access_list
             .iter()
-            .map(|(address, keys)| revm::context::transaction::AccessListItem {
-                address: *address,
-                storage_keys: keys.clone(),
-            })
+            .map(
+                |(address, keys)| revm::context::transaction::AccessListItem {
+                    address: *address,
+                    storage_keys: keys.clone(),
+                },
+            )
             .collect::<Vec<_>>()
             .into(),
-        gas_priority_fee: if priced { req.max_priority_fee_per_gas } else { None },
+        gas_priority_fee: if priced {
+            req.max_priority_fee_per_gas
+        } else {
+            None
+        },
         ..TxEnv::default()
     }
 }
@@ -97,32 +110,49 @@ fn run_once<R: StateReader>(
     cfg.disable_base_fee = !priced;
     cfg.disable_fee_charge = !priced;
     let mut evm = build_evm(&mut state, params.block_env(), cfg);
-    evm.ctx.set_tx(tx_env(req, gas));
+    evm.ctx.set_tx(tx_env(req, gas, params.chain_id));
     let result = SeiHandler::default().run(&mut evm);
     let _ = evm.finalize();
     let access = evm.ctx.journaled_state.database.take_record();
     let result = match result {
         Ok(r) => r,
         Err(EVMError::Database(e)) => return Err(e.into()),
-        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(crate::exec::skip_reason(&e))),
+        Err(EVMError::Transaction(e)) => {
+            return Err(CallError::Invalid(crate::exec::skip_reason(&e)))
+        }
         Err(e) => return Err(CallError::Invalid(e.to_string())),
     };
     let gas_used = result.gas().tx_gas_used();
     let outcome = match result {
-        ExecutionResult::Success { output, .. } => {
-            CallOutcome { success: true, gas_used, output: output.into_data(), halt: None }
-        }
-        ExecutionResult::Revert { output, .. } => CallOutcome { success: false, gas_used, output, halt: None },
-        ExecutionResult::Halt { reason, .. } => {
-            CallOutcome { success: false, gas_used, output: Bytes::new(), halt: Some(format!("{reason:?}")) }
-        }
+        ExecutionResult::Success { output, .. } => CallOutcome {
+            success: true,
+            gas_used,
+            output: output.into_data(),
+            halt: None,
+        },
+        ExecutionResult::Revert { output, .. } => CallOutcome {
+            success: false,
+            gas_used,
+            output,
+            halt: None,
+        },
+        ExecutionResult::Halt { reason, .. } => CallOutcome {
+            success: false,
+            gas_used,
+            output: Bytes::new(),
+            halt: Some(format!("{reason:?}")),
+        },
     };
     Ok((outcome, access))
 }
 
 /// The gas a call may use when the request names none: the block's limit, and for a priced call no more than
 /// the sender can pay for.
-fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<u64, CallError> {
+fn gas_cap<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    req: &CallRequest,
+) -> Result<u64, CallError> {
     let mut cap = req.gas.unwrap_or(params.gas_limit);
     if let Some(price) = req.max_fee_per_gas.filter(|p| *p > 0) {
         let balance = reader.account(req.from)?.map_or(U256::ZERO, |a| a.balance);
@@ -133,7 +163,11 @@ fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) 
 }
 
 /// eth_call.
-pub fn call<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, CallError> {
+pub fn call<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    req: &CallRequest,
+) -> Result<CallOutcome, CallError> {
     let gas = gas_cap(reader, params, req)?;
     Ok(run_once(reader, params, req, gas, false)?.0)
 }
@@ -203,7 +237,10 @@ pub fn create_access_list<R: StateReader>(
         }
     }
     let list: Vec<_> = list.into_iter().collect();
-    let with_list = CallRequest { access_list: list.clone(), ..req.clone() };
+    let with_list = CallRequest {
+        access_list: list.clone(),
+        ..req.clone()
+    };
     let (outcome, _) = run_once(reader, params, &with_list, gas, false)?;
     Ok((list, outcome))
 }

@@ -12,7 +12,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use alloy_consensus::{proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope};
+use alloy_consensus::{
+    proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope,
+};
 use alloy_primitives::{Bloom, Log};
 use revm::{
     bytecode::Bytecode,
@@ -23,7 +25,8 @@ use revm::{
     context_interface::{block::BlobExcessGasAndPrice, Block, Cfg, Transaction as _},
     database_interface::Database,
     handler::{
-        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, MainBuilder, MainContext,
+        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, MainBuilder,
+        MainContext,
     },
     interpreter::{interpreter::EthInterpreter, interpreter_action::FrameInit},
     primitives::{hardfork::SpecId, Address, Bytes, B256, KECCAK_EMPTY, U256},
@@ -154,7 +157,9 @@ pub struct SeiHandler<EVM> {
 
 impl<EVM> Default for SeiHandler<EVM> {
     fn default() -> Self {
-        Self { _evm: core::marker::PhantomData }
+        Self {
+            _evm: core::marker::PhantomData,
+        }
     }
 }
 
@@ -169,15 +174,22 @@ where
     type Error = EVMError<<<EVM::Context as ContextTr>::Db as Database>::Error, InvalidTransaction>;
     type HaltReason = HaltReason;
 
-    fn reward_beneficiary(&self, evm: &mut Self::Evm, exec_result: &mut FrameResult) -> Result<(), Self::Error> {
+    fn reward_beneficiary(
+        &self,
+        evm: &mut Self::Evm,
+        exec_result: &mut FrameResult,
+    ) -> Result<(), Self::Error> {
         let ctx = evm.ctx();
         if ctx.cfg().is_fee_charge_disabled() {
             return Ok(());
         }
-        let price = ctx.tx().effective_gas_price(u128::from(ctx.block().basefee()));
+        let price = ctx
+            .tx()
+            .effective_gas_price(u128::from(ctx.block().basefee()));
         let gas = exec_result.gas();
         let used = gas.used().saturating_sub(gas.reservoir());
-        ctx.db_mut().credit_fee(U256::from(price) * U256::from(used));
+        ctx.db_mut()
+            .credit_fee(U256::from(price) * U256::from(used));
         Ok(())
     }
 }
@@ -304,13 +316,19 @@ impl<'r, R: StateReader> BlockState<'r, R> {
         let mut changes = StateChanges::default();
         let mut accounts: Vec<_> = self.dirty_accounts.into_iter().collect();
         accounts.sort_unstable();
-        changes.accounts = accounts.into_iter().map(|a| (a, self.accounts.get(&a).cloned().flatten())).collect();
+        changes.accounts = accounts
+            .into_iter()
+            .map(|a| (a, self.accounts.get(&a).cloned().flatten()))
+            .collect();
         let mut wiped: Vec<_> = self.wiped.into_iter().collect();
         wiped.sort_unstable();
         changes.wiped = wiped;
         let mut slots: Vec<_> = self.dirty_storage.into_iter().collect();
         slots.sort_unstable();
-        changes.storage = slots.into_iter().map(|(a, s)| (a, s, self.storage[&(a, s)])).collect();
+        changes.storage = slots
+            .into_iter()
+            .map(|(a, s)| (a, s, self.storage[&(a, s)]))
+            .collect();
         let mut codes: Vec<_> = self.new_codes.into_iter().collect();
         codes.sort_unstable_by_key(|(h, _)| *h);
         changes.codes = codes;
@@ -357,7 +375,11 @@ impl<R: StateReader> Database for BlockState<'_, R> {
         if let Some(value) = self.storage.get(&(address, slot)) {
             return Ok(*value);
         }
-        let value = if self.wiped.contains(&address) { U256::ZERO } else { self.reader.storage(address, slot)? };
+        let value = if self.wiped.contains(&address) {
+            U256::ZERO
+        } else {
+            self.reader.storage(address, slot)?
+        };
         self.storage.insert((address, slot), value);
         Ok(value)
     }
@@ -369,8 +391,13 @@ impl<R: StateReader> Database for BlockState<'_, R> {
 
 type SeiContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
 /// revm with Sei's precompile provider; the inspector slot is the hook for tracing.
-pub type SeiEvm<DB, INSP = ()> =
-    Evm<SeiContext<DB>, INSP, EthInstructions<EthInterpreter, SeiContext<DB>>, SeiPrecompiles, EthFrame<EthInterpreter>>;
+pub type SeiEvm<DB, INSP = ()> = Evm<
+    SeiContext<DB>,
+    INSP,
+    EthInstructions<EthInterpreter, SeiContext<DB>>,
+    SeiPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
 
 pub(crate) fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv) -> SeiEvm<DB> {
     let spec = cfg.spec;
@@ -389,15 +416,24 @@ fn halt_name(reason: &HaltReason) -> String {
 /// Why a transaction cannot be included, in the words geth uses where there is one.
 pub(crate) fn skip_reason(err: &InvalidTransaction) -> String {
     match err {
-        InvalidTransaction::NonceTooLow { tx, state } => format!("nonce too low: next nonce {state}, tx nonce {tx}"),
-        InvalidTransaction::NonceTooHigh { tx, state } => format!("nonce too high: next nonce {state}, tx nonce {tx}"),
+        InvalidTransaction::NonceTooLow { tx, state } => {
+            format!("nonce too low: next nonce {state}, tx nonce {tx}")
+        }
+        InvalidTransaction::NonceTooHigh { tx, state } => {
+            format!("nonce too high: next nonce {state}, tx nonce {tx}")
+        }
         InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
             format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}")
         }
-        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
+        InvalidTransaction::CallGasCostMoreThanGasLimit {
+            initial_gas,
+            gas_limit,
+        } => {
             format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}")
         }
-        InvalidTransaction::GasPriceLessThanBasefee => "max fee per gas less than block base fee".into(),
+        InvalidTransaction::GasPriceLessThanBasefee => {
+            "max fee per gas less than block base fee".into()
+        }
         other => other.to_string(),
     }
 }
@@ -415,7 +451,10 @@ pub fn execute_block<R: StateReader>(
     let mut included_envelopes: Vec<TxEnvelope> = Vec::with_capacity(txs.len());
     let mut receipts: Vec<ReceiptEnvelope> = Vec::with_capacity(txs.len());
     let mut cumulative = 0u64;
-    let mut stats = ExecStats { txs: txs.len(), ..ExecStats::default() };
+    let mut stats = ExecStats {
+        txs: txs.len(),
+        ..ExecStats::default()
+    };
     let mut block_bloom = Bloom::ZERO;
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env());
@@ -440,8 +479,12 @@ pub fn execute_block<R: StateReader>(
                 }
             };
             let env = tx_env(&envelope, tx.sender);
+            // As geth does, a creation's receipt names the address even when the creation failed.
+            let create_address = env.kind.is_create().then(|| tx.sender.create(env.nonce));
             if cumulative.saturating_add(env.gas_limit) > params.gas_limit {
-                outcomes.push(skip("gas limit reached: transaction does not fit in the block".into()));
+                outcomes.push(skip(
+                    "gas limit reached: transaction does not fit in the block".into(),
+                ));
                 access.extend(record_access.then(TxAccess::default));
                 continue;
             }
@@ -478,10 +521,14 @@ pub fn execute_block<R: StateReader>(
             cumulative += gas_used;
             let (success, output, halt, contract_address) = match &result {
                 ExecutionResult::Success { output, .. } => {
-                    (true, output.data().clone(), None, output.address().copied())
+                    (true, output.data().clone(), None, create_address)
                 }
-                ExecutionResult::Revert { output, .. } => (false, output.clone(), None, None),
-                ExecutionResult::Halt { reason, .. } => (false, Bytes::new(), Some(halt_name(reason)), None),
+                ExecutionResult::Revert { output, .. } => {
+                    (false, output.clone(), None, create_address)
+                }
+                ExecutionResult::Halt { reason, .. } => {
+                    (false, Bytes::new(), Some(halt_name(reason)), create_address)
+                }
             };
             let logs = result.logs().to_vec();
             let receipt = ReceiptWithBloom::from(Receipt {

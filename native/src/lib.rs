@@ -9,8 +9,8 @@ mod exec;
 mod precompiles;
 mod py;
 
+pub use call::{call, create_access_list, estimate_gas, CallError, CallOutcome, CallRequest};
 pub use db::{StateChanges, StateReader, Store, StoreError, TableWrite};
 pub use decode::{decode_and_recover, decode_batch, decode_envelope, DecodeError, DecodedTx};
 pub use exec::{execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess, TxOutcome};
 pub use precompiles::{HostCall, HostOutput, HostPrecompile, HostRegistry};
-pub use call::{call, create_access_list, estimate_gas, CallError, CallOutcome, CallRequest};

@@ -49,7 +49,10 @@ impl HostRegistry {
     }
 
     fn get(&self, address: &Address) -> Option<&Arc<dyn HostPrecompile>> {
-        self.entries.iter().find(|(a, _)| a == address).map(|(_, p)| p)
+        self.entries
+            .iter()
+            .find(|(a, _)| a == address)
+            .map(|(_, p)| p)
     }
 }
 
@@ -89,7 +92,11 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
         changed
     }
 
-    fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
+    fn run(
+        &mut self,
+        context: &mut CTX,
+        inputs: &CallInputs,
+    ) -> Result<Option<InterpreterResult>, String> {
         if let Some(precompile) = self.host.get(&inputs.bytecode_address) {
             let call = HostCall {
                 caller: inputs.caller,
@@ -108,7 +115,11 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
             } else {
                 InstructionResult::Return
             };
-            let output = if result == InstructionResult::PrecompileOOG { Bytes::new() } else { out.output };
+            let output = if result == InstructionResult::PrecompileOOG {
+                Bytes::new()
+            } else {
+                out.output
+            };
             return Ok(Some(InterpreterResult::new(result, output, gas)));
         }
         self.eth.run(context, inputs)

@@ -1,0 +1,70 @@
+# pysei — the two user-facing commands are `make run` (start the devnet) and `make test` (run every suite).
+# Both set themselves up on a fresh machine that has Python >= 3.11, Rust (cargo), Node >= 20 with npm and a C
+# compiler. `make help` lists the targets.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Fail fast instead of letting maturin try to download a Rust toolchain.
+export MATURIN_NO_INSTALL_RUST := 1
+
+RUN_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	$(PIP) install -q "maturin>=1.9,<2"
+	# Install the package's dependencies (and the test and bench extras) without building it yet.
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml','rb'))['project']; \
+	  print('\n'.join(p['dependencies'] + [d for e in p['optional-dependencies'].values() for d in e]))" > $(VENV)/requirements.txt
+	$(PIP) install -q -r $(VENV)/requirements.txt
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.deps ## create the virtual environment with every Python dependency
+
+.PHONY: build
+build: venv ## build the native kernel (release) and install pysei into the venv (editable)
+	cd $(CURDIR) && maturin develop --release --quiet
+
+.PHONY: run
+run: build ## start the devnet on 127.0.0.1:8545 (RUN_ARGS="--automine" etc. are passed through)
+	$(VENV)/bin/pysei node $(RUN_ARGS)
+
+.PHONY: npm-deps
+npm-deps: ## install the npm packages of the client tests (ethers, viem, cast, anvil, solc, Hardhat 2 and 3)
+	bash tests/clients/install.sh
+
+.PHONY: test
+test: build npm-deps ## run the Rust and Python test suites
+	cd native && cargo test --release --quiet
+	$(PY) -m pytest -q -p no:cacheprovider
+
+.PHONY: lint
+lint: venv ## ruff, cargo fmt and clippy
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff format --check python tests
+	cd native && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
+
+.PHONY: format
+format: venv ## format Python and Rust sources
+	$(VENV)/bin/ruff format python tests
+	$(VENV)/bin/ruff check --fix python tests
+	cd native && cargo fmt
+
+.PHONY: bench-contracts
+bench-contracts: npm-deps ## recompile the benchmark contracts (committed as python/pysei/bench/contracts/contracts.json)
+	node tests/clients/js/compile.mjs python/pysei/bench/contracts/contracts.json \
+	  --contracts-dir python/pysei/bench/contracts --evm-version prague
+
+.PHONY: clean
+clean: ## remove build outputs (keeps the venv and node_modules)
+	rm -rf native/target python/pysei/_native*.so
