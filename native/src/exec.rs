@@ -10,12 +10,12 @@
 //!   block, so fees never make two transactions conflict; a transaction that does read the collector sees the
 //!   credits of all earlier ones, exactly as if each had been paid at once.
 
-use std::collections::{HashMap, HashSet};
-
-use alloy_consensus::{
-    proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, TxEnvelope,
+use alloy_consensus::{proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_primitives::{
+    map::{HashMap, HashSet},
+    Bloom,
 };
-use alloy_primitives::{Bloom, Log};
+use rayon::prelude::*;
 use revm::{
     bytecode::Bytecode,
     context::{
@@ -102,13 +102,13 @@ pub struct TxOutcome {
     pub success: bool,
     pub gas_used: u64,
     pub cumulative_gas_used: u64,
-    pub logs: Vec<Log>,
+    /// Index into `BlockOutput::receipts` (which holds the logs and bloom) for an included transaction.
+    pub receipt: Option<usize>,
     pub contract_address: Option<Address>,
     /// Return data, or revert data for a failed call.
     pub output: Bytes,
     /// Why the EVM halted (out of gas, invalid opcode…) when it did.
     pub halt: Option<String>,
-    pub logs_bloom: Bloom,
 }
 
 /// Per-block statistics for logs and metrics.
@@ -123,6 +123,7 @@ pub struct ExecStats {
 #[derive(Debug)]
 pub struct BlockOutput {
     pub outcomes: Vec<TxOutcome>,
+    pub receipts: Vec<ReceiptEnvelope>,
     pub changes: StateChanges,
     pub access: Vec<TxAccess>,
     pub gas_used: u64,
@@ -217,12 +218,12 @@ impl<'r, R: StateReader> BlockState<'r, R> {
     pub fn new(reader: &'r R, fee_collector: Address) -> Self {
         Self {
             reader,
-            accounts: HashMap::new(),
-            storage: HashMap::new(),
-            wiped: HashSet::new(),
-            dirty_accounts: HashSet::new(),
-            dirty_storage: HashSet::new(),
-            new_codes: HashMap::new(),
+            accounts: HashMap::default(),
+            storage: HashMap::default(),
+            wiped: HashSet::default(),
+            dirty_accounts: HashSet::default(),
+            dirty_storage: HashSet::default(),
+            new_codes: HashMap::default(),
             fee_collector,
             fee_delta: U256::ZERO,
             pending_fee: U256::ZERO,
@@ -448,14 +449,14 @@ pub fn execute_block<R: StateReader>(
     let mut state = BlockState::new(reader, params.beneficiary);
     let mut outcomes = Vec::with_capacity(txs.len());
     let mut access = Vec::with_capacity(if record_access { txs.len() } else { 0 });
-    let mut included_envelopes: Vec<TxEnvelope> = Vec::with_capacity(txs.len());
-    let mut receipts: Vec<ReceiptEnvelope> = Vec::with_capacity(txs.len());
+    let mut included_raws: Vec<&[u8]> = Vec::with_capacity(txs.len());
+    // (type, receipt) without bloom: blooms are computed after the loop, in parallel with the roots.
+    let mut plain_receipts: Vec<(u8, Receipt)> = Vec::with_capacity(txs.len());
     let mut cumulative = 0u64;
     let mut stats = ExecStats {
         txs: txs.len(),
         ..ExecStats::default()
     };
-    let mut block_bloom = Bloom::ZERO;
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env());
         for tx in txs {
@@ -464,11 +465,10 @@ pub fn execute_block<R: StateReader>(
                 success: false,
                 gas_used: 0,
                 cumulative_gas_used: cumulative,
-                logs: Vec::new(),
+                receipt: None,
                 contract_address: None,
                 output: Bytes::new(),
                 halt: None,
-                logs_bloom: Bloom::ZERO,
             };
             let envelope = match decode_envelope(tx.raw) {
                 Ok(e) => e,
@@ -530,40 +530,61 @@ pub fn execute_block<R: StateReader>(
                     (false, Bytes::new(), Some(halt_name(reason)), create_address)
                 }
             };
-            let logs = result.logs().to_vec();
-            let receipt = ReceiptWithBloom::from(Receipt {
-                status: Eip658Value::Eip658(success),
-                cumulative_gas_used: cumulative,
-                logs: logs.clone(),
-            });
-            block_bloom |= receipt.logs_bloom;
             outcomes.push(TxOutcome {
                 included: Ok(()),
                 success,
                 gas_used,
                 cumulative_gas_used: cumulative,
-                logs,
+                receipt: Some(plain_receipts.len()),
                 contract_address,
                 output,
                 halt,
-                logs_bloom: receipt.logs_bloom,
             });
-            receipts.push(wrap_receipt(envelope.tx_type() as u8, receipt));
-            included_envelopes.push(envelope);
+            let logs = result.into_logs();
+            plain_receipts.push((
+                envelope.tx_type() as u8,
+                Receipt {
+                    status: Eip658Value::Eip658(success),
+                    cumulative_gas_used: cumulative,
+                    logs,
+                },
+            ));
+            included_raws.push(tx.raw);
         }
     }
     stats.skipped = outcomes.iter().filter(|o| o.included.is_err()).count();
     stats.gas_used = cumulative;
     let (changes, fees) = state.into_changes()?;
+    // Blooms and both tries are independent of each other: spread them over the pool.
+    let ((receipts, logs_bloom, receipts_root), transactions_root) = rayon::join(
+        || {
+            let receipts: Vec<ReceiptEnvelope> = plain_receipts
+                .into_par_iter()
+                .map(|(ty, r)| wrap_receipt(ty, ReceiptWithBloom::from(r)))
+                .collect();
+            let bloom = receipts
+                .iter()
+                .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
+            let root = proofs::calculate_receipt_root(&receipts);
+            (receipts, bloom, root)
+        },
+        // The raw bytes are the EIP-2718 encodings, so the trie is built from them without re-encoding.
+        || {
+            alloy_trie::root::ordered_trie_root_with_encoder(&included_raws, |raw, buf| {
+                buf.extend_from_slice(raw)
+            })
+        },
+    );
     Ok(BlockOutput {
         outcomes,
+        receipts,
         changes,
         access,
         gas_used: cumulative,
         fees,
-        logs_bloom: block_bloom,
-        transactions_root: proofs::calculate_transaction_root(&included_envelopes),
-        receipts_root: proofs::calculate_receipt_root(&receipts),
+        logs_bloom,
+        transactions_root,
+        receipts_root,
         stats,
     })
 }

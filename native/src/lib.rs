@@ -1,6 +1,9 @@
 //! pysei's native kernel: transaction decoding and sender recovery, revm block execution, and the LMDB flat
 //! state store. Python sees only the `_native` module defined in `py.rs`; every other module is private.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod call;
 mod db;

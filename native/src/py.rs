@@ -365,18 +365,21 @@ impl PyBlockResult {
     /// One tuple per ordered transaction: `(skip_reason | None, success, gas_used, cumulative_gas_used,
     /// contract_address | None, logs [(address, [topics], data)], output, halt | None, logs_bloom)`.
     fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let empty_bloom = alloy_primitives::Bloom::ZERO;
         let items = self
             .output
             .outcomes
             .iter()
             .map(|o| {
+                let receipt = o.receipt.map(|i| &self.output.receipts[i]);
+                let logs = receipt.map_or(&[][..], |r| r.logs());
                 let logs = PyList::new(
                     py,
-                    o.logs
-                        .iter()
+                    logs.iter()
                         .map(|l| log_tuple(py, l))
                         .collect::<PyResult<Vec<_>>>()?,
                 )?;
+                let bloom = receipt.map_or(&empty_bloom, |r| r.logs_bloom());
                 PyTuple::new(
                     py,
                     [
@@ -391,7 +394,7 @@ impl PyBlockResult {
                         logs.into_any(),
                         PyBytes::new(py, &o.output).into_any(),
                         o.halt.as_ref().into_pyobject(py)?.into_any(),
-                        PyBytes::new(py, o.logs_bloom.as_slice()).into_any(),
+                        PyBytes::new(py, bloom.as_slice()).into_any(),
                     ],
                 )
             })

@@ -7,20 +7,28 @@ from typing import Any
 from pysei.rpc.errors import invalid_params
 
 
-def quantity(value: Any, name: str = "quantity") -> int:
-    """A 0x-prefixed hex quantity (ints are tolerated, as geth does for some clients)."""
+def quantity(value: Any, name: str = "quantity", bits: int = 256) -> int:
+    """A 0x-prefixed hex quantity of at most ``bits`` bits (ints are tolerated, as geth does for some clients).
+
+    Too wide a value is invalid params, as geth's ``hexutil.Big`` / ``hexutil.Uint64`` answer, rather than an
+    overflow deeper down (the kernel takes u64 gas/nonces/numbers and U256 amounts).
+    """
     if isinstance(value, bool):
         raise invalid_params(f"invalid {name}: {value!r}")
     if isinstance(value, int):
         if value < 0:
             raise invalid_params(f"invalid {name}: negative")
-        return value
-    if not isinstance(value, str) or not value.startswith(("0x", "0X")) or len(value) < 3:
+        number = value
+    elif not isinstance(value, str) or not value.startswith(("0x", "0X")) or len(value) < 3:
         raise invalid_params(f"invalid {name}: {value!r}")
-    try:
-        return int(value[2:], 16)
-    except ValueError:
-        raise invalid_params(f"invalid {name}: {value!r}") from None
+    else:
+        try:
+            number = int(value[2:], 16)
+        except ValueError:
+            raise invalid_params(f"invalid {name}: {value!r}") from None
+    if number >> bits:
+        raise invalid_params(f"invalid {name}: hex number > {bits} bits")
+    return number
 
 
 def data(value: Any, name: str = "data") -> bytes:

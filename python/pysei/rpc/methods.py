@@ -37,6 +37,9 @@ Handler = Callable[[list[Any]], Awaitable[Any]]
 def _halt_message(halt: str) -> str:
     if halt.startswith("OutOfGas"):
         return "out of gas"
+    if halt.startswith("OutOfFunds"):
+        # Only the top-level value transfer halts with OutOfFunds (a nested CALL just fails); geth's wording.
+        return "insufficient funds for transfer"
     return f"execution halted: {halt}"
 
 
@@ -73,8 +76,10 @@ class EthApi:
                 if number is None:
                     raise server_error(f"header for hash {tag['blockHash']} not found")
                 return number
-            return self.block_number(tag.get("blockNumber"))
-        return codec.quantity(tag, "block number")
+            if "blockNumber" not in tag:
+                raise invalid_params("invalid block: object needs blockHash or blockNumber")
+            return self.block_number(tag["blockNumber"])
+        return codec.quantity(tag, "block number", 64)
 
     def state_block(self, tag: Any) -> BlockRecord:
         """The block whose state a query wants; only the head's state is kept until the history layer lands."""
@@ -111,7 +116,7 @@ class EthApi:
         return CallRequest(
             sender=codec.address(obj["from"], "from") if obj.get("from") else b"\x00" * 20,
             to=codec.address(obj["to"], "to") if obj.get("to") else None,
-            gas=codec.quantity(obj["gas"], "gas") if obj.get("gas") is not None else None,
+            gas=codec.quantity(obj["gas"], "gas", 64) if obj.get("gas") is not None else None,
             max_fee_per_gas=codec.quantity(max_fee, "maxFeePerGas") if max_fee is not None else None,
             max_priority_fee_per_gas=(
                 codec.quantity(obj["maxPriorityFeePerGas"], "maxPriorityFeePerGas")
@@ -120,7 +125,7 @@ class EthApi:
             ),
             value=codec.quantity(obj["value"], "value") if obj.get("value") is not None else 0,
             data=codec.data(data, "input") if data is not None else b"",
-            nonce=codec.quantity(obj["nonce"], "nonce") if obj.get("nonce") is not None else None,
+            nonce=codec.quantity(obj["nonce"], "nonce", 64) if obj.get("nonce") is not None else None,
             access_list=[
                 (codec.address(e["address"]), [codec.hash32(k, "storage key") for k in e.get("storageKeys", [])])
                 for e in access
@@ -297,7 +302,7 @@ class EthApi:
         raise server_error("blobs are not supported (Sei runs Pectra without blobs)")
 
     async def rpc_eth_feeHistory(self, params: list[Any]) -> dict[str, Any]:
-        count = min(codec.quantity(param(params, 0, "blockCount"), "blockCount"), MAX_FEE_HISTORY)
+        count = min(codec.quantity(param(params, 0, "blockCount"), "blockCount", 64), MAX_FEE_HISTORY)
         newest = min(self.block_number(param(params, 1, "newestBlock")), self.head.header.number)
         percentiles = param(params, 2, "rewardPercentiles", required=False, default=None)
         if percentiles is not None and (
@@ -466,7 +471,7 @@ class EthApi:
         return None if pending is None else tx_json(pending, None)
 
     def _tx_at(self, block: BlockRecord | None, index: Any) -> dict[str, Any] | None:
-        i = codec.quantity(index, "index")
+        i = codec.quantity(index, "index", 64)
         if block is None or i >= len(block.tx_hashes):
             return None
         record = self.store.tx(block.tx_hashes[i])

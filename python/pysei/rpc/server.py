@@ -103,12 +103,12 @@ class RpcServer:
             return await self.batch(req, conn)
         return await self.one(req, conn)
 
-    async def batch(self, reqs: list[Any], conn: Connection | None) -> list[Any]:
+    async def batch(self, reqs: list[Any], conn: Connection | None) -> list[Any] | None:
         responses: list[Any] = [None] * len(reqs)
         raw_idx: list[int] = []
         raws: list[bytes] = []
         for i, r in enumerate(reqs):
-            if isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction":
+            if _is_raw_send(r):
                 try:
                     params = r.get("params")
                     if not isinstance(params, list) or not params:
@@ -122,10 +122,12 @@ class RpcServer:
                 rid = reqs[i].get("id")
                 responses[i] = _error(rid, outcome) if isinstance(outcome, RpcError) else _result(rid, outcome)
         for i, r in enumerate(reqs):
-            if responses[i] is None and not (isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction"):
+            if responses[i] is None and not _is_raw_send(r):
                 responses[i] = await self.one(r, conn)
-        # Notifications (no id) get no response entry.
-        return [resp for r, resp in zip(reqs, responses, strict=True) if not (isinstance(r, dict) and "id" not in r)]
+        # Notifications (valid requests without id) get no response entry; a batch of only notifications gets
+        # no response at all (JSON-RPC 2.0: never an empty array).
+        out = [resp for r, resp in zip(reqs, responses, strict=True) if not _is_notification(r)]
+        return out or None
 
     async def one(self, req: Any, conn: Connection | None) -> Any:
         if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
@@ -133,7 +135,13 @@ class RpcServer:
             return _error(rid, RpcError(INVALID_REQUEST, "invalid request"))
         rid = req.get("id")
         method = req["method"]
-        params = req.get("params", [])
+        if "id" not in req:
+            # A notification: executed, never answered (JSON-RPC 2.0 and geth).
+            await self._call(method, None, req.get("params", []), conn)
+            return None
+        return await self._call(method, rid, req.get("params", []), conn)
+
+    async def _call(self, method: str, rid: Any, params: Any, conn: Connection | None) -> dict[str, Any]:
         if params is None:
             params = []
         if not isinstance(params, list):
@@ -159,6 +167,8 @@ class RpcServer:
     async def handle_http(self, request: web.Request) -> web.Response:
         body = await request.read()
         response = await self.dispatch(body, None)
+        if response is None:  # only notifications: nothing to answer
+            return web.Response(body=b"", content_type="application/json")
         return web.Response(body=orjson.dumps(response), content_type="application/json")
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
@@ -180,7 +190,7 @@ class RpcServer:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     body = msg.data.encode() if isinstance(msg.data, str) else msg.data
                     response = await self.dispatch(body, conn)
-                    if response is not None and response != []:
+                    if response is not None:
                         conn.send(response)
                 elif msg.type == WSMsgType.ERROR:
                     break
@@ -241,6 +251,15 @@ class RpcServer:
                 if kind == "newPendingTransactions":
                     for h in hashes:
                         conn.send(_notification(sub_id, codec.hb(h)))
+
+
+def _is_raw_send(r: Any) -> bool:
+    return isinstance(r, dict) and r.get("jsonrpc") == "2.0" and r.get("method") == "eth_sendRawTransaction"
+
+
+def _is_notification(r: Any) -> bool:
+    """A valid request without ``id``; an invalid one is answered (with id null) even without an id."""
+    return isinstance(r, dict) and "id" not in r and r.get("jsonrpc") == "2.0" and isinstance(r.get("method"), str)
 
 
 def _notification(sub_id: str, result: Any) -> dict[str, Any]:
