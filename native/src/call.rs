@@ -31,8 +31,11 @@ pub struct CallRequest {
     pub value: U256,
     pub data: Bytes,
     pub nonce: Option<u64>,
-    pub access_list: Vec<(Address, Vec<B256>)>,
+    pub access_list: AccessList,
 }
+
+/// An EIP-2930 access list: addresses with the storage keys touched at each.
+pub type AccessList = Vec<(Address, Vec<B256>)>;
 
 /// The outcome of a simulated call.
 #[derive(Debug, Clone)]
@@ -214,7 +217,7 @@ pub fn create_access_list<R: StateReader>(
     reader: &R,
     params: &BlockParams,
     req: &CallRequest,
-) -> Result<(Vec<(Address, Vec<B256>)>, CallOutcome), CallError> {
+) -> Result<(AccessList, CallOutcome), CallError> {
     let gas = gas_cap(reader, params, req)?;
     let (_, access) = run_once(reader, params, req, gas, true)?;
     let mut list: BTreeMap<Address, Vec<B256>> = BTreeMap::new();

@@ -162,7 +162,7 @@ impl Store {
         tables: &[String],
         sync: bool,
     ) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(path).map_err(|e| heed::Error::Io(e))?;
+        std::fs::create_dir_all(path).map_err(heed::Error::Io)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(map_size)

@@ -15,7 +15,6 @@ use alloy_primitives::{
     map::{HashMap, HashSet},
     Bloom,
 };
-use rayon::prelude::*;
 use revm::{
     bytecode::Bytecode,
     context::{
@@ -195,15 +194,34 @@ where
     }
 }
 
+/// A value in the block overlay; `dirty` when this block wrote it (else it is a cached read).
+#[derive(Debug, Clone)]
+struct Slot<T> {
+    value: T,
+    dirty: bool,
+}
+
+impl<T> Slot<T> {
+    const fn clean(value: T) -> Self {
+        Self {
+            value,
+            dirty: false,
+        }
+    }
+
+    const fn written(value: T) -> Self {
+        Self { value, dirty: true }
+    }
+}
+
 /// The block-level view of state: committed snapshot underneath, this block's writes on top.
 pub struct BlockState<'r, R> {
     reader: &'r R,
-    accounts: HashMap<Address, Option<AccountInfo>>,
-    storage: HashMap<(Address, U256), U256>,
+    accounts: HashMap<Address, Slot<Option<AccountInfo>>>,
+    /// Per account, so that wiping an account's storage is one removal.
+    storage: HashMap<Address, HashMap<U256, Slot<U256>>>,
     /// Accounts whose committed storage no longer counts (destroyed or re-created in this block).
     wiped: HashSet<Address>,
-    dirty_accounts: HashSet<Address>,
-    dirty_storage: HashSet<(Address, U256)>,
     new_codes: HashMap<B256, Bytecode>,
     fee_collector: Address,
     /// Fee credits not yet folded into the collector's balance.
@@ -221,8 +239,6 @@ impl<'r, R: StateReader> BlockState<'r, R> {
             accounts: HashMap::default(),
             storage: HashMap::default(),
             wiped: HashSet::default(),
-            dirty_accounts: HashSet::default(),
-            dirty_storage: HashSet::default(),
             new_codes: HashMap::default(),
             fee_collector,
             fee_delta: U256::ZERO,
@@ -241,30 +257,33 @@ impl<'r, R: StateReader> BlockState<'r, R> {
     }
 
     fn load_account(&mut self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
-        if let Some(info) = self.accounts.get(&address) {
-            return Ok(info.clone());
+        if let Some(slot) = self.accounts.get(&address) {
+            return Ok(slot.value.clone());
         }
         let info = self.reader.account(address)?;
-        self.accounts.insert(address, info.clone());
+        self.accounts.insert(address, Slot::clean(info.clone()));
         Ok(info)
     }
 
     /// Applies one transaction's finalized journal (what `CacheDB::commit` does, plus EIP-161 deletions and the
-    /// fee delta), and returns the locations it wrote.
-    fn apply(&mut self, state: EvmState) -> Vec<Location> {
-        let mut writes = Vec::new();
+    /// fee delta). With `writes`, also lists the locations written.
+    fn apply(&mut self, state: EvmState, mut writes: Option<&mut Vec<Location>>) {
         for (address, account) in state {
             if !account.is_touched() {
                 continue;
             }
             if account.is_selfdestructed() || account.is_empty() {
                 // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
-                let existed = self.accounts.get(&address).is_some_and(Option::is_some);
+                let existed = self
+                    .accounts
+                    .get(&address)
+                    .is_some_and(|s| s.value.is_some());
                 if existed || account.is_selfdestructed() {
-                    self.accounts.insert(address, None);
-                    self.dirty_accounts.insert(address);
+                    self.accounts.insert(address, Slot::written(None));
                     self.wipe(address);
-                    writes.push(Location::Account(address));
+                    if let Some(w) = writes.as_mut() {
+                        w.push(Location::Account(address));
+                    }
                 }
                 if address == self.fee_collector {
                     self.fee_delta = U256::ZERO;
@@ -274,7 +293,7 @@ impl<'r, R: StateReader> BlockState<'r, R> {
             if account.is_created() {
                 self.wipe(address);
             }
-            let mut info = account.info.clone();
+            let mut info = account.info;
             if let Some(code) = info.code.take() {
                 if info.code_hash != KECCAK_EMPTY && !code.is_empty() {
                     self.new_codes.entry(info.code_hash).or_insert(code);
@@ -284,55 +303,72 @@ impl<'r, R: StateReader> BlockState<'r, R> {
                 // The journal saw committed balance + pending delta, so its value already includes the delta.
                 self.fee_delta = U256::ZERO;
             }
-            self.accounts.insert(address, Some(info));
-            self.dirty_accounts.insert(address);
-            writes.push(Location::Account(address));
-            for (slot, value) in account.changed_storage_slots() {
-                self.storage.insert((address, *slot), value.present_value);
-                self.dirty_storage.insert((address, *slot));
-                writes.push(Location::Storage(address, *slot));
+            self.accounts.insert(address, Slot::written(Some(info)));
+            if let Some(w) = writes.as_mut() {
+                w.push(Location::Account(address));
+            }
+            let mut changed = account
+                .storage
+                .iter()
+                .filter(|(_, v)| v.is_changed())
+                .peekable();
+            if changed.peek().is_some() {
+                let slots = self.storage.entry(address).or_default();
+                for (slot, value) in changed {
+                    slots.insert(*slot, Slot::written(value.present_value));
+                    if let Some(w) = writes.as_mut() {
+                        w.push(Location::Storage(address, *slot));
+                    }
+                }
             }
         }
         self.fee_delta += self.pending_fee;
         self.fees_total += self.pending_fee;
         self.pending_fee = U256::ZERO;
-        writes
     }
 
     fn wipe(&mut self, address: Address) {
         self.wiped.insert(address);
-        self.storage.retain(|(a, _), _| *a != address);
-        self.dirty_storage.retain(|(a, _)| *a != address);
+        self.storage.remove(&address);
     }
 
-    /// Folds the fee delta into the collector and produces the change set to commit.
+    /// Folds the fee delta into the collector and produces the change set to commit (sorted, so that the
+    /// commit writes LMDB in key order and the digest is canonical).
     fn into_changes(mut self) -> Result<(StateChanges, U256), StoreError> {
         if !self.fee_delta.is_zero() {
             let collector = self.fee_collector;
             let mut info = self.load_account(collector)?.unwrap_or_default();
             info.balance += self.fee_delta;
-            self.accounts.insert(collector, Some(info));
-            self.dirty_accounts.insert(collector);
+            self.accounts.insert(collector, Slot::written(Some(info)));
         }
-        let mut changes = StateChanges::default();
-        let mut accounts: Vec<_> = self.dirty_accounts.into_iter().collect();
-        accounts.sort_unstable();
-        changes.accounts = accounts
+        let mut accounts: Vec<_> = self
+            .accounts
             .into_iter()
-            .map(|a| (a, self.accounts.get(&a).cloned().flatten()))
+            .filter(|(_, s)| s.dirty)
+            .map(|(a, s)| (a, s.value))
             .collect();
+        accounts.sort_unstable_by_key(|(a, _)| *a);
         let mut wiped: Vec<_> = self.wiped.into_iter().collect();
         wiped.sort_unstable();
-        changes.wiped = wiped;
-        let mut slots: Vec<_> = self.dirty_storage.into_iter().collect();
-        slots.sort_unstable();
-        changes.storage = slots
+        let mut storage: Vec<_> = self
+            .storage
             .into_iter()
-            .map(|(a, s)| (a, s, self.storage[&(a, s)]))
+            .flat_map(|(a, slots)| {
+                slots
+                    .into_iter()
+                    .filter(|(_, s)| s.dirty)
+                    .map(move |(k, s)| (a, k, s.value))
+            })
             .collect();
+        storage.sort_unstable_by_key(|(a, k, _)| (*a, *k));
         let mut codes: Vec<_> = self.new_codes.into_iter().collect();
         codes.sort_unstable_by_key(|(h, _)| *h);
-        changes.codes = codes;
+        let changes = StateChanges {
+            accounts,
+            wiped,
+            storage,
+            codes,
+        };
         Ok((changes, self.fees_total))
     }
 }
@@ -373,15 +409,22 @@ impl<R: StateReader> Database for BlockState<'_, R> {
         if let Some(record) = self.record.as_mut() {
             record.reads.push(Location::Storage(address, slot));
         }
-        if let Some(value) = self.storage.get(&(address, slot)) {
-            return Ok(*value);
+        if let Some(value) = self
+            .storage
+            .get(&address)
+            .and_then(|slots| slots.get(&slot))
+        {
+            return Ok(value.value);
         }
         let value = if self.wiped.contains(&address) {
             U256::ZERO
         } else {
             self.reader.storage(address, slot)?
         };
-        self.storage.insert((address, slot), value);
+        self.storage
+            .entry(address)
+            .or_default()
+            .insert(slot, Slot::clean(value));
         Ok(value)
     }
 
@@ -512,10 +555,7 @@ pub fn execute_block<R: StateReader>(
                     continue;
                 }
             };
-            let writes = db.apply(journal_state);
-            if let Some(rec) = record.as_mut() {
-                rec.writes = writes;
-            }
+            db.apply(journal_state, record.as_mut().map(|r| &mut r.writes));
             access.extend(record);
             let gas_used = result.gas().tx_gas_used();
             cumulative += gas_used;
@@ -555,12 +595,22 @@ pub fn execute_block<R: StateReader>(
     stats.skipped = outcomes.iter().filter(|o| o.included.is_err()).count();
     stats.gas_used = cumulative;
     let (changes, fees) = state.into_changes()?;
-    // Blooms and both tries are independent of each other: spread them over the pool.
+    // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
     let ((receipts, logs_bloom, receipts_root), transactions_root) = rayon::join(
         || {
+            let mut memo = BloomMemo::default();
             let receipts: Vec<ReceiptEnvelope> = plain_receipts
-                .into_par_iter()
-                .map(|(ty, r)| wrap_receipt(ty, ReceiptWithBloom::from(r)))
+                .into_iter()
+                .map(|(ty, r)| {
+                    let logs_bloom = memo.logs_bloom(&r.logs);
+                    wrap_receipt(
+                        ty,
+                        ReceiptWithBloom {
+                            receipt: r,
+                            logs_bloom,
+                        },
+                    )
+                })
                 .collect();
             let bloom = receipts
                 .iter()
@@ -589,11 +639,73 @@ pub fn execute_block<R: StateReader>(
     })
 }
 
+/// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every
+/// log of a block, and each bloom input otherwise costs a keccak.
+#[derive(Default)]
+struct BloomMemo {
+    bits: HashMap<B256, Bloom>,
+}
+
+impl BloomMemo {
+    fn accrue(&mut self, bloom: &mut Bloom, input: &[u8]) {
+        let mut key = B256::ZERO;
+        key[32 - input.len()..].copy_from_slice(input);
+        // Addresses (20 bytes) and topics (32 bytes) cannot collide: the key also encodes the length.
+        key[0] ^= input.len() as u8;
+        let bits = self.bits.entry(key).or_insert_with(|| {
+            let mut b = Bloom::ZERO;
+            b.accrue(alloy_primitives::BloomInput::Raw(input));
+            b
+        });
+        *bloom |= *bits;
+    }
+
+    fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
+        let mut bloom = Bloom::ZERO;
+        for log in logs {
+            self.accrue(&mut bloom, log.address.as_slice());
+            for topic in log.topics() {
+                self.accrue(&mut bloom, topic.as_slice());
+            }
+        }
+        bloom
+    }
+}
+
 fn wrap_receipt(tx_type: u8, receipt: ReceiptWithBloom<Receipt>) -> ReceiptEnvelope {
     match tx_type {
         1 => ReceiptEnvelope::Eip2930(receipt),
         2 => ReceiptEnvelope::Eip1559(receipt),
         4 => ReceiptEnvelope::Eip7702(receipt),
         _ => ReceiptEnvelope::Legacy(receipt),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Log, LogData};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The memoised bloom equals alloy's, whatever the mix of repeated and fresh addresses and topics.
+        #[test]
+        fn bloom_memo_matches_alloy(logs in proptest::collection::vec(
+            (0u8..4, proptest::collection::vec(0u8..6, 0..4), proptest::collection::vec(any::<u8>(), 0..40)), 0..12)
+        ) {
+            let logs: Vec<Log> = logs
+                .into_iter()
+                .map(|(a, topics, data)| Log {
+                    address: Address::with_last_byte(a),
+                    data: LogData::new_unchecked(topics.into_iter().map(B256::with_last_byte).collect(), data.into()),
+                })
+                .collect();
+            let mut memo = BloomMemo::default();
+            // Twice, so the second pass runs entirely from the memo.
+            for _ in 0..2 {
+                let expected = alloy_primitives::logs_bloom(logs.iter());
+                prop_assert_eq!(memo.logs_bloom(&logs), expected);
+            }
+        }
     }
 }

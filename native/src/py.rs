@@ -240,7 +240,7 @@ impl PyStore {
         &self,
         py: Python<'_>,
         result: Option<PyRef<'_, PyBlockResult>>,
-        alloc: Option<Vec<(Vec<u8>, BigUint, u64, Vec<u8>, Vec<(BigUint, BigUint)>)>>,
+        alloc: Option<Vec<AllocEntry>>,
         hashes: Vec<(u64, Vec<u8>)>,
         writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
     ) -> PyResult<()> {
@@ -300,7 +300,11 @@ impl PyStore {
     }
 }
 
+/// A genesis allocation: `(address, balance, nonce, code, [(slot, value)])`.
 type AllocEntry = (Vec<u8>, BigUint, u64, Vec<u8>, Vec<(BigUint, BigUint)>);
+
+/// One transaction's `(reads, writes, read_fee_collector)`.
+type AccessSet = (Vec<Vec<u8>>, Vec<Vec<u8>>, bool);
 
 fn append_alloc(changes: &mut StateChanges, alloc: Vec<AllocEntry>) -> PyResult<()> {
     for (addr, balance, nonce, code, storage) in alloc {
@@ -480,7 +484,7 @@ impl PyBlockResult {
 
     /// Per transaction `(reads, writes, read_fee_collector)`, locations as address (account) or address‖slot.
     /// Empty unless the block was executed with `record_access=True`.
-    fn access_sets(&self) -> Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>, bool)> {
+    fn access_sets(&self) -> Vec<AccessSet> {
         self.output
             .access
             .iter()
