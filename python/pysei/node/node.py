@@ -12,7 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pysei.chain.accounts import DevAccount, dev_accounts
@@ -23,7 +23,7 @@ from pysei.consensus.sequencer import Sequencer, SequencerConfig
 from pysei.execution.executor import ChainParams, ExecutedBlock, Executor
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
-from pysei.state.store import ChainStore
+from pysei.state.store import Alloc, ChainStore
 
 log = logging.getLogger("pysei.node")
 
@@ -31,7 +31,7 @@ EXECUTION_QUEUE = 64
 """Ordered blocks that may wait for execution before ordering blocks (back-pressure)."""
 
 BlockListener = Callable[[ExecutedBlock], None]
-PendingListener = Callable[[list[bytes]], None]
+PendingListener = Callable[[Sequence[bytes]], None]
 
 
 class Node:
@@ -53,7 +53,7 @@ class Node:
         self.executor = Executor(self.store, self.params)
         self.accounts: list[DevAccount] = dev_accounts(config.mnemonic, config.dev_accounts)
         if self.executor.head is None:
-            alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
+            alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
             self.executor.init_genesis(alloc, int(time.time()))
         self.mempool = Mempool(self.store, config.mempool)
         self._queue: asyncio.Queue[OrderedBlock] = asyncio.Queue(EXECUTION_QUEUE)
@@ -120,7 +120,7 @@ class Node:
             futures.append(fut)
         await asyncio.gather(*futures)
 
-    def _on_pending(self, hashes: list[bytes]) -> None:
+    def _on_pending(self, hashes: Sequence[bytes]) -> None:
         for listener in self.pending_listeners:
             listener(hashes)
 

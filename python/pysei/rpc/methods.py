@@ -7,7 +7,7 @@ block's state needs the history layer, and is refused with a clear error rather 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from eth_account import Account
@@ -16,6 +16,7 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from pysei import __version__
 from pysei.chain.block import BlockRecord
 from pysei.chain.constants import GWEI
+from pysei.chain.fees import next_base_fee
 from pysei.chain.transaction import Transaction
 from pysei.mempool import MempoolError
 from pysei.native import BlockEnv, CallRequest, CallResult, call, create_access_list, decode_transactions, estimate_gas
@@ -312,18 +313,15 @@ class EthApi:
         ):
             raise invalid_params("invalid reward percentiles")
         oldest = max(0, newest - count + 1)
-        blocks = [self.store.block(n) for n in range(oldest, newest + 1)] if count else []
+        blocks = [b for n in range(oldest, newest + 1) if count and (b := self.store.block(n)) is not None]
         base_fees, ratios, rewards = [], [], []
         for blk in blocks:
-            assert blk is not None
             h = blk.header
             base_fees.append(hx(h.base_fee))
             ratios.append(h.gas_used / h.gas_limit if h.gas_limit else 0.0)
             if percentiles is not None:
                 rewards.append([hx(r) for r in self._block_rewards(blk, percentiles)])
         if blocks:
-            from pysei.chain.fees import next_base_fee
-
             last = blocks[-1].header
             base_fees.append(hx(next_base_fee(last.base_fee, last.gas_used, last.gas_limit, self.node.params.fees)))
         out: dict[str, Any] = {"oldestBlock": hx(oldest), "baseFeePerGas": base_fees, "gasUsedRatio": ratios}
@@ -590,7 +588,7 @@ class EthApi:
             if matched:
                 self.filters.push(flt, matched)
 
-    def _feed_pending_filters(self, hashes: list[bytes]) -> None:
+    def _feed_pending_filters(self, hashes: Sequence[bytes]) -> None:
         pending = self.filters.of_kind("pending")
         if pending:
             rendered = [hb(h) for h in hashes]

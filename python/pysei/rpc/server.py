@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -78,10 +79,8 @@ class RpcServer:
     async def start(self, host: str, port: int) -> int:
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # noqa: SLF001 - aiohttp exposes no public getter
-        return sockets[0].getsockname()[1] if sockets else port
+        await web.TCPSite(self.runner, host, port).start()
+        return int(self.runner.addresses[0][1])
 
     async def stop(self) -> None:
         for conn in list(self.connections):
@@ -245,7 +244,7 @@ class RpcServer:
                         if criteria.matches(e.log):
                             conn.send(_notification(sub_id, block_log_json(e, block.header.number, block.hash)))
 
-    def _notify_pending(self, hashes: list[bytes]) -> None:
+    def _notify_pending(self, hashes: Sequence[bytes]) -> None:
         for conn in self.connections:
             for sub_id, (kind, _) in conn.subs.items():
                 if kind == "newPendingTransactions":
