@@ -112,7 +112,7 @@ fn run_once<R: StateReader>(
     let priced = req.max_fee_per_gas.is_some_and(|p| p > 0);
     cfg.disable_base_fee = !priced;
     cfg.disable_fee_charge = !priced;
-    let mut evm = build_evm(&mut state, params.block_env(), cfg);
+    let mut evm = build_evm(&mut state, params.block_env(), cfg, &params.host);
     evm.ctx.set_tx(tx_env(req, gas, params.chain_id));
     let result = SeiHandler::default().run(&mut evm);
     let _ = evm.finalize();

@@ -36,10 +36,10 @@ use revm::{
 use crate::{
     db::{StateChanges, StateReader, StoreError},
     decode::{decode_envelope, tx_env},
-    precompiles::SeiPrecompiles,
+    precompiles::{HostRegistry, SeiPrecompiles},
 };
 
-/// Everything about the block that is not a transaction.
+/// Everything a block executes in, apart from its transactions and the state.
 #[derive(Debug, Clone)]
 pub struct BlockParams {
     pub number: u64,
@@ -50,6 +50,8 @@ pub struct BlockParams {
     pub prevrandao: B256,
     pub chain_id: u64,
     pub spec: SpecId,
+    /// Precompiles the node defines (Sei's modules) on top of Ethereum's.
+    pub host: HostRegistry,
 }
 
 impl BlockParams {
@@ -443,14 +445,19 @@ pub type SeiEvm<DB, INSP = ()> = Evm<
     EthFrame<EthInterpreter>,
 >;
 
-pub(crate) fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv) -> SeiEvm<DB> {
+pub(crate) fn build_evm<DB: Database>(
+    db: DB,
+    block: BlockEnv,
+    cfg: CfgEnv,
+    host: &HostRegistry,
+) -> SeiEvm<DB> {
     let spec = cfg.spec;
     Context::mainnet()
         .with_db(db)
         .with_block(block)
         .with_cfg(cfg)
         .build_mainnet()
-        .with_precompiles(SeiPrecompiles::new(spec))
+        .with_precompiles(SeiPrecompiles::with_host(spec, host.clone()))
 }
 
 fn halt_name(reason: &HaltReason) -> String {
@@ -501,7 +508,12 @@ pub fn execute_block<R: StateReader>(
         ..ExecStats::default()
     };
     {
-        let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env());
+        let mut evm = build_evm(
+            &mut state,
+            params.block_env(),
+            params.cfg_env(),
+            &params.host,
+        );
         for tx in txs {
             let skip = |reason: String| TxOutcome {
                 included: Err(reason),
@@ -683,9 +695,177 @@ fn wrap_receipt(tx_type: u8, receipt: ReceiptWithBloom<Receipt>) -> ReceiptEnvel
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::{
+        decode::decode_and_recover,
+        precompiles::{HostCall, HostOutput, HostPrecompile},
+        testutil::{Key, MemReader},
+    };
     use alloy_primitives::{Log, LogData};
     use proptest::prelude::*;
+
+    const CHAIN: u64 = 713714;
+    const COLLECTOR: Address = Address::with_last_byte(0xfe);
+
+    fn params() -> BlockParams {
+        BlockParams {
+            number: 1,
+            timestamp: 1_700_000_000,
+            gas_limit: 30_000_000,
+            base_fee: 1_000_000_000,
+            beneficiary: COLLECTOR,
+            prevrandao: B256::ZERO,
+            chain_id: CHAIN,
+            spec: SpecId::PRAGUE,
+            host: HostRegistry::default(),
+        }
+    }
+
+    fn run(reader: &MemReader, params: &BlockParams, raws: &[Vec<u8>]) -> BlockOutput {
+        let senders: Vec<Address> = raws
+            .iter()
+            .map(|r| decode_and_recover(r).expect("valid tx").sender)
+            .collect();
+        let txs: Vec<OrderedTx<'_>> = raws
+            .iter()
+            .zip(&senders)
+            .map(|(raw, sender)| OrderedTx {
+                raw,
+                sender: *sender,
+            })
+            .collect();
+        execute_block(reader, params, &txs, true).expect("execution")
+    }
+
+    fn account(out: &BlockOutput, address: Address) -> Option<AccountInfo> {
+        out.changes
+            .accounts
+            .iter()
+            .find(|(a, _)| *a == address)
+            .and_then(|(_, i)| i.clone())
+    }
+
+    /// The whole fee (base fee included) goes to the collector: 21000 × min(2 gwei, 1 gwei + 1 gwei).
+    #[test]
+    fn transfer_pays_full_fee_to_collector() {
+        let alice = Key::new(1);
+        let bob = Address::with_last_byte(0xb0);
+        let mut reader = MemReader::default();
+        reader.fund(alice.address, U256::from(10u128.pow(18)));
+        let out = run(
+            &reader,
+            &params(),
+            &[alice.sign(CHAIN, 0, Some(bob), 5, &[], 21_000)],
+        );
+        let fee = U256::from(21_000u64 * 2_000_000_000);
+        assert_eq!(out.fees, fee);
+        assert_eq!(account(&out, COLLECTOR).expect("collector").balance, fee);
+        assert_eq!(account(&out, bob).expect("bob").balance, U256::from(5));
+        let sender = account(&out, alice.address).expect("alice");
+        assert_eq!(
+            (sender.nonce, sender.balance),
+            (1, U256::from(10u128.pow(18)) - fee - U256::from(5))
+        );
+    }
+
+    /// A replayed nonce is skipped with geth's message and leaves no trace; the block goes on.
+    #[test]
+    fn invalid_transaction_is_skipped() {
+        let alice = Key::new(1);
+        let mut reader = MemReader::default();
+        reader.fund(alice.address, U256::from(10u128.pow(18)));
+        let tx = alice.sign(CHAIN, 0, Some(Address::with_last_byte(1)), 1, &[], 21_000);
+        let out = run(&reader, &params(), &[tx.clone(), tx]);
+        assert!(out.outcomes[0].included.is_ok());
+        assert_eq!(
+            out.outcomes[1].included,
+            Err("nonce too low: next nonce 1, tx nonce 0".to_string())
+        );
+        assert_eq!(out.gas_used, 21_000);
+        assert!(out.access[1].writes.is_empty());
+    }
+
+    /// A transaction that reads the collector's balance sees every earlier fee although fees are deferred.
+    #[test]
+    fn reading_the_collector_sees_earlier_fees() {
+        let alice = Key::new(1);
+        let probe = Address::with_last_byte(0xc0);
+        let mut reader = MemReader::default();
+        reader.fund(alice.address, U256::from(10u128.pow(18)));
+        // COINBASE BALANCE PUSH0 SSTORE STOP: stores the collector's balance in slot 0.
+        reader.deploy(probe, &[0x41, 0x31, 0x5f, 0x55, 0x00]);
+        let raws = [
+            alice.sign(CHAIN, 0, Some(Address::with_last_byte(1)), 1, &[], 21_000),
+            alice.sign(CHAIN, 1, Some(probe), 0, &[], 100_000),
+        ];
+        let out = run(&reader, &params(), &raws);
+        let first_fee = U256::from(21_000u64 * 2_000_000_000);
+        let stored = out
+            .changes
+            .storage
+            .iter()
+            .find(|(a, s, _)| *a == probe && s.is_zero())
+            .expect("slot 0");
+        assert_eq!(stored.2, first_fee);
+        assert!(out.access[1].read_fee_collector);
+        assert!(!out.access[0].read_fee_collector);
+    }
+
+    /// A transaction whose gas limit does not fit in what is left of the block is skipped.
+    #[test]
+    fn block_gas_limit_skips() {
+        let alice = Key::new(1);
+        let mut reader = MemReader::default();
+        reader.fund(alice.address, U256::from(10u128.pow(18)));
+        let mut p = params();
+        p.gas_limit = 50_000;
+        let raws = [
+            alice.sign(CHAIN, 0, Some(Address::with_last_byte(1)), 1, &[], 30_000),
+            alice.sign(CHAIN, 1, Some(Address::with_last_byte(1)), 1, &[], 30_000),
+        ];
+        let out = run(&reader, &p, &raws);
+        assert!(out.outcomes[0].included.is_ok());
+        assert!(out.outcomes[1]
+            .included
+            .as_ref()
+            .unwrap_err()
+            .starts_with("gas limit reached"));
+    }
+
+    struct Reverse;
+
+    impl HostPrecompile for Reverse {
+        fn call(&self, call: &HostCall) -> HostOutput {
+            HostOutput {
+                output: call.input.iter().rev().copied().collect(),
+                gas_used: 100,
+                reverted: false,
+            }
+        }
+    }
+
+    /// A host-defined precompile is called like a built-in one and charged its gas.
+    #[test]
+    fn host_precompile_runs() {
+        let alice = Key::new(1);
+        let addr = Address::with_last_byte(0x01).create(0x1001);
+        let mut reader = MemReader::default();
+        reader.fund(alice.address, U256::from(10u128.pow(18)));
+        let mut p = params();
+        p.host.register(addr, Arc::new(Reverse));
+        let out = run(
+            &reader,
+            &p,
+            &[alice.sign(CHAIN, 0, Some(addr), 0, &[1, 2, 3], 100_000)],
+        );
+        let o = &out.outcomes[0];
+        assert!(o.success);
+        assert_eq!(o.output.as_ref(), &[3, 2, 1]);
+        // 21000 + 3 non-zero calldata bytes × 16 + the precompile's 100.
+        assert_eq!(o.gas_used, 21_000 + 48 + 100);
+    }
 
     proptest! {
         /// The memoised bloom equals alloy's, whatever the mix of repeated and fresh addresses and topics.

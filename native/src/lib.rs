@@ -11,6 +11,8 @@ mod decode;
 mod exec;
 mod precompiles;
 mod py;
+#[cfg(test)]
+mod testutil;
 
 pub use call::{call, create_access_list, estimate_gas, CallError, CallOutcome, CallRequest};
 pub use db::{StateChanges, StateReader, Store, StoreError, TableWrite};

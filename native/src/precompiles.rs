@@ -36,10 +36,18 @@ pub trait HostPrecompile: Send + Sync {
     fn call(&self, call: &HostCall) -> HostOutput;
 }
 
-/// Host precompiles by address.
+/// Host precompiles by address (cheap to clone: the precompiles are shared).
 #[derive(Clone, Default)]
 pub struct HostRegistry {
     entries: Vec<(Address, Arc<dyn HostPrecompile>)>,
+}
+
+impl std::fmt::Debug for HostRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|(a, _)| a))
+            .finish()
+    }
 }
 
 impl HostRegistry {
@@ -64,10 +72,6 @@ pub struct SeiPrecompiles {
 }
 
 impl SeiPrecompiles {
-    pub fn new(spec: SpecId) -> Self {
-        Self::with_host(spec, HostRegistry::default())
-    }
-
     pub fn with_host(spec: SpecId, host: HostRegistry) -> Self {
         let eth = EthPrecompiles::new(spec);
         let warm = Self::warm_set(&eth, &host);

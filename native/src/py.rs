@@ -100,6 +100,8 @@ impl PyBlockEnv {
                 prevrandao: b256(prevrandao)?,
                 chain_id,
                 spec: spec(spec_name)?,
+                // Sei's module precompiles register here when the token/staking modules land.
+                host: crate::precompiles::HostRegistry::default(),
             },
         })
     }
