@@ -21,11 +21,7 @@ use crate::{
 
 /// Runs `txs` on plain revm over an in-memory database seeded with `genesis`; returns (gas used, seconds of
 /// the transaction loop, decoding included as in the kernel).
-pub fn run_in_memory(
-    genesis: &StateChanges,
-    params: &BlockParams,
-    txs: &[OrderedTx<'_>],
-) -> (u64, f64) {
+pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[OrderedTx<'_>]) -> (u64, f64) {
     let mut db = CacheDB::new(EmptyDB::default());
     for (hash, code) in &genesis.codes {
         db.cache.contracts.insert(*hash, code.clone());
@@ -40,8 +36,7 @@ pub fn run_in_memory(
         }
     }
     for (address, slot, value) in &genesis.storage {
-        db.insert_account_storage(*address, *slot, *value)
-            .expect("in-memory db");
+        db.insert_account_storage(*address, *slot, *value).expect("in-memory db");
     }
     let block = BlockEnv {
         number: U256::from(params.number),
@@ -50,16 +45,13 @@ pub fn run_in_memory(
         gas_limit: params.gas_limit,
         basefee: params.base_fee,
         prevrandao: Some(params.prevrandao),
-        blob_excess_gas_and_price: Some(
-            revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(0, params.spec),
-        ),
+        blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(
+            0,
+            params.spec,
+        )),
         ..BlockEnv::default()
     };
-    let mut evm = Context::mainnet()
-        .with_db(db)
-        .with_block(block)
-        .with_cfg(params.cfg_env())
-        .build_mainnet();
+    let mut evm = Context::mainnet().with_db(db).with_block(block).with_cfg(params.cfg_env()).build_mainnet();
     let start = Instant::now();
     let mut gas = 0;
     for tx in txs {

@@ -78,19 +78,13 @@ fn tx_env(req: &CallRequest, gas: u64, chain_id: u64) -> TxEnv {
         access_list: req
             .access_list
             .iter()
-            .map(
-                |(address, keys)| revm::context::transaction::AccessListItem {
-                    address: *address,
-                    storage_keys: keys.clone(),
-                },
-            )
+            .map(|(address, keys)| revm::context::transaction::AccessListItem {
+                address: *address,
+                storage_keys: keys.clone(),
+            })
             .collect::<Vec<_>>()
             .into(),
-        gas_priority_fee: if priced {
-            req.max_priority_fee_per_gas
-        } else {
-            None
-        },
+        gas_priority_fee: if priced { req.max_priority_fee_per_gas } else { None },
         ..TxEnv::default()
     }
 }
@@ -120,42 +114,25 @@ fn run_once<R: StateReader>(
     let result = match result {
         Ok(r) => r,
         Err(EVMError::Database(e)) => return Err(e.into()),
-        Err(EVMError::Transaction(e)) => {
-            return Err(CallError::Invalid(crate::exec::skip_reason(&e)))
-        }
+        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(crate::exec::skip_reason(&e))),
         Err(e) => return Err(CallError::Invalid(e.to_string())),
     };
     let gas_used = result.gas().tx_gas_used();
     let outcome = match result {
-        ExecutionResult::Success { output, .. } => CallOutcome {
-            success: true,
-            gas_used,
-            output: output.into_data(),
-            halt: None,
-        },
-        ExecutionResult::Revert { output, .. } => CallOutcome {
-            success: false,
-            gas_used,
-            output,
-            halt: None,
-        },
-        ExecutionResult::Halt { reason, .. } => CallOutcome {
-            success: false,
-            gas_used,
-            output: Bytes::new(),
-            halt: Some(format!("{reason:?}")),
-        },
+        ExecutionResult::Success { output, .. } => {
+            CallOutcome { success: true, gas_used, output: output.into_data(), halt: None }
+        }
+        ExecutionResult::Revert { output, .. } => CallOutcome { success: false, gas_used, output, halt: None },
+        ExecutionResult::Halt { reason, .. } => {
+            CallOutcome { success: false, gas_used, output: Bytes::new(), halt: Some(format!("{reason:?}")) }
+        }
     };
     Ok((outcome, access))
 }
 
 /// The gas a call may use when the request names none: the block's limit, and for a priced call no more than
 /// the sender can pay for.
-fn gas_cap<R: StateReader>(
-    reader: &R,
-    params: &BlockParams,
-    req: &CallRequest,
-) -> Result<u64, CallError> {
+fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<u64, CallError> {
     let mut cap = req.gas.unwrap_or(params.gas_limit);
     if let Some(price) = req.max_fee_per_gas.filter(|p| *p > 0) {
         let balance = reader.account(req.from)?.map_or(U256::ZERO, |a| a.balance);
@@ -166,11 +143,7 @@ fn gas_cap<R: StateReader>(
 }
 
 /// eth_call.
-pub fn call<R: StateReader>(
-    reader: &R,
-    params: &BlockParams,
-    req: &CallRequest,
-) -> Result<CallOutcome, CallError> {
+pub fn call<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, CallError> {
     let gas = gas_cap(reader, params, req)?;
     Ok(run_once(reader, params, req, gas, false)?.0)
 }
@@ -221,9 +194,7 @@ pub fn create_access_list<R: StateReader>(
     let gas = gas_cap(reader, params, req)?;
     let (_, access) = run_once(reader, params, req, gas, true)?;
     let mut list: BTreeMap<Address, Vec<B256>> = BTreeMap::new();
-    let excluded = |a: &Address| {
-        *a == req.from || Some(*a) == req.to || *a == params.beneficiary || is_precompile(a)
-    };
+    let excluded = |a: &Address| *a == req.from || Some(*a) == req.to || *a == params.beneficiary || is_precompile(a);
     for location in access.map(|a| a.reads).unwrap_or_default() {
         match location {
             Location::Account(a) if !excluded(&a) => {
@@ -240,10 +211,7 @@ pub fn create_access_list<R: StateReader>(
         }
     }
     let list: Vec<_> = list.into_iter().collect();
-    let with_list = CallRequest {
-        access_list: list.clone(),
-        ..req.clone()
-    };
+    let with_list = CallRequest { access_list: list.clone(), ..req.clone() };
     let (outcome, _) = run_once(reader, params, &with_list, gas, false)?;
     Ok((list, outcome))
 }

@@ -15,9 +15,7 @@ use std::{
     sync::{Arc, RwLock},
 };
 
-use heed::{
-    types::Bytes as RawBytes, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls,
-};
+use heed::{types::Bytes as RawBytes, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use revm::{
     bytecode::Bytecode,
     primitives::{Address, B256, KECCAK_EMPTY, U256},
@@ -32,11 +30,7 @@ pub enum StoreError {
     #[error("lmdb: {0}")]
     Lmdb(#[from] heed::Error),
     #[error("corrupt {table} record for key {key}: {why}")]
-    Corrupt {
-        table: &'static str,
-        key: String,
-        why: &'static str,
-    },
+    Corrupt { table: &'static str, key: String, why: &'static str },
     #[error("unknown table {0:?}")]
     UnknownTable(String),
 }
@@ -126,22 +120,12 @@ pub fn encode_account(info: &AccountInfo) -> [u8; 72] {
 
 pub fn decode_account(address: &Address, raw: &[u8]) -> Result<AccountInfo, StoreError> {
     if raw.len() != 72 {
-        return Err(StoreError::Corrupt {
-            table: "account",
-            key: address.to_string(),
-            why: "length != 72",
-        });
+        return Err(StoreError::Corrupt { table: "account", key: address.to_string(), why: "length != 72" });
     }
     let nonce = u64::from_be_bytes(raw[..8].try_into().expect("8 bytes"));
     let balance = U256::from_be_slice(&raw[8..40]);
     let code_hash = B256::from_slice(&raw[40..72]);
-    Ok(AccountInfo {
-        balance,
-        nonce,
-        code_hash,
-        code: None,
-        account_id: None,
-    })
+    Ok(AccountInfo { balance, nonce, code_hash, code: None, account_id: None })
 }
 
 fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
@@ -156,18 +140,10 @@ impl Store {
     ///
     /// `sync = false` skips the fsync at commit (MDB_NOSYNC): a process crash still loses nothing, since the
     /// pages are in the OS cache, but a power loss may lose recent blocks.
-    pub fn open(
-        path: &Path,
-        map_size: usize,
-        tables: &[String],
-        sync: bool,
-    ) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, map_size: usize, tables: &[String], sync: bool) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path).map_err(heed::Error::Io)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options
-            .map_size(map_size)
-            .max_dbs(8 + tables.len() as u32)
-            .max_readers(512);
+        options.map_size(map_size).max_dbs(8 + tables.len() as u32).max_readers(512);
         if !sync {
             // SAFETY: NO_SYNC only changes durability on power loss, not memory safety.
             unsafe { options.flags(EnvFlags::NO_SYNC) };
@@ -182,36 +158,19 @@ impl Store {
         let block_hash = env.create_database(&mut wtxn, Some("block_hash"))?;
         let mut named = HashMap::new();
         for name in tables {
-            named.insert(
-                name.clone(),
-                env.create_database(&mut wtxn, Some(name.as_str()))?,
-            );
+            named.insert(name.clone(), env.create_database(&mut wtxn, Some(name.as_str()))?);
         }
         wtxn.commit()?;
-        Ok(Self {
-            env,
-            account,
-            code,
-            storage,
-            block_hash,
-            named: Arc::new(named),
-            code_cache: Arc::default(),
-        })
+        Ok(Self { env, account, code, storage, block_hash, named: Arc::new(named), code_cache: Arc::default() })
     }
 
     /// A consistent read view of the committed state (an LMDB read transaction).
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot {
-            txn: self.env.clone().static_read_txn()?,
-            store: self.clone(),
-        })
+        Ok(Snapshot { txn: self.env.clone().static_read_txn()?, store: self.clone() })
     }
 
     fn table(&self, name: &str) -> Result<RawDb, StoreError> {
-        self.named
-            .get(name)
-            .copied()
-            .ok_or_else(|| StoreError::UnknownTable(name.to_string()))
+        self.named.get(name).copied().ok_or_else(|| StoreError::UnknownTable(name.to_string()))
     }
 
     fn apply_changes(&self, wtxn: &mut RwTxn, changes: &StateChanges) -> Result<(), StoreError> {
@@ -220,9 +179,7 @@ impl Store {
         }
         for (address, info) in &changes.accounts {
             match info {
-                Some(info) => self
-                    .account
-                    .put(wtxn, address.as_slice(), &encode_account(info))?,
+                Some(info) => self.account.put(wtxn, address.as_slice(), &encode_account(info))?,
                 None => {
                     self.account.delete(wtxn, address.as_slice())?;
                     self.wipe_storage(wtxn, address)?;
@@ -238,8 +195,7 @@ impl Store {
             }
         }
         for (hash, code) in &changes.codes {
-            self.code
-                .put(wtxn, hash.as_slice(), code.original_byte_slice())?;
+            self.code.put(wtxn, hash.as_slice(), code.original_byte_slice())?;
         }
         Ok(())
     }
@@ -264,8 +220,7 @@ impl Store {
         let mut wtxn = self.env.write_txn()?;
         self.apply_changes(&mut wtxn, changes)?;
         for (number, hash) in hashes {
-            self.block_hash
-                .put(&mut wtxn, &number.to_be_bytes(), hash.as_slice())?;
+            self.block_hash.put(&mut wtxn, &number.to_be_bytes(), hash.as_slice())?;
         }
         for write in writes {
             let db = self.table(&write.table)?;
@@ -288,16 +243,10 @@ impl Store {
     }
 
     /// Point reads of many keys in one read transaction.
-    pub fn get_many(
-        &self,
-        table: &str,
-        keys: &[&[u8]],
-    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    pub fn get_many(&self, table: &str, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let db = self.table(table)?;
         let rtxn = self.env.read_txn()?;
-        keys.iter()
-            .map(|k| Ok(db.get(&rtxn, k)?.map(<[u8]>::to_vec)))
-            .collect()
+        keys.iter().map(|k| Ok(db.get(&rtxn, k)?.map(<[u8]>::to_vec))).collect()
     }
 
     /// Entries of a named table with `start <= key < end` in key order, at most `limit` of them.
@@ -311,10 +260,7 @@ impl Store {
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let db = self.table(table)?;
         let rtxn = self.env.read_txn()?;
-        let range = (
-            std::ops::Bound::Included(start),
-            std::ops::Bound::Excluded(end),
-        );
+        let range = (std::ops::Bound::Included(start), std::ops::Bound::Excluded(end));
         let mut out = Vec::new();
         for item in db.range(&rtxn, &range)? {
             if out.len() >= limit {
@@ -330,22 +276,11 @@ impl Store {
     pub fn stats(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();
-        let fixed = [
-            ("account", self.account),
-            ("code", self.code),
-            ("storage", self.storage),
-        ];
-        for (name, db) in fixed
-            .into_iter()
-            .chain(self.named.iter().map(|(n, d)| (n.as_str(), *d)))
-        {
+        let fixed = [("account", self.account), ("code", self.code), ("storage", self.storage)];
+        for (name, db) in fixed.into_iter().chain(self.named.iter().map(|(n, d)| (n.as_str(), *d))) {
             let stat = db.stat(&rtxn)?;
             let pages = (stat.branch_pages + stat.leaf_pages + stat.overflow_pages) as u64;
-            out.push((
-                name.to_string(),
-                stat.entries as u64,
-                pages * u64::from(stat.page_size),
-            ));
+            out.push((name.to_string(), stat.entries as u64, pages * u64::from(stat.page_size)));
         }
         Ok(out)
     }
@@ -353,9 +288,7 @@ impl Store {
     /// Every account and every storage slot, in key order: for snapshots and for tests that compare whole
     /// states. Reads one consistent snapshot.
     #[allow(clippy::type_complexity)]
-    pub fn dump(
-        &self,
-    ) -> Result<(Vec<(Address, AccountInfo)>, Vec<(Address, U256, U256)>), StoreError> {
+    pub fn dump(&self) -> Result<(Vec<(Address, AccountInfo)>, Vec<(Address, U256, U256)>), StoreError> {
         let rtxn = self.env.read_txn()?;
         let mut accounts = Vec::new();
         for item in self.account.iter(&rtxn)? {
@@ -366,11 +299,7 @@ impl Store {
         let mut storage = Vec::new();
         for item in self.storage.iter(&rtxn)? {
             let (k, v) = item?;
-            storage.push((
-                Address::from_slice(&k[..20]),
-                U256::from_be_slice(&k[20..]),
-                U256::from_be_slice(v),
-            ));
+            storage.push((Address::from_slice(&k[..20]), U256::from_be_slice(&k[20..]), U256::from_be_slice(v)));
         }
         Ok((accounts, storage))
     }
@@ -396,49 +325,27 @@ impl StateReader for Snapshot {
     }
 
     fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
-        Ok(self
-            .store
-            .storage
-            .get(&self.txn, &storage_key(&address, &slot))?
-            .map_or(U256::ZERO, U256::from_be_slice))
+        Ok(self.store.storage.get(&self.txn, &storage_key(&address, &slot))?.map_or(U256::ZERO, U256::from_be_slice))
     }
 
     fn code(&self, code_hash: B256) -> Result<Bytecode, StoreError> {
         if code_hash == KECCAK_EMPTY || code_hash.is_zero() {
             return Ok(Bytecode::default());
         }
-        if let Some(code) = self
-            .store
-            .code_cache
-            .read()
-            .expect("code cache lock")
-            .get(&code_hash)
-        {
+        if let Some(code) = self.store.code_cache.read().expect("code cache lock").get(&code_hash) {
             return Ok(code.clone());
         }
-        let raw = self
-            .store
-            .code
-            .get(&self.txn, code_hash.as_slice())?
-            .ok_or_else(|| StoreError::Corrupt {
-                table: "code",
-                key: code_hash.to_string(),
-                why: "account refers to missing code",
-            })?;
+        let raw = self.store.code.get(&self.txn, code_hash.as_slice())?.ok_or_else(|| StoreError::Corrupt {
+            table: "code",
+            key: code_hash.to_string(),
+            why: "account refers to missing code",
+        })?;
         let code = Bytecode::new_raw(raw.to_vec().into());
-        self.store
-            .code_cache
-            .write()
-            .expect("code cache lock")
-            .insert(code_hash, code.clone());
+        self.store.code_cache.write().expect("code cache lock").insert(code_hash, code.clone());
         Ok(code)
     }
 
     fn block_hash(&self, number: u64) -> Result<B256, StoreError> {
-        Ok(self
-            .store
-            .block_hash
-            .get(&self.txn, &number.to_be_bytes())?
-            .map_or(B256::ZERO, B256::from_slice))
+        Ok(self.store.block_hash.get(&self.txn, &number.to_be_bytes())?.map_or(B256::ZERO, B256::from_slice))
     }
 }

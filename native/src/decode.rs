@@ -16,8 +16,8 @@ use secp256k1::{
 
 /// Half the secp256k1 group order: EIP-2 rejects signatures with `s` above it (malleability).
 const SECP256K1N_HALF: U256 = U256::from_be_slice(&[
-    0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0x5D, 0x57, 0x6E, 0x73, 0x57, 0xA4, 0x50, 0x1D, 0xDF, 0xE9, 0x2F, 0x46, 0x68, 0x1B, 0x20, 0xA0,
+    0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x5D, 0x57, 0x6E,
+    0x73, 0x57, 0xA4, 0x50, 0x1D, 0xDF, 0xE9, 0x2F, 0x46, 0x68, 0x1B, 0x20, 0xA0,
 ]);
 
 /// Why a raw transaction was refused before it could reach the pool.
@@ -48,8 +48,7 @@ pub struct DecodedTx {
 /// Decodes an EIP-2718 envelope (legacy RLP list or typed) without recovering the sender.
 pub fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope, DecodeError> {
     let mut buf = raw;
-    let envelope =
-        TxEnvelope::decode_2718(&mut buf).map_err(|e| DecodeError::Rlp(e.to_string()))?;
+    let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| DecodeError::Rlp(e.to_string()))?;
     if !buf.is_empty() {
         return Err(DecodeError::Rlp("trailing bytes after transaction".into()));
     }
@@ -69,12 +68,9 @@ pub fn recover_sender(envelope: &TxEnvelope) -> Result<Address, DecodeError> {
     compact[..32].copy_from_slice(&sig.r().to_be_bytes::<32>());
     compact[32..].copy_from_slice(&sig.s().to_be_bytes::<32>());
     let recid = RecoveryId::try_from(i32::from(sig.v())).map_err(|_| DecodeError::BadSignature)?;
-    let rsig = RecoverableSignature::from_compact(&compact, recid)
-        .map_err(|_| DecodeError::BadSignature)?;
+    let rsig = RecoverableSignature::from_compact(&compact, recid).map_err(|_| DecodeError::BadSignature)?;
     let msg = Message::from_digest(envelope.signature_hash().0);
-    let pubkey = SECP256K1
-        .recover_ecdsa(msg, &rsig)
-        .map_err(|_| DecodeError::BadSignature)?;
+    let pubkey = SECP256K1.recover_ecdsa(msg, &rsig).map_err(|_| DecodeError::BadSignature)?;
     let uncompressed = pubkey.serialize_uncompressed();
     Ok(Address::from_slice(&keccak256(&uncompressed[1..])[12..]))
 }
@@ -83,11 +79,7 @@ pub fn recover_sender(envelope: &TxEnvelope) -> Result<Address, DecodeError> {
 pub fn decode_and_recover(raw: &[u8]) -> Result<DecodedTx, DecodeError> {
     let envelope = decode_envelope(raw)?;
     let sender = recover_sender(&envelope)?;
-    Ok(DecodedTx {
-        hash: keccak256(raw),
-        envelope,
-        sender,
-    })
+    Ok(DecodedTx { hash: keccak256(raw), envelope, sender })
 }
 
 /// Decodes and recovers a batch in parallel; order is preserved.
@@ -132,11 +124,7 @@ pub fn tx_env(envelope: &TxEnvelope, sender: Address) -> TxEnv {
         ..TxEnv::default()
     };
     if let Some(auths) = envelope.authorization_list() {
-        env.authorization_list = auths
-            .iter()
-            .cloned()
-            .map(revm::context_interface::either::Either::Left)
-            .collect();
+        env.authorization_list = auths.iter().cloned().map(revm::context_interface::either::Either::Left).collect();
     }
     env
 }
@@ -151,19 +139,12 @@ mod tests {
     fn rejects_garbage() {
         assert!(matches!(decode_envelope(&[0xc0]), Err(DecodeError::Rlp(_))));
         assert!(matches!(decode_envelope(&[]), Err(DecodeError::Rlp(_))));
-        assert!(matches!(
-            decode_envelope(&[0x02, 0xc0]),
-            Err(DecodeError::Rlp(_))
-        ));
+        assert!(matches!(decode_envelope(&[0x02, 0xc0]), Err(DecodeError::Rlp(_))));
     }
 
     #[test]
     fn half_order_constant_is_n_over_two() {
-        let n = U256::from_str_radix(
-            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
-            16,
-        )
-        .unwrap();
+        let n = U256::from_str_radix("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", 16).unwrap();
         assert_eq!(SECP256K1N_HALF, n / U256::from(2));
     }
 }

@@ -24,8 +24,7 @@ use revm::{
     context_interface::{block::BlobExcessGasAndPrice, Block, Cfg, Transaction as _},
     database_interface::Database,
     handler::{
-        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, MainBuilder,
-        MainContext,
+        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, MainBuilder, MainContext,
     },
     interpreter::{interpreter::EthInterpreter, interpreter_action::FrameInit},
     primitives::{hardfork::SpecId, Address, Bytes, B256, KECCAK_EMPTY, U256},
@@ -159,9 +158,7 @@ pub struct SeiHandler<EVM> {
 
 impl<EVM> Default for SeiHandler<EVM> {
     fn default() -> Self {
-        Self {
-            _evm: core::marker::PhantomData,
-        }
+        Self { _evm: core::marker::PhantomData }
     }
 }
 
@@ -176,22 +173,15 @@ where
     type Error = EVMError<<<EVM::Context as ContextTr>::Db as Database>::Error, InvalidTransaction>;
     type HaltReason = HaltReason;
 
-    fn reward_beneficiary(
-        &self,
-        evm: &mut Self::Evm,
-        exec_result: &mut FrameResult,
-    ) -> Result<(), Self::Error> {
+    fn reward_beneficiary(&self, evm: &mut Self::Evm, exec_result: &mut FrameResult) -> Result<(), Self::Error> {
         let ctx = evm.ctx();
         if ctx.cfg().is_fee_charge_disabled() {
             return Ok(());
         }
-        let price = ctx
-            .tx()
-            .effective_gas_price(u128::from(ctx.block().basefee()));
+        let price = ctx.tx().effective_gas_price(u128::from(ctx.block().basefee()));
         let gas = exec_result.gas();
         let used = gas.used().saturating_sub(gas.reservoir());
-        ctx.db_mut()
-            .credit_fee(U256::from(price) * U256::from(used));
+        ctx.db_mut().credit_fee(U256::from(price) * U256::from(used));
         Ok(())
     }
 }
@@ -205,10 +195,7 @@ struct Slot<T> {
 
 impl<T> Slot<T> {
     const fn clean(value: T) -> Self {
-        Self {
-            value,
-            dirty: false,
-        }
+        Self { value, dirty: false }
     }
 
     const fn written(value: T) -> Self {
@@ -229,7 +216,7 @@ pub struct BlockState<'r, R> {
     /// Fee credits not yet folded into the collector's balance.
     fee_delta: U256,
     /// The running transaction's fee, credited after its state is applied.
-    pending_fee: U256,
+    pub(crate) pending_fee: U256,
     fees_total: U256,
     record: Option<TxAccess>,
 }
@@ -269,17 +256,15 @@ impl<'r, R: StateReader> BlockState<'r, R> {
 
     /// Applies one transaction's finalized journal (what `CacheDB::commit` does, plus EIP-161 deletions and the
     /// fee delta). With `writes`, also lists the locations written.
-    fn apply(&mut self, state: EvmState, mut writes: Option<&mut Vec<Location>>) {
+    fn apply(&mut self, state: EvmState, mut writes: Option<&mut Vec<Location>>) -> Result<(), StoreError> {
         for (address, account) in state {
             if !account.is_touched() {
                 continue;
             }
             if account.is_selfdestructed() || account.is_empty() {
                 // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
-                let existed = self
-                    .accounts
-                    .get(&address)
-                    .is_some_and(|s| s.value.is_some());
+                // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
+                let existed = self.load_account(address)?.is_some();
                 if existed || account.is_selfdestructed() {
                     self.accounts.insert(address, Slot::written(None));
                     self.wipe(address);
@@ -309,11 +294,7 @@ impl<'r, R: StateReader> BlockState<'r, R> {
             if let Some(w) = writes.as_mut() {
                 w.push(Location::Account(address));
             }
-            let mut changed = account
-                .storage
-                .iter()
-                .filter(|(_, v)| v.is_changed())
-                .peekable();
+            let mut changed = account.storage.iter().filter(|(_, v)| v.is_changed()).peekable();
             if changed.peek().is_some() {
                 let slots = self.storage.entry(address).or_default();
                 for (slot, value) in changed {
@@ -327,6 +308,7 @@ impl<'r, R: StateReader> BlockState<'r, R> {
         self.fee_delta += self.pending_fee;
         self.fees_total += self.pending_fee;
         self.pending_fee = U256::ZERO;
+        Ok(())
     }
 
     fn wipe(&mut self, address: Address) {
@@ -343,34 +325,20 @@ impl<'r, R: StateReader> BlockState<'r, R> {
             info.balance += self.fee_delta;
             self.accounts.insert(collector, Slot::written(Some(info)));
         }
-        let mut accounts: Vec<_> = self
-            .accounts
-            .into_iter()
-            .filter(|(_, s)| s.dirty)
-            .map(|(a, s)| (a, s.value))
-            .collect();
+        let mut accounts: Vec<_> =
+            self.accounts.into_iter().filter(|(_, s)| s.dirty).map(|(a, s)| (a, s.value)).collect();
         accounts.sort_unstable_by_key(|(a, _)| *a);
         let mut wiped: Vec<_> = self.wiped.into_iter().collect();
         wiped.sort_unstable();
         let mut storage: Vec<_> = self
             .storage
             .into_iter()
-            .flat_map(|(a, slots)| {
-                slots
-                    .into_iter()
-                    .filter(|(_, s)| s.dirty)
-                    .map(move |(k, s)| (a, k, s.value))
-            })
+            .flat_map(|(a, slots)| slots.into_iter().filter(|(_, s)| s.dirty).map(move |(k, s)| (a, k, s.value)))
             .collect();
         storage.sort_unstable_by_key(|(a, k, _)| (*a, *k));
         let mut codes: Vec<_> = self.new_codes.into_iter().collect();
         codes.sort_unstable_by_key(|(h, _)| *h);
-        let changes = StateChanges {
-            accounts,
-            wiped,
-            storage,
-            codes,
-        };
+        let changes = StateChanges { accounts, wiped, storage, codes };
         Ok((changes, self.fees_total))
     }
 }
@@ -411,22 +379,11 @@ impl<R: StateReader> Database for BlockState<'_, R> {
         if let Some(record) = self.record.as_mut() {
             record.reads.push(Location::Storage(address, slot));
         }
-        if let Some(value) = self
-            .storage
-            .get(&address)
-            .and_then(|slots| slots.get(&slot))
-        {
+        if let Some(value) = self.storage.get(&address).and_then(|slots| slots.get(&slot)) {
             return Ok(value.value);
         }
-        let value = if self.wiped.contains(&address) {
-            U256::ZERO
-        } else {
-            self.reader.storage(address, slot)?
-        };
-        self.storage
-            .entry(address)
-            .or_default()
-            .insert(slot, Slot::clean(value));
+        let value = if self.wiped.contains(&address) { U256::ZERO } else { self.reader.storage(address, slot)? };
+        self.storage.entry(address).or_default().insert(slot, Slot::clean(value));
         Ok(value)
     }
 
@@ -445,12 +402,7 @@ pub type SeiEvm<DB, INSP = ()> = Evm<
     EthFrame<EthInterpreter>,
 >;
 
-pub(crate) fn build_evm<DB: Database>(
-    db: DB,
-    block: BlockEnv,
-    cfg: CfgEnv,
-    host: &HostRegistry,
-) -> SeiEvm<DB> {
+pub(crate) fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv, host: &HostRegistry) -> SeiEvm<DB> {
     let spec = cfg.spec;
     Context::mainnet()
         .with_db(db)
@@ -476,17 +428,183 @@ pub(crate) fn skip_reason(err: &InvalidTransaction) -> String {
         InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
             format!("insufficient funds for gas * price + value: balance {balance}, tx cost {fee}")
         }
-        InvalidTransaction::CallGasCostMoreThanGasLimit {
-            initial_gas,
-            gas_limit,
-        } => {
+        InvalidTransaction::CallGasCostMoreThanGasLimit { initial_gas, gas_limit } => {
             format!("intrinsic gas too low: gas {gas_limit}, minimum needed {initial_gas}")
         }
-        InvalidTransaction::GasPriceLessThanBasefee => {
-            "max fee per gas less than block base fee".into()
-        }
+        InvalidTransaction::GasPriceLessThanBasefee => "max fee per gas less than block base fee".into(),
         other => other.to_string(),
     }
+}
+
+/// What running one ordered transaction produced, before it is folded into the block.
+pub(crate) enum TxRun {
+    /// Not included: undecodable, invalid at its position, or over the block's remaining gas.
+    Skipped(String),
+    /// Executed: the EVM result, the finalized journal and the fee owed to the collector.
+    Executed { result: ExecutionResult, state: EvmState, fee: U256 },
+}
+
+/// Folds transaction runs into the block, in block order. Sequential and parallel execution both build their
+/// output here, so the two can only differ in which runs they feed in, never in how a block is assembled.
+pub(crate) struct BlockBuilder<'t> {
+    outcomes: Vec<TxOutcome>,
+    access: Vec<TxAccess>,
+    record_access: bool,
+    included_raws: Vec<&'t [u8]>,
+    /// (type, receipt) without bloom: blooms are computed at the end, beside the roots.
+    plain_receipts: Vec<(u8, Receipt)>,
+    cumulative: u64,
+}
+
+impl<'t> BlockBuilder<'t> {
+    pub(crate) fn new(n: usize, record_access: bool) -> Self {
+        Self {
+            outcomes: Vec::with_capacity(n),
+            access: Vec::with_capacity(if record_access { n } else { 0 }),
+            record_access,
+            included_raws: Vec::with_capacity(n),
+            plain_receipts: Vec::with_capacity(n),
+            cumulative: 0,
+        }
+    }
+
+    pub(crate) const fn cumulative_gas(&self) -> u64 {
+        self.cumulative
+    }
+
+    /// Appends the run of `raw` (of EIP-2718 type `tx_type`; `create_address` for a creation) to the block,
+    /// applying its state changes to `state`.
+    pub(crate) fn push<R: StateReader>(
+        &mut self,
+        state: &mut BlockState<'_, R>,
+        raw: &'t [u8],
+        tx_type: u8,
+        create_address: Option<Address>,
+        run: TxRun,
+        record: Option<TxAccess>,
+    ) -> Result<(), StoreError> {
+        let (result, journal, fee) = match run {
+            TxRun::Skipped(reason) => {
+                self.outcomes.push(TxOutcome {
+                    included: Err(reason),
+                    success: false,
+                    gas_used: 0,
+                    cumulative_gas_used: self.cumulative,
+                    receipt: None,
+                    contract_address: None,
+                    output: Bytes::new(),
+                    halt: None,
+                });
+                if self.record_access {
+                    self.access.push(TxAccess::default());
+                }
+                return Ok(());
+            }
+            TxRun::Executed { result, state, fee } => (result, state, fee),
+        };
+        let mut record = if self.record_access { Some(record.unwrap_or_default()) } else { None };
+        state.pending_fee = fee;
+        state.apply(journal, record.as_mut().map(|r| &mut r.writes))?;
+        self.access.extend(record);
+        let gas_used = result.gas().tx_gas_used();
+        self.cumulative += gas_used;
+        // As geth does, a creation's receipt names the address even when the creation failed.
+        let (success, output, halt) = match &result {
+            ExecutionResult::Success { output, .. } => (true, output.data().clone(), None),
+            ExecutionResult::Revert { output, .. } => (false, output.clone(), None),
+            ExecutionResult::Halt { reason, .. } => (false, Bytes::new(), Some(halt_name(reason))),
+        };
+        self.outcomes.push(TxOutcome {
+            included: Ok(()),
+            success,
+            gas_used,
+            cumulative_gas_used: self.cumulative,
+            receipt: Some(self.plain_receipts.len()),
+            contract_address: create_address,
+            output,
+            halt,
+        });
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(success),
+            cumulative_gas_used: self.cumulative,
+            logs: result.into_logs(),
+        };
+        self.plain_receipts.push((tx_type, receipt));
+        self.included_raws.push(raw);
+        Ok(())
+    }
+
+    /// Folds the fee delta, sorts the change set and computes blooms and roots.
+    pub(crate) fn finish<R: StateReader>(
+        self,
+        state: BlockState<'_, R>,
+        mut stats: ExecStats,
+    ) -> Result<BlockOutput, StoreError> {
+        stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
+        stats.gas_used = self.cumulative;
+        let (changes, fees) = state.into_changes()?;
+        let plain_receipts = self.plain_receipts;
+        let included_raws = self.included_raws;
+        // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
+        let ((receipts, logs_bloom, receipts_root), transactions_root) = rayon::join(
+            || {
+                let mut memo = BloomMemo::default();
+                let receipts: Vec<ReceiptEnvelope> = plain_receipts
+                    .into_iter()
+                    .map(|(ty, r)| {
+                        let logs_bloom = memo.logs_bloom(&r.logs);
+                        wrap_receipt(ty, ReceiptWithBloom { receipt: r, logs_bloom })
+                    })
+                    .collect();
+                let bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
+                let root = proofs::calculate_receipt_root(&receipts);
+                (receipts, bloom, root)
+            },
+            // The raw bytes are the EIP-2718 encodings, so the trie is built from them without re-encoding.
+            || alloy_trie::root::ordered_trie_root_with_encoder(&included_raws, |raw, buf| buf.extend_from_slice(raw)),
+        );
+        Ok(BlockOutput {
+            outcomes: self.outcomes,
+            receipts,
+            changes,
+            access: self.access,
+            gas_used: self.cumulative,
+            fees,
+            logs_bloom,
+            transactions_root,
+            receipts_root,
+            stats,
+        })
+    }
+}
+
+/// Converts revm's verdict on a transaction into a run: invalid transactions are skipped, store failures are
+/// fatal for the block.
+pub(crate) fn into_run<E: std::fmt::Display>(
+    result: Result<ExecutionResult, EVMError<E, InvalidTransaction>>,
+    state: EvmState,
+    fee: U256,
+) -> Result<TxRun, E> {
+    match result {
+        Ok(result) => Ok(TxRun::Executed { result, state, fee }),
+        Err(EVMError::Transaction(err)) => Ok(TxRun::Skipped(skip_reason(&err))),
+        Err(EVMError::Database(err)) => Err(err),
+        Err(other) => Ok(TxRun::Skipped(other.to_string())),
+    }
+}
+
+/// The decoded form of an ordered transaction, or why it cannot be executed at all.
+pub(crate) struct Prepared {
+    pub(crate) env: TxEnv,
+    pub(crate) tx_type: u8,
+    pub(crate) create_address: Option<Address>,
+}
+
+pub(crate) fn prepare(tx: &OrderedTx<'_>) -> Result<Prepared, String> {
+    let envelope = decode_envelope(tx.raw).map_err(|e| e.to_string())?;
+    let env = tx_env(&envelope, tx.sender);
+    let create_address = env.kind.is_create().then(|| tx.sender.create(env.nonce));
+    Ok(Prepared { env, tx_type: envelope.tx_type() as u8, create_address })
 }
 
 /// Executes an ordered block sequentially. `record_access` also returns per-transaction read/write sets.
@@ -497,158 +615,36 @@ pub fn execute_block<R: StateReader>(
     record_access: bool,
 ) -> Result<BlockOutput, StoreError> {
     let mut state = BlockState::new(reader, params.beneficiary);
-    let mut outcomes = Vec::with_capacity(txs.len());
-    let mut access = Vec::with_capacity(if record_access { txs.len() } else { 0 });
-    let mut included_raws: Vec<&[u8]> = Vec::with_capacity(txs.len());
-    // (type, receipt) without bloom: blooms are computed after the loop, in parallel with the roots.
-    let mut plain_receipts: Vec<(u8, Receipt)> = Vec::with_capacity(txs.len());
-    let mut cumulative = 0u64;
-    let mut stats = ExecStats {
-        txs: txs.len(),
-        ..ExecStats::default()
-    };
+    let mut builder = BlockBuilder::new(txs.len(), record_access);
     {
-        let mut evm = build_evm(
-            &mut state,
-            params.block_env(),
-            params.cfg_env(),
-            &params.host,
-        );
+        let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
         for tx in txs {
-            let skip = |reason: String| TxOutcome {
-                included: Err(reason),
-                success: false,
-                gas_used: 0,
-                cumulative_gas_used: cumulative,
-                receipt: None,
-                contract_address: None,
-                output: Bytes::new(),
-                halt: None,
-            };
-            let envelope = match decode_envelope(tx.raw) {
-                Ok(e) => e,
-                Err(e) => {
-                    outcomes.push(skip(e.to_string()));
-                    access.extend(record_access.then(TxAccess::default));
+            let prepared = match prepare(tx) {
+                Ok(p) => p,
+                Err(reason) => {
+                    builder.push(evm.ctx.journaled_state.database, tx.raw, 0, None, TxRun::Skipped(reason), None)?;
                     continue;
                 }
             };
-            let env = tx_env(&envelope, tx.sender);
-            // As geth does, a creation's receipt names the address even when the creation failed.
-            let create_address = env.kind.is_create().then(|| tx.sender.create(env.nonce));
-            if cumulative.saturating_add(env.gas_limit) > params.gas_limit {
-                outcomes.push(skip(
-                    "gas limit reached: transaction does not fit in the block".into(),
-                ));
-                access.extend(record_access.then(TxAccess::default));
+            if builder.cumulative_gas().saturating_add(prepared.env.gas_limit) > params.gas_limit {
+                let reason = "gas limit reached: transaction does not fit in the block".to_string();
+                builder.push(evm.ctx.journaled_state.database, tx.raw, 0, None, TxRun::Skipped(reason), None)?;
                 continue;
             }
             if record_access {
                 evm.ctx.journaled_state.database.start_recording();
             }
-            evm.ctx.set_tx(env);
+            evm.ctx.set_tx(prepared.env);
             let result = SeiHandler::default().run(&mut evm);
-            let journal_state = evm.finalize();
-            let db = &mut evm.ctx.journaled_state.database;
-            let mut record = db.take_record();
-            let result = match result {
-                Ok(r) => r,
-                Err(EVMError::Transaction(err)) => {
-                    db.pending_fee = U256::ZERO;
-                    outcomes.push(skip(skip_reason(&err)));
-                    access.extend(record_access.then(TxAccess::default));
-                    continue;
-                }
-                Err(EVMError::Database(err)) => return Err(err),
-                Err(other) => {
-                    db.pending_fee = U256::ZERO;
-                    outcomes.push(skip(other.to_string()));
-                    access.extend(record_access.then(TxAccess::default));
-                    continue;
-                }
-            };
-            db.apply(journal_state, record.as_mut().map(|r| &mut r.writes));
-            access.extend(record);
-            let gas_used = result.gas().tx_gas_used();
-            cumulative += gas_used;
-            let (success, output, halt, contract_address) = match &result {
-                ExecutionResult::Success { output, .. } => {
-                    (true, output.data().clone(), None, create_address)
-                }
-                ExecutionResult::Revert { output, .. } => {
-                    (false, output.clone(), None, create_address)
-                }
-                ExecutionResult::Halt { reason, .. } => {
-                    (false, Bytes::new(), Some(halt_name(reason)), create_address)
-                }
-            };
-            outcomes.push(TxOutcome {
-                included: Ok(()),
-                success,
-                gas_used,
-                cumulative_gas_used: cumulative,
-                receipt: Some(plain_receipts.len()),
-                contract_address,
-                output,
-                halt,
-            });
-            let logs = result.into_logs();
-            plain_receipts.push((
-                envelope.tx_type() as u8,
-                Receipt {
-                    status: Eip658Value::Eip658(success),
-                    cumulative_gas_used: cumulative,
-                    logs,
-                },
-            ));
-            included_raws.push(tx.raw);
+            let journal = evm.finalize();
+            let state = &mut *evm.ctx.journaled_state.database;
+            let fee = std::mem::take(&mut state.pending_fee);
+            let record = state.take_record();
+            let run = into_run(result, journal, fee)?;
+            builder.push(state, tx.raw, prepared.tx_type, prepared.create_address, run, record)?;
         }
     }
-    stats.skipped = outcomes.iter().filter(|o| o.included.is_err()).count();
-    stats.gas_used = cumulative;
-    let (changes, fees) = state.into_changes()?;
-    // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
-    let ((receipts, logs_bloom, receipts_root), transactions_root) = rayon::join(
-        || {
-            let mut memo = BloomMemo::default();
-            let receipts: Vec<ReceiptEnvelope> = plain_receipts
-                .into_iter()
-                .map(|(ty, r)| {
-                    let logs_bloom = memo.logs_bloom(&r.logs);
-                    wrap_receipt(
-                        ty,
-                        ReceiptWithBloom {
-                            receipt: r,
-                            logs_bloom,
-                        },
-                    )
-                })
-                .collect();
-            let bloom = receipts
-                .iter()
-                .fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
-            let root = proofs::calculate_receipt_root(&receipts);
-            (receipts, bloom, root)
-        },
-        // The raw bytes are the EIP-2718 encodings, so the trie is built from them without re-encoding.
-        || {
-            alloy_trie::root::ordered_trie_root_with_encoder(&included_raws, |raw, buf| {
-                buf.extend_from_slice(raw)
-            })
-        },
-    );
-    Ok(BlockOutput {
-        outcomes,
-        receipts,
-        changes,
-        access,
-        gas_used: cumulative,
-        fees,
-        logs_bloom,
-        transactions_root,
-        receipts_root,
-        stats,
-    })
+    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() })
 }
 
 /// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every
@@ -724,27 +720,14 @@ mod tests {
     }
 
     fn run(reader: &MemReader, params: &BlockParams, raws: &[Vec<u8>]) -> BlockOutput {
-        let senders: Vec<Address> = raws
-            .iter()
-            .map(|r| decode_and_recover(r).expect("valid tx").sender)
-            .collect();
-        let txs: Vec<OrderedTx<'_>> = raws
-            .iter()
-            .zip(&senders)
-            .map(|(raw, sender)| OrderedTx {
-                raw,
-                sender: *sender,
-            })
-            .collect();
+        let senders: Vec<Address> = raws.iter().map(|r| decode_and_recover(r).expect("valid tx").sender).collect();
+        let txs: Vec<OrderedTx<'_>> =
+            raws.iter().zip(&senders).map(|(raw, sender)| OrderedTx { raw, sender: *sender }).collect();
         execute_block(reader, params, &txs, true).expect("execution")
     }
 
     fn account(out: &BlockOutput, address: Address) -> Option<AccountInfo> {
-        out.changes
-            .accounts
-            .iter()
-            .find(|(a, _)| *a == address)
-            .and_then(|(_, i)| i.clone())
+        out.changes.accounts.iter().find(|(a, _)| *a == address).and_then(|(_, i)| i.clone())
     }
 
     /// The whole fee (base fee included) goes to the collector: 21000 × min(2 gwei, 1 gwei + 1 gwei).
@@ -754,20 +737,13 @@ mod tests {
         let bob = Address::with_last_byte(0xb0);
         let mut reader = MemReader::default();
         reader.fund(alice.address, U256::from(10u128.pow(18)));
-        let out = run(
-            &reader,
-            &params(),
-            &[alice.sign(CHAIN, 0, Some(bob), 5, &[], 21_000)],
-        );
+        let out = run(&reader, &params(), &[alice.sign(CHAIN, 0, Some(bob), 5, &[], 21_000)]);
         let fee = U256::from(21_000u64 * 2_000_000_000);
         assert_eq!(out.fees, fee);
         assert_eq!(account(&out, COLLECTOR).expect("collector").balance, fee);
         assert_eq!(account(&out, bob).expect("bob").balance, U256::from(5));
         let sender = account(&out, alice.address).expect("alice");
-        assert_eq!(
-            (sender.nonce, sender.balance),
-            (1, U256::from(10u128.pow(18)) - fee - U256::from(5))
-        );
+        assert_eq!((sender.nonce, sender.balance), (1, U256::from(10u128.pow(18)) - fee - U256::from(5)));
     }
 
     /// A replayed nonce is skipped with geth's message and leaves no trace; the block goes on.
@@ -779,10 +755,7 @@ mod tests {
         let tx = alice.sign(CHAIN, 0, Some(Address::with_last_byte(1)), 1, &[], 21_000);
         let out = run(&reader, &params(), &[tx.clone(), tx]);
         assert!(out.outcomes[0].included.is_ok());
-        assert_eq!(
-            out.outcomes[1].included,
-            Err("nonce too low: next nonce 1, tx nonce 0".to_string())
-        );
+        assert_eq!(out.outcomes[1].included, Err("nonce too low: next nonce 1, tx nonce 0".to_string()));
         assert_eq!(out.gas_used, 21_000);
         assert!(out.access[1].writes.is_empty());
     }
@@ -802,12 +775,7 @@ mod tests {
         ];
         let out = run(&reader, &params(), &raws);
         let first_fee = U256::from(21_000u64 * 2_000_000_000);
-        let stored = out
-            .changes
-            .storage
-            .iter()
-            .find(|(a, s, _)| *a == probe && s.is_zero())
-            .expect("slot 0");
+        let stored = out.changes.storage.iter().find(|(a, s, _)| *a == probe && s.is_zero()).expect("slot 0");
         assert_eq!(stored.2, first_fee);
         assert!(out.access[1].read_fee_collector);
         assert!(!out.access[0].read_fee_collector);
@@ -827,22 +795,14 @@ mod tests {
         ];
         let out = run(&reader, &p, &raws);
         assert!(out.outcomes[0].included.is_ok());
-        assert!(out.outcomes[1]
-            .included
-            .as_ref()
-            .unwrap_err()
-            .starts_with("gas limit reached"));
+        assert!(out.outcomes[1].included.as_ref().unwrap_err().starts_with("gas limit reached"));
     }
 
     struct Reverse;
 
     impl HostPrecompile for Reverse {
         fn call(&self, call: &HostCall) -> HostOutput {
-            HostOutput {
-                output: call.input.iter().rev().copied().collect(),
-                gas_used: 100,
-                reverted: false,
-            }
+            HostOutput { output: call.input.iter().rev().copied().collect(), gas_used: 100, reverted: false }
         }
     }
 
@@ -855,11 +815,7 @@ mod tests {
         reader.fund(alice.address, U256::from(10u128.pow(18)));
         let mut p = params();
         p.host.register(addr, Arc::new(Reverse));
-        let out = run(
-            &reader,
-            &p,
-            &[alice.sign(CHAIN, 0, Some(addr), 0, &[1, 2, 3], 100_000)],
-        );
+        let out = run(&reader, &p, &[alice.sign(CHAIN, 0, Some(addr), 0, &[1, 2, 3], 100_000)]);
         let o = &out.outcomes[0];
         assert!(o.success);
         assert_eq!(o.output.as_ref(), &[3, 2, 1]);

@@ -44,9 +44,7 @@ pub struct HostRegistry {
 
 impl std::fmt::Debug for HostRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.entries.iter().map(|(a, _)| a))
-            .finish()
+        f.debug_list().entries(self.entries.iter().map(|(a, _)| a)).finish()
     }
 }
 
@@ -57,10 +55,7 @@ impl HostRegistry {
     }
 
     fn get(&self, address: &Address) -> Option<&Arc<dyn HostPrecompile>> {
-        self.entries
-            .iter()
-            .find(|(a, _)| a == address)
-            .map(|(_, p)| p)
+        self.entries.iter().find(|(a, _)| a == address).map(|(_, p)| p)
     }
 }
 
@@ -96,11 +91,7 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
         changed
     }
 
-    fn run(
-        &mut self,
-        context: &mut CTX,
-        inputs: &CallInputs,
-    ) -> Result<Option<InterpreterResult>, String> {
+    fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
         if let Some(precompile) = self.host.get(&inputs.bytecode_address) {
             let call = HostCall {
                 caller: inputs.caller,
@@ -119,11 +110,7 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
             } else {
                 InstructionResult::Return
             };
-            let output = if result == InstructionResult::PrecompileOOG {
-                Bytes::new()
-            } else {
-                out.output
-            };
+            let output = if result == InstructionResult::PrecompileOOG { Bytes::new() } else { out.output };
             return Ok(Some(InterpreterResult::new(result, output, gas)));
         }
         self.eth.run(context, inputs)

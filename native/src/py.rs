@@ -40,20 +40,14 @@ fn big(v: U256) -> BigUint {
 
 fn address(b: &[u8]) -> PyResult<Address> {
     if b.len() != 20 {
-        return Err(PyValueError::new_err(format!(
-            "address must be 20 bytes, got {}",
-            b.len()
-        )));
+        return Err(PyValueError::new_err(format!("address must be 20 bytes, got {}", b.len())));
     }
     Ok(Address::from_slice(b))
 }
 
 fn b256(b: &[u8]) -> PyResult<B256> {
     if b.len() != 32 {
-        return Err(PyValueError::new_err(format!(
-            "hash must be 32 bytes, got {}",
-            b.len()
-        )));
+        return Err(PyValueError::new_err(format!("hash must be 32 bytes, got {}", b.len())));
     }
     Ok(B256::from_slice(b))
 }
@@ -117,60 +111,28 @@ struct PyStore {
 impl PyStore {
     #[new]
     #[pyo3(signature = (path, tables, *, map_size = 1 << 40, sync = true))]
-    fn new(
-        py: Python<'_>,
-        path: PathBuf,
-        tables: Vec<String>,
-        map_size: usize,
-        sync: bool,
-    ) -> PyResult<Self> {
-        let inner = py
-            .detach(|| Store::open(&path, map_size, &tables, sync))
-            .map_err(store_err)?;
+    fn new(py: Python<'_>, path: PathBuf, tables: Vec<String>, map_size: usize, sync: bool) -> PyResult<Self> {
+        let inner = py.detach(|| Store::open(&path, map_size, &tables, sync)).map_err(store_err)?;
         Ok(Self { inner })
     }
 
     /// `(balance, nonce, code_hash)` or None for an account that does not exist.
-    fn account(
-        &self,
-        py: Python<'_>,
-        addr: &[u8],
-    ) -> PyResult<Option<(BigUint, u64, Py<PyBytes>)>> {
+    fn account(&self, py: Python<'_>, addr: &[u8]) -> PyResult<Option<(BigUint, u64, Py<PyBytes>)>> {
         let addr = address(addr)?;
-        let info = self
-            .inner
-            .snapshot()
-            .and_then(|s| s.account(addr))
-            .map_err(store_err)?;
-        Ok(info.map(|i| {
-            (
-                big(i.balance),
-                i.nonce,
-                PyBytes::new(py, i.code_hash.as_slice()).unbind(),
-            )
-        }))
+        let info = self.inner.snapshot().and_then(|s| s.account(addr)).map_err(store_err)?;
+        Ok(info.map(|i| (big(i.balance), i.nonce, PyBytes::new(py, i.code_hash.as_slice()).unbind())))
     }
 
     /// `(nonce, balance)` of many accounts from one snapshot (missing accounts read as zero).
-    fn nonces_and_balances(
-        &self,
-        py: Python<'_>,
-        addrs: Vec<Vec<u8>>,
-    ) -> PyResult<Vec<(u64, BigUint)>> {
+    fn nonces_and_balances(&self, py: Python<'_>, addrs: Vec<Vec<u8>>) -> PyResult<Vec<(u64, BigUint)>> {
         let addrs: Vec<Address> = addrs.iter().map(|a| address(a)).collect::<PyResult<_>>()?;
         let infos = py
             .detach(|| {
                 let snap = self.inner.snapshot()?;
-                addrs
-                    .iter()
-                    .map(|a| snap.account(*a))
-                    .collect::<Result<Vec<_>, _>>()
+                addrs.iter().map(|a| snap.account(*a)).collect::<Result<Vec<_>, _>>()
             })
             .map_err(store_err)?;
-        Ok(infos
-            .into_iter()
-            .map(|i| i.map_or((0, BigUint::ZERO), |i| (i.nonce, big(i.balance))))
-            .collect())
+        Ok(infos.into_iter().map(|i| i.map_or((0, BigUint::ZERO), |i| (i.nonce, big(i.balance)))).collect())
     }
 
     fn code(&self, py: Python<'_>, addr: &[u8]) -> PyResult<Py<PyBytes>> {
@@ -188,11 +150,7 @@ impl PyStore {
 
     fn storage(&self, addr: &[u8], slot: BigUint) -> PyResult<BigUint> {
         let (addr, slot) = (address(addr)?, u256(&slot)?);
-        let value = self
-            .inner
-            .snapshot()
-            .and_then(|s| s.storage(addr, slot))
-            .map_err(store_err)?;
+        let value = self.inner.snapshot().and_then(|s| s.storage(addr, slot)).map_err(store_err)?;
         Ok(big(value))
     }
 
@@ -201,20 +159,10 @@ impl PyStore {
         Ok(value.map(|v| PyBytes::new(py, &v).unbind()))
     }
 
-    fn get_many(
-        &self,
-        py: Python<'_>,
-        table: &str,
-        keys: Vec<Vec<u8>>,
-    ) -> PyResult<Vec<Option<Py<PyBytes>>>> {
+    fn get_many(&self, py: Python<'_>, table: &str, keys: Vec<Vec<u8>>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-        let values = py
-            .detach(|| self.inner.get_many(table, &refs))
-            .map_err(store_err)?;
-        Ok(values
-            .into_iter()
-            .map(|v| v.map(|v| PyBytes::new(py, &v).unbind()))
-            .collect())
+        let values = py.detach(|| self.inner.get_many(table, &refs)).map_err(store_err)?;
+        Ok(values.into_iter().map(|v| v.map(|v| PyBytes::new(py, &v).unbind())).collect())
     }
 
     /// Entries with `start <= key < end`, in key order, at most `limit`.
@@ -226,13 +174,8 @@ impl PyStore {
         end: &[u8],
         limit: usize,
     ) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
-        let entries = py
-            .detach(|| self.inner.range(table, start, end, limit))
-            .map_err(store_err)?;
-        Ok(entries
-            .into_iter()
-            .map(|(k, v)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &v).unbind()))
-            .collect())
+        let entries = py.detach(|| self.inner.range(table, start, end, limit)).map_err(store_err)?;
+        Ok(entries.into_iter().map(|(k, v)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &v).unbind())).collect())
     }
 
     /// Atomically commits a block: its executed state changes (if any), genesis allocations (if any), canonical
@@ -250,16 +193,10 @@ impl PyStore {
         if let Some(alloc) = alloc {
             append_alloc(&mut changes, alloc)?;
         }
-        let hashes: Vec<(u64, B256)> = hashes
-            .iter()
-            .map(|(n, h)| Ok((*n, b256(h)?)))
-            .collect::<PyResult<_>>()?;
-        let writes: Vec<TableWrite> = writes
-            .into_iter()
-            .map(|(table, key, value)| TableWrite { table, key, value })
-            .collect();
-        py.detach(|| self.inner.commit(&changes, &hashes, &writes))
-            .map_err(store_err)
+        let hashes: Vec<(u64, B256)> = hashes.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
+        let writes: Vec<TableWrite> =
+            writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
+        py.detach(|| self.inner.commit(&changes, &hashes, &writes)).map_err(store_err)
     }
 
     /// The whole state: `([(address, balance, nonce, code)], [(address, slot, value)])`.
@@ -267,10 +204,7 @@ impl PyStore {
     fn dump_state(
         &self,
         py: Python<'_>,
-    ) -> PyResult<(
-        Vec<(Py<PyBytes>, BigUint, u64, Py<PyBytes>)>,
-        Vec<(Py<PyBytes>, BigUint, BigUint)>,
-    )> {
+    ) -> PyResult<(Vec<(Py<PyBytes>, BigUint, u64, Py<PyBytes>)>, Vec<(Py<PyBytes>, BigUint, BigUint)>)> {
         let (accounts, storage) = py.detach(|| self.inner.dump()).map_err(store_err)?;
         let snap = self.inner.snapshot().map_err(store_err)?;
         let accounts = accounts
@@ -285,10 +219,8 @@ impl PyStore {
                 ))
             })
             .collect::<PyResult<_>>()?;
-        let storage = storage
-            .into_iter()
-            .map(|(a, s, v)| (PyBytes::new(py, a.as_slice()).unbind(), big(s), big(v)))
-            .collect();
+        let storage =
+            storage.into_iter().map(|(a, s, v)| (PyBytes::new(py, a.as_slice()).unbind(), big(s), big(v))).collect();
         Ok((accounts, storage))
     }
 
@@ -312,21 +244,11 @@ fn append_alloc(changes: &mut StateChanges, alloc: Vec<AllocEntry>) -> PyResult<
     for (addr, balance, nonce, code, storage) in alloc {
         let addr = address(&addr)?;
         let code = Bytecode::new_raw(Bytes::from(code));
-        let code_hash = if code.is_empty() {
-            revm::primitives::KECCAK_EMPTY
-        } else {
-            code.hash_slow()
-        };
+        let code_hash = if code.is_empty() { revm::primitives::KECCAK_EMPTY } else { code.hash_slow() };
         if !code.is_empty() {
             changes.codes.push((code_hash, code));
         }
-        let info = AccountInfo {
-            balance: u256(&balance)?,
-            nonce,
-            code_hash,
-            code: None,
-            account_id: None,
-        };
+        let info = AccountInfo { balance: u256(&balance)?, nonce, code_hash, code: None, account_id: None };
         changes.accounts.push((addr, Some(info)));
         for (slot, value) in storage {
             changes.storage.push((addr, u256(&slot)?, u256(&value)?));
@@ -342,13 +264,7 @@ struct PyBlockResult {
 }
 
 fn log_tuple<'py>(py: Python<'py>, log: &alloy_primitives::Log) -> PyResult<Bound<'py, PyTuple>> {
-    let topics = PyList::new(
-        py,
-        log.data
-            .topics()
-            .iter()
-            .map(|t| PyBytes::new(py, t.as_slice())),
-    )?;
+    let topics = PyList::new(py, log.data.topics().iter().map(|t| PyBytes::new(py, t.as_slice())))?;
     PyTuple::new(
         py,
         [
@@ -379,12 +295,7 @@ impl PyBlockResult {
             .map(|o| {
                 let receipt = o.receipt.map(|i| &self.output.receipts[i]);
                 let logs = receipt.map_or(&[][..], |r| r.logs());
-                let logs = PyList::new(
-                    py,
-                    logs.iter()
-                        .map(|l| log_tuple(py, l))
-                        .collect::<PyResult<Vec<_>>>()?,
-                )?;
+                let logs = PyList::new(py, logs.iter().map(|l| log_tuple(py, l)).collect::<PyResult<Vec<_>>>()?)?;
                 let bloom = receipt.map_or(&empty_bloom, |r| r.logs_bloom());
                 PyTuple::new(
                     py,
@@ -393,10 +304,7 @@ impl PyBlockResult {
                         o.success.into_pyobject(py)?.to_owned().into_any(),
                         o.gas_used.into_pyobject(py)?.into_any(),
                         o.cumulative_gas_used.into_pyobject(py)?.into_any(),
-                        o.contract_address
-                            .map(|a| PyBytes::new(py, a.as_slice()))
-                            .into_pyobject(py)?
-                            .into_any(),
+                        o.contract_address.map(|a| PyBytes::new(py, a.as_slice())).into_pyobject(py)?.into_any(),
                         logs.into_any(),
                         PyBytes::new(py, &o.output).into_any(),
                         o.halt.as_ref().into_pyobject(py)?.into_any(),
@@ -446,10 +354,7 @@ impl PyBlockResult {
             ("txs", s.txs as u64),
             ("skipped", s.skipped as u64),
             ("gas_used", s.gas_used),
-            (
-                "accounts_written",
-                self.output.changes.accounts.len() as u64,
-            ),
+            ("accounts_written", self.output.changes.accounts.len() as u64),
             ("slots_written", self.output.changes.storage.len() as u64),
         ]
     }
@@ -459,27 +364,14 @@ impl PyBlockResult {
     #[allow(clippy::type_complexity)]
     fn write_set(
         &self,
-    ) -> (
-        Vec<(Vec<u8>, Option<(BigUint, u64, Vec<u8>)>)>,
-        Vec<(Vec<u8>, BigUint, BigUint)>,
-        Vec<Vec<u8>>,
-    ) {
+    ) -> (Vec<(Vec<u8>, Option<(BigUint, u64, Vec<u8>)>)>, Vec<(Vec<u8>, BigUint, BigUint)>, Vec<Vec<u8>>) {
         let c = &self.output.changes;
         (
             c.accounts
                 .iter()
-                .map(|(a, i)| {
-                    (
-                        a.to_vec(),
-                        i.as_ref()
-                            .map(|i| (big(i.balance), i.nonce, i.code_hash.to_vec())),
-                    )
-                })
+                .map(|(a, i)| (a.to_vec(), i.as_ref().map(|i| (big(i.balance), i.nonce, i.code_hash.to_vec()))))
                 .collect(),
-            c.storage
-                .iter()
-                .map(|(a, s, v)| (a.to_vec(), big(*s), big(*v)))
-                .collect(),
+            c.storage.iter().map(|(a, s, v)| (a.to_vec(), big(*s), big(*v))).collect(),
             c.wiped.iter().map(|a| a.to_vec()).collect(),
         )
     }
@@ -512,10 +404,7 @@ fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, 
                 .map(|item| {
                     (
                         PyBytes::new(py, item.address.as_slice()),
-                        item.storage_keys
-                            .iter()
-                            .map(|k| PyBytes::new(py, k.as_slice()))
-                            .collect(),
+                        item.storage_keys.iter().map(|k| PyBytes::new(py, k.as_slice())).collect(),
                     )
                 })
                 .collect()
@@ -535,10 +424,7 @@ fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, 
         e.nonce().into_pyobject(py)?.into_any(),
         e.gas_limit().into_pyobject(py)?.into_any(),
         e.max_fee_per_gas().into_pyobject(py)?.into_any(),
-        e.max_priority_fee_per_gas()
-            .unwrap_or(e.max_fee_per_gas())
-            .into_pyobject(py)?
-            .into_any(),
+        e.max_priority_fee_per_gas().unwrap_or(e.max_fee_per_gas()).into_pyobject(py)?.into_any(),
         big(e.value()).into_pyobject(py)?.into_any(),
         to.into_pyobject(py)?.into_any(),
         PyBytes::new(py, e.input()).into_any(),
@@ -549,9 +435,7 @@ fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, 
         big(sig.s()).into_pyobject(py)?.into_any(),
         access_list.into_pyobject(py)?.into_any(),
         e.gas_price().into_pyobject(py)?.into_any(),
-        decode::intrinsic_gas(e, d.sender)
-            .into_pyobject(py)?
-            .into_any(),
+        decode::intrinsic_gas(e, d.sender).into_pyobject(py)?.into_any(),
     ];
     Ok(PyTuple::new(py, fields)?.into_any())
 }
@@ -575,27 +459,16 @@ fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> PyResult<Bou
 /// Decodes transactions whose senders are already known (read back from the store): no signature recovery.
 /// Same tuples as `decode_transactions`; raises ValueError on bytes that do not decode.
 #[pyfunction]
-fn decode_with_senders<'py>(
-    py: Python<'py>,
-    raws: Vec<Vec<u8>>,
-    senders: &[u8],
-) -> PyResult<Bound<'py, PyList>> {
+fn decode_with_senders<'py>(py: Python<'py>, raws: Vec<Vec<u8>>, senders: &[u8]) -> PyResult<Bound<'py, PyList>> {
     if senders.len() != raws.len() * 20 {
-        return Err(PyValueError::new_err(
-            "senders must be 20 bytes per transaction",
-        ));
+        return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
     }
     let items = raws
         .iter()
         .zip(senders.chunks_exact(20))
         .map(|(raw, sender)| {
-            let envelope =
-                decode::decode_envelope(raw).map_err(|e| PyValueError::new_err(e.to_string()))?;
-            let d = decode::DecodedTx {
-                hash: keccak256(raw),
-                envelope,
-                sender: Address::from_slice(sender),
-            };
+            let envelope = decode::decode_envelope(raw).map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let d = decode::DecodedTx { hash: keccak256(raw), envelope, sender: Address::from_slice(sender) };
             tx_tuple(py, &d)
         })
         .collect::<PyResult<Vec<_>>>()?;
@@ -615,19 +488,14 @@ fn execute_block(
     record_access: bool,
 ) -> PyResult<PyBlockResult> {
     if senders.len() != raws.len() * 20 {
-        return Err(PyValueError::new_err(
-            "senders must be 20 bytes per transaction",
-        ));
+        return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
     }
     let output = py
         .detach(|| {
             let txs: Vec<OrderedTx<'_>> = raws
                 .iter()
                 .zip(senders.chunks_exact(20))
-                .map(|(raw, s)| OrderedTx {
-                    raw,
-                    sender: Address::from_slice(s),
-                })
+                .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
                 .collect();
             let snapshot = store.inner.snapshot()?;
             exec::execute_block(&snapshot, &env.inner, &txs, record_access)
@@ -663,12 +531,7 @@ fn call_request(r: PyCallRequest) -> PyResult<CallRequest> {
         nonce,
         access_list: access_list
             .iter()
-            .map(|(a, keys)| {
-                Ok((
-                    address(a)?,
-                    keys.iter().map(|k| b256(k)).collect::<PyResult<_>>()?,
-                ))
-            })
+            .map(|(a, keys)| Ok((address(a)?, keys.iter().map(|k| b256(k)).collect::<PyResult<_>>()?)))
             .collect::<PyResult<_>>()?,
     })
 }
@@ -681,12 +544,7 @@ fn call_err(e: CallError) -> PyErr {
 }
 
 fn outcome_tuple(py: Python<'_>, o: CallOutcome) -> (bool, u64, Py<PyBytes>, Option<String>) {
-    (
-        o.success,
-        o.gas_used,
-        PyBytes::new(py, &o.output).unbind(),
-        o.halt,
-    )
+    (o.success, o.gas_used, PyBytes::new(py, &o.output).unbind(), o.halt)
 }
 
 /// eth_call: `(success, gas_used, output, halt | None)`; raises ValueError for an invalid transaction.
@@ -715,10 +573,7 @@ fn estimate_gas(
     store: &PyStore,
     env: &PyBlockEnv,
     request: PyCallRequest,
-) -> PyResult<(
-    Option<u64>,
-    Option<(bool, u64, Py<PyBytes>, Option<String>)>,
-)> {
+) -> PyResult<(Option<u64>, Option<(bool, u64, Py<PyBytes>, Option<String>)>)> {
     let req = call_request(request)?;
     let out = py
         .detach(|| {
@@ -740,10 +595,7 @@ fn create_access_list(
     store: &PyStore,
     env: &PyBlockEnv,
     request: PyCallRequest,
-) -> PyResult<(
-    Vec<(Py<PyBytes>, Vec<Py<PyBytes>>)>,
-    (bool, u64, Py<PyBytes>, Option<String>),
-)> {
+) -> PyResult<(Vec<(Py<PyBytes>, Vec<Py<PyBytes>>)>, (bool, u64, Py<PyBytes>, Option<String>))> {
     let req = call_request(request)?;
     let (list, out) = py
         .detach(|| {
@@ -756,9 +608,7 @@ fn create_access_list(
         .map(|(a, keys)| {
             (
                 PyBytes::new(py, a.as_slice()).unbind(),
-                keys.iter()
-                    .map(|k| PyBytes::new(py, k.as_slice()).unbind())
-                    .collect(),
+                keys.iter().map(|k| PyBytes::new(py, k.as_slice()).unbind()).collect(),
             )
         })
         .collect();
@@ -794,10 +644,7 @@ fn execute_in_memory(
         let txs: Vec<OrderedTx<'_>> = raws
             .iter()
             .zip(senders.chunks_exact(20))
-            .map(|(raw, s)| OrderedTx {
-                raw,
-                sender: Address::from_slice(s),
-            })
+            .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
             .collect();
         crate::bench::run_in_memory(&genesis, &env.inner, &txs)
     }))

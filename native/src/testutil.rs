@@ -21,25 +21,13 @@ pub struct MemReader {
 
 impl MemReader {
     pub fn fund(&mut self, address: Address, balance: U256) {
-        self.accounts.insert(
-            address,
-            AccountInfo {
-                balance,
-                code: None,
-                ..AccountInfo::default()
-            },
-        );
+        self.accounts.insert(address, AccountInfo { balance, code: None, ..AccountInfo::default() });
     }
 
     pub fn deploy(&mut self, address: Address, code: &[u8]) {
         let code = Bytecode::new_raw(Bytes::copy_from_slice(code));
         // `code: None` makes revm ask `code_by_hash`, as with the LMDB store (the default carries empty code).
-        let info = AccountInfo {
-            code_hash: code.hash_slow(),
-            nonce: 1,
-            code: None,
-            ..AccountInfo::default()
-        };
+        let info = AccountInfo { code_hash: code.hash_slow(), nonce: 1, code: None, ..AccountInfo::default() };
         self.codes.insert(info.code_hash, code);
         self.accounts.insert(address, info);
     }
@@ -51,11 +39,7 @@ impl StateReader for MemReader {
     }
 
     fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
-        Ok(self
-            .storage
-            .get(&(address, slot))
-            .copied()
-            .unwrap_or_default())
+        Ok(self.storage.get(&(address, slot)).copied().unwrap_or_default())
     }
 
     fn code(&self, code_hash: B256) -> Result<Bytecode, StoreError> {
@@ -82,15 +66,7 @@ impl Key {
     }
 
     /// An EIP-1559 transaction at 1 gwei fee cap and tip, signed and EIP-2718 encoded.
-    pub fn sign(
-        &self,
-        chain_id: u64,
-        nonce: u64,
-        to: Option<Address>,
-        value: u64,
-        data: &[u8],
-        gas: u64,
-    ) -> Vec<u8> {
+    pub fn sign(&self, chain_id: u64, nonce: u64, to: Option<Address>, value: u64, data: &[u8], gas: u64) -> Vec<u8> {
         let tx = TxEip1559 {
             chain_id,
             nonce,
@@ -103,9 +79,7 @@ impl Key {
             input: Bytes::copy_from_slice(data),
         };
         let digest = Message::from_digest(tx.signature_hash().0);
-        let (recid, compact) = SECP256K1
-            .sign_ecdsa_recoverable(digest, &self.secret)
-            .serialize_compact();
+        let (recid, compact) = SECP256K1.sign_ecdsa_recoverable(digest, &self.secret).serialize_compact();
         let sig = Signature::new(
             U256::from_be_slice(&compact[..32]),
             U256::from_be_slice(&compact[32..]),
