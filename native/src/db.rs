@@ -45,6 +45,24 @@ pub trait StateReader {
     fn block_hash(&self, number: u64) -> Result<B256, StoreError>;
 }
 
+impl<T: StateReader + ?Sized> StateReader for &T {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        (**self).account(address)
+    }
+
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        (**self).storage(address, slot)
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Bytecode, StoreError> {
+        (**self).code(code_hash)
+    }
+
+    fn block_hash(&self, number: u64) -> Result<B256, StoreError> {
+        (**self).block_hash(number)
+    }
+}
+
 /// The LMDB environment and its tables. Cheap to clone (the environment is reference-counted).
 #[derive(Clone)]
 pub struct Store {
@@ -59,7 +77,7 @@ pub struct Store {
 }
 
 /// State changes of a block, in the form the commit writes them.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StateChanges {
     /// New account records; `None` deletes the account (EIP-161 or SELFDESTRUCT) together with its storage.
     pub accounts: Vec<(Address, Option<AccountInfo>)>,

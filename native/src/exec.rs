@@ -95,7 +95,7 @@ pub struct TxAccess {
 }
 
 /// The outcome of one ordered transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxOutcome {
     /// `Err(reason)` when the transaction was skipped (invalid at execution time); it leaves no trace.
     pub included: Result<(), String>,
@@ -392,7 +392,7 @@ impl<R: StateReader> Database for BlockState<'_, R> {
     }
 }
 
-type SeiContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
+pub(crate) type SeiContext<DB> = Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
 /// revm with Sei's precompile provider; the inspector slot is the hook for tracing.
 pub type SeiEvm<DB, INSP = ()> = Evm<
     SeiContext<DB>,

@@ -1,0 +1,436 @@
+//! Optimistic parallel execution of a block: Block-STM over revm, with an output identical to sequential
+//! execution whatever the thread count or timing.
+//!
+//! Workers execute transactions speculatively against the multi-version memory (`mv`) and the committed store,
+//! validate each one's reads, and re-execute only those whose reads went stale (`scheduler`). When every
+//! transaction is executed and validated, the final incarnations are folded into the block in order by the
+//! same `BlockBuilder` the sequential executor uses, so receipts, state changes and roots come from one code
+//! path. Fees are add-only credits (`Key::Fee`) and conflict only with a transaction that reads the collector.
+//!
+//! Falls back to sequential execution for blocks where parallelism cannot pay or cannot be exact: one thread,
+//! tiny blocks, pre-Cancun rules (SELFDESTRUCT could wipe storage), blocks whose gas limits could overflow the
+//! block (skips would depend on gas used so far), a SELFDESTRUCT of an existing account, or a transaction
+//! re-executed more than `MAX_INCARNATIONS` times.
+
+mod mv;
+mod scheduler;
+mod vm;
+
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Mutex,
+};
+
+use rayon::prelude::*;
+use revm::{
+    context::{result::EVMError, ContextSetters},
+    handler::Handler,
+    primitives::hardfork::SpecId,
+    ExecuteEvm,
+};
+
+use self::{
+    mv::{Key, MvMemory, TxIdx},
+    scheduler::{Scheduler, Task},
+    vm::{VmDb, VmError},
+};
+use crate::{
+    db::{StateReader, StoreError},
+    exec::{
+        build_evm, execute_block, into_run, prepare, BlockBuilder, BlockOutput, BlockParams, BlockState, ExecStats,
+        Location, OrderedTx, Prepared, SeiHandler, TxAccess, TxRun,
+    },
+};
+
+/// Blocks smaller than this run sequentially: spawning and coordinating workers costs more than it saves.
+pub const MIN_PARALLEL_TXS: usize = 16;
+/// A transaction re-executed this often means the block is a dependency chain; it finishes sequentially.
+pub const MAX_INCARNATIONS: u32 = 16;
+
+/// How a block's parallel execution went.
+#[derive(Debug, Default, Clone)]
+pub struct ParallelStats {
+    pub threads: usize,
+    /// Executions started, all incarnations included (= transactions when nothing conflicted).
+    pub incarnations: usize,
+    /// Incarnations discarded because validation found a stale read.
+    pub validation_aborts: usize,
+    /// Times a transaction waited for a lower one instead of running on a value about to change.
+    pub dependency_waits: usize,
+    /// Why the block ran sequentially, if it did.
+    pub fallback: Option<&'static str>,
+}
+
+struct Done {
+    run: TxRun,
+    read_collector: bool,
+}
+
+struct Shared<'a> {
+    params: &'a BlockParams,
+    prepared: &'a [Result<Prepared, String>],
+    mv: MvMemory,
+    scheduler: Scheduler,
+    results: Vec<Mutex<Option<Done>>>,
+    incarnations: AtomicUsize,
+    validation_aborts: AtomicUsize,
+    dependency_waits: AtomicUsize,
+    needs_sequential: Mutex<Option<&'static str>>,
+}
+
+impl Shared<'_> {
+    fn give_up(&self, reason: &'static str) {
+        self.needs_sequential.lock().expect("fallback reason").get_or_insert(reason);
+        self.scheduler.halt();
+    }
+}
+
+/// Executes an ordered block on `threads` workers. `open` gives each worker its own view of the committed state
+/// (an LMDB read transaction is single-threaded); all views must show the same state.
+pub fn execute_block_parallel<R, F>(
+    open: &F,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    record_access: bool,
+    threads: usize,
+) -> Result<(BlockOutput, ParallelStats), StoreError>
+where
+    R: StateReader,
+    F: Fn() -> Result<R, StoreError> + Sync,
+{
+    let sequential = |reason: &'static str, mut stats: ParallelStats| {
+        let reader = open()?;
+        stats.fallback = Some(reason);
+        stats.incarnations += txs.len();
+        Ok((execute_block(&reader, params, txs, record_access)?, stats))
+    };
+    let stats = ParallelStats { threads, ..ParallelStats::default() };
+    if threads <= 1 {
+        return sequential("one thread", stats);
+    }
+    if txs.len() < MIN_PARALLEL_TXS {
+        return sequential("small block", stats);
+    }
+    if !params.spec.is_enabled_in(SpecId::CANCUN) {
+        return sequential("pre-Cancun rules", stats);
+    }
+    let prepared: Vec<Result<Prepared, String>> = txs.par_iter().map(prepare).collect();
+    let gas: u64 = prepared.iter().flatten().map(|p| p.env.gas_limit).sum();
+    if gas > params.gas_limit {
+        return sequential("gas limits exceed the block's", stats);
+    }
+
+    let n = txs.len();
+    let shared = Shared {
+        params,
+        prepared: &prepared,
+        mv: MvMemory::new(n),
+        scheduler: Scheduler::new(n),
+        results: (0..n).map(|_| Mutex::default()).collect(),
+        incarnations: AtomicUsize::new(0),
+        validation_aborts: AtomicUsize::new(0),
+        dependency_waits: AtomicUsize::new(0),
+        needs_sequential: Mutex::new(None),
+    };
+    let errors: Mutex<Vec<StoreError>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                if let Err(e) = worker(open, &shared) {
+                    shared.scheduler.halt();
+                    errors.lock().expect("worker errors").push(e);
+                }
+            });
+        }
+    });
+    if let Some(e) = errors.into_inner().expect("worker errors").into_iter().next() {
+        return Err(e);
+    }
+    let stats = ParallelStats {
+        threads,
+        incarnations: shared.incarnations.load(Ordering::SeqCst),
+        validation_aborts: shared.validation_aborts.load(Ordering::SeqCst),
+        dependency_waits: shared.dependency_waits.load(Ordering::SeqCst),
+        fallback: None,
+    };
+    if let Some(reason) = *shared.needs_sequential.lock().expect("fallback reason") {
+        return sequential(reason, stats);
+    }
+
+    let reader = open()?;
+    let mut state = BlockState::new(&reader, params.beneficiary);
+    let mut builder = BlockBuilder::new(n, record_access);
+    for (i, tx) in txs.iter().enumerate() {
+        let done = shared.results[i].lock().expect("result").take().expect("every transaction was executed");
+        let (tx_type, create_address) = prepared[i].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
+        let record = record_access.then(|| TxAccess {
+            reads: shared
+                .mv
+                .take_reads(i)
+                .into_iter()
+                .filter_map(|(key, _)| match key {
+                    Key::Account(a) => Some(Location::Account(a)),
+                    Key::Storage(a, s) => Some(Location::Storage(a, s)),
+                    Key::Fee(_) => None,
+                })
+                .collect(),
+            writes: Vec::new(),
+            read_fee_collector: done.read_collector,
+        });
+        builder.push(&mut state, tx.raw, tx_type, create_address, done.run, record)?;
+    }
+    Ok((builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?, stats))
+}
+
+fn worker<R, F>(open: &F, shared: &Shared<'_>) -> Result<(), StoreError>
+where
+    R: StateReader,
+    F: Fn() -> Result<R, StoreError> + Sync,
+{
+    let reader = open()?;
+    let params = shared.params;
+    let mut db = VmDb::new(&reader, &shared.mv, params.beneficiary);
+    let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    let mut task: Option<Task> = None;
+    while !shared.scheduler.done() {
+        task = match task {
+            Some(Task::Execute(tx, inc)) => execute(&mut evm, shared, tx, inc)?,
+            Some(Task::Validate(tx, inc)) => {
+                let valid = shared.mv.validate_read_set(tx);
+                let aborted = !valid && shared.scheduler.try_validation_abort(tx, inc);
+                if aborted {
+                    shared.validation_aborts.fetch_add(1, Ordering::Relaxed);
+                    shared.mv.convert_writes_to_estimates(tx);
+                }
+                shared.scheduler.finish_validation(tx, aborted)
+            }
+            None => {
+                let next = shared.scheduler.next_task();
+                if next.is_none() {
+                    std::thread::yield_now();
+                }
+                next
+            }
+        };
+    }
+    Ok(())
+}
+
+type WorkerEvm<'a, 'r, R> = crate::exec::SeiEvm<&'a mut VmDb<'r, R>>;
+
+fn execute<R: StateReader>(
+    evm: &mut WorkerEvm<'_, '_, R>,
+    shared: &Shared<'_>,
+    tx: TxIdx,
+    inc: u32,
+) -> Result<Option<Task>, StoreError> {
+    if inc >= MAX_INCARNATIONS {
+        shared.give_up("too many re-executions");
+        return Ok(None);
+    }
+    let (run, reads, writes, read_collector) = match &shared.prepared[tx] {
+        Err(reason) => (TxRun::Skipped(reason.clone()), Vec::new(), Vec::new(), false),
+        Ok(prepared) => loop {
+            shared.incarnations.fetch_add(1, Ordering::Relaxed);
+            evm.ctx.journaled_state.database.reset(tx);
+            evm.ctx.set_tx(prepared.env.clone());
+            let result = SeiHandler::default().run(evm);
+            let journal = evm.finalize();
+            let db = &mut *evm.ctx.journaled_state.database;
+            match result {
+                Err(EVMError::Database(VmError::Blocked(blocking))) => {
+                    shared.dependency_waits.fetch_add(1, Ordering::Relaxed);
+                    if shared.scheduler.add_dependency(tx, blocking) {
+                        return Ok(None);
+                    }
+                    // The blocking transaction finished meanwhile: run again at once.
+                }
+                result => {
+                    let fee = std::mem::take(&mut db.fee);
+                    let run = into_run(result, journal, fee).map_err(|e| match e {
+                        VmError::Store(e) => e,
+                        VmError::Blocked(_) => unreachable!("handled above"),
+                    })?;
+                    let writes = match &run {
+                        TxRun::Executed { state, fee, .. } => match db.write_set(state, *fee) {
+                            Ok(writes) => writes,
+                            Err(_) => {
+                                shared.give_up("SELFDESTRUCT of an existing account");
+                                return Ok(None);
+                            }
+                        },
+                        TxRun::Skipped(_) => Vec::new(),
+                    };
+                    break (run, std::mem::take(&mut db.reads), writes, db.read_collector);
+                }
+            }
+        },
+    };
+    let wrote_new = shared.mv.record(tx, inc, reads, writes);
+    *shared.results[tx].lock().expect("result") = Some(Done { run, read_collector });
+    Ok(shared.scheduler.finish_execution(tx, inc, wrote_new))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use revm::primitives::{Address, B256, U256};
+
+    use super::*;
+    use crate::{
+        decode::decode_and_recover,
+        precompiles::HostRegistry,
+        testutil::{Key as SigningKey, MemReader},
+    };
+
+    const CHAIN: u64 = 713714;
+    const COLLECTOR: Address = Address::with_last_byte(0xfe);
+    const COUNTER: Address = Address::with_last_byte(0xc1);
+    const SETTER: Address = Address::with_last_byte(0xc2);
+    const PROBE: Address = Address::with_last_byte(0xc3);
+
+    /// What a random transaction does.
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Value transfer to one of a few recipients (the collector among them).
+        Transfer { to: u8, value: u64 },
+        /// `counter += 1` in slot 0 of one contract: every such call conflicts with the previous one.
+        Increment,
+        /// `slots[key] = value` with a small key space: conflicts when keys collide.
+        Set { key: u8, value: u8 },
+        /// Stores the collector's balance: depends on every earlier fee.
+        Probe,
+        /// Deploys a contract (with a nonce that may be stale or in the future).
+        Create,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..4, 0u64..1000).prop_map(|(to, value)| Op::Transfer { to, value }),
+            Just(Op::Increment),
+            (0u8..4, 1u8..255).prop_map(|(key, value)| Op::Set { key, value }),
+            Just(Op::Probe),
+            Just(Op::Create),
+        ]
+    }
+
+    fn reader(keys: &[SigningKey]) -> MemReader {
+        let mut reader = MemReader::default();
+        for key in keys {
+            reader.fund(key.address, U256::from(10u128.pow(20)));
+        }
+        // PUSH0 SLOAD PUSH1 1 ADD PUSH0 SSTORE STOP
+        reader.deploy(COUNTER, &[0x5f, 0x54, 0x60, 0x01, 0x01, 0x5f, 0x55, 0x00]);
+        // PUSH1 32 CALLDATALOAD PUSH0 CALLDATALOAD SSTORE STOP  (slots[calldata[0..32]] = calldata[32..64])
+        reader.deploy(SETTER, &[0x60, 0x20, 0x35, 0x5f, 0x35, 0x55, 0x00]);
+        // COINBASE BALANCE PUSH0 SSTORE STOP
+        reader.deploy(PROBE, &[0x41, 0x31, 0x5f, 0x55, 0x00]);
+        reader
+    }
+
+    fn sign(keys: &[SigningKey], nonces: &mut [u64], (sender, op, nonce_skew): &(usize, Op, i8)) -> Vec<u8> {
+        let key = &keys[*sender];
+        // Mostly the right nonce; sometimes a replay or a gap, which execution must skip identically.
+        let nonce = match nonce_skew {
+            -1 => nonces[*sender].saturating_sub(1),
+            1 => nonces[*sender] + 1,
+            _ => nonces[*sender],
+        };
+        if *nonce_skew == 0 {
+            nonces[*sender] += 1;
+        }
+        match op {
+            Op::Transfer { to, value } => {
+                let to = if *to == 0 { COLLECTOR } else { Address::with_last_byte(0x10 + to) };
+                key.sign(CHAIN, nonce, Some(to), *value, &[], 21_000)
+            }
+            Op::Increment => key.sign(CHAIN, nonce, Some(COUNTER), 0, &[], 60_000),
+            Op::Set { key: slot, value } => {
+                let mut data = [0u8; 64];
+                data[31] = *slot;
+                data[63] = *value;
+                key.sign(CHAIN, nonce, Some(SETTER), 0, &data, 60_000)
+            }
+            Op::Probe => key.sign(CHAIN, nonce, Some(PROBE), 0, &[], 60_000),
+            // Init code returning one byte of runtime code: PUSH1 0x00 PUSH0 MSTORE8 PUSH1 1 PUSH0 RETURN
+            Op::Create => key.sign(CHAIN, nonce, None, 0, &[0x60, 0x00, 0x5f, 0x53, 0x60, 0x01, 0x5f, 0xf3], 100_000),
+        }
+    }
+
+    fn params() -> BlockParams {
+        BlockParams {
+            number: 7,
+            timestamp: 1_700_000_000,
+            gas_limit: 1_000_000_000,
+            base_fee: 1_000_000_000,
+            beneficiary: COLLECTOR,
+            prevrandao: B256::ZERO,
+            chain_id: CHAIN,
+            spec: SpecId::PRAGUE,
+            host: HostRegistry::default(),
+        }
+    }
+
+    fn assert_same(a: &BlockOutput, b: &BlockOutput) {
+        assert_eq!(a.outcomes, b.outcomes);
+        assert_eq!(a.changes, b.changes);
+        assert_eq!(a.receipts, b.receipts);
+        assert_eq!((a.gas_used, a.fees), (b.gas_used, b.fees));
+        assert_eq!(
+            (a.transactions_root, a.receipts_root, a.logs_bloom),
+            (b.transactions_root, b.receipts_root, b.logs_bloom)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Whatever the mix of conflicts, thread count and scheduling, the parallel block equals the sequential.
+        #[test]
+        fn parallel_equals_sequential(
+            ops in proptest::collection::vec((0usize..6, op(), prop_oneof![8 => Just(0i8), 1 => Just(-1i8), 1 => Just(1i8)]), 16..80),
+            threads in 2usize..5,
+        ) {
+            let keys: Vec<SigningKey> = (1..=6).map(SigningKey::new).collect();
+            let reader = reader(&keys);
+            let mut nonces = vec![0u64; keys.len()];
+            let raws: Vec<Vec<u8>> = ops.iter().map(|op| sign(&keys, &mut nonces, op)).collect();
+            let senders: Vec<Address> = raws.iter().map(|r| decode_and_recover(r).expect("valid").sender).collect();
+            let txs: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+            let expected = execute_block(&reader, &params(), &txs, true).expect("sequential");
+            let (actual, stats) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, threads).expect("parallel");
+            prop_assert_eq!(stats.fallback, None);
+            assert_same(&expected, &actual);
+            prop_assert!(stats.incarnations >= txs.len());
+        }
+    }
+
+    /// Zero-value transfers to the fee collector from one sender: every transaction reads the collector, whose
+    /// balance depends on all earlier fees.
+    #[test]
+    fn transfers_to_the_collector() {
+        let key = SigningKey::new(1);
+        let reader = reader(std::slice::from_ref(&key));
+        let raws: Vec<Vec<u8>> = (0..24).map(|n| key.sign(CHAIN, n, Some(COLLECTOR), 0, &[], 21_000)).collect();
+        let txs: Vec<OrderedTx<'_>> = raws.iter().map(|raw| OrderedTx { raw, sender: key.address }).collect();
+        let expected = execute_block(&reader, &params(), &txs, true).expect("sequential");
+        let (actual, _) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, 2).expect("parallel");
+        assert_same(&expected, &actual);
+    }
+
+    /// A block of independent transfers needs no re-execution.
+    #[test]
+    fn independent_transfers_execute_once() {
+        let keys: Vec<SigningKey> = (1..=40).map(SigningKey::new).collect();
+        let reader = reader(&keys);
+        let raws: Vec<Vec<u8>> =
+            keys.iter().map(|k| k.sign(CHAIN, 0, Some(Address::with_last_byte(0x10)), 1, &[], 21_000)).collect();
+        let senders: Vec<Address> = keys.iter().map(|k| k.address).collect();
+        let txs: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+        let (out, stats) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, false, 2).expect("parallel");
+        // Every transfer credits the same recipient, so they do conflict on its balance: all must still be right.
+        let expected = execute_block(&reader, &params(), &txs, false).expect("sequential");
+        assert_same(&expected, &out);
+        assert_eq!(stats.fallback, None);
+    }
+}

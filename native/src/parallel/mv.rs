@@ -1,0 +1,193 @@
+//! Multi-version memory: every location's writes by transaction index and incarnation.
+//!
+//! A read by transaction `i` sees the write of the highest `j < i`, or the committed store when there is none;
+//! an ESTIMATE marks a write that is about to be redone, and reading one means "wait for `j`". Reads are
+//! recorded with the version they saw, and validation re-reads them: a transaction is valid while every read
+//! would still see the same version. Fees are locations too (`Key::Fee(i)`), written by every transaction and
+//! read only by one that reads the fee collector, so they conflict with nothing else.
+
+use std::{collections::BTreeMap, hash::BuildHasher, sync::Mutex};
+
+use alloy_primitives::map::{DefaultHashBuilder, HashMap, HashSet};
+use revm::{
+    bytecode::Bytecode,
+    primitives::{Address, B256, U256},
+    state::AccountInfo,
+};
+
+pub(crate) type TxIdx = usize;
+pub(crate) type Incarnation = u32;
+/// Which write a read saw: transaction and incarnation.
+pub(crate) type Version = (TxIdx, Incarnation);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    Account(Address),
+    Storage(Address, U256),
+    /// The fee transaction `i` owes the collector (an add-only credit).
+    Fee(TxIdx),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Account(Option<AccountInfo>),
+    Storage(U256),
+    Fee(U256),
+}
+
+#[derive(Debug)]
+enum Entry {
+    Written(Incarnation, Value),
+    Estimate,
+}
+
+/// What a read found.
+pub(crate) enum Read {
+    Value(Version, Value),
+    /// The closest lower writer is being redone: the reader depends on it.
+    Estimate(TxIdx),
+    /// No lower transaction wrote it: read the committed store.
+    Absent,
+}
+
+/// Where a recorded read came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Store,
+    Version(Version),
+}
+
+const SHARDS: usize = 64;
+
+type Versions = BTreeMap<TxIdx, Entry>;
+
+pub(crate) struct MvMemory {
+    hasher: DefaultHashBuilder,
+    shards: Vec<Mutex<HashMap<Key, Versions>>>,
+    last_writes: Vec<Mutex<Vec<Key>>>,
+    last_reads: Vec<Mutex<Vec<(Key, Origin)>>>,
+    /// Code deployed in this block, by hash (the store does not have it yet).
+    codes: Mutex<HashMap<B256, Bytecode>>,
+}
+
+impl MvMemory {
+    pub(crate) fn new(n: usize) -> Self {
+        Self {
+            hasher: DefaultHashBuilder::default(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            last_writes: (0..n).map(|_| Mutex::default()).collect(),
+            last_reads: (0..n).map(|_| Mutex::default()).collect(),
+            codes: Mutex::default(),
+        }
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Versions>> {
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    }
+
+    pub(crate) fn read(&self, key: &Key, tx: TxIdx) -> Read {
+        let shard = self.shard(key).lock().expect("mv shard");
+        match shard.get(key).and_then(|versions| versions.range(..tx).next_back()) {
+            None => Read::Absent,
+            Some((j, Entry::Estimate)) => Read::Estimate(*j),
+            Some((j, Entry::Written(inc, value))) => Read::Value((*j, *inc), value.clone()),
+        }
+    }
+
+    pub(crate) fn code(&self, hash: &B256) -> Option<Bytecode> {
+        self.codes.lock().expect("mv codes").get(hash).cloned()
+    }
+
+    /// Publishes an incarnation's reads and writes; returns whether it wrote a location its previous
+    /// incarnation did not (then higher transactions must be validated again).
+    pub(crate) fn record(
+        &self,
+        tx: TxIdx,
+        inc: Incarnation,
+        reads: Vec<(Key, Origin)>,
+        writes: Vec<(Key, Value)>,
+    ) -> bool {
+        *self.last_reads[tx].lock().expect("mv reads") = reads;
+        let mut last = self.last_writes[tx].lock().expect("mv writes");
+        let previous: HashSet<Key> = last.drain(..).collect();
+        let mut wrote_new = false;
+        for (key, value) in writes {
+            if let Value::Account(Some(info)) = &value {
+                if let Some(code) = info.code.as_ref().filter(|c| !c.is_empty()) {
+                    self.codes.lock().expect("mv codes").entry(info.code_hash).or_insert_with(|| code.clone());
+                }
+            }
+            wrote_new |= !previous.contains(&key);
+            self.shard(&key).lock().expect("mv shard").entry(key).or_default().insert(tx, Entry::Written(inc, value));
+            last.push(key);
+        }
+        let current: HashSet<Key> = last.iter().copied().collect();
+        for stale in previous.difference(&current) {
+            if let Some(versions) = self.shard(stale).lock().expect("mv shard").get_mut(stale) {
+                versions.remove(&tx);
+            }
+        }
+        wrote_new
+    }
+
+    /// Marks the writes of an aborted incarnation as estimates, so readers wait instead of reading stale values.
+    pub(crate) fn convert_writes_to_estimates(&self, tx: TxIdx) {
+        for key in self.last_writes[tx].lock().expect("mv writes").iter() {
+            if let Some(versions) = self.shard(key).lock().expect("mv shard").get_mut(key) {
+                versions.insert(tx, Entry::Estimate);
+            }
+        }
+    }
+
+    /// True when every read of `tx`'s last incarnation would still see the same version.
+    pub(crate) fn validate_read_set(&self, tx: TxIdx) -> bool {
+        let reads = self.last_reads[tx].lock().expect("mv reads");
+        reads.iter().all(|(key, origin)| match (self.read(key, tx), origin) {
+            (Read::Absent, Origin::Store) => true,
+            (Read::Value(version, _), Origin::Version(seen)) => version == *seen,
+            _ => false,
+        })
+    }
+
+    /// The last incarnation's reads (for access sets).
+    pub(crate) fn take_reads(&self, tx: TxIdx) -> Vec<(Key, Origin)> {
+        std::mem::take(&mut *self.last_reads[tx].lock().expect("mv reads"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(n: u64) -> Key {
+        Key::Storage(Address::ZERO, U256::from(n))
+    }
+
+    #[test]
+    fn reads_see_the_closest_lower_writer() {
+        let mv = MvMemory::new(4);
+        assert!(matches!(mv.read(&slot(1), 3), Read::Absent));
+        mv.record(0, 0, vec![], vec![(slot(1), Value::Storage(U256::from(10)))]);
+        mv.record(2, 0, vec![], vec![(slot(1), Value::Storage(U256::from(30)))]);
+        assert!(matches!(mv.read(&slot(1), 0), Read::Absent));
+        assert!(matches!(mv.read(&slot(1), 2), Read::Value((0, 0), Value::Storage(v)) if v == U256::from(10)));
+        assert!(matches!(mv.read(&slot(1), 3), Read::Value((2, 0), Value::Storage(v)) if v == U256::from(30)));
+    }
+
+    #[test]
+    fn estimates_block_and_new_incarnations_invalidate() {
+        let mv = MvMemory::new(3);
+        mv.record(0, 0, vec![], vec![(slot(1), Value::Storage(U256::from(1)))]);
+        mv.record(1, 0, vec![(slot(1), Origin::Version((0, 0)))], vec![]);
+        assert!(mv.validate_read_set(1));
+        mv.convert_writes_to_estimates(0);
+        assert!(matches!(mv.read(&slot(1), 1), Read::Estimate(0)));
+        assert!(!mv.validate_read_set(1));
+        // Re-executed with the same location: not a new one, but the version changed.
+        assert!(!mv.record(0, 1, vec![], vec![(slot(1), Value::Storage(U256::from(2)))]));
+        assert!(!mv.validate_read_set(1));
+        // A location the previous incarnation did not write is reported, and a dropped one disappears.
+        assert!(mv.record(0, 2, vec![], vec![(slot(2), Value::Storage(U256::from(5)))]));
+        assert!(matches!(mv.read(&slot(1), 1), Read::Absent));
+    }
+}
