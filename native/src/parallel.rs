@@ -97,6 +97,7 @@ pub fn execute_block_parallel<R, F>(
 where
     R: StateReader,
     F: Fn() -> Result<R, StoreError> + Sync,
+    R: Send,
 {
     let sequential = |reason: &'static str, mut stats: ParallelStats| {
         let reader = open()?;
@@ -133,9 +134,9 @@ where
         needs_sequential: Mutex::new(None),
     };
     let errors: Mutex<Vec<StoreError>> = Mutex::default();
-    std::thread::scope(|scope| {
+    pool(threads).scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| {
+            scope.spawn(|_| {
                 if let Err(e) = worker(open, &shared) {
                     shared.scheduler.halt();
                     errors.lock().expect("worker errors").push(e);
@@ -180,6 +181,24 @@ where
         builder.push(&mut state, tx.raw, tx_type, create_address, done.run, record)?;
     }
     Ok((builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?, stats))
+}
+
+/// A worker pool per thread count, kept across blocks: spawning threads every block paid for fresh stacks.
+fn pool(threads: usize) -> std::sync::Arc<rayon::ThreadPool> {
+    static POOLS: Mutex<Vec<(usize, std::sync::Arc<rayon::ThreadPool>)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().expect("worker pools");
+    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
+        return pool.clone();
+    }
+    let pool = std::sync::Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("pysei-exec-{i}"))
+            .build()
+            .expect("worker pool"),
+    );
+    pools.push((threads, pool.clone()));
+    pool
 }
 
 fn worker<R, F>(open: &F, shared: &Shared<'_>) -> Result<(), StoreError>

@@ -19,7 +19,8 @@ use crate::{
     call::{self as sim, CallError, CallOutcome, CallRequest},
     db::{StateChanges, StateReader, Store, StoreError, TableWrite},
     decode,
-    exec::{self, BlockOutput, BlockParams, Location, OrderedTx},
+    exec::{BlockOutput, BlockParams, Location, OrderedTx},
+    parallel::{execute_block_parallel, ParallelStats},
 };
 
 fn store_err(e: StoreError) -> PyErr {
@@ -261,6 +262,7 @@ fn append_alloc(changes: &mut StateChanges, alloc: Vec<AllocEntry>) -> PyResult<
 #[pyclass(frozen, name = "BlockResult", module = "pysei._native")]
 struct PyBlockResult {
     output: BlockOutput,
+    parallel: ParallelStats,
 }
 
 fn log_tuple<'py>(py: Python<'py>, log: &alloy_primitives::Log) -> PyResult<Bound<'py, PyTuple>> {
@@ -347,16 +349,29 @@ impl PyBlockResult {
         PyBytes::new(py, self.output.receipts_root.as_slice())
     }
 
-    /// `{"txs", "skipped", "gas_used", "accounts_written", "slots_written"}`.
+    /// `(name, value)` pairs: txs, skipped, gas_used, accounts_written, slots_written, threads, incarnations,
+    /// validation_aborts, dependency_waits, and `sequential_fallback` (1 when the block ran sequentially).
     fn stats(&self) -> Vec<(&'static str, u64)> {
         let s = &self.output.stats;
+        let p = &self.parallel;
         vec![
             ("txs", s.txs as u64),
             ("skipped", s.skipped as u64),
             ("gas_used", s.gas_used),
             ("accounts_written", self.output.changes.accounts.len() as u64),
             ("slots_written", self.output.changes.storage.len() as u64),
+            ("threads", p.threads as u64),
+            ("incarnations", p.incarnations as u64),
+            ("validation_aborts", p.validation_aborts as u64),
+            ("dependency_waits", p.dependency_waits as u64),
+            ("sequential_fallback", u64::from(p.fallback.is_some())),
         ]
+    }
+
+    /// Why the block ran sequentially (one thread, small block, …), or None when it ran in parallel.
+    #[getter]
+    fn fallback(&self) -> Option<&'static str> {
+        self.parallel.fallback
     }
 
     /// The block's write set: `(accounts, storage, wiped)` where accounts are `(address, (balance, nonce,
@@ -476,9 +491,10 @@ fn decode_with_senders<'py>(py: Python<'py>, raws: Vec<Vec<u8>>, senders: &[u8])
 }
 
 /// Executes an ordered block against the committed state (GIL released). `senders` is the 20-byte senders of
-/// `raws` concatenated (recovered when the transactions entered the node).
+/// `raws` concatenated (recovered when the transactions entered the node). With `threads > 1` the block runs
+/// on the optimistic parallel executor; the result is identical either way.
 #[pyfunction]
-#[pyo3(signature = (store, env, raws, senders, *, record_access = false))]
+#[pyo3(signature = (store, env, raws, senders, *, record_access = false, threads = 1))]
 fn execute_block(
     py: Python<'_>,
     store: &PyStore,
@@ -486,22 +502,22 @@ fn execute_block(
     raws: Vec<Vec<u8>>,
     senders: &[u8],
     record_access: bool,
+    threads: usize,
 ) -> PyResult<PyBlockResult> {
     if senders.len() != raws.len() * 20 {
         return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
     }
-    let output = py
+    let (output, parallel) = py
         .detach(|| {
             let txs: Vec<OrderedTx<'_>> = raws
                 .iter()
                 .zip(senders.chunks_exact(20))
                 .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
                 .collect();
-            let snapshot = store.inner.snapshot()?;
-            exec::execute_block(&snapshot, &env.inner, &txs, record_access)
+            execute_block_parallel(&|| store.inner.snapshot(), &env.inner, &txs, record_access, threads)
         })
         .map_err(store_err)?;
-    Ok(PyBlockResult { output })
+    Ok(PyBlockResult { output, parallel })
 }
 
 /// An eth_call-style request: `(from, to | None, gas | None, max_fee | None, max_priority_fee | None, value,

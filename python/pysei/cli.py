@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +24,9 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ephemeral", action="store_true", help="use a temporary data directory, deleted at exit")
     p.add_argument("--accounts", type=int, default=20, help="number of funded dev accounts")
     p.add_argument("--mnemonic", default=DEV_MNEMONIC)
+    p.add_argument(
+        "--exec-threads", type=int, default=os.cpu_count() or 1, help="parallel executor threads (1 = sequential)"
+    )
     p.add_argument("--no-fsync", action="store_true", help="do not fsync each block (safe against process crashes)")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             ephemeral=args.ephemeral,
             dev_accounts=args.accounts,
             mnemonic=args.mnemonic,
+            exec_threads=max(1, args.exec_threads),
             fsync=not args.no_fsync,
         )
         from pysei.node.run import run

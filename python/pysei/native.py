@@ -79,14 +79,14 @@ def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transac
 
 
 def execute_block(
-    store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, record_access: bool = False
+    store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, record_access: bool = False, threads: int = 1
 ) -> BlockResult:
     """Runs an ordered block over the committed state; nothing is written until ``Store.commit``.
 
     ``senders`` is the concatenation of the 20-byte senders recovered at ingest, so the block is not recovered
-    again.
+    again. With ``threads > 1`` the optimistic parallel executor runs it; the result is identical.
     """
-    return _native.execute_block(store, env, raws, senders, record_access=record_access)
+    return _native.execute_block(store, env, raws, senders, record_access=record_access, threads=threads)
 
 
 def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes) -> tuple[int, float]:

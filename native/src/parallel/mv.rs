@@ -4,11 +4,12 @@
 //! an ESTIMATE marks a write that is about to be redone, and reading one means "wait for `j`". Reads are
 //! recorded with the version they saw, and validation re-reads them: a transaction is valid while every read
 //! would still see the same version. Fees are locations too (`Key::Fee(i)`), written by every transaction and
-//! read only by one that reads the fee collector, so they conflict with nothing else.
+//! read only by one that reads the fee collector, so they conflict with nothing else; they live in an array of
+//! their own rather than in the shared map, since every transaction writes one.
 
-use std::{collections::BTreeMap, hash::BuildHasher, sync::Mutex};
+use std::{hash::BuildHasher, sync::Mutex};
 
-use alloy_primitives::map::{DefaultHashBuilder, HashMap, HashSet};
+use alloy_primitives::map::{DefaultHashBuilder, HashMap};
 use revm::{
     bytecode::Bytecode,
     primitives::{Address, B256, U256},
@@ -59,11 +60,40 @@ pub(crate) enum Origin {
 
 const SHARDS: usize = 64;
 
-type Versions = BTreeMap<TxIdx, Entry>;
+/// Writers of one location, sorted by transaction index. Almost every location has one or two writers, for
+/// which a small vector beats a B-tree (allocation and traversal showed up in profiles).
+#[derive(Debug, Default)]
+struct Versions(Vec<(TxIdx, Entry)>);
+
+impl Versions {
+    fn below(&self, tx: TxIdx) -> Option<&(TxIdx, Entry)> {
+        let end = self.0.partition_point(|(j, _)| *j < tx);
+        end.checked_sub(1).map(|i| &self.0[i])
+    }
+
+    fn insert(&mut self, tx: TxIdx, entry: Entry) {
+        match self.0.binary_search_by_key(&tx, |(j, _)| *j) {
+            Ok(i) => self.0[i].1 = entry,
+            Err(i) => self.0.insert(i, (tx, entry)),
+        }
+    }
+
+    fn get_mut(&mut self, tx: TxIdx) -> Option<&mut Entry> {
+        self.0.binary_search_by_key(&tx, |(j, _)| *j).ok().map(|i| &mut self.0[i].1)
+    }
+
+    fn remove(&mut self, tx: TxIdx) {
+        if let Ok(i) = self.0.binary_search_by_key(&tx, |(j, _)| *j) {
+            self.0.remove(i);
+        }
+    }
+}
 
 pub(crate) struct MvMemory {
     hasher: DefaultHashBuilder,
     shards: Vec<Mutex<HashMap<Key, Versions>>>,
+    /// `Key::Fee(i)` for every transaction `i`: `None` until it executed.
+    fees: Vec<Mutex<Option<Entry>>>,
     last_writes: Vec<Mutex<Vec<Key>>>,
     last_reads: Vec<Mutex<Vec<(Key, Origin)>>>,
     /// Code deployed in this block, by hash (the store does not have it yet).
@@ -72,9 +102,14 @@ pub(crate) struct MvMemory {
 
 impl MvMemory {
     pub(crate) fn new(n: usize) -> Self {
+        // About three locations a transaction (sender, recipient or a slot or two), spread over the shards.
+        let per_shard = 3 * n / SHARDS + 16;
         Self {
             hasher: DefaultHashBuilder::default(),
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_capacity_and_hasher(per_shard, Default::default())))
+                .collect(),
+            fees: (0..n).map(|_| Mutex::default()).collect(),
             last_writes: (0..n).map(|_| Mutex::default()).collect(),
             last_reads: (0..n).map(|_| Mutex::default()).collect(),
             codes: Mutex::default(),
@@ -86,11 +121,51 @@ impl MvMemory {
     }
 
     pub(crate) fn read(&self, key: &Key, tx: TxIdx) -> Read {
+        if let Key::Fee(k) = key {
+            if *k >= tx {
+                return Read::Absent;
+            }
+            return match &*self.fees[*k].lock().expect("mv fee") {
+                None => Read::Absent,
+                Some(Entry::Estimate) => Read::Estimate(*k),
+                Some(Entry::Written(inc, value)) => Read::Value((*k, *inc), value.clone()),
+            };
+        }
         let shard = self.shard(key).lock().expect("mv shard");
-        match shard.get(key).and_then(|versions| versions.range(..tx).next_back()) {
+        match shard.get(key).and_then(|versions| versions.below(tx)) {
             None => Read::Absent,
             Some((j, Entry::Estimate)) => Read::Estimate(*j),
             Some((j, Entry::Written(inc, value))) => Read::Value((*j, *inc), value.clone()),
+        }
+    }
+
+    fn write(&self, key: Key, tx: TxIdx, entry: Entry) {
+        if let Key::Fee(k) = key {
+            *self.fees[k].lock().expect("mv fee") = Some(entry);
+            return;
+        }
+        self.shard(&key).lock().expect("mv shard").entry(key).or_default().insert(tx, entry);
+    }
+
+    fn mark_estimate(&self, key: &Key, tx: TxIdx) {
+        if let Key::Fee(k) = key {
+            if let Some(entry) = self.fees[*k].lock().expect("mv fee").as_mut() {
+                *entry = Entry::Estimate;
+            }
+            return;
+        }
+        if let Some(entry) = self.shard(key).lock().expect("mv shard").get_mut(key).and_then(|v| v.get_mut(tx)) {
+            *entry = Entry::Estimate;
+        }
+    }
+
+    fn erase(&self, key: &Key, tx: TxIdx) {
+        if let Key::Fee(k) = key {
+            *self.fees[*k].lock().expect("mv fee") = None;
+            return;
+        }
+        if let Some(versions) = self.shard(key).lock().expect("mv shard").get_mut(key) {
+            versions.remove(tx);
         }
     }
 
@@ -109,7 +184,7 @@ impl MvMemory {
     ) -> bool {
         *self.last_reads[tx].lock().expect("mv reads") = reads;
         let mut last = self.last_writes[tx].lock().expect("mv writes");
-        let previous: HashSet<Key> = last.drain(..).collect();
+        let previous = std::mem::take(&mut *last);
         let mut wrote_new = false;
         for (key, value) in writes {
             if let Value::Account(Some(info)) = &value {
@@ -117,15 +192,13 @@ impl MvMemory {
                     self.codes.lock().expect("mv codes").entry(info.code_hash).or_insert_with(|| code.clone());
                 }
             }
+            // Write sets are a handful of keys: a linear scan beats building sets.
             wrote_new |= !previous.contains(&key);
-            self.shard(&key).lock().expect("mv shard").entry(key).or_default().insert(tx, Entry::Written(inc, value));
+            self.write(key, tx, Entry::Written(inc, value));
             last.push(key);
         }
-        let current: HashSet<Key> = last.iter().copied().collect();
-        for stale in previous.difference(&current) {
-            if let Some(versions) = self.shard(stale).lock().expect("mv shard").get_mut(stale) {
-                versions.remove(&tx);
-            }
+        for stale in previous.iter().filter(|k| !last.contains(k)) {
+            self.erase(stale, tx);
         }
         wrote_new
     }
@@ -133,9 +206,7 @@ impl MvMemory {
     /// Marks the writes of an aborted incarnation as estimates, so readers wait instead of reading stale values.
     pub(crate) fn convert_writes_to_estimates(&self, tx: TxIdx) {
         for key in self.last_writes[tx].lock().expect("mv writes").iter() {
-            if let Some(versions) = self.shard(key).lock().expect("mv shard").get_mut(key) {
-                versions.insert(tx, Entry::Estimate);
-            }
+            self.mark_estimate(key, tx);
         }
     }
 

@@ -1,4 +1,4 @@
-"""``pysei bench exec``: the kernel's sequential block execution over the LMDB store vs plain revm in memory.
+"""``pysei bench exec``: the kernel's block execution (sequential and parallel) over the LMDB store vs plain revm.
 
 Both sides get the same pre-signed block with senders already recovered (recovery happens at ingest in the
 node); the kernel side is the real call the node makes (``execute_block`` over an LMDB snapshot: decode,
@@ -9,6 +9,7 @@ execute, deferred fees, receipts, roots, write set), the ceiling is revm's own `
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -24,10 +25,15 @@ from pysei.state.store import ChainStore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("exec", help="sequential kernel execution vs plain revm in memory (the ceiling)")
+    p = sub.add_parser("exec", help="kernel execution (sequential and parallel) vs plain revm in memory (the ceiling)")
     p.add_argument("--workload", choices=["transfer", "erc20"], default="erc20")
     p.add_argument("--txs", type=int, default=20_000)
     p.add_argument("--rounds", type=int, default=5, help="timed repetitions; the median is reported")
+    p.add_argument(
+        "--threads",
+        default="1," + str(os.cpu_count() or 1),
+        help="comma-separated executor thread counts to measure, e.g. 1,2,4,8 (1 = sequential)",
+    )
     p.set_defaults(func=main)
 
 
@@ -45,48 +51,74 @@ def _env(gas_limit: int) -> BlockEnv:
 
 def main(args: argparse.Namespace) -> int:
     console = Console()
+    threads = sorted({max(1, int(t)) for t in str(args.threads).split(",") if t.strip()})
     with console.status(f"signing {args.txs:,} {args.workload} transactions"):
         work = build(args.workload, args.txs)
     senders = b"".join(work.senders)
     env = _env(gas_limit=max(30_000_000, 100_000 * args.txs))
-    kernel_times, ceiling_times, commit_times = [], [], []
+    times: dict[int, list[float]] = {t: [] for t in threads}
+    stats: dict[int, dict[str, int]] = {}
+    ceiling_times: list[float] = []
     gas = ceiling_gas = 0
     with tempfile.TemporaryDirectory(prefix="pysei-bench-") as tmp:
         store = ChainStore(Path(tmp) / "state")
         store.native.commit(alloc=work.alloc)
+        result = None
         for r in range(args.rounds):
-            with console.status(f"round {r + 1}/{args.rounds}"):
-                t0 = time.perf_counter()
-                result = execute_block(store.native, env, work.raws, senders)
-                kernel_times.append(time.perf_counter() - t0)
-                gas = result.gas_used
-                skipped = sum(1 for o in result.outcomes() if o[0] is not None)
-                if skipped:
-                    console.print(f"[red]{skipped} transactions skipped: the workload is broken[/red]")
+            # Alternate the engines within each round so that machine drift affects all alike.
+            for t in threads:
+                with console.status(f"round {r + 1}/{args.rounds}: kernel, {t} thread(s)"):
+                    t0 = time.perf_counter()
+                    result = execute_block(store.native, env, work.raws, senders, threads=t)
+                    times[t].append(time.perf_counter() - t0)
+                if any(o[0] is not None for o in result.outcomes()):
+                    console.print("[red]transactions were skipped: the workload is broken[/red]")
                     return 1
+                if gas and result.gas_used != gas:
+                    console.print(f"[red]gas differs between thread counts: {gas} vs {result.gas_used}[/red]")
+                    return 1
+                gas = result.gas_used
+                stats[t] = dict(result.stats())
+            with console.status(f"round {r + 1}/{args.rounds}: plain revm"):
                 ceiling_gas, seconds = execute_in_memory(env, work.alloc, work.raws, senders)
                 ceiling_times.append(seconds)
-        # Commit once (it changes the state the rounds ran on) in a throw-away copy of the situation.
+        assert result is not None
         t0 = time.perf_counter()
         store.native.commit(result=result)
-        commit_times.append(time.perf_counter() - t0)
+        commit_time = time.perf_counter() - t0
     if ceiling_gas != gas:
         console.print(f"[red]gas differs: kernel {gas}, plain revm {ceiling_gas}[/red]")
         return 1
-    k, c = statistics.median(kernel_times), statistics.median(ceiling_times)
+    c = statistics.median(ceiling_times)
+    seq = statistics.median(times[threads[0]])
     table = Table(title=f"pysei bench exec — {args.workload}, {args.txs:,} txs, median of {args.rounds}")
-    for col in ("engine", "time (ms)", "tx/s", "Mgas/s", "× ceiling"):
-        table.add_column(col, justify="right" if col != "engine" else "left")
+    for col in ("engine", "threads", "time (ms)", "tx/s", "Mgas/s", "× sequential", "× ceiling", "re-exec / 1k tx"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for t in threads:
+        k = statistics.median(times[t])
+        st = stats[t]
+        reexec = 1000 * (st["incarnations"] - st["txs"]) / max(1, st["txs"])
+        mode = "sequential" if st["sequential_fallback"] else "parallel"
+        table.add_row(
+            f"kernel over LMDB ({mode})",
+            str(t),
+            f"{k * 1e3:.1f}",
+            f"{args.txs / k:,.0f}",
+            f"{gas / k / 1e6:,.0f}",
+            f"{seq / k:.2f}",
+            f"{c / k:.2f}",
+            f"{reexec:.1f}",
+        )
     table.add_row(
-        "kernel over LMDB (execute_block)",
-        f"{k * 1e3:.1f}",
-        f"{args.txs / k:,.0f}",
-        f"{gas / k / 1e6:,.0f}",
-        f"{c / k:.2f}",
-    )
-    table.add_row(
-        "plain revm, in memory (ceiling)", f"{c * 1e3:.1f}", f"{args.txs / c:,.0f}", f"{gas / c / 1e6:,.0f}", "1.00"
+        "plain revm, in memory (ceiling)",
+        "1",
+        f"{c * 1e3:.1f}",
+        f"{args.txs / c:,.0f}",
+        f"{gas / c / 1e6:,.0f}",
+        f"{seq / c:.2f}",
+        "1.00",
+        "-",
     )
     console.print(table)
-    console.print(f"block commit to LMDB (fsync): {commit_times[0] * 1e3:.1f} ms; gas used {gas:,}")
+    console.print(f"block commit to LMDB (fsync): {commit_time * 1e3:.1f} ms; gas used {gas:,}")
     return 0

@@ -29,6 +29,8 @@ class ChainParams:
     """The fee collector: COINBASE of every block."""
     fees: FeeParams
     spec: str = "prague"
+    exec_threads: int = 1
+    """Worker threads of the parallel executor (1 = sequential)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,10 @@ class ExecutedBlock:
     logs: list[BlockLog]
     skipped: list[tuple[Transaction, str]]
     stats: dict[str, int]
+    """Execution statistics: txs, skipped, gas, writes, and the parallel executor's threads, incarnations,
+    validation aborts, dependency waits and whether it fell back to sequential."""
+    fallback: str | None = None
+    """Why the block ran sequentially, when it did."""
 
 
 def prevrandao(timestamp: int, number: int) -> bytes:
@@ -121,7 +127,11 @@ class Executor:
             spec_name=self.params.spec,
         )
         result = execute_block(
-            self.store.native, env, [t.raw for t in ordered.txs], b"".join(t.sender for t in ordered.txs)
+            self.store.native,
+            env,
+            [t.raw for t in ordered.txs],
+            b"".join(t.sender for t in ordered.txs),
+            threads=self.params.exec_threads,
         )
         outcomes = result.outcomes()
         header = Header(
@@ -181,4 +191,7 @@ class Executor:
         block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)
         self.store.commit_block(block, records, logs, result=result)
         self.head = block
-        return ExecutedBlock(block=block, txs=records, logs=logs, skipped=skipped, stats=dict(result.stats()))
+        stats = dict(result.stats())
+        return ExecutedBlock(
+            block=block, txs=records, logs=logs, skipped=skipped, stats=stats, fallback=result.fallback
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ class NodeConfig:
     dev_balance: int = 10_000 * WEI_PER_SEI
     max_tx_size: int = 128 * 1024
     """Largest raw transaction accepted (geth's txMaxSize is 128 KiB)."""
+    exec_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Threads of the parallel block executor (1 = sequential); the result does not depend on it."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
     fees: FeeParams = field(default_factory=FeeParams)

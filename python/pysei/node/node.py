@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from pysei.node.config import NodeConfig
 from pysei.state.store import Alloc, ChainStore
 
 log = logging.getLogger("pysei.node")
+
+STATS_KEPT = 1024
+"""Recent blocks whose execution statistics are kept for pysei_executionStats."""
 
 EXECUTION_QUEUE = 64
 """Ordered blocks that may wait for execution before ordering blocks (back-pressure)."""
@@ -48,7 +52,11 @@ class Node:
         self.data_dir = data_dir
         self.store = ChainStore(data_dir / "state", sync=config.fsync)
         self.params = ChainParams(
-            chain_id=config.chain_id, gas_limit=config.gas_limit, beneficiary=FEE_COLLECTOR, fees=config.fees
+            chain_id=config.chain_id,
+            gas_limit=config.gas_limit,
+            beneficiary=FEE_COLLECTOR,
+            fees=config.fees,
+            exec_threads=config.exec_threads,
         )
         self.executor = Executor(self.store, self.params)
         self.accounts: list[DevAccount] = dev_accounts(config.mnemonic, config.dev_accounts)
@@ -70,6 +78,8 @@ class Node:
         self.pending_listeners: list[PendingListener] = []
         self.mempool.subscribe(self._on_pending)
         self._waiters: dict[bytes, asyncio.Future[None]] = {}
+        self.recent_stats: deque[tuple[int, dict[str, int], str | None]] = deque(maxlen=STATS_KEPT)
+        """(block number, execution stats, fallback reason) of recent blocks, for metrics."""
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: BaseException | None = None
         self.stopped = asyncio.Event()
@@ -133,7 +143,17 @@ class Node:
             for tx, reason in executed.skipped:
                 log.info("block %d: skipped %s: %s", ordered.number, tx.hash.hex(), reason)
             stats = executed.stats
-            log.debug("block %d: %d txs, %d gas", ordered.number, len(executed.txs), stats.get("gas_used", 0))
+            self.recent_stats.append((ordered.number, stats, executed.fallback))
+            log.debug(
+                "block %d: %d txs, %d gas, %d incarnations, %d aborts, %d waits, %s",
+                ordered.number,
+                len(executed.txs),
+                stats["gas_used"],
+                stats["incarnations"],
+                stats["validation_aborts"],
+                stats["dependency_waits"],
+                f"sequential ({executed.fallback})" if executed.fallback else f"{stats['threads']} threads",
+            )
             for listener in self.block_listeners:
                 try:
                     listener(executed)

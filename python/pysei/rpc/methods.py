@@ -595,6 +595,13 @@ class EthApi:
             for flt in pending:
                 self.filters.push(flt, rendered)
 
+    # --- metrics -------------------------------------------------------------------------------------------
+    async def rpc_pysei_executionStats(self, params: list[Any]) -> list[dict[str, Any]]:
+        """Execution statistics of the most recent blocks (at most ``count``, default 100), newest last."""
+        count = codec.quantity(param(params, 0, "count", required=False, default=100), "count", bits=16)
+        recent = list(self.node.recent_stats)[-count:] if count else []
+        return [{"block": n, **stats, "fallback": fallback} for n, stats, fallback in recent]
+
     # --- pool ----------------------------------------------------------------------------------------------
     async def rpc_txpool_status(self, params: list[Any]) -> dict[str, str]:
         pool = self.node.mempool
