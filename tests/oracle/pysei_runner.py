@@ -8,11 +8,14 @@ from pysei.native import BlockEnv as NativeEnv
 from pysei.native import Store, decode_transactions, execute_block
 from tests.oracle.model import Account, BlockEnv, BlockOutcome, PreState, TxOutcome, block_hash
 
+fallbacks: list[str | None] = []
+"""Why each block executed here ran sequentially (None: in parallel); tests check the parallel path ran."""
+
 _MAP_SIZE = 1 << 30
 """1 GiB of address space per store: hypothesis opens hundreds of stores in one process."""
 
 
-def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes]) -> BlockOutcome:
+def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes], threads: int = 1) -> BlockOutcome:
     with tempfile.TemporaryDirectory(prefix="pysei-diff-") as tmp:
         store = Store(tmp, [], map_size=_MAP_SIZE, sync=False)
         alloc = [(a, acct.balance, acct.nonce, acct.code, sorted(acct.storage.items())) for a, acct in pre.items()]
@@ -31,7 +34,8 @@ def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes]) -> BlockOutcom
             chain_id=env.chain_id,
             spec_name=env.spec,
         )
-        result = execute_block(store, native_env, raw_txs, b"".join(senders))
+        result = execute_block(store, native_env, raw_txs, b"".join(senders), threads=threads)
+        fallbacks.append(result.fallback)
         txs = []
         for skip, success, gas_used, _cum, created, logs, _out, _halt, _bloom in result.outcomes():
             if skip is not None:
