@@ -7,6 +7,7 @@ use num_bigint::BigUint;
 use pyo3::{
     exceptions::{PyRuntimeError, PyValueError},
     prelude::*,
+    pybacked::PyBackedBytes,
     types::{PyBytes, PyList, PyTuple},
 };
 use revm::{
@@ -499,7 +500,8 @@ fn execute_block(
     py: Python<'_>,
     store: &PyStore,
     env: &PyBlockEnv,
-    raws: Vec<Vec<u8>>,
+    // Borrowed, not copied: a block's transactions are megabytes, and fresh copies cost page faults.
+    raws: Vec<PyBackedBytes>,
     senders: &[u8],
     record_access: bool,
     threads: usize,
