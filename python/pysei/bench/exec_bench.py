@@ -92,15 +92,15 @@ def main(args: argparse.Namespace) -> int:
     c = statistics.median(ceiling_times)
     seq = statistics.median(times[threads[0]])
     table = Table(title=f"pysei bench exec — {args.workload}, {args.txs:,} txs, median of {args.rounds}")
-    for col in ("engine", "threads", "time (ms)", "tx/s", "Mgas/s", "× sequential", "× ceiling", "re-exec / 1k tx"):
+    for col in ("engine", "thr", "ms", "tx/s", "Mgas/s", "×seq", "×ceil", "reexec/1k"):
         table.add_column(col, justify="left" if col == "engine" else "right")
     for t in threads:
         k = statistics.median(times[t])
         st = stats[t]
         reexec = 1000 * (st["incarnations"] - st["txs"]) / max(1, st["txs"])
-        mode = "sequential" if st["sequential_fallback"] else "parallel"
+        mode = "seq" if st["sequential_fallback"] else "par"
         table.add_row(
-            f"kernel over LMDB ({mode})",
+            f"kernel/LMDB {mode}",
             str(t),
             f"{k * 1e3:.1f}",
             f"{args.txs / k:,.0f}",
@@ -110,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
             f"{reexec:.1f}",
         )
     table.add_row(
-        "plain revm, in memory (ceiling)",
+        "revm in memory (ceiling)",
         "1",
         f"{c * 1e3:.1f}",
         f"{args.txs / c:,.0f}",
