@@ -25,7 +25,10 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accounts", type=int, default=20, help="number of funded dev accounts")
     p.add_argument("--mnemonic", default=DEV_MNEMONIC)
     p.add_argument(
-        "--exec-threads", type=int, default=os.cpu_count() or 1, help="parallel executor threads (1 = sequential)"
+        "--exec-threads",
+        type=int,
+        default=1,
+        help=f"parallel block executor threads (1 = sequential, the default; this machine has {os.cpu_count()})",
     )
     p.add_argument("--no-fsync", action="store_true", help="do not fsync each block (safe against process crashes)")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +34,10 @@ class NodeConfig:
     dev_balance: int = 10_000 * WEI_PER_SEI
     max_tx_size: int = 128 * 1024
     """Largest raw transaction accepted (geth's txMaxSize is 128 KiB)."""
-    exec_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    """Threads of the parallel block executor (1 = sequential); the result does not depend on it."""
+    exec_threads: int = 1
+    """Threads of the parallel block executor (1 = sequential); the result does not depend on it. Sequential by
+    default for now: on 2 cores the parallel executor is still slower than sequential (its bookkeeping costs
+    more than the second core gains; see `pysei bench exec --threads 1,2`)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
     fees: FeeParams = field(default_factory=FeeParams)
