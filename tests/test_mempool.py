@@ -87,6 +87,9 @@ class Reader:
         self.reads += 1
         return self.accounts.get(address, (0, 0))
 
+    def nonces_and_balances(self, addresses: Sequence[bytes]) -> list[tuple[int, int]]:
+        return [self.nonce_and_balance(a) for a in addresses]
+
     def set_nonce(self, address: bytes, nonce: int) -> None:
         self.accounts[address] = (nonce, self.accounts.get(address, (0, 0))[1])
 

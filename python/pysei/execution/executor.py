@@ -154,38 +154,39 @@ class Executor:
         logs: list[BlockLog] = []
         skipped: list[tuple[Transaction, str]] = []
         size = len(header.encode())
+        # Positional construction throughout: this loop runs once per transaction on the node's critical path.
         for tx, (skip, success, gas_used, cumulative, created, raw_logs, output, _halt, _bloom) in zip(
             ordered.txs, outcomes, strict=True
         ):
             if skip is not None:
                 skipped.append((tx, skip))
                 continue
-            tx_logs = [Log(address=a, topics=t, data=d) for a, t, d in raw_logs]
             index = len(records)
             first_log = len(logs)
-            logs.extend(
-                BlockLog(log=log, tx_hash=tx.hash, tx_index=index, log_index=first_log + i)
-                for i, log in enumerate(tx_logs)
-            )
+            tx_logs = []
+            for a, t, d in raw_logs:
+                log = Log(a, t, d)
+                tx_logs.append(log)
+                logs.append(BlockLog(log, tx.hash, index, len(logs)))
             size += len(tx.raw)
             records.append(
                 TxRecord(
-                    hash=tx.hash,
-                    raw=tx.raw,
-                    sender=tx.sender,
-                    to=tx.to,
-                    type=tx.type,
-                    block_number=ordered.number,
-                    block_hash=block_hash,
-                    index=index,
-                    success=success,
-                    gas_used=gas_used,
-                    cumulative_gas_used=cumulative,
-                    effective_gas_price=tx.effective_gas_price(base_fee),
-                    contract_address=created,
-                    logs=tx_logs,
-                    first_log_index=first_log,
-                    output=output,
+                    tx.hash,
+                    tx.raw,
+                    tx.sender,
+                    tx.to,
+                    tx.type,
+                    ordered.number,
+                    block_hash,
+                    index,
+                    success,
+                    gas_used,
+                    cumulative,
+                    tx.effective_gas_price(base_fee),
+                    created,
+                    tx_logs,
+                    first_log,
+                    output,
                 )
             )
         block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)

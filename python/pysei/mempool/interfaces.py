@@ -20,3 +20,8 @@ class AccountReader(Protocol):
     def nonce_and_balance(self, address: bytes) -> tuple[int, int]:
         """Nonce and balance (wei) of ``address`` in the latest committed state; ``(0, 0)`` when absent."""
         ...
+
+    def nonces_and_balances(self, addresses: Sequence[bytes]) -> list[tuple[int, int]]:
+        """``nonce_and_balance`` of many addresses from one snapshot: a JSON-RPC batch reads all its senders in one
+        call instead of one store round trip each."""
+        ...

@@ -6,6 +6,7 @@ block's state needs the history layer, and is refused with a clear error rather 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -28,6 +29,8 @@ from pysei.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteri
 from pysei.rpc.format import block_json, block_log_json, receipt_json, tx_json
 
 SUGGESTED_TIP = 1 * GWEI
+OFFLOAD_DECODE = 16
+"""Batches at least this large are decoded on a worker thread rather than on the event loop."""
 MAX_LOG_RANGE = 100_000
 """Blocks one eth_getLogs may scan (block blooms make empty blocks cheap to skip)."""
 MAX_FEE_HISTORY = 1024
@@ -144,7 +147,14 @@ class EthApi:
                 results[i] = server_error(f"oversized data: transaction size {len(raw)}, limit {cfg.max_tx_size}")
             else:
                 to_decode.append(i)
-        decoded = decode_transactions([raws[i] for i in to_decode])
+        batch = [raws[i] for i in to_decode]
+        # Recovery (~20 µs a signature, GIL released) would otherwise block the event loop for a whole batch;
+        # off the loop, other connections' requests and receipts are served meanwhile.
+        decoded = (
+            await asyncio.to_thread(decode_transactions, batch)
+            if len(batch) >= OFFLOAD_DECODE
+            else decode_transactions(batch)
+        )
         accepted: list[tuple[int, Transaction]] = []
         for i, item in zip(to_decode, decoded, strict=True):
             if isinstance(item, str):

@@ -7,7 +7,7 @@ indexes, so a crash at any moment leaves either the whole block or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -89,6 +89,9 @@ class ChainStore:
 
     def nonce_and_balance(self, address: bytes) -> tuple[int, int]:
         return self.native.nonces_and_balances([address])[0]
+
+    def nonces_and_balances(self, addresses: Sequence[bytes]) -> list[tuple[int, int]]:
+        return self.native.nonces_and_balances(addresses) if addresses else []
 
     def code(self, address: bytes) -> bytes:
         return self.native.code(address)
