@@ -52,6 +52,7 @@ test: build npm-deps ## run the Rust and Python test suites
 lint: venv ## ruff, cargo fmt and clippy
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/mypy python/pysei --ignore-missing-imports
 	cd native && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
 
 .PHONY: format

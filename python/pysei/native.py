@@ -7,11 +7,14 @@ GIL inside Rust, so the asyncio loop keeps serving while a block executes on ano
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pysei import _native
 from pysei._native import BlockEnv, BlockResult, Store, keccak, logs_bloom
 from pysei.chain.transaction import Transaction
+
+if TYPE_CHECKING:
+    from pysei._native import CallRequest as NativeCallRequest
 
 __all__ = [
     "BlockEnv",
@@ -42,7 +45,13 @@ class Decoded:
 def _transaction(fields: tuple[Any, ...], raw: bytes) -> Decoded:
     # Positional construction, in Transaction's field order: this runs once per ingested transaction, and
     # keyword arguments made it the largest single cost of ingest (py-spy, `pysei bench e2e`).
-    return Decoded(Transaction(*fields[:11], raw, *fields[11:16]), fields[16])
+    h, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, v, r, s, access, gas_price, intrinsic = (
+        fields
+    )
+    tx = Transaction(
+        h, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, raw, v, r, s, access, gas_price
+    )
+    return Decoded(tx, intrinsic)
 
 
 def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
@@ -89,7 +98,7 @@ class CallRequest:
     nonce: int | None = None
     access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
 
-    def as_tuple(self) -> tuple[object, ...]:
+    def as_tuple(self) -> NativeCallRequest:
         return (
             self.sender,
             self.to,
@@ -120,7 +129,10 @@ def call(store: Store, env: BlockEnv, request: CallRequest) -> CallResult:
 def estimate_gas(store: Store, env: BlockEnv, request: CallRequest) -> int | CallResult:
     """The least gas with which the call succeeds, or the failing result at the gas cap."""
     gas, failure = _native.estimate_gas(store, env, request.as_tuple())
-    return gas if gas is not None else CallResult(*failure)
+    if gas is not None:
+        return gas
+    assert failure is not None, "the kernel answers a gas or a failure"
+    return CallResult(*failure)
 
 
 def create_access_list(

@@ -91,7 +91,7 @@ class ChainStore:
         return self.native.nonces_and_balances([address])[0]
 
     def nonces_and_balances(self, addresses: Sequence[bytes]) -> list[tuple[int, int]]:
-        return self.native.nonces_and_balances(addresses) if addresses else []
+        return self.native.nonces_and_balances(list(addresses)) if addresses else []
 
     def code(self, address: bytes) -> bytes:
         return self.native.code(address)

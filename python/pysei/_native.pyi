@@ -1,0 +1,105 @@
+"""Type stub of pysei's native kernel (Rust, PyO3). Only ``pysei.native`` imports it."""
+
+from typing import final
+
+__version__: str
+
+Alloc = list[tuple[bytes, int, int, bytes, list[tuple[int, int]]]]
+CallRequest = tuple[
+    bytes, bytes | None, int | None, int | None, int | None, int, bytes, int | None, list[tuple[bytes, list[bytes]]]
+]
+CallOutcome = tuple[bool, int, bytes, str | None]
+Log = tuple[bytes, list[bytes], bytes]
+Outcome = tuple[str | None, bool, int, int, bytes | None, list[Log], bytes, str | None, bytes]
+TxFields = tuple[
+    bytes,
+    bytes,
+    int,
+    int,
+    int,
+    int,
+    int,
+    bytes | None,
+    bytes,
+    int,
+    int | None,
+    int,
+    int,
+    int,
+    list[tuple[bytes, list[bytes]]],
+    int | None,
+    int,
+]
+
+@final
+class BlockEnv:
+    """Everything a block executes in apart from its transactions and the state."""
+
+    def __init__(
+        self,
+        *,
+        number: int,
+        timestamp: int,
+        gas_limit: int,
+        base_fee: int,
+        beneficiary: bytes,
+        prevrandao: bytes,
+        chain_id: int,
+        spec_name: str = "prague",
+    ) -> None: ...
+
+@final
+class BlockResult:
+    """An executed block; holds its state changes until ``Store.commit``."""
+
+    gas_used: int
+    fees: int
+    logs_bloom: bytes
+    transactions_root: bytes
+    receipts_root: bytes
+    changes_digest: bytes
+    fallback: str | None
+    def outcomes(self) -> list[Outcome]: ...
+    def stats(self) -> list[tuple[str, int]]: ...
+    def write_set(
+        self,
+    ) -> tuple[list[tuple[bytes, tuple[int, int, bytes] | None]], list[tuple[bytes, int, int]], list[bytes]]: ...
+    def access_sets(self) -> list[tuple[list[bytes], list[bytes], bool]]: ...
+
+@final
+class Store:
+    """The LMDB flat store, opened once per process."""
+
+    def __init__(self, path: str, tables: list[str], *, map_size: int = ..., sync: bool = True) -> None: ...
+    def account(self, addr: bytes) -> tuple[int, int, bytes] | None: ...
+    def nonces_and_balances(self, addrs: list[bytes]) -> list[tuple[int, int]]: ...
+    def code(self, addr: bytes) -> bytes: ...
+    def storage(self, addr: bytes, slot: int) -> int: ...
+    def get(self, table: str, key: bytes) -> bytes | None: ...
+    def get_many(self, table: str, keys: list[bytes]) -> list[bytes | None]: ...
+    def range(self, table: str, start: bytes, end: bytes, limit: int) -> list[tuple[bytes, bytes]]: ...
+    def commit(
+        self,
+        *,
+        result: BlockResult | None = None,
+        alloc: Alloc | None = None,
+        hashes: list[tuple[int, bytes]] = ...,
+        writes: list[tuple[str, bytes, bytes | None]] = ...,
+    ) -> None: ...
+    def dump_state(self) -> tuple[list[tuple[bytes, int, int, bytes]], list[tuple[bytes, int, int]]]: ...
+    def stats(self) -> list[tuple[str, int, int]]: ...
+    def sync(self) -> None: ...
+
+def decode_transactions(raws: list[bytes]) -> list[TxFields | str]: ...
+def decode_with_senders(raws: list[bytes], senders: bytes) -> list[TxFields]: ...
+def execute_block(
+    store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, record_access: bool = False, threads: int = 1
+) -> BlockResult: ...
+def execute_in_memory(env: BlockEnv, alloc: Alloc, raws: list[bytes], senders: bytes) -> tuple[int, float]: ...
+def call(store: Store, env: BlockEnv, request: CallRequest) -> CallOutcome: ...
+def estimate_gas(store: Store, env: BlockEnv, request: CallRequest) -> tuple[int | None, CallOutcome | None]: ...
+def create_access_list(
+    store: Store, env: BlockEnv, request: CallRequest
+) -> tuple[list[tuple[bytes, list[bytes]]], CallOutcome]: ...
+def keccak(data: bytes) -> bytes: ...
+def logs_bloom(logs: list[tuple[bytes, list[bytes]]]) -> bytes: ...
