@@ -697,26 +697,13 @@ mod tests {
     use crate::{
         decode::decode_and_recover,
         precompiles::{HostCall, HostOutput, HostPrecompile},
-        testutil::{Key, MemReader},
+        testutil::{block_params, Key, MemReader, CHAIN, COLLECTOR},
     };
     use alloy_primitives::{Log, LogData};
     use proptest::prelude::*;
 
-    const CHAIN: u64 = 713714;
-    const COLLECTOR: Address = Address::with_last_byte(0xfe);
-
     fn params() -> BlockParams {
-        BlockParams {
-            number: 1,
-            timestamp: 1_700_000_000,
-            gas_limit: 30_000_000,
-            base_fee: 1_000_000_000,
-            beneficiary: COLLECTOR,
-            prevrandao: B256::ZERO,
-            chain_id: CHAIN,
-            spec: SpecId::PRAGUE,
-            host: HostRegistry::default(),
-        }
+        block_params(30_000_000)
     }
 
     fn run(reader: &MemReader, params: &BlockParams, raws: &[Vec<u8>]) -> BlockOutput {

@@ -293,17 +293,14 @@ fn execute<R: StateReader>(
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use revm::primitives::{Address, B256, U256};
+    use revm::primitives::{Address, U256};
 
     use super::*;
     use crate::{
         decode::decode_and_recover,
-        precompiles::HostRegistry,
-        testutil::{Key as SigningKey, MemReader},
+        testutil::{block_params, Key as SigningKey, MemReader, CHAIN, COLLECTOR},
     };
 
-    const CHAIN: u64 = 713714;
-    const COLLECTOR: Address = Address::with_last_byte(0xfe);
     const COUNTER: Address = Address::with_last_byte(0xc1);
     const SETTER: Address = Address::with_last_byte(0xc2);
     const PROBE: Address = Address::with_last_byte(0xc3);
@@ -377,17 +374,7 @@ mod tests {
     }
 
     fn params() -> BlockParams {
-        BlockParams {
-            number: 7,
-            timestamp: 1_700_000_000,
-            gas_limit: 1_000_000_000,
-            base_fee: 1_000_000_000,
-            beneficiary: COLLECTOR,
-            prevrandao: B256::ZERO,
-            chain_id: CHAIN,
-            spec: SpecId::PRAGUE,
-            host: HostRegistry::default(),
-        }
+        block_params(1_000_000_000)
     }
 
     fn assert_same(a: &BlockOutput, b: &BlockOutput) {

@@ -9,7 +9,29 @@ use alloy_primitives::{Address, Bytes, Signature, TxKind, B256, U256};
 use revm::{bytecode::Bytecode, state::AccountInfo};
 use secp256k1::{Message, SecretKey, SECP256K1};
 
-use crate::db::{StateReader, StoreError};
+use crate::{
+    db::{StateReader, StoreError},
+    exec::BlockParams,
+    precompiles::HostRegistry,
+};
+
+pub const CHAIN: u64 = 713714;
+pub const COLLECTOR: Address = Address::with_last_byte(0xfe);
+
+/// A Prague block at 1 gwei base fee paying `COLLECTOR`, with the given gas limit.
+pub fn block_params(gas_limit: u64) -> BlockParams {
+    BlockParams {
+        number: 7,
+        timestamp: 1_700_000_000,
+        gas_limit,
+        base_fee: 1_000_000_000,
+        beneficiary: COLLECTOR,
+        prevrandao: B256::ZERO,
+        chain_id: CHAIN,
+        spec: revm::primitives::hardfork::SpecId::PRAGUE,
+        host: HostRegistry::default(),
+    }
+}
 
 /// Committed state held in maps.
 #[derive(Default)]

@@ -33,19 +33,19 @@ Environment knobs:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from pysei.bench import nodes as bench_nodes
+from pysei.chain.accounts import dev_accounts
 
 CHAIN_ID = 713714
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -74,51 +74,14 @@ class Devnet:
 
 
 def derive_dev_accounts(mnemonic: str = MNEMONIC, n: int = N_ACCOUNTS) -> list[DevAccount]:
-    from eth_account import Account
-
-    Account.enable_unaudited_hdwallet_features()
-    out = []
-    for i in range(n):
-        acct = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
-        out.append(DevAccount(address=acct.address, key="0x" + acct.key.hex().removeprefix("0x")))
-    return out
+    return [DevAccount(address=a.checksum_address, key="0x" + a.private_key.hex()) for a in dev_accounts(mnemonic, n)]
 
 
 def anvil_binary() -> str:
-    env = os.environ.get("ANVIL_BIN")
-    if env:
-        return env
-    # Prefer the platform binary shipped in the optional dependency (no node
-    # wrapper process in between); fall back to the npm bin shim.
-    for candidate in (
-        JS_DIR / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
-        JS_DIR / "node_modules/@foundry-rs/anvil-linux-arm64/bin/anvil",
-        JS_DIR / "node_modules/.bin/anvil",
-    ):
-        if candidate.exists() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("anvil")
-    if found:
-        return found
-    raise pytest.UsageError(
-        f"anvil not found under {JS_DIR}/node_modules: run `bash tests/clients/install.sh` first (or set ANVIL_BIN)"
-    )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _rpc(url: str, method: str, params: list | None = None, timeout: float = 5.0):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        out = json.loads(resp.read())
-    if "error" in out:
-        raise RuntimeError(f"{method}: {out['error']}")
-    return out["result"]
+    try:
+        return bench_nodes.anvil_binary()
+    except FileNotFoundError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 class AnvilProcess:
@@ -133,7 +96,7 @@ class AnvilProcess:
     def start(self, attempts: int = 3, timeout: float = 30.0) -> None:
         last_err = ""
         for _ in range(attempts):
-            port = _free_port()
+            port = bench_nodes.free_port()
             cmd = [
                 self.binary,
                 "--host", "127.0.0.1",
@@ -154,7 +117,7 @@ class AnvilProcess:
                 if self.proc.poll() is not None:
                     break
                 try:
-                    if int(_rpc(url, "eth_chainId", timeout=2), 16) == CHAIN_ID:
+                    if int(bench_nodes.rpc_call(url, "eth_chainId", timeout=2), 16) == CHAIN_ID:
                         self.port = port
                         return
                 except (OSError, ValueError, RuntimeError):
@@ -229,7 +192,7 @@ def devnet():
     try:
         accounts = derive_dev_accounts()
         # Sanity: anvil's own view of the dev accounts must match the derivation.
-        node_accounts = [a.lower() for a in _rpc(http_url, "eth_accounts")]
+        node_accounts = [a.lower() for a in bench_nodes.rpc_call(http_url, "eth_accounts")]
         assert node_accounts[:N_ACCOUNTS] == [a.address.lower() for a in accounts], "anvil dev accounts mismatch"
         if record_path:
             try:

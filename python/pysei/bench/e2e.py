@@ -29,6 +29,7 @@ from rich.table import Table
 
 from pysei.bench import loadgen
 from pysei.bench.nodes import MODES, REFERENCE, Mode, NodeProcess, TreeSampler, parse_targets, tool_versions
+from pysei.bench.report import done_text, fmt_range
 
 METRICS = (
     "accepted_tps",
@@ -266,29 +267,6 @@ def summarise(runs: list[dict[str, Any]], modes: list[Mode], workloads: list[str
     return rows
 
 
-def _fmt_range(stat: dict[str, Any] | None, fmt: str = "{:,.0f}", scale: float = 1.0) -> str:
-    if not stat:
-        return "—"
-    med = fmt.format(stat["median"] * scale)
-    if len(stat.get("values", [])) > 1:
-        return f"{med} ({fmt.format(stat['min'] * scale)}–{fmt.format(stat['max'] * scale)})"
-    return med
-
-
-def _done(row: dict[str, Any]) -> str:
-    if not row["ok_runs"]:
-        return "failed"
-    succ = statistics.median(row["successes"])
-    text = f"{succ:,.0f}/{row['txs']:,}"
-    if row["stalled"]:
-        text += f" STALLED {row['stalled']}/{row['ok_runs']}"
-    if row["lost"]:
-        text += f", {row['lost']} lost"
-    if row["failures"]:
-        text += f", {row['failures']} failed"
-    return text
-
-
 def table(rows: list[dict[str, Any]], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     for col in (
@@ -305,18 +283,18 @@ def table(rows: list[dict[str, Any]], title: str) -> Table:
     ):
         t.add_column(col, justify="left" if col in ("workload", "target", "done") else "right")
     for r in rows:
-        lat = "/".join(_fmt_range(r.get(k), "{:,.0f}").split(" ")[0] for k in ("p50_ms", "p95_ms", "p99_ms"))
+        lat = "/".join(fmt_range(r.get(k), "{:,.0f}").split(" ")[0] for k in ("p50_ms", "p95_ms", "p99_ms"))
         t.add_row(
             r["workload"],
             r["label"],
-            _fmt_range(r.get("finalised_tps")),
-            _fmt_range(r.get("accepted_tps")),
+            fmt_range(r.get("finalised_tps")),
+            fmt_range(r.get("accepted_tps")),
             lat if r.get("p50_ms") else "—",
-            _fmt_range(r.get("gas_per_s"), "{:,.1f}", 1e-6),
-            _fmt_range(r.get("peak_rss_mb")),
-            _fmt_range(r.get("node_cores"), "{:.2f}"),
+            fmt_range(r.get("gas_per_s"), "{:,.1f}", 1e-6),
+            fmt_range(r.get("peak_rss_mb")),
+            fmt_range(r.get("node_cores"), "{:.2f}"),
             f"{r['vs_pysei']:.2f}" if "vs_pysei" in r else "—",
-            _done(r),
+            done_text(r),
         )
     return t
 

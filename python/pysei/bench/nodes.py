@@ -123,7 +123,8 @@ def tool_versions(modes: list[Mode], anvil_bin: str | None = None, hh_dir: str |
     return out
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -196,7 +197,7 @@ class NodeProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         last = ""
         for _ in range(attempts):
-            port = _free_port()
+            port = free_port()
             argv, cwd, env = self.command(port)
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(

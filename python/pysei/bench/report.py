@@ -18,7 +18,8 @@ COLORS = {
 }
 
 
-def _rng(stat: dict[str, Any] | None, fmt: str = "{:,.0f}", scale: float = 1.0) -> str:
+def fmt_range(stat: dict[str, Any] | None, fmt: str = "{:,.0f}", scale: float = 1.0) -> str:
+    """A statistic as "median (min–max)" (just the median for a single run; "—" when absent)."""
     if not stat:
         return "—"
     med = fmt.format(stat["median"] * scale)
@@ -27,13 +28,15 @@ def _rng(stat: dict[str, Any] | None, fmt: str = "{:,.0f}", scale: float = 1.0) 
     return med
 
 
-def _done(row: dict[str, Any]) -> str:
+def done_text(row: dict[str, Any], *, markdown: bool = False) -> str:
+    """How many transactions completed, and what went wrong, for a table cell (terminal or Markdown)."""
     if not row["ok_runs"]:
-        return "failed: " + "; ".join(row["errors"])[:200]
+        return "failed: " + "; ".join(row["errors"])[:200] if markdown else "failed"
     succ = statistics.median(row["successes"])
     text = f"{succ:,.0f}/{row['txs']:,}"
     if row["stalled"]:
-        text += f" **stalled** in {row['stalled']} of {row['ok_runs']} runs"
+        stalled = f"in {row['stalled']} of {row['ok_runs']} runs"
+        text += f" **stalled** {stalled}" if markdown else f" STALLED {row['stalled']}/{row['ok_runs']}"
     if row["lost"]:
         text += f", {row['lost']:,} lost"
     if row["failures"]:
@@ -71,12 +74,12 @@ def markdown(results: dict[str, Any], plots: list[str]) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for r in (r for r in results["summary"] if r["workload"] == w):
-            lat = " / ".join(_rng(r.get(k)).split(" ")[0] for k in ("p50_ms", "p95_ms", "p99_ms"))
+            lat = " / ".join(fmt_range(r.get(k)).split(" ")[0] for k in ("p50_ms", "p95_ms", "p99_ms"))
             lines.append(
-                f"| {r['label']} | {_rng(r.get('finalised_tps'))} | {_rng(r.get('accepted_tps'))} | "
-                f"{lat if r.get('p50_ms') else '—'} | {_rng(r.get('gas_per_s'), '{:,.1f}', 1e-6)} | "
-                f"{_rng(r.get('peak_rss_mb'))} | {_rng(r.get('node_cores'), '{:.2f}')} | "
-                f"{(format(r['vs_pysei'], '.2f') + '×') if 'vs_pysei' in r else '—'} | {_done(r)} |"
+                f"| {r['label']} | {fmt_range(r.get('finalised_tps'))} | {fmt_range(r.get('accepted_tps'))} | "
+                f"{lat if r.get('p50_ms') else '—'} | {fmt_range(r.get('gas_per_s'), '{:,.1f}', 1e-6)} | "
+                f"{fmt_range(r.get('peak_rss_mb'))} | {fmt_range(r.get('node_cores'), '{:.2f}')} | "
+                f"{(format(r['vs_pysei'], '.2f') + '×') if 'vs_pysei' in r else '—'} | {done_text(r, markdown=True)} |"
             )
         cpu = [
             f"{r['label']} {r['loadgen_cores']['median']:.2f} / {r['background_cores']['median']:.2f}"
