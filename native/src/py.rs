@@ -288,9 +288,9 @@ fn location_bytes(location: &Location) -> Vec<u8> {
 #[pymethods]
 impl PyBlockResult {
     /// One tuple per ordered transaction: `(skip_reason | None, success, gas_used, cumulative_gas_used,
-    /// contract_address | None, logs [(address, [topics], data)], output, halt | None, logs_bloom)`.
+    /// contract_address | None, logs [(address, [topics], data)], output, halt | None)`. Per-receipt blooms
+    /// are left out: nothing on the commit path needs them, and 256 bytes a transaction add up.
     fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let empty_bloom = alloy_primitives::Bloom::ZERO;
         let items = self
             .output
             .outcomes
@@ -299,7 +299,6 @@ impl PyBlockResult {
                 let receipt = o.receipt.map(|i| &self.output.receipts[i]);
                 let logs = receipt.map_or(&[][..], |r| r.logs());
                 let logs = PyList::new(py, logs.iter().map(|l| log_tuple(py, l)).collect::<PyResult<Vec<_>>>()?)?;
-                let bloom = receipt.map_or(&empty_bloom, |r| r.logs_bloom());
                 PyTuple::new(
                     py,
                     [
@@ -311,7 +310,6 @@ impl PyBlockResult {
                         logs.into_any(),
                         PyBytes::new(py, &o.output).into_any(),
                         o.halt.as_ref().into_pyobject(py)?.into_any(),
-                        PyBytes::new(py, bloom.as_slice()).into_any(),
                     ],
                 )
             })

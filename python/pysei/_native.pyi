@@ -10,7 +10,7 @@ CallRequest = tuple[
 ]
 CallOutcome = tuple[bool, int, bytes, str | None]
 Log = tuple[bytes, list[bytes], bytes]
-Outcome = tuple[str | None, bool, int, int, bytes | None, list[Log], bytes, str | None, bytes]
+Outcome = tuple[str | None, bool, int, int, bytes | None, list[Log], bytes, str | None]
 TxFields = tuple[
     bytes,
     bytes,

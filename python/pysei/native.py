@@ -7,7 +7,7 @@ GIL inside Rust, so the asyncio loop keeps serving while a block executes on ano
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pysei import _native
 from pysei._native import BlockEnv, BlockResult, Store, keccak, logs_bloom
@@ -34,9 +34,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """A transaction that decoded and whose signature recovered, with the least gas it must carry."""
+class Decoded(NamedTuple):
+    """A transaction that decoded and whose signature recovered, with the least gas it must carry.
+
+    A named tuple rather than a frozen dataclass: one is built per ingested transaction.
+    """
 
     tx: Transaction
     intrinsic_gas: int

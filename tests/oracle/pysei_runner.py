@@ -37,7 +37,7 @@ def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes], threads: int =
         result = execute_block(store, native_env, raw_txs, b"".join(senders), threads=threads)
         fallbacks.append(result.fallback)
         txs = []
-        for skip, success, gas_used, _cum, created, logs, _out, _halt, _bloom in result.outcomes():
+        for skip, success, gas_used, _cum, created, logs, _out, _halt in result.outcomes():
             if skip is not None:
                 txs.append(TxOutcome.skipped())
                 continue

@@ -155,7 +155,7 @@ class Executor:
         skipped: list[tuple[Transaction, str]] = []
         size = len(header.encode())
         # Positional construction throughout: this loop runs once per transaction on the node's critical path.
-        for tx, (skip, success, gas_used, cumulative, created, raw_logs, output, _halt, _bloom) in zip(
+        for tx, (skip, success, gas_used, cumulative, created, raw_logs, output, _halt) in zip(
             ordered.txs, outcomes, strict=True
         ):
             if skip is not None:
