@@ -267,42 +267,6 @@ impl Store {
         keys.iter().map(|k| Ok(db.get(&rtxn, k)?.map(<[u8]>::to_vec))).collect()
     }
 
-    /// Entries of a named table with `start <= key < end` in key order, at most `limit` of them.
-    #[allow(clippy::type_complexity)]
-    pub fn range(
-        &self,
-        table: &str,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
-        let db = self.table(table)?;
-        let rtxn = self.env.read_txn()?;
-        let range = (std::ops::Bound::Included(start), std::ops::Bound::Excluded(end));
-        let mut out = Vec::new();
-        for item in db.range(&rtxn, &range)? {
-            if out.len() >= limit {
-                break;
-            }
-            let (k, v) = item?;
-            out.push((k.to_vec(), v.to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Sizes of each table (entries, pages), for `pysei db stats`.
-    pub fn stats(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
-        let rtxn = self.env.read_txn()?;
-        let mut out = Vec::new();
-        let fixed = [("account", self.account), ("code", self.code), ("storage", self.storage)];
-        for (name, db) in fixed.into_iter().chain(self.named.iter().map(|(n, d)| (n.as_str(), *d))) {
-            let stat = db.stat(&rtxn)?;
-            let pages = (stat.branch_pages + stat.leaf_pages + stat.overflow_pages) as u64;
-            out.push((name.to_string(), stat.entries as u64, pages * u64::from(stat.page_size)));
-        }
-        Ok(out)
-    }
-
     /// Every account and every storage slot, in key order: for snapshots and for tests that compare whole
     /// states. Reads one consistent snapshot.
     #[allow(clippy::type_complexity)]
@@ -320,11 +284,6 @@ impl Store {
             storage.push((Address::from_slice(&k[..20]), U256::from_be_slice(&k[20..]), U256::from_be_slice(v)));
         }
         Ok((accounts, storage))
-    }
-
-    /// Flushes to disk (used when opened without per-commit sync).
-    pub fn sync(&self) -> Result<(), StoreError> {
-        Ok(self.env.force_sync()?)
     }
 }
 

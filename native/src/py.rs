@@ -167,19 +167,6 @@ impl PyStore {
         Ok(values.into_iter().map(|v| v.map(|v| PyBytes::new(py, &v).unbind())).collect())
     }
 
-    /// Entries with `start <= key < end`, in key order, at most `limit`.
-    fn range(
-        &self,
-        py: Python<'_>,
-        table: &str,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-    ) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
-        let entries = py.detach(|| self.inner.range(table, start, end, limit)).map_err(store_err)?;
-        Ok(entries.into_iter().map(|(k, v)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &v).unbind())).collect())
-    }
-
     /// Atomically commits a block: its executed state changes (if any), genesis allocations (if any), canonical
     /// block hashes and the node's table writes `(table, key, value-or-None)`.
     #[pyo3(signature = (*, result = None, alloc = None, hashes = Vec::new(), writes = Vec::new()))]
@@ -224,15 +211,6 @@ impl PyStore {
         let storage =
             storage.into_iter().map(|(a, s, v)| (PyBytes::new(py, a.as_slice()).unbind(), big(s), big(v))).collect();
         Ok((accounts, storage))
-    }
-
-    /// `(table, entries, bytes)` per table.
-    fn stats(&self) -> PyResult<Vec<(String, u64, u64)>> {
-        self.inner.stats().map_err(store_err)
-    }
-
-    fn sync(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.inner.sync()).map_err(store_err)
     }
 }
 
