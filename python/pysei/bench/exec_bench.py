@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pysei.bench.workloads import build
+from pysei.bench.workloads import WORKLOADS, build
 from pysei.chain.constants import DEVNET_CHAIN_ID, FEE_COLLECTOR, GWEI
 from pysei.native import BlockEnv, execute_block, execute_in_memory
 from pysei.state.store import ChainStore
@@ -26,7 +26,7 @@ from pysei.state.store import ChainStore
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("exec", help="kernel execution (sequential and parallel) vs plain revm in memory (the ceiling)")
-    p.add_argument("--workload", choices=["transfer", "erc20"], default="erc20")
+    p.add_argument("--workload", choices=WORKLOADS, default="erc20")
     p.add_argument("--txs", type=int, default=20_000)
     p.add_argument("--rounds", type=int, default=5, help="timed repetitions; the median is reported")
     p.add_argument(
@@ -55,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
     with console.status(f"signing {args.txs:,} {args.workload} transactions"):
         work = build(args.workload, args.txs)
     senders = b"".join(work.senders)
-    env = _env(gas_limit=max(30_000_000, 100_000 * args.txs))
+    env = _env(gas_limit=max(30_000_000, work.gas_limit))
     times: dict[int, list[float]] = {t: [] for t in threads}
     stats: dict[int, dict[str, int]] = {}
     ceiling_times: list[float] = []
@@ -63,6 +63,18 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="pysei-bench-") as tmp:
         store = ChainStore(Path(tmp) / "state")
         store.native.commit(alloc=work.alloc)
+        for raws, senders_ in work.setup:
+            setup = execute_block(store.native, env, raws, b"".join(senders_))
+            if any(o[0] is not None or not o[1] for o in setup.outcomes()):
+                console.print("[red]a set-up transaction failed: the workload is broken[/red]")
+                return 1
+            store.native.commit(result=setup)
+        # The ceiling starts from the same state: everything the store holds once set-up is done.
+        accounts, slots = store.native.dump_state()
+        storage: dict[bytes, list[tuple[int, int]]] = {}
+        for address, slot, value in slots:
+            storage.setdefault(address, []).append((slot, value))
+        ceiling_alloc = [(a, balance, nonce, code, storage.get(a, [])) for a, balance, nonce, code in accounts]
         result = None
         for r in range(args.rounds):
             # Alternate the engines within each round so that machine drift affects all alike.
@@ -71,8 +83,8 @@ def main(args: argparse.Namespace) -> int:
                     t0 = time.perf_counter()
                     result = execute_block(store.native, env, work.raws, senders, threads=t)
                     times[t].append(time.perf_counter() - t0)
-                if any(o[0] is not None for o in result.outcomes()):
-                    console.print("[red]transactions were skipped: the workload is broken[/red]")
+                if any(o[0] is not None or not o[1] for o in result.outcomes()):
+                    console.print("[red]transactions were skipped or failed: the workload is broken[/red]")
                     return 1
                 if gas and result.gas_used != gas:
                     console.print(f"[red]gas differs between thread counts: {gas} vs {result.gas_used}[/red]")
@@ -80,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
                 gas = result.gas_used
                 stats[t] = dict(result.stats())
             with console.status(f"round {r + 1}/{args.rounds}: plain revm"):
-                ceiling_gas, seconds = execute_in_memory(env, work.alloc, work.raws, senders)
+                ceiling_gas, seconds = execute_in_memory(env, ceiling_alloc, work.raws, senders)
                 ceiling_times.append(seconds)
         assert result is not None
         t0 = time.perf_counter()
