@@ -5,10 +5,9 @@
 use std::time::Instant;
 
 use revm::{
-    context::{BlockEnv, Context, ContextSetters},
+    context::{Context, ContextSetters},
     database::{CacheDB, EmptyDB},
     handler::{MainBuilder, MainContext},
-    primitives::U256,
     state::AccountInfo,
     ExecuteCommitEvm,
 };
@@ -38,20 +37,8 @@ pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[Ordere
     for (address, slot, value) in &genesis.storage {
         db.insert_account_storage(*address, *slot, *value).expect("in-memory db");
     }
-    let block = BlockEnv {
-        number: U256::from(params.number),
-        beneficiary: params.beneficiary,
-        timestamp: U256::from(params.timestamp),
-        gas_limit: params.gas_limit,
-        basefee: params.base_fee,
-        prevrandao: Some(params.prevrandao),
-        blob_excess_gas_and_price: Some(revm::context_interface::block::BlobExcessGasAndPrice::new_with_spec(
-            0,
-            params.spec,
-        )),
-        ..BlockEnv::default()
-    };
-    let mut evm = Context::mainnet().with_db(db).with_block(block).with_cfg(params.cfg_env()).build_mainnet();
+    let mut evm =
+        Context::mainnet().with_db(db).with_block(params.block_env()).with_cfg(params.cfg_env()).build_mainnet();
     let start = Instant::now();
     let mut gas = 0;
     for tx in txs {

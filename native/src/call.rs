@@ -17,6 +17,7 @@ use revm::{
 use crate::{
     db::{StateReader, StoreError},
     exec::{build_evm, BlockParams, BlockState, Location, SeiHandler, TxAccess},
+    precompiles::SeiPrecompiles,
 };
 
 /// The caller-supplied part of an eth_call (absent fields as geth defaults them).
@@ -194,7 +195,9 @@ pub fn create_access_list<R: StateReader>(
     let gas = gas_cap(reader, params, req)?;
     let (_, access) = run_once(reader, params, req, gas, true)?;
     let mut list: BTreeMap<Address, Vec<B256>> = BTreeMap::new();
-    let excluded = |a: &Address| *a == req.from || Some(*a) == req.to || *a == params.beneficiary || is_precompile(a);
+    let precompiles = SeiPrecompiles::with_host(params.spec, params.host.clone());
+    let excluded =
+        |a: &Address| *a == req.from || Some(*a) == req.to || *a == params.beneficiary || precompiles.is_precompile(a);
     for location in access.map(|a| a.reads).unwrap_or_default() {
         match location {
             Location::Account(a) if !excluded(&a) => {
@@ -214,11 +217,4 @@ pub fn create_access_list<R: StateReader>(
     let with_list = CallRequest { access_list: list.clone(), ..req.clone() };
     let (outcome, _) = run_once(reader, params, &with_list, gas, false)?;
     Ok((list, outcome))
-}
-
-/// Ethereum's precompiles live at 0x01..=0x11 (Prague); Sei's at 0x1001..=0x10ff.
-fn is_precompile(address: &Address) -> bool {
-    let bytes = address.as_slice();
-    let high_zero = bytes[..18].iter().all(|b| *b == 0);
-    high_zero && ((bytes[18] == 0 && bytes[19] >= 1 && bytes[19] <= 0x11) || bytes[18] == 0x10)
 }

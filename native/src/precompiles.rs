@@ -73,6 +73,11 @@ impl SeiPrecompiles {
         Self { eth, host, warm }
     }
 
+    /// Whether `address` is one of this block's precompiles (Ethereum's for the spec, or a host one).
+    pub fn is_precompile(&self, address: &Address) -> bool {
+        self.warm.contains(address)
+    }
+
     fn warm_set(eth: &EthPrecompiles, host: &HostRegistry) -> AddressSet {
         let mut warm = eth.warm_addresses().clone();
         warm.extend(host.entries.iter().map(|(a, _)| *a));

@@ -88,7 +88,7 @@ class ChainStore:
         return 0 if account is None else account[1]
 
     def nonce_and_balance(self, address: bytes) -> tuple[int, int]:
-        return self.native.nonces_and_balances([address])[0]
+        return self.nonces_and_balances([address])[0]
 
     def nonces_and_balances(self, addresses: Sequence[bytes]) -> list[tuple[int, int]]:
         return self.native.nonces_and_balances(list(addresses)) if addresses else []
