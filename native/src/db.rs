@@ -7,6 +7,10 @@
 //! - `code`: code_hash(32) → bytecode
 //! - `storage`: address(20) ‖ slot(32) → value(32); zero values are deleted, never stored
 //! - `block_hash`: number(8) → hash(32), read by BLOCKHASH
+//! - `changes`: number(8) → the block's change set (`history::encode`): every record's old and new value
+//! - `history`: record key ‖ number(8) → the value the record held before that block (empty: absent)
+//! - `commitment`: number(8) → the LtHash digest of the state after that block (written by the commitment
+//!   worker, trailing execution); `lthash`: `b"state"` → number(8) ‖ the 2048-byte accumulator at that block
 //! - named tables that the Python node defines (blocks, transactions, logs, metadata), opaque bytes here.
 
 use std::{
@@ -15,6 +19,10 @@ use std::{
     sync::{Arc, RwLock},
 };
 
+use crate::{
+    commitment::LtHash,
+    history::{self, Recorder},
+};
 use heed::{types::Bytes as RawBytes, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use revm::{
     bytecode::Bytecode,
@@ -33,6 +41,10 @@ pub enum StoreError {
     Corrupt { table: &'static str, key: String, why: &'static str },
     #[error("unknown table {0:?}")]
     UnknownTable(String),
+    #[error("{0}")]
+    ChangeSet(#[from] history::MalformedChangeSet),
+    #[error("change set of block {0} is missing: the commitment cannot advance past it")]
+    MissingChangeSet(u64),
 }
 
 impl revm::database_interface::DBErrorMarker for StoreError {}
@@ -71,6 +83,10 @@ pub struct Store {
     code: RawDb,
     storage: RawDb,
     block_hash: RawDb,
+    changes: RawDb,
+    history: RawDb,
+    commitment: RawDb,
+    lthash: RawDb,
     named: Arc<HashMap<String, RawDb>>,
     /// Analysed bytecode by hash, shared across blocks: jump-table analysis of a hot contract is paid once.
     code_cache: Arc<RwLock<HashMap<B256, Bytecode>>>,
@@ -146,6 +162,17 @@ pub fn decode_account(address: &Address, raw: &[u8]) -> Result<AccountInfo, Stor
     Ok(AccountInfo { balance, nonce, code_hash, code: None, account_id: None })
 }
 
+fn account_key(address: &Address) -> Vec<u8> {
+    prefixed(history::ACCOUNT, address.as_slice())
+}
+
+fn prefixed(prefix: u8, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + key.len());
+    out.push(prefix);
+    out.extend_from_slice(key);
+    out
+}
+
 fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
     let mut key = [0u8; 52];
     key[..20].copy_from_slice(address.as_slice());
@@ -161,7 +188,7 @@ impl Store {
     pub fn open(path: &Path, map_size: usize, tables: &[String], sync: bool) -> Result<Self, StoreError> {
         std::fs::create_dir_all(path).map_err(heed::Error::Io)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(map_size).max_dbs(8 + tables.len() as u32).max_readers(512);
+        options.map_size(map_size).max_dbs(12 + tables.len() as u32).max_readers(512);
         if !sync {
             // SAFETY: NO_SYNC only changes durability on power loss, not memory safety.
             unsafe { options.flags(EnvFlags::NO_SYNC) };
@@ -174,69 +201,124 @@ impl Store {
         let code = env.create_database(&mut wtxn, Some("code"))?;
         let storage = env.create_database(&mut wtxn, Some("storage"))?;
         let block_hash = env.create_database(&mut wtxn, Some("block_hash"))?;
+        let changes = env.create_database(&mut wtxn, Some("changes"))?;
+        let history = env.create_database(&mut wtxn, Some("history"))?;
+        let commitment = env.create_database(&mut wtxn, Some("commitment"))?;
+        let lthash = env.create_database(&mut wtxn, Some("lthash"))?;
         let mut named = HashMap::new();
         for name in tables {
             named.insert(name.clone(), env.create_database(&mut wtxn, Some(name.as_str()))?);
         }
         wtxn.commit()?;
-        Ok(Self { env, account, code, storage, block_hash, named: Arc::new(named), code_cache: Arc::default() })
+        Ok(Self {
+            env,
+            account,
+            code,
+            storage,
+            block_hash,
+            changes,
+            history,
+            commitment,
+            lthash,
+            named: Arc::new(named),
+            code_cache: Arc::default(),
+        })
     }
 
     /// A consistent read view of the committed state (an LMDB read transaction).
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot { txn: self.env.clone().static_read_txn()?, store: self.clone() })
+        Ok(Snapshot { txn: self.env.clone().static_read_txn()?, store: self.clone(), at: None })
+    }
+
+    /// The current state, or the state after block `at`.
+    pub fn view(&self, at: Option<u64>) -> Result<Snapshot, StoreError> {
+        match at {
+            Some(number) => self.snapshot_at(number),
+            None => self.snapshot(),
+        }
+    }
+
+    /// A read view of the state as it was after block `number`, from the history index. The caller checks that
+    /// `number` is not above the head and not below the pruning horizon (the index holds nothing for those).
+    pub fn snapshot_at(&self, number: u64) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot { at: Some(number), ..self.snapshot()? })
     }
 
     fn table(&self, name: &str) -> Result<RawDb, StoreError> {
         self.named.get(name).copied().ok_or_else(|| StoreError::UnknownTable(name.to_string()))
     }
 
-    fn apply_changes(&self, wtxn: &mut RwTxn, changes: &StateChanges) -> Result<(), StoreError> {
+    fn apply_changes(&self, wtxn: &mut RwTxn, changes: &StateChanges, rec: &mut Recorder) -> Result<(), StoreError> {
         for address in &changes.wiped {
-            self.wipe_storage(wtxn, address)?;
+            self.wipe_storage(wtxn, address, rec)?;
         }
         for (address, info) in &changes.accounts {
+            let key = account_key(address);
+            let old = self.account.get(wtxn, address.as_slice())?.map(<[u8]>::to_vec);
             match info {
-                Some(info) => self.account.put(wtxn, address.as_slice(), &encode_account(info))?,
+                Some(info) => {
+                    let new = encode_account(info);
+                    rec.record(key, old.as_deref(), Some(&new));
+                    self.account.put(wtxn, address.as_slice(), &new)?;
+                }
                 None => {
+                    rec.record(key, old.as_deref(), None);
                     self.account.delete(wtxn, address.as_slice())?;
-                    self.wipe_storage(wtxn, address)?;
+                    self.wipe_storage(wtxn, address, rec)?;
                 }
             }
         }
         for (address, slot, value) in &changes.storage {
             let key = storage_key(address, slot);
+            let old = self.storage.get(wtxn, &key)?.map(<[u8]>::to_vec);
             if value.is_zero() {
+                rec.record(prefixed(history::STORAGE, &key), old.as_deref(), None);
                 self.storage.delete(wtxn, &key)?;
             } else {
-                self.storage.put(wtxn, &key, &value.to_be_bytes::<32>())?;
+                let new = value.to_be_bytes::<32>();
+                rec.record(prefixed(history::STORAGE, &key), old.as_deref(), Some(&new));
+                self.storage.put(wtxn, &key, &new)?;
             }
         }
         for (hash, code) in &changes.codes {
-            self.code.put(wtxn, hash.as_slice(), code.original_byte_slice())?;
+            // Code is content-addressed: only bytecode new to the store is a change.
+            if self.code.get(wtxn, hash.as_slice())?.is_none() {
+                rec.record(prefixed(history::CODE, hash.as_slice()), None, Some(code.original_byte_slice()));
+                self.code.put(wtxn, hash.as_slice(), code.original_byte_slice())?;
+            }
         }
         Ok(())
     }
 
-    fn wipe_storage(&self, wtxn: &mut RwTxn, address: &Address) -> Result<(), StoreError> {
+    fn wipe_storage(&self, wtxn: &mut RwTxn, address: &Address, rec: &mut Recorder) -> Result<(), StoreError> {
         let mut iter = self.storage.prefix_iter_mut(wtxn, address.as_slice())?;
-        while iter.next().transpose()?.is_some() {
-            // SAFETY: the iterator is not used to hold references to the deleted entry.
+        while let Some((key, value)) = iter.next().transpose()? {
+            rec.record(prefixed(history::STORAGE, key), Some(value), None);
+            // SAFETY: the iterator is not used to hold references to the deleted entry (key and value were
+            // copied by the recorder above).
             unsafe { iter.del_current()? };
         }
         Ok(())
     }
 
-    /// Writes a block's state changes, canonical block hashes and the node's records (blocks, receipts,
-    /// indexes) in one atomic LMDB write transaction: a crash leaves either all of it or none.
+    /// Writes block `number`'s state changes, its change set and history index, canonical block hashes and the
+    /// node's records (blocks, receipts, indexes) in one atomic LMDB write transaction: a crash leaves either
+    /// all of it or none. Returns the number of records the block changed.
     pub fn commit(
         &self,
+        number: u64,
         changes: &StateChanges,
         hashes: &[(u64, B256)],
         writes: &[TableWrite],
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         let mut wtxn = self.env.write_txn()?;
-        self.apply_changes(&mut wtxn, changes)?;
+        let mut rec = Recorder::default();
+        self.apply_changes(&mut wtxn, changes, &mut rec)?;
+        let changed = rec.finish();
+        for c in changed.iter().filter(|c| c.key[0] != history::CODE) {
+            self.history.put(&mut wtxn, &history::index_key(&c.key, number), c.old.as_deref().unwrap_or_default())?;
+        }
+        self.changes.put(&mut wtxn, &number.to_be_bytes(), &history::encode(&changed))?;
         for (number, hash) in hashes {
             self.block_hash.put(&mut wtxn, &number.to_be_bytes(), hash.as_slice())?;
         }
@@ -250,7 +332,91 @@ impl Store {
             }
         }
         wtxn.commit()?;
+        Ok(changed.len())
+    }
+
+    /// The raw change set of block `number`, while it is in the hot store.
+    pub fn change_set(&self, number: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        Ok(self.changes.get(&rtxn, &number.to_be_bytes())?.map(<[u8]>::to_vec))
+    }
+
+    /// Deletes the history index entries that block `number` added (its change set `blob`, which may come from
+    /// the cold tier) and, if still hot, the change set itself: state before that block is then unavailable.
+    pub fn prune_history(&self, number: u64, blob: &[u8]) -> Result<(), StoreError> {
+        let changed = history::decode(blob)?;
+        let mut wtxn = self.env.write_txn()?;
+        for c in changed.iter().filter(|c| c.key[0] != history::CODE) {
+            self.history.delete(&mut wtxn, &history::index_key(&c.key, number))?;
+        }
+        self.changes.delete(&mut wtxn, &number.to_be_bytes())?;
+        wtxn.commit()?;
         Ok(())
+    }
+
+    /// Deletes hot change sets (after the cold tier has a copy); the history index is untouched.
+    pub fn drop_change_sets(&self, numbers: &[u64]) -> Result<(), StoreError> {
+        let mut wtxn = self.env.write_txn()?;
+        for n in numbers {
+            self.changes.delete(&mut wtxn, &n.to_be_bytes())?;
+        }
+        wtxn.commit()?;
+        Ok(())
+    }
+
+    /// The block whose state the commitment accumulator is at, and the accumulator.
+    pub fn commitment_state(&self) -> Result<Option<(u64, LtHash)>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        match self.lthash.get(&rtxn, b"state")? {
+            None => Ok(None),
+            Some(raw) => {
+                let corrupt = || StoreError::Corrupt { table: "lthash", key: "state".into(), why: "length != 2056" };
+                let number = u64::from_be_bytes(raw.get(..8).ok_or_else(corrupt)?.try_into().expect("8 bytes"));
+                Ok(Some((number, LtHash::from_bytes(&raw[8..]).ok_or_else(corrupt)?)))
+            }
+        }
+    }
+
+    /// The state commitment (LtHash digest) after block `number`, once the worker has computed it.
+    pub fn commitment(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        Ok(self.commitment.get(&rtxn, &number.to_be_bytes())?.map(B256::from_slice))
+    }
+
+    /// Advances the commitment accumulator through block `target`, applying each block's change set in order,
+    /// and records each block's digest. Idempotent and restartable: the accumulator and the digests are
+    /// written in one transaction, so after a crash it resumes from the last block it recorded. Returns the
+    /// digests it computed. One caller at a time (the node's commitment worker).
+    pub fn advance_commitment(&self, target: u64) -> Result<Vec<(u64, B256)>, StoreError> {
+        let (mut next, mut acc) = match self.commitment_state()? {
+            Some((number, acc)) => (number + 1, acc),
+            // A new store: the chain starts at its first change set (genesis, usually block 0).
+            None => {
+                let rtxn = self.env.read_txn()?;
+                match self.changes.first(&rtxn)? {
+                    Some((first, _)) => (u64::from_be_bytes(first.try_into().expect("8-byte key")), LtHash::default()),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let mut digests = Vec::new();
+        while next <= target {
+            let blob = self.change_set(next)?.ok_or(StoreError::MissingChangeSet(next))?;
+            acc.apply(&history::decode(&blob)?);
+            digests.push((next, acc.digest()));
+            next += 1;
+        }
+        if let Some(&(last, _)) = digests.last() {
+            let mut wtxn = self.env.write_txn()?;
+            for (number, digest) in &digests {
+                self.commitment.put(&mut wtxn, &number.to_be_bytes(), digest.as_slice())?;
+            }
+            let mut state = last.to_be_bytes().to_vec();
+            state.extend_from_slice(&acc.to_bytes());
+            self.lthash.put(&mut wtxn, b"state", &state)?;
+            wtxn.commit()?;
+        }
+        Ok(digests)
     }
 
     /// Point read of a named table.
@@ -287,22 +453,42 @@ impl Store {
     }
 }
 
-/// One LMDB read transaction plus the store's shared code cache.
+/// One LMDB read transaction plus the store's shared code cache; with `at`, the state after that block.
 pub struct Snapshot {
     txn: RoTxn<'static, WithoutTls>,
     store: Store,
+    at: Option<u64>,
+}
+
+impl Snapshot {
+    /// The value `key` (a change-set key) held after block `at`: the old value recorded by the first change
+    /// after it, if any; otherwise the value is unchanged since and `None` is returned.
+    fn historical(&self, key: &[u8]) -> Result<Option<Option<&[u8]>>, StoreError> {
+        let Some(at) = self.at else { return Ok(None) };
+        let probe = history::index_key(key, at + 1);
+        Ok(match self.store.history.get_greater_than_or_equal_to(&self.txn, &probe)? {
+            Some((k, v)) if k.len() == probe.len() && k.starts_with(key) => Some((!v.is_empty()).then_some(v)),
+            _ => None,
+        })
+    }
 }
 
 impl StateReader for Snapshot {
     fn account(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
-        match self.store.account.get(&self.txn, address.as_slice())? {
-            Some(raw) => decode_account(&address, raw).map(Some),
-            None => Ok(None),
-        }
+        let raw = match self.historical(&account_key(&address))? {
+            Some(old) => old,
+            None => self.store.account.get(&self.txn, address.as_slice())?,
+        };
+        raw.map(|raw| decode_account(&address, raw)).transpose()
     }
 
     fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
-        Ok(self.store.storage.get(&self.txn, &storage_key(&address, &slot))?.map_or(U256::ZERO, U256::from_be_slice))
+        let key = storage_key(&address, &slot);
+        let raw = match self.historical(&prefixed(history::STORAGE, &key))? {
+            Some(old) => old,
+            None => self.store.storage.get(&self.txn, &key)?,
+        };
+        Ok(raw.map_or(U256::ZERO, U256::from_be_slice))
     }
 
     fn code(&self, code_hash: B256) -> Result<Bytecode, StoreError> {

@@ -336,7 +336,10 @@ impl<'r, R: StateReader> BlockState<'r, R> {
             .flat_map(|(a, slots)| slots.into_iter().filter(|(_, s)| s.dirty).map(move |(k, s)| (a, k, s.value)))
             .collect();
         storage.sort_unstable_by_key(|(a, k, _)| (*a, *k));
-        let mut codes: Vec<_> = self.new_codes.into_iter().collect();
+        // Only code that an account holds at the end of the block is state: a contract created and destroyed
+        // within the block, or a 7702 delegation replaced by a later one, leaves nothing behind.
+        let live: HashSet<B256> = accounts.iter().filter_map(|(_, info)| info.as_ref().map(|i| i.code_hash)).collect();
+        let mut codes: Vec<_> = self.new_codes.into_iter().filter(|(h, _)| live.contains(h)).collect();
         codes.sort_unstable_by_key(|(h, _)| *h);
         let changes = StateChanges { accounts, wiped, storage, codes };
         Ok((changes, self.fees_total))

@@ -6,9 +6,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod call;
+mod commitment;
 mod db;
 mod decode;
 mod exec;
+mod history;
 mod parallel;
 mod precompiles;
 mod py;

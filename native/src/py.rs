@@ -118,10 +118,11 @@ impl PyStore {
         Ok(Self { inner })
     }
 
-    /// `(balance, nonce, code_hash)` or None for an account that does not exist.
-    fn account(&self, py: Python<'_>, addr: &[u8]) -> PyResult<Option<(BigUint, u64, Py<PyBytes>)>> {
+    /// `(balance, nonce, code_hash)` or None for an account that does not exist, now or after block `at`.
+    #[pyo3(signature = (addr, at = None))]
+    fn account(&self, py: Python<'_>, addr: &[u8], at: Option<u64>) -> PyResult<Option<(BigUint, u64, Py<PyBytes>)>> {
         let addr = address(addr)?;
-        let info = self.inner.snapshot().and_then(|s| s.account(addr)).map_err(store_err)?;
+        let info = self.inner.view(at).and_then(|s| s.account(addr)).map_err(store_err)?;
         Ok(info.map(|i| (big(i.balance), i.nonce, PyBytes::new(py, i.code_hash.as_slice()).unbind())))
     }
 
@@ -137,10 +138,11 @@ impl PyStore {
         Ok(infos.into_iter().map(|i| i.map_or((0, BigUint::ZERO), |i| (i.nonce, big(i.balance)))).collect())
     }
 
-    fn code(&self, py: Python<'_>, addr: &[u8]) -> PyResult<Py<PyBytes>> {
+    #[pyo3(signature = (addr, at = None))]
+    fn code(&self, py: Python<'_>, addr: &[u8], at: Option<u64>) -> PyResult<Py<PyBytes>> {
         let addr = address(addr)?;
         let code = (|| {
-            let snap = self.inner.snapshot()?;
+            let snap = self.inner.view(at)?;
             match snap.account(addr)? {
                 Some(info) => snap.code(info.code_hash),
                 None => Ok(Bytecode::default()),
@@ -150,9 +152,10 @@ impl PyStore {
         Ok(PyBytes::new(py, code.original_byte_slice()).unbind())
     }
 
-    fn storage(&self, addr: &[u8], slot: BigUint) -> PyResult<BigUint> {
+    #[pyo3(signature = (addr, slot, at = None))]
+    fn storage(&self, addr: &[u8], slot: BigUint, at: Option<u64>) -> PyResult<BigUint> {
         let (addr, slot) = (address(addr)?, u256(&slot)?);
-        let value = self.inner.snapshot().and_then(|s| s.storage(addr, slot)).map_err(store_err)?;
+        let value = self.inner.view(at).and_then(|s| s.storage(addr, slot)).map_err(store_err)?;
         Ok(big(value))
     }
 
@@ -167,17 +170,20 @@ impl PyStore {
         Ok(values.into_iter().map(|v| v.map(|v| PyBytes::new(py, &v).unbind())).collect())
     }
 
-    /// Atomically commits a block: its executed state changes (if any), genesis allocations (if any), canonical
-    /// block hashes and the node's table writes `(table, key, value-or-None)`.
-    #[pyo3(signature = (*, result = None, alloc = None, hashes = Vec::new(), writes = Vec::new()))]
+    /// Atomically commits block `number`: its executed state changes (if any), genesis allocations (if any),
+    /// its change set and history index, canonical block hashes and the node's table writes `(table, key,
+    /// value-or-None)`. Returns the number of state records the block changed.
+    #[pyo3(signature = (number, *, result = None, alloc = None, hashes = Vec::new(), writes = Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
         py: Python<'_>,
+        number: u64,
         result: Option<PyRef<'_, PyBlockResult>>,
         alloc: Option<Vec<AllocEntry>>,
         hashes: Vec<(u64, Vec<u8>)>,
         writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
-    ) -> PyResult<()> {
+    ) -> PyResult<usize> {
         let mut changes = result.map(|r| r.output.changes.clone()).unwrap_or_default();
         if let Some(alloc) = alloc {
             append_alloc(&mut changes, alloc)?;
@@ -185,7 +191,53 @@ impl PyStore {
         let hashes: Vec<(u64, B256)> = hashes.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
         let writes: Vec<TableWrite> =
             writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
-        py.detach(|| self.inner.commit(&changes, &hashes, &writes)).map_err(store_err)
+        py.detach(|| self.inner.commit(number, &changes, &hashes, &writes)).map_err(store_err)
+    }
+
+    /// The raw change set of block `number` while it is hot (None once moved to the cold tier or pruned).
+    fn change_set(&self, py: Python<'_>, number: u64) -> PyResult<Option<Py<PyBytes>>> {
+        let blob = py.detach(|| self.inner.change_set(number)).map_err(store_err)?;
+        Ok(blob.map(|b| PyBytes::new(py, &b).unbind()))
+    }
+
+    /// A change set's `[(key, old | None, new | None)]`, keys in the commitment's encoding.
+    #[staticmethod]
+    #[allow(clippy::type_complexity)]
+    fn decode_change_set(
+        py: Python<'_>,
+        blob: &[u8],
+    ) -> PyResult<Vec<(Py<PyBytes>, Option<Py<PyBytes>>, Option<Py<PyBytes>>)>> {
+        let changes = crate::history::decode(blob).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let bytes = |v: &[u8]| PyBytes::new(py, v).unbind();
+        Ok(changes.iter().map(|c| (bytes(&c.key), c.old.as_deref().map(bytes), c.new.as_deref().map(bytes))).collect())
+    }
+
+    /// Drops block `number`'s history index entries (listed by its change set `blob`) and its hot change set.
+    fn prune_history(&self, py: Python<'_>, number: u64, blob: &[u8]) -> PyResult<()> {
+        py.detach(|| self.inner.prune_history(number, blob)).map_err(store_err)
+    }
+
+    /// Deletes hot change sets that the cold tier now holds.
+    fn drop_change_sets(&self, py: Python<'_>, numbers: Vec<u64>) -> PyResult<()> {
+        py.detach(|| self.inner.drop_change_sets(&numbers)).map_err(store_err)
+    }
+
+    /// Advances the LtHash commitment through block `target` (GIL released): `[(number, digest)]` computed.
+    fn advance_commitment(&self, py: Python<'_>, target: u64) -> PyResult<Vec<(u64, Py<PyBytes>)>> {
+        let digests = py.detach(|| self.inner.advance_commitment(target)).map_err(store_err)?;
+        Ok(digests.into_iter().map(|(n, d)| (n, PyBytes::new(py, d.as_slice()).unbind())).collect())
+    }
+
+    /// The state commitment after block `number`, if computed.
+    fn commitment(&self, py: Python<'_>, number: u64) -> PyResult<Option<Py<PyBytes>>> {
+        let digest = self.inner.commitment(number).map_err(store_err)?;
+        Ok(digest.map(|d| PyBytes::new(py, d.as_slice()).unbind()))
+    }
+
+    /// `(number, accumulator bytes)` of the last block the commitment worker applied.
+    fn commitment_state(&self, py: Python<'_>) -> PyResult<Option<(u64, Py<PyBytes>)>> {
+        let state = self.inner.commitment_state().map_err(store_err)?;
+        Ok(state.map(|(n, acc)| (n, PyBytes::new(py, &acc.to_bytes()).unbind())))
     }
 
     /// The whole state: `([(address, balance, nonce, code)], [(address, slot, value)])`.
@@ -543,16 +595,18 @@ fn outcome_tuple(py: Python<'_>, o: CallOutcome) -> (bool, u64, Py<PyBytes>, Opt
 
 /// eth_call: `(success, gas_used, output, halt | None)`; raises ValueError for an invalid transaction.
 #[pyfunction]
+#[pyo3(signature = (store, env, request, at = None))]
 fn call(
     py: Python<'_>,
     store: &PyStore,
     env: &PyBlockEnv,
     request: PyCallRequest,
+    at: Option<u64>,
 ) -> PyResult<(bool, u64, Py<PyBytes>, Option<String>)> {
     let req = call_request(request)?;
     let out = py
         .detach(|| {
-            let snap = store.inner.snapshot()?;
+            let snap = store.inner.view(at)?;
             sim::call(&snap, &env.inner, &req)
         })
         .map_err(call_err)?;
@@ -561,17 +615,19 @@ fn call(
 
 /// eth_estimateGas: `(gas, None)` or, when the call fails at the cap, `(None, (success, gas, output, halt))`.
 #[pyfunction]
+#[pyo3(signature = (store, env, request, at = None))]
 #[allow(clippy::type_complexity)]
 fn estimate_gas(
     py: Python<'_>,
     store: &PyStore,
     env: &PyBlockEnv,
     request: PyCallRequest,
+    at: Option<u64>,
 ) -> PyResult<(Option<u64>, Option<(bool, u64, Py<PyBytes>, Option<String>)>)> {
     let req = call_request(request)?;
     let out = py
         .detach(|| {
-            let snap = store.inner.snapshot()?;
+            let snap = store.inner.view(at)?;
             sim::estimate_gas(&snap, &env.inner, &req)
         })
         .map_err(call_err)?;
@@ -583,17 +639,19 @@ fn estimate_gas(
 
 /// eth_createAccessList: `([(address, [slots])], (success, gas, output, halt))`.
 #[pyfunction]
+#[pyo3(signature = (store, env, request, at = None))]
 #[allow(clippy::type_complexity)]
 fn create_access_list(
     py: Python<'_>,
     store: &PyStore,
     env: &PyBlockEnv,
     request: PyCallRequest,
+    at: Option<u64>,
 ) -> PyResult<(Vec<(Py<PyBytes>, Vec<Py<PyBytes>>)>, (bool, u64, Py<PyBytes>, Option<String>))> {
     let req = call_request(request)?;
     let (list, out) = py
         .detach(|| {
-            let snap = store.inner.snapshot()?;
+            let snap = store.inner.view(at)?;
             sim::create_access_list(&snap, &env.inner, &req)
         })
         .map_err(call_err)?;

@@ -30,6 +30,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
         default=1,
         help=f"parallel block executor threads (1 = sequential, the default; this machine has {os.cpu_count()})",
     )
+    p.add_argument(
+        "--commitment-delay",
+        type=int,
+        default=2,
+        help="k >= 1: block n's stateRoot is the LtHash commitment of block n-k (default 2)",
+    )
     p.add_argument("--no-fsync", action="store_true", help="do not fsync each block (safe against process crashes)")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             dev_accounts=args.accounts,
             mnemonic=args.mnemonic,
             exec_threads=max(1, args.exec_threads),
+            commitment_delay=max(1, args.commitment_delay),
             fsync=not args.no_fsync,
         )
         from pysei.node.run import run

@@ -123,14 +123,15 @@ class CallResult:
     """Why the EVM halted (e.g. ``OutOfGas``); None for success and for a revert."""
 
 
-def call(store: Store, env: BlockEnv, request: CallRequest) -> CallResult:
-    """eth_call against the committed state. Raises ValueError when the call is an invalid transaction."""
-    return CallResult(*_native.call(store, env, request.as_tuple()))
+def call(store: Store, env: BlockEnv, request: CallRequest, at: int | None = None) -> CallResult:
+    """eth_call against the committed state (after block ``at``, or the latest). Raises ValueError when the call
+    is an invalid transaction."""
+    return CallResult(*_native.call(store, env, request.as_tuple(), at))
 
 
-def estimate_gas(store: Store, env: BlockEnv, request: CallRequest) -> int | CallResult:
+def estimate_gas(store: Store, env: BlockEnv, request: CallRequest, at: int | None = None) -> int | CallResult:
     """The least gas with which the call succeeds, or the failing result at the gas cap."""
-    gas, failure = _native.estimate_gas(store, env, request.as_tuple())
+    gas, failure = _native.estimate_gas(store, env, request.as_tuple(), at)
     if gas is not None:
         return gas
     assert failure is not None, "the kernel answers a gas or a failure"
@@ -138,7 +139,7 @@ def estimate_gas(store: Store, env: BlockEnv, request: CallRequest) -> int | Cal
 
 
 def create_access_list(
-    store: Store, env: BlockEnv, request: CallRequest
+    store: Store, env: BlockEnv, request: CallRequest, at: int | None = None
 ) -> tuple[list[tuple[bytes, list[bytes]]], CallResult]:
-    access, result = _native.create_access_list(store, env, request.as_tuple())
+    access, result = _native.create_access_list(store, env, request.as_tuple(), at)
     return access, CallResult(*result)

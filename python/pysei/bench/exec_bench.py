@@ -62,13 +62,13 @@ def main(args: argparse.Namespace) -> int:
     gas = ceiling_gas = 0
     with tempfile.TemporaryDirectory(prefix="pysei-bench-") as tmp:
         store = ChainStore(Path(tmp) / "state")
-        store.native.commit(alloc=work.alloc)
-        for raws, senders_ in work.setup:
+        store.native.commit(0, alloc=work.alloc)
+        for number, (raws, senders_) in enumerate(work.setup, start=1):
             setup = execute_block(store.native, env, raws, b"".join(senders_))
             if any(o[0] is not None or not o[1] for o in setup.outcomes()):
                 console.print("[red]a set-up transaction failed: the workload is broken[/red]")
                 return 1
-            store.native.commit(result=setup)
+            store.native.commit(number, result=setup)
         # The ceiling starts from the same state: everything the store holds once set-up is done.
         accounts, slots = store.native.dump_state()
         storage: dict[bytes, list[tuple[int, int]]] = {}
@@ -96,7 +96,7 @@ def main(args: argparse.Namespace) -> int:
                 ceiling_times.append(seconds)
         assert result is not None
         t0 = time.perf_counter()
-        store.native.commit(result=result)
+        store.native.commit(len(work.setup) + 1, result=result)
         commit_time = time.perf_counter() - t0
     if ceiling_gas != gas:
         console.print(f"[red]gas differs: kernel {gas}, plain revm {ceiling_gas}[/red]")

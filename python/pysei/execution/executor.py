@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import rlp
-
 from pysei.chain.block import BlockLog, BlockRecord, Header, Log, OrderedBlock, TxRecord
 from pysei.chain.constants import EMPTY_ROOT, ZERO_HASH
 from pysei.chain.fees import FeeParams, next_base_fee
 from pysei.chain.transaction import Transaction
 from pysei.native import BlockEnv, execute_block, keccak
+from pysei.state.commitment import EMPTY_CODE_HASH, Account, state_commitment
+from pysei.state.committer import CommitmentWorker
 from pysei.state.store import Alloc, ChainStore
 
 EMPTY_BLOOM = b"\x00" * 256
@@ -31,6 +31,9 @@ class ChainParams:
     spec: str = "prague"
     exec_threads: int = 1
     """Worker threads of the parallel executor (1 = sequential)."""
+    commitment_delay: int = 2
+    """k: the header of block n carries the state commitment of block n − k (of genesis while n < k), so that
+    computing the commitment never delays execution. A consensus parameter."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +56,42 @@ def prevrandao(timestamp: int, number: int) -> bytes:
     return keccak(number.to_bytes(8, "big") + timestamp.to_bytes(8, "big"))
 
 
-def state_commitment(parent_root: bytes, changes_digest: bytes) -> bytes:
-    """Placeholder state commitment until LtHash: a hash chain of the blocks' canonical write sets.
-
-    Equal on every node that executed the same blocks (it is a consensus value), but it commits to the history
-    of changes rather than to the state itself, so it cannot be checked against a state snapshot.
-    """
-    return keccak(parent_root + changes_digest)
-
-
-def genesis_root(alloc: Alloc) -> bytes:
-    return keccak(rlp.encode([[a, b, n, c, [[s, v] for s, v in st]] for a, b, n, c, st in sorted(alloc)]))
+def genesis_commitment(alloc: Alloc) -> bytes:
+    """The LtHash commitment of the genesis state, from scratch (the reference implementation; the commitment
+    worker's incremental one must agree, which the executor checks at genesis)."""
+    accounts: dict[bytes, Account] = {}
+    codes: dict[bytes, bytes] = {}
+    storage: dict[tuple[bytes, int], int] = {}
+    for address, balance, nonce, code, slots in alloc:
+        code_hash = keccak(code) if code else EMPTY_CODE_HASH
+        accounts[address] = Account(nonce, balance, code_hash)
+        if code:
+            codes[code_hash] = code
+        for slot, value in slots:
+            storage[(address, slot)] = value
+    return state_commitment(accounts, codes, storage).digest()
 
 
 class Executor:
-    """Executes and commits ordered blocks, one at a time, in order."""
+    """Executes and commits ordered blocks, one at a time, in order; owns the commitment worker."""
 
     def __init__(self, store: ChainStore, params: ChainParams) -> None:
+        if params.commitment_delay < 1:
+            raise ValueError("commitment_delay must be at least 1: a block cannot carry its own commitment")
         self.store = store
         self.params = params
         head = store.head()
         self.head: BlockRecord | None = None if head is None else store.block(head)
+        self.commitments = CommitmentWorker(store)
+        if head is not None:
+            self.commitments.notify(head)  # after a restart: catch up with what was committed before
+
+    def close(self) -> None:
+        self.commitments.close()
+
+    def state_root(self, number: int) -> bytes:
+        """The ``stateRoot`` of block ``number``: the commitment of block ``number − k`` (waits for it)."""
+        return self.commitments.wait_for(max(number - self.params.commitment_delay, 0))
 
     @property
     def next_base_fee(self) -> int:
@@ -90,7 +108,7 @@ class Executor:
         header = Header(
             parent_hash=ZERO_HASH,
             beneficiary=self.params.beneficiary,
-            state_root=genesis_root(alloc),
+            state_root=genesis_commitment(alloc),
             transactions_root=EMPTY_ROOT,
             receipts_root=EMPTY_ROOT,
             logs_bloom=EMPTY_BLOOM,
@@ -105,6 +123,8 @@ class Executor:
         block = BlockRecord(header=header, hash=header.hash(), tx_hashes=[], size=len(header.encode()))
         self.store.commit_block(block, [], [], alloc=alloc)
         self.head = block
+        if (computed := self.commitments.wait_for(0)) != header.state_root:
+            raise RuntimeError(f"genesis commitment {computed.hex()} != reference {header.state_root.hex()}")
         return block
 
     def execute(self, ordered: OrderedBlock) -> ExecutedBlock:
@@ -137,7 +157,7 @@ class Executor:
         header = Header(
             parent_hash=parent.hash,
             beneficiary=self.params.beneficiary,
-            state_root=state_commitment(parent.header.state_root, result.changes_digest),
+            state_root=self.state_root(ordered.number),
             transactions_root=result.transactions_root,
             receipts_root=result.receipts_root,
             logs_bloom=result.logs_bloom,
@@ -191,6 +211,7 @@ class Executor:
             )
         block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)
         self.store.commit_block(block, records, logs, result=result)
+        self.commitments.notify(ordered.number)
         self.head = block
         stats = dict(result.stats())
         return ExecutedBlock(

@@ -38,6 +38,10 @@ class NodeConfig:
     """Threads of the parallel block executor (1 = sequential); the result does not depend on it. Sequential by
     default for now: on 2 cores the parallel executor is still slower than sequential (its bookkeeping costs
     more than the second core gains; see `pysei bench exec --threads 1,2`)."""
+    commitment_delay: int = 2
+    """k: block n's header carries the LtHash state commitment of block n − k (computed off the critical path)."""
+    history_blocks: int | None = 100_000
+    """Blocks of historical state kept for queries at past blocks (None: archive, keep everything)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
     fees: FeeParams = field(default_factory=FeeParams)

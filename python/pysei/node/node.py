@@ -57,6 +57,7 @@ class Node:
             beneficiary=FEE_COLLECTOR,
             fees=config.fees,
             exec_threads=config.exec_threads,
+            commitment_delay=config.commitment_delay,
         )
         self.executor = Executor(self.store, self.params)
         self.accounts: list[DevAccount] = dev_accounts(config.mnemonic, config.dev_accounts)
@@ -108,6 +109,7 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.executor.close()
         self.stopped.set()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -86,17 +86,24 @@ class EthApi:
         return codec.quantity(tag, "block number", 64)
 
     def state_block(self, tag: Any) -> BlockRecord:
-        """The block whose state a query wants; only the head's state is kept until the history layer lands."""
+        """The block whose state a query wants. State reads then pass its number, so a block committed meanwhile
+        does not leak into the answer; past blocks are read from the history index down to the pruning floor."""
         number = self.block_number(tag)
         head = self.head
         if number > head.header.number:
             raise server_error(f"block {number} not found (head is {head.header.number})")
-        if number < head.header.number:
+        if number == head.header.number:
+            return head
+        floor = self.store.history_floor()
+        if number < floor:
             raise server_error(
-                f"historical state not available: block {number} is behind head {head.header.number} "
-                "(this node keeps only the latest state)"
+                f"historical state not available: block {number} is below the retained history "
+                f"(blocks {floor}..{head.header.number}; run with --pruning archive to keep all)"
             )
-        return head
+        block = self.store.block(number)
+        if block is None:
+            raise server_error(f"block {number} not found")
+        return block
 
     def block_env(self, block: BlockRecord) -> BlockEnv:
         h = block.header
@@ -362,29 +369,29 @@ class EthApi:
     # --- state ---------------------------------------------------------------------------------------------
     async def rpc_eth_getBalance(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
-        self.state_block(param(params, 1, "block", required=False, default="latest"))
-        return hx(self.store.balance(addr))
+        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
+        return hx(self.store.balance(addr, block.header.number))
 
     async def rpc_eth_getTransactionCount(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
         tag = param(params, 1, "block", required=False, default="latest")
         if tag == "pending":
             return hx(self.node.mempool.pending_nonce(addr))
-        self.state_block(tag)
-        return hx(self.store.nonce(addr))
+        block = self.state_block(tag)
+        return hx(self.store.nonce(addr, block.header.number))
 
     async def rpc_eth_getCode(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
-        self.state_block(param(params, 1, "block", required=False, default="latest"))
-        return hb(self.store.code(addr))
+        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
+        return hb(self.store.code(addr, block.header.number))
 
     async def rpc_eth_getStorageAt(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
         slot = codec.quantity(param(params, 1, "slot"), "storage slot")
         if slot >= 2**256:
             raise invalid_params("invalid storage slot: exceeds 32 bytes")
-        self.state_block(param(params, 2, "block", required=False, default="latest"))
-        return hb(self.store.storage(addr, slot).to_bytes(32, "big"))
+        block = self.state_block(param(params, 2, "block", required=False, default="latest"))
+        return hb(self.store.storage(addr, slot, block.header.number).to_bytes(32, "big"))
 
     # --- calls ---------------------------------------------------------------------------------------------
     def _call_failure(self, result: CallResult, *, estimating: bool = False, gas: int | None = None) -> RpcError:
@@ -398,7 +405,7 @@ class EthApi:
         req = self.call_request(param(params, 0, "transaction"))
         block = self.state_block(param(params, 1, "block", required=False, default="latest"))
         try:
-            result = call(self.store.native, self.block_env(block), req)
+            result = call(self.store.native, self.block_env(block), req, block.header.number)
         except ValueError as e:
             raise server_error(str(e)) from None
         if not result.success:
@@ -409,7 +416,7 @@ class EthApi:
         req = self.call_request(param(params, 0, "transaction"))
         block = self.state_block(param(params, 1, "block", required=False, default="latest"))
         try:
-            result = estimate_gas(self.store.native, self.block_env(block), req)
+            result = estimate_gas(self.store.native, self.block_env(block), req, block.header.number)
         except ValueError as e:
             raise server_error(str(e)) from None
         if isinstance(result, CallResult):
@@ -420,7 +427,7 @@ class EthApi:
         req = self.call_request(param(params, 0, "transaction"))
         block = self.state_block(param(params, 1, "block", required=False, default="latest"))
         try:
-            access, result = create_access_list(self.store.native, self.block_env(block), req)
+            access, result = create_access_list(self.store.native, self.block_env(block), req, block.header.number)
         except ValueError as e:
             raise server_error(str(e)) from None
         out: dict[str, Any] = {
@@ -604,6 +611,26 @@ class EthApi:
             rendered = [hb(h) for h in hashes]
             for flt in pending:
                 self.filters.push(flt, rendered)
+
+    # --- state commitment ----------------------------------------------------------------------------------
+    async def rpc_sei_getStateCommitment(self, params: list[Any]) -> dict[str, Any]:
+        """The LtHash commitment of the state after a block, and the block whose header carries it.
+
+        ``commitment`` is null while the worker has not reached the block yet (it trails execution by design);
+        once the certifying block ``number + k`` exists, its ``stateRoot`` equals this commitment."""
+        number = self.block_number(param(params, 0, "block", required=False, default="latest"))
+        head = self.head.header.number
+        if number > head:
+            raise server_error(f"block {number} not found (head is {head})")
+        digest = self.store.commitment(number)
+        delay = self.node.params.commitment_delay
+        return {
+            "blockNumber": hx(number),
+            "commitment": None if digest is None else hb(digest),
+            "certifiedInBlock": hx(number + delay),
+            "delay": hx(delay),
+            "scheme": "lthash16-1024-blake3",
+        }
 
     # --- metrics -------------------------------------------------------------------------------------------
     async def rpc_pysei_executionStats(self, params: list[Any]) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ TXS = "txs"
 BLOCK_LOGS = "block_logs"
 """number → list[BlockLog], only for blocks with logs"""
 META = "meta"
-"""b"head" → number of the last committed block"""
+"""b"head" → number of the last committed block; b"history_floor" → the lowest block whose state can be read"""
 
 TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META]
 
@@ -79,12 +79,13 @@ class ChainStore:
         return [] if raw is None else _logs_decoder.decode(raw)
 
     # --- state ---------------------------------------------------------------------------------------------
-    def balance(self, address: bytes) -> int:
-        account = self.native.account(address)
+    # ``at``: the state after that block (from the history index), None: the latest committed state.
+    def balance(self, address: bytes, at: int | None = None) -> int:
+        account = self.native.account(address, at)
         return 0 if account is None else account[0]
 
-    def nonce(self, address: bytes) -> int:
-        account = self.native.account(address)
+    def nonce(self, address: bytes, at: int | None = None) -> int:
+        account = self.native.account(address, at)
         return 0 if account is None else account[1]
 
     def nonce_and_balance(self, address: bytes) -> tuple[int, int]:
@@ -93,11 +94,21 @@ class ChainStore:
     def nonces_and_balances(self, addresses: Sequence[bytes]) -> list[tuple[int, int]]:
         return self.native.nonces_and_balances(list(addresses)) if addresses else []
 
-    def code(self, address: bytes) -> bytes:
-        return self.native.code(address)
+    def code(self, address: bytes, at: int | None = None) -> bytes:
+        return self.native.code(address, at)
 
-    def storage(self, address: bytes, slot: int) -> int:
-        return self.native.storage(address, slot)
+    def storage(self, address: bytes, slot: int, at: int | None = None) -> int:
+        return self.native.storage(address, slot, at)
+
+    def history_floor(self) -> int:
+        """The lowest block whose state can still be read (history below it was pruned)."""
+        raw = self.native.get(META, b"history_floor")
+        return 0 if raw is None else int.from_bytes(raw, "big")
+
+    # --- commitment ----------------------------------------------------------------------------------------
+    def commitment(self, number: int) -> bytes | None:
+        """The LtHash state commitment after block ``number``, once the commitment worker has computed it."""
+        return self.native.commitment(number)
 
     # --- commits -------------------------------------------------------------------------------------------
     def commit_block(
@@ -119,4 +130,4 @@ class ChainStore:
         writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
         if logs:
             writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
-        self.native.commit(result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
+        self.native.commit(number, result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)

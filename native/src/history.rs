@@ -1,0 +1,174 @@
+//! Per-block change sets: every record a block changed, with the value it held before and after.
+//!
+//! One change set feeds three consumers, so the commit records it once, inside the block's write transaction:
+//! the LtHash commitment (subtract the old pair, add the new one), historical state queries (the `history`
+//! index maps `key ‖ block` to the value the key held *before* that block), and pruning (which deletes exactly
+//! the index entries a block added). Keys use the commitment's encoding (`pysei/state/commitment.py`):
+//! `a ‖ address` → the 72-byte account record, `s ‖ address ‖ slot` → the 32-byte value, `c ‖ code_hash` → the
+//! bytecode (code is content-addressed: it appears once, when first stored, and is never removed).
+
+use std::collections::HashMap;
+
+pub const ACCOUNT: u8 = b'a';
+pub const CODE: u8 = b'c';
+pub const STORAGE: u8 = b's';
+
+/// One record's change in a block; `None` means absent (no account, zero slot, no code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: Vec<u8>,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+}
+
+/// A malformed change-set blob: the store is corrupt.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed change set: {0}")]
+pub struct MalformedChangeSet(&'static str);
+
+/// Collects a block's changes as the commit applies them; a key changed twice (a storage wipe followed by a
+/// write of the same slot) keeps its first old value and its last new value.
+#[derive(Default)]
+pub struct Recorder {
+    changes: Vec<Change>,
+    index: HashMap<Vec<u8>, usize>,
+}
+
+impl Recorder {
+    pub fn record(&mut self, key: Vec<u8>, old: Option<&[u8]>, new: Option<&[u8]>) {
+        match self.index.get(&key) {
+            Some(&i) => self.changes[i].new = new.map(<[u8]>::to_vec),
+            None => {
+                self.index.insert(key.clone(), self.changes.len());
+                self.changes.push(Change { key, old: old.map(<[u8]>::to_vec), new: new.map(<[u8]>::to_vec) });
+            }
+        }
+    }
+
+    /// The net changes, without records that ended where they started.
+    pub fn finish(self) -> Vec<Change> {
+        self.changes.into_iter().filter(|c| c.old != c.new).collect()
+    }
+}
+
+fn put_value(out: &mut Vec<u8>, value: &Option<Vec<u8>>) {
+    match value {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
+    }
+}
+
+/// `count (u32 LE)`, then per change: `key_len (u8) ‖ key ‖ old ‖ new`, each value `0` (absent) or
+/// `1 ‖ len (u32 LE) ‖ bytes`.
+pub fn encode(changes: &[Change]) -> Vec<u8> {
+    let size: usize = changes.iter().map(|c| 11 + c.key.len() + c.old.as_ref().map_or(0, Vec::len)).sum();
+    let mut out =
+        Vec::with_capacity(4 + size + changes.iter().map(|c| c.new.as_ref().map_or(0, Vec::len)).sum::<usize>());
+    out.extend_from_slice(&(changes.len() as u32).to_le_bytes());
+    for c in changes {
+        out.push(c.key.len() as u8);
+        out.extend_from_slice(&c.key);
+        put_value(&mut out, &c.old);
+        put_value(&mut out, &c.new);
+    }
+    out
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], MalformedChangeSet> {
+        if self.0.len() < n {
+            return Err(MalformedChangeSet("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<usize, MalformedChangeSet> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as usize)
+    }
+
+    fn value(&mut self) -> Result<Option<Vec<u8>>, MalformedChangeSet> {
+        match self.take(1)?[0] {
+            0 => Ok(None),
+            1 => {
+                let n = self.u32()?;
+                Ok(Some(self.take(n)?.to_vec()))
+            }
+            _ => Err(MalformedChangeSet("bad value tag")),
+        }
+    }
+}
+
+pub fn decode(blob: &[u8]) -> Result<Vec<Change>, MalformedChangeSet> {
+    let mut r = Reader(blob);
+    let count = r.u32()?;
+    let mut changes = Vec::with_capacity(count.min(blob.len() / 11));
+    for _ in 0..count {
+        let key_len = r.take(1)?[0] as usize;
+        let key = r.take(key_len)?.to_vec();
+        let old = r.value()?;
+        let new = r.value()?;
+        changes.push(Change { key, old, new });
+    }
+    if !r.0.is_empty() {
+        return Err(MalformedChangeSet("trailing bytes"));
+    }
+    Ok(changes)
+}
+
+/// The `history` index key: the record's key, then the block number (big-endian, so a cursor seek finds the
+/// first change at or after a block).
+pub fn index_key(key: &[u8], number: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 8);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&number.to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = Option<Vec<u8>>> {
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80))
+    }
+
+    proptest! {
+        #[test]
+        fn encode_decode_round_trip(
+            changes in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 1..60), value(), value())
+                    .prop_map(|(key, old, new)| Change { key, old, new }),
+                0..20,
+            )
+        ) {
+            let blob = encode(&changes);
+            prop_assert_eq!(decode(&blob).unwrap(), changes);
+            if !blob.is_empty() {
+                prop_assert!(decode(&blob[..blob.len() - 1]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn recorder_keeps_first_old_and_last_new() {
+        let mut r = Recorder::default();
+        r.record(b"s1".to_vec(), Some(b"old"), None);
+        r.record(b"s1".to_vec(), None, Some(b"new"));
+        r.record(b"s2".to_vec(), Some(b"same"), None);
+        r.record(b"s2".to_vec(), None, Some(b"same"));
+        assert_eq!(
+            r.finish(),
+            vec![Change { key: b"s1".to_vec(), old: Some(b"old".to_vec()), new: Some(b"new".to_vec()) }]
+        );
+    }
+}
