@@ -310,8 +310,10 @@ impl Store {
         changes: &StateChanges,
         hashes: &[(u64, B256)],
         writes: &[TableWrite],
+        commitments: &[(u64, B256)],
     ) -> Result<usize, StoreError> {
         let mut wtxn = self.env.write_txn()?;
+        self.put_commitments(&mut wtxn, commitments)?;
         let mut rec = Recorder::default();
         self.apply_changes(&mut wtxn, changes, &mut rec)?;
         let changed = rec.finish();
@@ -408,9 +410,7 @@ impl Store {
         }
         if let Some(&(last, _)) = digests.last() {
             let mut wtxn = self.env.write_txn()?;
-            for (number, digest) in &digests {
-                self.commitment.put(&mut wtxn, &number.to_be_bytes(), digest.as_slice())?;
-            }
+            self.put_commitments(&mut wtxn, &digests)?;
             let mut state = last.to_be_bytes().to_vec();
             state.extend_from_slice(&acc.to_bytes());
             self.lthash.put(&mut wtxn, b"state", &state)?;
@@ -431,6 +431,31 @@ impl Store {
         let db = self.table(table)?;
         let rtxn = self.env.read_txn()?;
         keys.iter().map(|k| Ok(db.get(&rtxn, k)?.map(<[u8]>::to_vec))).collect()
+    }
+
+    /// Every record of the state as the commitment encodes it (`history` keys: `a ‖ address` → account record,
+    /// `c ‖ code_hash` → code, `s ‖ address ‖ slot` → value), from one snapshot: snapshots export it and a
+    /// commitment recomputed from scratch hashes it.
+    pub fn state_records(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let mut out = Vec::new();
+        for (prefix, db) in
+            [(history::ACCOUNT, self.account), (history::CODE, self.code), (history::STORAGE, self.storage)]
+        {
+            for item in db.iter(&rtxn)? {
+                let (k, v) = item?;
+                out.push((prefixed(prefix, k), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records commitments computed elsewhere (a verified snapshot's recent blocks), for headers that carry them.
+    fn put_commitments(&self, wtxn: &mut RwTxn, commitments: &[(u64, B256)]) -> Result<(), StoreError> {
+        for (number, digest) in commitments {
+            self.commitment.put(wtxn, &number.to_be_bytes(), digest.as_slice())?;
+        }
+        Ok(())
     }
 
     /// Every account and every storage slot, in key order: for snapshots and for tests that compare whole

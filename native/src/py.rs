@@ -170,10 +170,14 @@ impl PyStore {
         Ok(values.into_iter().map(|v| v.map(|v| PyBytes::new(py, &v).unbind())).collect())
     }
 
-    /// Atomically commits block `number`: its executed state changes (if any), genesis allocations (if any),
-    /// its change set and history index, canonical block hashes and the node's table writes `(table, key,
-    /// value-or-None)`. Returns the number of state records the block changed.
-    #[pyo3(signature = (number, *, result = None, alloc = None, hashes = Vec::new(), writes = Vec::new()))]
+    /// Atomically commits block `number`: its executed state changes (if any), genesis or snapshot allocations
+    /// (if any) and extra `codes` (a snapshot's code no account holds any more), its change set and history
+    /// index, canonical block hashes, the node's table writes `(table, key, value-or-None)` and known
+    /// `commitments` `(number, digest)` (a snapshot's). Returns the number of state records the block changed.
+    #[pyo3(signature = (
+        number, *, result = None, alloc = None, codes = Vec::new(), hashes = Vec::new(), writes = Vec::new(),
+        commitments = Vec::new()
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn commit(
         &self,
@@ -181,17 +185,25 @@ impl PyStore {
         number: u64,
         result: Option<PyRef<'_, PyBlockResult>>,
         alloc: Option<Vec<AllocEntry>>,
+        codes: Vec<Vec<u8>>,
         hashes: Vec<(u64, Vec<u8>)>,
         writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
+        commitments: Vec<(u64, Vec<u8>)>,
     ) -> PyResult<usize> {
         let mut changes = result.map(|r| r.output.changes.clone()).unwrap_or_default();
         if let Some(alloc) = alloc {
             append_alloc(&mut changes, alloc)?;
         }
+        for code in codes {
+            let code = Bytecode::new_raw(Bytes::from(code));
+            changes.codes.push((code.hash_slow(), code));
+        }
         let hashes: Vec<(u64, B256)> = hashes.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
+        let commitments: Vec<(u64, B256)> =
+            commitments.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
         let writes: Vec<TableWrite> =
             writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
-        py.detach(|| self.inner.commit(number, &changes, &hashes, &writes)).map_err(store_err)
+        py.detach(|| self.inner.commit(number, &changes, &hashes, &writes, &commitments)).map_err(store_err)
     }
 
     /// The raw change set of block `number` while it is hot (None once moved to the cold tier or pruned).
@@ -238,6 +250,12 @@ impl PyStore {
     fn commitment_state(&self, py: Python<'_>) -> PyResult<Option<(u64, Py<PyBytes>)>> {
         let state = self.inner.commitment_state().map_err(store_err)?;
         Ok(state.map(|(n, acc)| (n, PyBytes::new(py, &acc.to_bytes()).unbind())))
+    }
+
+    /// Every state record `(key, value)` in the commitment's encoding, from one snapshot.
+    fn state_records(&self, py: Python<'_>) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
+        let records = py.detach(|| self.inner.state_records()).map_err(store_err)?;
+        Ok(records.into_iter().map(|(k, v)| (PyBytes::new(py, &k).unbind(), PyBytes::new(py, &v).unbind())).collect())
     }
 
     /// The whole state: `([(address, balance, nonce, code)], [(address, slot, value)])`.

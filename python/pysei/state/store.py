@@ -122,12 +122,18 @@ class ChainStore:
     ) -> None:
         """Writes the block, its state changes and every index in one atomic transaction."""
         number = block.header.number
-        writes: list[tuple[str, bytes, bytes | None]] = [
-            (BLOCKS, _num(number), _block_codec[0].encode(block)),
-            (BLOCK_NUMBERS, block.hash, _num(number)),
-            (META, b"head", _num(number)),
-        ]
+        writes = self.block_writes(block)
         writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
         if logs:
             writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
         self.native.commit(number, result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
+
+    @staticmethod
+    def block_writes(block: BlockRecord) -> list[tuple[str, bytes, bytes | None]]:
+        """The table writes that make ``block`` the stored head: its record, its hash index and the head mark."""
+        number = block.header.number
+        return [
+            (BLOCKS, _num(number), _block_codec[0].encode(block)),
+            (BLOCK_NUMBERS, block.hash, _num(number)),
+            (META, b"head", _num(number)),
+        ]
