@@ -324,15 +324,7 @@ impl Store {
         for (number, hash) in hashes {
             self.block_hash.put(&mut wtxn, &number.to_be_bytes(), hash.as_slice())?;
         }
-        for write in writes {
-            let db = self.table(&write.table)?;
-            match &write.value {
-                Some(value) => db.put(&mut wtxn, &write.key, value)?,
-                None => {
-                    db.delete(&mut wtxn, &write.key)?;
-                }
-            }
-        }
+        self.put_writes(&mut wtxn, writes)?;
         wtxn.commit()?;
         Ok(changed.len())
     }
@@ -356,14 +348,57 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes hot change sets (after the cold tier has a copy); the history index is untouched.
-    pub fn drop_change_sets(&self, numbers: &[u64]) -> Result<(), StoreError> {
+    /// Writes to the node's tables and deletes hot change sets in one transaction that commits no block: the cold
+    /// tier swaps a segment's hot records (change sets included, once it holds a copy) for its index this way, so
+    /// a crash leaves one or the other, never neither. The history index is untouched.
+    pub fn write_tables(&self, writes: &[TableWrite], drop_change_sets: &[u64]) -> Result<(), StoreError> {
         let mut wtxn = self.env.write_txn()?;
-        for n in numbers {
+        self.put_writes(&mut wtxn, writes)?;
+        for n in drop_change_sets {
             self.changes.delete(&mut wtxn, &n.to_be_bytes())?;
         }
         wtxn.commit()?;
         Ok(())
+    }
+
+    fn put_writes(&self, wtxn: &mut RwTxn, writes: &[TableWrite]) -> Result<(), StoreError> {
+        for write in writes {
+            let db = self.table(&write.table)?;
+            match &write.value {
+                Some(value) => db.put(wtxn, &write.key, value)?,
+                None => {
+                    db.delete(wtxn, &write.key)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `(table, entries, bytes)` of every table, the kernel's and the node's, sorted by name; bytes are the
+    /// table's branch, leaf and overflow pages times the page size (free pages of the file are not counted).
+    pub fn table_stats(&self) -> Result<Vec<(String, u64, u64)>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        let kernel = [
+            ("account", self.account),
+            ("code", self.code),
+            ("storage", self.storage),
+            ("block_hash", self.block_hash),
+            ("changes", self.changes),
+            ("history", self.history),
+            ("commitment", self.commitment),
+            ("lthash", self.lthash),
+        ];
+        let tables = kernel.iter().map(|(n, db)| ((*n).to_string(), *db));
+        let mut out = tables
+            .chain(self.named.iter().map(|(n, db)| (n.clone(), *db)))
+            .map(|(name, db)| {
+                let s = db.stat(&rtxn)?;
+                let pages = (s.branch_pages + s.leaf_pages + s.overflow_pages) as u64;
+                Ok((name, s.entries as u64, pages * u64::from(s.page_size)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        out.sort();
+        Ok(out)
     }
 
     /// The block whose state the commitment accumulator is at, and the accumulator.

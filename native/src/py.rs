@@ -229,9 +229,23 @@ impl PyStore {
         py.detach(|| self.inner.prune_history(number, blob)).map_err(store_err)
     }
 
-    /// Deletes hot change sets that the cold tier now holds.
-    fn drop_change_sets(&self, py: Python<'_>, numbers: Vec<u64>) -> PyResult<()> {
-        py.detach(|| self.inner.drop_change_sets(&numbers)).map_err(store_err)
+    /// Table writes `(table, key, value-or-None)` and deletions of hot change sets, in one transaction that
+    /// commits no block (the cold tier's index swap).
+    #[pyo3(signature = (writes, *, drop_change_sets = Vec::new()))]
+    fn write_tables(
+        &self,
+        py: Python<'_>,
+        writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
+        drop_change_sets: Vec<u64>,
+    ) -> PyResult<()> {
+        let writes: Vec<TableWrite> =
+            writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
+        py.detach(|| self.inner.write_tables(&writes, &drop_change_sets)).map_err(store_err)
+    }
+
+    /// `[(table, entries, bytes)]` of every LMDB table (read-only; for `pysei db stats`).
+    fn table_stats(&self, py: Python<'_>) -> PyResult<Vec<(String, u64, u64)>> {
+        py.detach(|| self.inner.table_stats()).map_err(store_err)
     }
 
     /// Advances the LtHash commitment through block `target` (GIL released): `[(number, digest)]` computed.
