@@ -41,10 +41,49 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-level", default="INFO")
 
 
+def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("snapshot", help="export or import the state at a block, verified by its LtHash commitment")
+    snap = p.add_subparsers(dest="action", required=True)
+    e = snap.add_parser("export", help="write the state after a block to a file (run on a stopped node's data dir)")
+    e.add_argument("--data-dir", type=Path, default=default_data_dir())
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--block", type=int, default=None, help="block number (default: the head)")
+    e.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
+    e.add_argument("--commitment-delay", type=int, default=2)
+    i = snap.add_parser("import", help="verify a snapshot and make it the state of an empty data dir")
+    i.add_argument("--data-dir", type=Path, required=True)
+    i.add_argument("--in", dest="path", type=Path, required=True)
+    i.add_argument("--trusted-block-hash", default=None, help="refuse the snapshot unless its block has this hash")
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from pysei.state.snapshot import SnapshotError, export, import_into
+    from pysei.state.store import ChainStore
+
+    store = ChainStore(args.data_dir / "state")
+    try:
+        if args.action == "export":
+            h = export(store, args.out, chain_id=args.chain_id, number=args.block, delay=args.commitment_delay)
+            verb = "exported"
+        else:
+            trusted = bytes.fromhex(args.trusted_block_hash.removeprefix("0x")) if args.trusted_block_hash else None
+            h = import_into(store, args.path, trusted_block_hash=trusted)
+            verb = "imported"
+    except SnapshotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(
+        f"{verb} the state after block {h.block.header.number} (0x{h.block.hash.hex()}): {h.records:,} records, "
+        f"commitment 0x{h.commitment.hex()}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _node_parser(sub)
+    _snapshot_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
@@ -69,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         from pysei.node.run import run
 
         return run(config, quiet=args.quiet)
+    if args.command == "snapshot":
+        return _snapshot(args)
     return int(args.func(args) or 0)
 
 
