@@ -18,7 +18,10 @@ still — the balances and nonces at that head. After every restart:
   effectiveGasPrice) over its mined transactions, each receiver holds exactly what it was sent, and the fee
   collector exactly the fees;
 * the balances/nonces snapshot taken before the kill equals the same sums over the blocks up to that head;
-* the chain goes on: the next stream's transactions make new blocks.
+* the chain goes on: the next stream's transactions make new blocks;
+* every state commitment reported before a kill is recomputed identically after it, each block's stateRoot is
+  the commitment of the block two before it, the quiet-head balances are still served as historical state at
+  those blocks, and at the end the incrementally built commitment equals one recomputed from scratch.
 
 The mempool is not persisted, so the stream re-reads the nonces (``pending``) after each restart.
 """
@@ -39,6 +42,9 @@ import requests
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
+from pysei.state.snapshot import recompute_commitment
+from pysei.state.store import ChainStore
+
 try:
     from tests.conftest import DevKey, Devnet, start_devnet
 except ImportError:  # tests/ itself is the import root
@@ -53,6 +59,8 @@ TIP = 1 * GWEI
 SENDERS = range(6)  # dev account indices
 RECEIVERS = [to_checksum_address(keccak(f"pysei-crash-receiver-{i}".encode())[:20]) for i in range(4)]
 FEE_COLLECTOR = "0xf1829676db577682e944fc3493d451b67ff3e29f"
+COMMITMENT_DELAY = 2
+"""The node's default k: block n's stateRoot is the commitment of block n - k."""
 RECEIPT_SAMPLE = 12
 """Reported blocks re-checked in full (transaction objects and receipts) after each restart, besides the newest
 reported one; the hashes and transaction lists of all reported blocks are re-checked every time."""
@@ -201,6 +209,8 @@ class Ledger:
     reported_head: int = 0
     snapshots: list[tuple[int, dict[str, tuple[int, int]]]] = field(default_factory=list)
     """(head, address -> (balance, nonce)) at heads where the pool was drained."""
+    commitments: dict[int, str] = field(default_factory=dict)
+    """number -> the LtHash state commitment the node reported for it (sei_getStateCommitment)."""
 
     @property
     def known(self) -> int:
@@ -281,6 +291,20 @@ def check_after_restart(rpc: Rpc, ledger: Ledger, sent: dict[str, SentTx], rng: 
             assert block["stateRoot"] == was["stateRoot"]
             assert block["transactions"] == [t["hash"] for t in was["transactions"]], f"block {n} changed txs"
 
+    # The state commitments: each one reported before is recomputed identically after the restart, every block's
+    # stateRoot is the commitment of the block COMMITMENT_DELAY before it, and the worker catches up with the head.
+    deadline = time.monotonic() + 30
+    while (rpc.call("sei_getStateCommitment", hex(head)))["commitment"] is None:
+        assert time.monotonic() < deadline, "the commitment worker did not catch up after the restart"
+        time.sleep(0.02)
+    out = rpc.results([("sei_getStateCommitment", [hex(n)]) for n in range(head + 1)])
+    commitments = {n: c["commitment"] for n, c in enumerate(out)}
+    for n, was in ledger.commitments.items():
+        assert commitments[n] == was, f"commitment of block {n} changed after the restart"
+    ledger.commitments = commitments
+    for n in numbers:
+        assert ledger.blocks[n]["stateRoot"] == commitments[max(n - COMMITMENT_DELAY, 0)], f"stateRoot of {n}"
+
     # A sample in full: transaction objects, receipts (by block and by hash), lookups by hash.
     sample = set(rng.sample(numbers, min(RECEIPT_SAMPLE, len(numbers)))) | ({ledger.reported_head} - {0})
     for n in sorted(sample):
@@ -321,11 +345,18 @@ def check_after_restart(rpc: Rpc, ledger: Ledger, sent: dict[str, SentTx], rng: 
         assert state[a][0] == balances.get(a, 0), f"receiver {a}"
     assert state[to_checksum_address(FEE_COLLECTOR)][0] == ledger.initial_fee_collector + fees, "fee collector"
 
-    # The snapshots taken at quiet heads before earlier kills match the record up to those heads.
+    # The snapshots taken at quiet heads before earlier kills match the record up to those heads, and the node
+    # still serves them as historical state at those blocks.
     for snap_head, snap in ledger.snapshots:
         snap_balances, snap_nonces, _ = ledger.state_at(snap_head)
-        for a, (balance, nonce) in snap.items():
+        addresses = list(snap)
+        past = rpc.results(
+            [("eth_getBalance", [a, hex(snap_head)]) for a in addresses]
+            + [("eth_getTransactionCount", [a, hex(snap_head)]) for a in addresses]
+        )
+        for i, (a, (balance, nonce)) in enumerate(snap.items()):
             assert balance == snap_balances.get(a, 0), f"snapshot at {snap_head}: balance of {a}"
+            assert (int(past[i], 16), int(past[len(addresses) + i], 16)) == (balance, nonce), f"history at {snap_head}"
             if a in senders:
                 assert nonce == snap_nonces.get(a, 0), f"snapshot at {snap_head}: nonce of {a}"
     return head
@@ -447,6 +478,14 @@ def test_kill_9_loses_nothing_reported(tmp_path: Path, nodes: list[Devnet]) -> N
     assert receipt["status"] == "0x1" and int(receipt["blockNumber"], 16) > ledger.reported_head
     rpc.close()
     assert node.stop() == 0
+
+    # With the node stopped: the commitment the worker built incrementally through 20 kills equals the LtHash of
+    # the final state computed from scratch.
+    store = ChainStore(data_dir / "state")
+    final = store.head()
+    assert final is not None
+    store.native.advance_commitment(final)
+    assert recompute_commitment(store.native.state_records()) == store.commitment(final)
 
     mined = sum(len(b["transactions"]) for b in ledger.blocks.values())
     assert stats["kills"] >= 20
