@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +30,10 @@ from rich.table import Table
 from pysei.state import commitment as cm
 from pysei.state import lthash
 from pysei.state.commitment import EMPTY_CODE_HASH, Account, AccountChange, StorageChange
+from pysei.state.committer import CommitmentWorker
 from pysei.state.lthash import LtHash
+from pysei.state.snapshot import recompute_commitment
+from pysei.state.store import Alloc, ChainStore
 
 # --- workload -------------------------------------------------------------------------------------------------
 
@@ -334,6 +339,125 @@ def main(args: argparse.Namespace) -> int:
                 extra.add_row(*row)
         console.print(extra)
     return 0
+
+
+# --- the node's store: native commitment, commit with and without fsync, lag, bytes per record ------------------
+
+
+def _allocs(w: Workload) -> list[Alloc]:
+    """The initial state and each block as the store's allocation entries (account record + slot writes per
+    touched address): the native commit then records exactly the block's changes, as after execution."""
+    current = {a: (acct.balance, acct.nonce, w.codes.get(acct.code_hash, b"")) for a, acct in w.accounts.items()}
+    slots: dict[bytes, list[tuple[int, int]]] = {}
+    for (a, slot), v in w.storage.items():
+        slots.setdefault(a, []).append((slot, v))
+    out: list[Alloc] = [[(a, *current.get(a, (0, 0, b"")), slots.get(a, [])) for a in current.keys() | slots.keys()]]
+    for b in w.blocks:
+        touched: dict[bytes, list[tuple[int, int]]] = {}
+        for a, _old, new in b.accounts:
+            if new is not None:  # the store's allocations cannot delete an account; the "updates" mix has none
+                current[a] = (new.balance, new.nonce, w.codes.get(new.code_hash, b""))
+                touched.setdefault(a, [])
+        for a, slot, _old, new_v in b.storage:
+            touched.setdefault(a, []).append(
+                (slot, int.from_bytes(new_v, "big") if isinstance(new_v, bytes) else new_v or 0)
+            )
+        out.append([(a, *current.get(a, (0, 0, b"")), sl) for a, sl in touched.items()])
+    return out
+
+
+@register
+def store_measurements(args: argparse.Namespace, w: Workload, console: Console) -> list[Row]:
+    """What the node itself pays per block, through its LMDB store (``pysei.native.Store``):
+
+    - the block commit (state + change set + history index) with and without fsync;
+    - the native LtHash update that the commitment worker runs (``advance_commitment``);
+    - the commitment's lag in blocks while blocks are committed back to back (the worker on its own thread);
+    - bytes per record of each hot table."""
+    allocs = _allocs(w)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="pysei-bench-state-") as tmp:
+        commit_ms: dict[bool, list[float]] = {}
+        stores: dict[bool, ChainStore] = {}
+        for sync in (True, False):
+            store = stores[sync] = ChainStore(Path(tmp) / f"sync-{sync}", sync=sync)
+            with console.status(f"store: initial state ({len(allocs[0]):,} accounts), fsync={sync}"):
+                store.native.commit(0, alloc=allocs[0])
+            times = []
+            for n, alloc in enumerate(allocs[1:], start=1):
+                with console.status(f"store: commit block {n}/{len(allocs) - 1}, fsync={sync}"):
+                    t0 = time.perf_counter()
+                    store.native.commit(n, alloc=alloc)
+                    times.append(time.perf_counter() - t0)
+            commit_ms[sync] = times
+        store = stores[True]
+        with console.status("native LtHash: the initial state"):
+            store.native.advance_commitment(0)
+        lt_times = []
+        for n in range(1, len(allocs)):
+            t0 = time.perf_counter()
+            store.native.advance_commitment(n)
+            lt_times.append(time.perf_counter() - t0)
+        with console.status("checking the native commitment against one from scratch"):
+            ok = recompute_commitment(store.native.state_records()) == store.commitment(len(allocs) - 1)
+        if not ok:
+            raise RuntimeError("the native incremental commitment differs from the one computed from scratch")
+
+        # Lag: a fresh store, its worker running, blocks committed back to back with fsync (the node's pace
+        # when execution is the bottleneck); the lag after each commit is head − last block committed to.
+        lag_store = ChainStore(Path(tmp) / "lag", sync=True)
+        lag_store.native.commit(0, alloc=allocs[0])
+        worker = CommitmentWorker(lag_store)
+        worker.wait_for(0)
+        lags = []
+        t_start = time.perf_counter()
+        for n, alloc in enumerate(allocs[1:], start=1):
+            lag_store.native.commit(n, alloc=alloc)
+            worker.notify(n)
+            lags.append(n - worker.done)
+        produced_s = time.perf_counter() - t_start
+        worker.wait_for(len(allocs) - 1)
+        caught_up_s = time.perf_counter() - t_start
+        worker.close()
+
+        writes = statistics.median(b.writes for b in w.blocks)
+        per = {name: (entries, size) for name, entries, size in store.native.table_stats()}
+        for sync in (True, False):
+            m = statistics.median(commit_ms[sync])
+            rows.append(
+                (
+                    f"block commit, fsync {'on' if sync else 'off'}",
+                    f"{m * 1e3:.1f} ms",
+                    f"{writes:,.0f} writes: state, change set and history index in one LMDB transaction",
+                )
+            )
+        lt = statistics.median(lt_times)
+        rows.append(
+            (
+                "native LtHash update (the node's worker)",
+                f"{lt * 1e3:.1f} ms",
+                f"{writes / lt:,.0f} writes/s, {100 * lt * 1e3 / args.block_ms:.1f}% of a {args.block_ms:g} ms block;"
+                " incremental = from scratch: checked",
+            )
+        )
+        rows.append(
+            (
+                "commitment lag under load",
+                f"max {max(lags)}, mean {statistics.mean(lags):.1f} blocks",
+                f"{len(lags)} blocks committed back to back in {produced_s * 1e3:.0f} ms; worker done "
+                f"{(caught_up_s - produced_s) * 1e3:.0f} ms later (headers need lag <= k = 2)",
+            )
+        )
+        for table, what in (("account", "account"), ("storage", "slot"), ("history", "history entry")):
+            entries, size = per.get(table, (0, 0))
+            if entries:
+                rows.append(
+                    (f"hot bytes per {what}", f"{size / entries:.0f} B", f"LMDB table {table}: {entries:,} entries")
+                )
+        entries, size = per.get("changes", (0, 0))
+        if entries:
+            rows.append(("hot change set per block", f"{size / entries / 1024:.0f} KiB", f"{entries} blocks"))
+    return rows
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m pysei.bench.state_bench`
