@@ -344,6 +344,10 @@ def main(args: argparse.Namespace) -> int:
 # --- the node's store: native commitment, commit with and without fsync, lag, bytes per record ------------------
 
 
+def _int(word: int | bytes) -> int:
+    return word if isinstance(word, int) else int.from_bytes(word, "big")
+
+
 def _allocs(w: Workload) -> list[Alloc]:
     """The initial state and each block as the store's allocation entries (account record + slot writes per
     touched address): the native commit then records exactly the block's changes, as after execution."""
@@ -356,12 +360,11 @@ def _allocs(w: Workload) -> list[Alloc]:
         touched: dict[bytes, list[tuple[int, int]]] = {}
         for a, _old, new in b.accounts:
             if new is not None:  # the store's allocations cannot delete an account; the "updates" mix has none
-                current[a] = (new.balance, new.nonce, w.codes.get(new.code_hash, b""))
+                nonce, balance, code_hash = new
+                current[a] = (balance, nonce, w.codes.get(code_hash, b""))
                 touched.setdefault(a, [])
         for a, slot, _old, new_v in b.storage:
-            touched.setdefault(a, []).append(
-                (slot, int.from_bytes(new_v, "big") if isinstance(new_v, bytes) else new_v or 0)
-            )
+            touched.setdefault(a, []).append((_int(slot), _int(new_v or 0)))
         out.append([(a, *current.get(a, (0, 0, b"")), sl) for a, sl in touched.items()])
     return out
 
