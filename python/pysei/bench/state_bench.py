@@ -363,8 +363,8 @@ def _allocs(w: Workload) -> list[Alloc]:
                 nonce, balance, code_hash = new
                 current[a] = (balance, nonce, w.codes.get(code_hash, b""))
                 touched.setdefault(a, [])
-        for a, slot, _old, new_v in b.storage:
-            touched.setdefault(a, []).append((_int(slot), _int(new_v or 0)))
+        for change in b.storage:
+            touched.setdefault(change[0], []).append((_int(change[1]), _int(change[3] or 0)))
         out.append([(a, *current.get(a, (0, 0, b"")), sl) for a, sl in touched.items()])
     return out
 
