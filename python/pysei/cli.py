@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
 from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
+from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 
 def _node_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,15 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
         help="k >= 1: block n's stateRoot is the LtHash commitment of block n-k (default 2)",
     )
     p.add_argument("--no-fsync", action="store_true", help="do not fsync each block (safe against process crashes)")
+    p.add_argument(
+        "--pruning",
+        choices=("default", "archive"),
+        default="default",
+        help="default: keep --history-blocks blocks of historical state; archive: keep all (blocks are always kept)",
+    )
+    p.add_argument("--history-blocks", type=int, default=HISTORY_BLOCKS, help="blocks of state history kept")
+    p.add_argument("--hot-blocks", type=int, default=HOT_BLOCKS, help="blocks kept in LMDB before moving to cold")
+    p.add_argument("--segment-blocks", type=int, default=SEGMENT_BLOCKS, help="blocks per cold segment")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
 
@@ -79,10 +89,18 @@ def _snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("db", help="inspect the node's storage")
+    db = p.add_subparsers(dest="action", required=True)
+    s = db.add_parser("stats", help="sizes per storage tier (hot LMDB, cold segments), history floor, head")
+    s.add_argument("--data-dir", type=Path, default=default_data_dir())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _node_parser(sub)
+    _db_parser(sub)
     _snapshot_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
@@ -104,10 +122,18 @@ def main(argv: list[str] | None = None) -> int:
             exec_threads=max(1, args.exec_threads),
             commitment_delay=max(1, args.commitment_delay),
             fsync=not args.no_fsync,
+            history_blocks=None if args.pruning == "archive" else args.history_blocks,
+            hot_blocks=args.hot_blocks,
+            segment_blocks=max(1, args.segment_blocks),
         )
         from pysei.node.run import run
 
         return run(config, quiet=args.quiet)
+    if args.command == "db":
+        from pysei.state.dbstats import print_stats
+
+        print_stats(args.data_dir)
+        return 0
     if args.command == "snapshot":
         return _snapshot(args)
     return int(args.func(args) or 0)

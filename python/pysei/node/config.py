@@ -8,6 +8,7 @@ from pathlib import Path
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID, WEI_PER_SEI
 from pysei.chain.fees import FeeParams
 from pysei.mempool import MempoolConfig
+from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 DEFAULT_GAS_LIMIT = 500_000_000
 """Block gas limit: 12,500 ERC-20 transfers/s at 400 ms blocks needs ~200M; 500M leaves the kernel, not block
@@ -40,8 +41,12 @@ class NodeConfig:
     more than the second core gains; see `pysei bench exec --threads 1,2`)."""
     commitment_delay: int = 2
     """k: block n's header carries the LtHash state commitment of block n − k (computed off the critical path)."""
-    history_blocks: int | None = 100_000
+    history_blocks: int | None = HISTORY_BLOCKS
     """Blocks of historical state kept for queries at past blocks (None: archive, keep everything)."""
+    hot_blocks: int = HOT_BLOCKS
+    """Blocks (with receipts, logs and change sets) kept in the hot LMDB store; older ones move to the cold tier."""
+    segment_blocks: int = SEGMENT_BLOCKS
+    """Blocks per cold-tier segment file (and per pruning batch)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
     fees: FeeParams = field(default_factory=FeeParams)

@@ -25,6 +25,7 @@ from pysei.execution.executor import ChainParams, ExecutedBlock, Executor
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
 from pysei.state.store import Alloc, ChainStore
+from pysei.state.tiering import TierPolicy, TierWorker
 
 log = logging.getLogger("pysei.node")
 
@@ -64,6 +65,14 @@ class Node:
         if self.executor.head is None:
             alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
             self.executor.init_genesis(alloc, int(time.time()))
+        self.tiers = TierWorker(
+            self.store,
+            TierPolicy(
+                hot_blocks=config.hot_blocks,
+                segment_blocks=config.segment_blocks,
+                history_blocks=config.history_blocks,
+            ),
+        )
         self.mempool = Mempool(self.store, config.mempool)
         self._queue: asyncio.Queue[OrderedBlock] = asyncio.Queue(EXECUTION_QUEUE)
         head = self.executor.head
@@ -109,6 +118,7 @@ class Node:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.tiers.close()
         self.executor.close()
         self.stopped.set()
         if self._tmpdir is not None:
@@ -141,6 +151,7 @@ class Node:
         while True:
             ordered = await self._queue.get()
             executed = await asyncio.to_thread(self.executor.execute, ordered)
+            self.tiers.notify(ordered.number)
             self.mempool.on_executed(ordered.txs, self.store)
             for tx, reason in executed.skipped:
                 log.info("block %d: skipped %s: %s", ordered.number, tx.hash.hex(), reason)

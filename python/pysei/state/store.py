@@ -3,6 +3,11 @@
 The LMDB environment is owned by the native kernel (``pysei.native.Store``), opened once per process. Every block
 is committed in one LMDB write transaction with its state changes, header, transactions, receipts, logs and
 indexes, so a crash at any moment leaves either the whole block or none of it.
+
+Blocks older than the hot window move to the cold tier (``pysei.state.cold``, moved by ``pysei.state.tiering``):
+the reads below look in the hot tables first and fall back to the cold index only on a miss, so hot data costs
+no cold lookup. A migration swaps a block's hot records for its index entries in one transaction, so a read that
+misses the hot table and then consults the index finds the block in one place or the other.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import msgspec
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord
 from pysei.chain.transaction import Transaction
 from pysei.native import BlockResult, Store, decode_with_senders
+from pysei.state.cold import ColdFrame, ColdLocation, ColdTier
 
 BLOCKS = "blocks"
 """number (8 bytes, big-endian) → BlockRecord"""
@@ -25,13 +31,20 @@ TXS = "txs"
 BLOCK_LOGS = "block_logs"
 """number → list[BlockLog], only for blocks with logs"""
 META = "meta"
-"""b"head" → number of the last committed block; b"history_floor" → the lowest block whose state can be read"""
+"""b"head" → number of the last committed block; b"history_floor" → the lowest block whose state can be read;
+b"history_prune_next" → the first block whose history index entries pruning has not deleted yet;
+b"cold" → the cold tier's extent and totals (``tiering.ColdState``)"""
+COLD_BLOCKS = "cold_blocks"
+"""number → ColdLocation of a block moved to the cold tier"""
+COLD_TXS = "cold_txs"
+"""transaction hash → number (8 bytes) ‖ position in the block (4 bytes), for transactions in the cold tier"""
 
-TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META]
+TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META, COLD_BLOCKS, COLD_TXS]
 
 _block_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(BlockRecord))
 _tx_decoder = msgspec.msgpack.Decoder(TxRecord)
 _logs_decoder = msgspec.msgpack.Decoder(list[BlockLog])
+_location_decoder = msgspec.msgpack.Decoder(ColdLocation)
 _encode = msgspec.msgpack.Encoder().encode
 
 
@@ -46,8 +59,11 @@ Alloc = list[tuple[bytes, int, int, bytes, list[tuple[int, int]]]]
 class ChainStore:
     """Typed reads and atomic block commits over the native store."""
 
-    def __init__(self, path: Path, *, sync: bool = True) -> None:
+    def __init__(self, path: Path, *, sync: bool = True, cold_dir: Path | None = None) -> None:
+        """``path``: the LMDB directory; ``cold_dir``: the cold tier's segments (default: ``cold`` beside it)."""
+        self.path = path
         self.native = Store(str(path), TABLES, sync=sync)
+        self.cold = ColdTier(path.parent / "cold" if cold_dir is None else cold_dir)
 
     # --- chain records -------------------------------------------------------------------------------------
     def head(self) -> int | None:
@@ -56,7 +72,12 @@ class ChainStore:
 
     def block(self, number: int) -> BlockRecord | None:
         raw = self.native.get(BLOCKS, _num(number))
-        return None if raw is None else _block_codec[1].decode(raw)
+        if raw is None:
+            frame = self.cold_frame(number)
+            if frame is None:
+                return None
+            raw = frame.block
+        return _block_codec[1].decode(raw)
 
     def block_number(self, block_hash: bytes) -> int | None:
         raw = self.native.get(BLOCK_NUMBERS, block_hash)
@@ -64,10 +85,13 @@ class ChainStore:
 
     def tx(self, tx_hash: bytes) -> TxRecord | None:
         raw = self.native.get(TXS, tx_hash)
-        return None if raw is None else _tx_decoder.decode(raw)
+        return self._cold_tx(tx_hash) if raw is None else _tx_decoder.decode(raw)
 
     def txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]:
-        return [None if r is None else _tx_decoder.decode(r) for r in self.native.get_many(TXS, tx_hashes)]
+        return [
+            self._cold_tx(h) if r is None else _tx_decoder.decode(r)
+            for h, r in zip(tx_hashes, self.native.get_many(TXS, tx_hashes), strict=True)
+        ]
 
     @staticmethod
     def transactions(records: list[TxRecord]) -> list[Transaction]:
@@ -76,7 +100,33 @@ class ChainStore:
 
     def block_logs(self, number: int) -> list[BlockLog]:
         raw = self.native.get(BLOCK_LOGS, _num(number))
-        return [] if raw is None else _logs_decoder.decode(raw)
+        if raw is None:
+            # Blocks without logs have no entry either: only the cold index tells the two apart.
+            frame = self.cold_frame(number)
+            if frame is None:
+                return []
+            raw = frame.logs
+        return _logs_decoder.decode(raw)
+
+    def change_set(self, number: int) -> bytes | None:
+        """Block ``number``'s change set, hot or cold (None once its history was pruned while hot)."""
+        blob = self.native.change_set(number)
+        if blob is None and (frame := self.cold_frame(number)) is not None:
+            return frame.changes
+        return blob
+
+    # --- cold tier -----------------------------------------------------------------------------------------
+    def cold_frame(self, number: int) -> ColdFrame | None:
+        """Block ``number``'s frame, if the block is in the cold tier."""
+        raw = self.native.get(COLD_BLOCKS, _num(number))
+        return None if raw is None else self.cold.frame(_location_decoder.decode(raw))
+
+    def _cold_tx(self, tx_hash: bytes) -> TxRecord | None:
+        raw = self.native.get(COLD_TXS, tx_hash)
+        if raw is None:
+            return None
+        frame = self.cold_frame(int.from_bytes(raw[:8], "big"))
+        return None if frame is None else _tx_decoder.decode(frame.txs[int.from_bytes(raw[8:], "big")])
 
     # --- state ---------------------------------------------------------------------------------------------
     # ``at``: the state after that block (from the history index), None: the latest committed state.
