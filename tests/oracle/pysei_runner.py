@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import tempfile
 
 from pysei.native import BlockEnv as NativeEnv
@@ -25,16 +27,7 @@ def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes], threads: int =
         # Execution trusts the senders recovered at ingest; transactions that do not even decode are skipped by
         # the node before ordering, and here given a zero sender so that the kernel skips them too.
         senders = [d.tx.sender if not isinstance(d, str) else b"\x00" * 20 for d in decode_transactions(raw_txs)]
-        native_env = NativeEnv(
-            number=env.number,
-            timestamp=env.timestamp,
-            gas_limit=env.gas_limit,
-            base_fee=env.base_fee,
-            beneficiary=env.coinbase,
-            prevrandao=env.prevrandao,
-            chain_id=env.chain_id,
-            spec_name=env.spec,
-        )
+        native_env = _native_env(env)
         result = execute_block(store, native_env, raw_txs, b"".join(senders), threads=threads)
         fallbacks.append(result.fallback)
         txs = []
@@ -52,13 +45,31 @@ def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes], threads: int =
                 )
             )
         store.commit(env.number, result=result)
-        accounts, storage = store.dump_state()
-        post: PreState = {a: Account(balance, nonce, code, {}) for a, balance, nonce, code in accounts}
-        for a, slot, value in storage:
-            post.setdefault(a, Account()).storage[slot] = value
-        check_history_and_commitment(store, env.number, pre, post)
+        post = _dump(store)
+        check_chain(store, {env.number - 1: pre, env.number: post})
         del store
         return BlockOutcome(txs=txs, post=post)
+
+
+def _native_env(env: BlockEnv) -> NativeEnv:
+    return NativeEnv(
+        number=env.number,
+        timestamp=env.timestamp,
+        gas_limit=env.gas_limit,
+        base_fee=env.base_fee,
+        beneficiary=env.coinbase,
+        prevrandao=env.prevrandao,
+        chain_id=env.chain_id,
+        spec_name=env.spec,
+    )
+
+
+def _dump(store: Store) -> PreState:
+    accounts, storage = store.dump_state()
+    state: PreState = {a: Account(balance, nonce, code, {}) for a, balance, nonce, code in accounts}
+    for a, slot, value in storage:
+        state.setdefault(a, Account()).storage[slot] = value
+    return state
 
 
 def _commitment(state: PreState, extra_codes: dict[bytes, bytes] | None = None) -> bytes:
@@ -70,22 +81,24 @@ def _commitment(state: PreState, extra_codes: dict[bytes, bytes] | None = None) 
     return state_commitment(accounts, codes, storage).digest()
 
 
-def check_history_and_commitment(store: Store, number: int, pre: PreState, post: PreState) -> None:
-    """The store's other views of the same block agree with the whole-state dump:
+def check_chain(store: Store, states: dict[int, PreState]) -> None:
+    """The store's other views of a chain agree with the whole-state dumps taken after each block:
 
-    - the commitment worker's incremental LtHash (from the change sets of the pre-state and of the block) equals
-      the reference LtHash computed from scratch over the post-state — and over the pre-state at ``number - 1``;
-    - reads at block ``number - 1`` (through the history index) return the pre-state, and at ``number`` the
-      post-state, for every account and slot either side holds.
+    - the commitment worker's incremental LtHash (from each block's change set) equals the reference LtHash
+      computed from scratch over the dump (code stays once stored: it is content-addressed);
+    - reads at each block (through the history index, after later blocks were committed) return that block's
+      dump, for every account and slot any of the dumps holds.
     """
-    digests = dict(store.advance_commitment(number))
-    # Code stays in the store once deployed (content-addressed), so the pre-state's code is in the post-state's
-    # commitment too even when its account was destroyed.
-    kept_code = {keccak(acct.code): acct.code for acct in pre.values() if acct.code}
-    assert digests[number - 1] == _commitment(pre), "LtHash of the pre-state differs from the reference"
-    assert digests[number] == _commitment(post, kept_code), "incremental LtHash != from scratch"
-    for at, state in ((number - 1, pre), (number, post)):
-        for address in pre.keys() | post.keys():
+    numbers = sorted(states)
+    digests = dict(store.advance_commitment(numbers[-1]))
+    codes: dict[bytes, bytes] = {}
+    addresses = {a for state in states.values() for a in state}
+    slots = {(a, slot) for state in states.values() for a, acct in state.items() for slot in acct.storage}
+    for at in numbers:
+        state = states[at]
+        codes |= {keccak(acct.code): acct.code for acct in state.values() if acct.code}
+        assert digests[at] == _commitment(state, codes), f"incremental LtHash != from scratch at block {at}"
+        for address in addresses:
             acct = state.get(address)
             got = store.account(address, at)
             if acct is None:
@@ -93,6 +106,26 @@ def check_history_and_commitment(store: Store, number: int, pre: PreState, post:
                 continue
             assert got is not None and (got[0], got[1]) == (acct.balance, acct.nonce), (at, address.hex(), got)
             assert store.code(address, at) == acct.code
-            slots = set(pre.get(address, Account()).storage) | set(post.get(address, Account()).storage)
-            for slot in slots:
-                assert store.storage(address, slot, at) == acct.storage.get(slot, 0), (at, address.hex(), slot)
+        for address, slot in slots:
+            acct = states[at].get(address)
+            assert store.storage(address, slot, at) == (acct.storage.get(slot, 0) if acct else 0), (at, slot)
+
+
+def run_chain(pre: PreState, env: BlockEnv, raw_txs: list[bytes], cuts: list[int], threads: int = 1) -> None:
+    """Runs ``raw_txs`` as consecutive blocks (split at ``cuts``) on one store, then checks the whole chain."""
+    with tempfile.TemporaryDirectory(prefix="pysei-chain-") as tmp:
+        store = Store(tmp, [], map_size=_MAP_SIZE, sync=False)
+        alloc = [(a, acct.balance, acct.nonce, acct.code, sorted(acct.storage.items())) for a, acct in pre.items()]
+        store.commit(env.number - 1, alloc=alloc, hashes=[(n, block_hash(n)) for n in range(env.number)])
+        states = {env.number - 1: pre}
+        bounds = [0, *sorted(set(cuts)), len(raw_txs)]
+        for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+            number = env.number + i
+            txs = raw_txs[lo:hi]
+            senders = [d.tx.sender if not isinstance(d, str) else b"\x00" * 20 for d in decode_transactions(txs)]
+            native_env = _native_env(dataclasses.replace(env, number=number, timestamp=env.timestamp + i))
+            result = execute_block(store, native_env, txs, b"".join(senders), threads=threads)
+            store.commit(number, result=result, hashes=[(number, block_hash(number))])
+            states[number] = _dump(store)
+        check_chain(store, states)
+        del store
