@@ -132,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "db":
         from pysei.state.dbstats import print_stats
 
-        print_stats(args.data_dir)
-        return 0
+        return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
     return int(args.func(args) or 0)

@@ -18,8 +18,12 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:,.2f} MiB"
 
 
-def print_stats(data_dir: Path, console: Console | None = None) -> None:
+def print_stats(data_dir: Path, console: Console | None = None) -> int:
+    """Prints the tables; returns the exit code (1 when ``data_dir`` holds no store, which it must not create)."""
     console = console or Console()
+    if not (data_dir / "state" / "data.mdb").exists():
+        console.print(f"error: no pysei store in {data_dir}")
+        return 1
     store = ChainStore(data_dir / "state")
     sizes = tier_sizes(store)
     head = store.head()
@@ -53,3 +57,4 @@ def print_stats(data_dir: Path, console: Console | None = None) -> None:
             f"{c.raw / c.compressed:.2f}x" if c.compressed else "-",
         )
     console.print(cold)
+    return 0
