@@ -41,6 +41,7 @@ from pysei.chain.constants import DEVNET_CHAIN_ID, FEE_COLLECTOR
 from pysei.chain.fees import FeeParams
 from pysei.execution.executor import ChainParams, Executor
 from pysei.native import decode_transactions
+from pysei.state import tiering
 from pysei.state.store import BLOCKS, ChainStore
 from pysei.state.tiering import TierPolicy, cold_state, maintain, recover, tier_sizes
 
@@ -205,6 +206,17 @@ def test_archive_keeps_all_history_with_change_sets_in_cold(chain: Chain) -> Non
     assert cold is not None and cold.through == 43
     assert store.history_floor() == 0
     assert all(store.change_set(n) is not None for n in range(chain.head + 1))
+    chain.check_records()
+    chain.check_states(0)
+
+
+def test_segments_end_at_the_byte_bound(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = chain.store
+    monkeypatch.setattr(tiering, "SEGMENT_BYTES", 3_000)
+    maintain(store, TierPolicy(hot_blocks=10, segment_blocks=8, history_blocks=None), chain.head)
+    cold = cold_state(store)
+    assert cold is not None and 31 <= cold.through <= 38 and cold.segments > 5
+    assert len(list(store.cold.dir.iterdir())) == cold.segments
     chain.check_records()
     chain.check_states(0)
 

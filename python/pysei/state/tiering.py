@@ -32,6 +32,9 @@ log = logging.getLogger("pysei.tiering")
 HOT_BLOCKS = 10_000
 SEGMENT_BLOCKS = 1_000
 HISTORY_BLOCKS = 100_000
+SEGMENT_BYTES = 256 * 2**20
+"""A segment also ends once its blocks hold this many uncompressed bytes: one segment moves in one LMDB
+transaction, built in memory, so full blocks (thousands of transactions each) must not make it unbounded."""
 
 _COLD = b"cold"
 _FLOOR = b"history_floor"
@@ -50,8 +53,8 @@ class TierPolicy:
     hot_blocks: int = HOT_BLOCKS
     """Blocks below the head whose records stay in the hot store."""
     segment_blocks: int = SEGMENT_BLOCKS
-    """Blocks per cold segment; also the batch in which history is pruned. One segment moves in one LMDB
-    transaction, so this bounds that transaction's size."""
+    """Blocks per cold segment (fewer if they exceed ``SEGMENT_BYTES``); also the batch in which history is
+    pruned."""
     history_blocks: int | None = HISTORY_BLOCKS
     """Blocks of historical state kept below the head (None: archive, keep all)."""
 
@@ -101,7 +104,8 @@ def recover(store: ChainStore) -> list[str]:
 
 
 def migrate_segment(store: ChainStore, first: int, last: int) -> SegmentInfo:
-    """Moves blocks ``first..last`` (hot, after the cold tier's last block) into a new segment."""
+    """Moves blocks ``first..last`` (hot, after the cold tier's last block) into a new segment, or only the first
+    of them that hold ``SEGMENT_BYTES``; the returned info says which."""
     native = store.native
     writes: list[tuple[str, bytes, bytes | None]] = []
     moved_changes: list[int] = []
@@ -128,11 +132,13 @@ def migrate_segment(store: ChainStore, first: int, last: int) -> SegmentInfo:
                 writes.append((TXS, h, None))
             if changes is not None:
                 moved_changes.append(n)
+            if segment.raw >= SEGMENT_BYTES:
+                break
         info = segment.info()
     old = cold_state(store)
     state = ColdState(
         first=first if old is None else old.first,
-        through=last,
+        through=info.last,
         segments=(0 if old is None else old.segments) + 1,
         blocks=(0 if old is None else old.blocks) + info.blocks,
         compressed=(0 if old is None else old.compressed) + info.compressed,
@@ -179,7 +185,7 @@ def maintain(store: ChainStore, policy: TierPolicy, head: int) -> None:
         log.info(
             "moved blocks %d..%d to the cold tier (%d → %d bytes)", info.first, info.last, info.raw, info.compressed
         )
-        first += batch
+        first = info.last + 1
 
 
 class TierWorker:
