@@ -149,13 +149,18 @@ def migrate_segment(store: ChainStore, first: int, last: int) -> SegmentInfo:
     return info
 
 
+def _prune_next(store: ChainStore) -> int:
+    """The first block whose history index entries are not deleted yet (before any pruning: the floor, which a
+    store started from a snapshot begins at)."""
+    start = _meta_int(store, _PRUNE_NEXT)
+    return store.history_floor() if start is None else start
+
+
 def prune_history(store: ChainStore, floor: int) -> int:
     """Deletes the historical state below block ``floor`` (the state after ``floor`` stays readable); returns
     the number of blocks whose history index entries were deleted."""
     native = store.native
-    start = _meta_int(store, _PRUNE_NEXT)
-    if start is None:
-        start = store.history_floor()
+    start = _prune_next(store)
     native.write_tables([(META, _FLOOR, _num(floor)), (META, _PRUNE_NEXT, _num(start))])
     pruned = 0
     for n in range(start, floor + 1):
@@ -174,13 +179,15 @@ def maintain(store: ChainStore, policy: TierPolicy, head: int) -> None:
     batch = policy.segment_blocks
     if policy.history_blocks is not None:
         floor = min(head - policy.history_blocks, done)
-        start = _meta_int(store, _PRUNE_NEXT)
-        if floor - (store.history_floor() if start is None else start) + 1 >= batch:
+        if floor - _prune_next(store) + 1 >= batch:
             pruned = prune_history(store, floor)
             log.info("pruned the history of %d blocks: state is kept from block %d", pruned, floor)
+    limit = min(head - policy.hot_blocks, done)
+    if limit < batch - 1:
+        return
     cold = cold_state(store)
     first = _lowest_hot_block(store, head) if cold is None else cold.through + 1
-    while first + batch - 1 <= min(head - policy.hot_blocks, done):
+    while first + batch - 1 <= limit:
         info = migrate_segment(store, first, first + batch - 1)
         log.info(
             "moved blocks %d..%d to the cold tier (%d → %d bytes)", info.first, info.last, info.raw, info.compressed
