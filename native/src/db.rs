@@ -136,6 +136,9 @@ impl StateChanges {
     }
 }
 
+/// A state record in the commitment's encoding: `(key, value)`.
+pub type Record = (Vec<u8>, Vec<u8>);
+
 /// A put or delete in one of the node's named tables, committed with the block.
 pub struct TableWrite {
     pub table: String,
@@ -471,7 +474,7 @@ impl Store {
     /// Every record of the state as the commitment encodes it (`history` keys: `a ‖ address` → account record,
     /// `c ‖ code_hash` → code, `s ‖ address ‖ slot` → value), from one snapshot: snapshots export it and a
     /// commitment recomputed from scratch hashes it.
-    pub fn state_records(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn state_records(&self) -> Result<Vec<Record>, StoreError> {
         let rtxn = self.env.read_txn()?;
         let mut out = Vec::new();
         for (prefix, db) in

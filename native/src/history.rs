@@ -7,7 +7,7 @@
 //! `a ‖ address` → the 72-byte account record, `s ‖ address ‖ slot` → the 32-byte value, `c ‖ code_hash` → the
 //! bytecode (code is content-addressed: it appears once, when first stored, and is never removed).
 
-use std::collections::HashMap;
+use alloy_primitives::map::HashMap;
 
 pub const ACCOUNT: u8 = b'a';
 pub const CODE: u8 = b'c';
