@@ -116,7 +116,11 @@ def run_chain(pre: PreState, env: BlockEnv, raw_txs: list[bytes], cuts: list[int
     with tempfile.TemporaryDirectory(prefix="pysei-chain-") as tmp:
         store = Store(tmp, [], map_size=_MAP_SIZE, sync=False)
         alloc = [(a, acct.balance, acct.nonce, acct.code, sorted(acct.storage.items())) for a, acct in pre.items()]
-        store.commit(env.number - 1, alloc=alloc, hashes=[(n, block_hash(n)) for n in range(env.number)])
+        store.commit(
+            env.number - 1,
+            alloc=alloc,
+            hashes=[(n, block_hash(n)) for n in range(max(0, env.number - 256), env.number)],
+        )
         states = {env.number - 1: pre}
         bounds = [0, *sorted(set(cuts)), len(raw_txs)]
         for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):

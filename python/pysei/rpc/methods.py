@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
@@ -45,6 +45,9 @@ def _halt_message(halt: str) -> str:
         # Only the top-level value transfer halts with OutOfFunds (a nested CALL just fails); geth's wording.
         return "insufficient funds for transfer"
     return f"execution halted: {halt}"
+
+
+T = TypeVar("T")
 
 
 class EthApi:
@@ -94,16 +97,27 @@ class EthApi:
             raise server_error(f"block {number} not found (head is {head.header.number})")
         if number == head.header.number:
             return head
-        floor = self.store.history_floor()
-        if number < floor:
-            raise server_error(
-                f"historical state not available: block {number} is below the retained history "
-                f"(blocks {floor}..{head.header.number}; run with --pruning archive to keep all)"
-            )
+        self._check_retained(number)
         block = self.store.block(number)
         if block is None:
             raise server_error(f"block {number} not found")
         return block
+
+    def _check_retained(self, number: int) -> None:
+        floor = self.store.history_floor()
+        if number < floor:
+            raise server_error(
+                f"historical state not available: block {number} is below the retained history "
+                f"(blocks {floor}..{self.head.header.number}; run with --pruning archive to keep all)"
+            )
+
+    def read_state(self, tag: Any, read: Callable[[BlockRecord], T]) -> tuple[BlockRecord, T]:
+        """Runs ``read`` on the state after the block ``tag`` names, and checks the history floor again afterwards:
+        a pruning pass that advanced it meanwhile may have deleted history entries the read used."""
+        block = self.state_block(tag)
+        out = read(block)
+        self._check_retained(block.header.number)
+        return block, out
 
     def block_env(self, block: BlockRecord) -> BlockEnv:
         h = block.header
@@ -369,29 +383,30 @@ class EthApi:
     # --- state ---------------------------------------------------------------------------------------------
     async def rpc_eth_getBalance(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
-        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
-        return hx(self.store.balance(addr, block.header.number))
+        tag = param(params, 1, "block", required=False, default="latest")
+        return hx(self.read_state(tag, lambda b: self.store.balance(addr, b.header.number))[1])
 
     async def rpc_eth_getTransactionCount(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
         tag = param(params, 1, "block", required=False, default="latest")
         if tag == "pending":
             return hx(self.node.mempool.pending_nonce(addr))
-        block = self.state_block(tag)
-        return hx(self.store.nonce(addr, block.header.number))
+        return hx(self.read_state(tag, lambda b: self.store.nonce(addr, b.header.number))[1])
 
     async def rpc_eth_getCode(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
-        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
-        return hb(self.store.code(addr, block.header.number))
+        tag = param(params, 1, "block", required=False, default="latest")
+        return hb(self.read_state(tag, lambda b: self.store.code(addr, b.header.number))[1])
 
     async def rpc_eth_getStorageAt(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
         slot = codec.quantity(param(params, 1, "slot"), "storage slot")
         if slot >= 2**256:
             raise invalid_params("invalid storage slot: exceeds 32 bytes")
-        block = self.state_block(param(params, 2, "block", required=False, default="latest"))
-        return hb(self.store.storage(addr, slot, block.header.number).to_bytes(32, "big"))
+        tag = param(params, 2, "block", required=False, default="latest")
+        return hb(
+            self.read_state(tag, lambda b: self.store.storage(addr, slot, b.header.number))[1].to_bytes(32, "big")
+        )
 
     # --- calls ---------------------------------------------------------------------------------------------
     def _call_failure(self, result: CallResult, *, estimating: bool = False, gas: int | None = None) -> RpcError:
@@ -403,9 +418,9 @@ class EthApi:
 
     async def rpc_eth_call(self, params: list[Any]) -> str:
         req = self.call_request(param(params, 0, "transaction"))
-        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
+        tag = param(params, 1, "block", required=False, default="latest")
         try:
-            result = call(self.store.native, self.block_env(block), req, block.header.number)
+            _, result = self.read_state(tag, lambda b: call(self.store.native, self.block_env(b), req, b.header.number))
         except ValueError as e:
             raise server_error(str(e)) from None
         if not result.success:
@@ -414,9 +429,11 @@ class EthApi:
 
     async def rpc_eth_estimateGas(self, params: list[Any]) -> str:
         req = self.call_request(param(params, 0, "transaction"))
-        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
+        tag = param(params, 1, "block", required=False, default="latest")
         try:
-            result = estimate_gas(self.store.native, self.block_env(block), req, block.header.number)
+            block, result = self.read_state(
+                tag, lambda b: estimate_gas(self.store.native, self.block_env(b), req, b.header.number)
+            )
         except ValueError as e:
             raise server_error(str(e)) from None
         if isinstance(result, CallResult):
@@ -425,9 +442,11 @@ class EthApi:
 
     async def rpc_eth_createAccessList(self, params: list[Any]) -> dict[str, Any]:
         req = self.call_request(param(params, 0, "transaction"))
-        block = self.state_block(param(params, 1, "block", required=False, default="latest"))
+        tag = param(params, 1, "block", required=False, default="latest")
         try:
-            access, result = create_access_list(self.store.native, self.block_env(block), req, block.header.number)
+            _, (access, result) = self.read_state(
+                tag, lambda b: create_access_list(self.store.native, self.block_env(b), req, b.header.number)
+            )
         except ValueError as e:
             raise server_error(str(e)) from None
         out: dict[str, Any] = {
