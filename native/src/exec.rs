@@ -254,53 +254,46 @@ impl<'r, R: StateReader> BlockState<'r, R> {
         Ok(info)
     }
 
-    /// Applies one transaction's finalized journal (what `CacheDB::commit` does, plus EIP-161 deletions and the
-    /// fee delta). With `writes`, also lists the locations written.
-    fn apply(&mut self, state: EvmState, mut writes: Option<&mut Vec<Location>>) -> Result<(), StoreError> {
-        for (address, account) in state {
-            if !account.is_touched() {
-                continue;
+    /// Applies one transaction's state diff (what `CacheDB::commit` does with a journal, plus EIP-161 deletions
+    /// and the fee delta). With `writes`, also lists the locations written.
+    fn apply(&mut self, diff: TxDiff, mut writes: Option<&mut Vec<Location>>) -> Result<(), StoreError> {
+        for AccountDiff { address, change } in diff.0 {
+            if address == self.fee_collector {
+                // The transaction saw committed balance + pending delta, so what it leaves already includes it.
+                self.fee_delta = U256::ZERO;
             }
-            if account.is_selfdestructed() || account.is_empty() {
-                // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
-                // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
-                let existed = self.load_account(address)?.is_some();
-                if existed || account.is_selfdestructed() {
-                    self.accounts.insert(address, Slot::written(None));
-                    self.wipe(address);
+            match change {
+                AccountChange::Cleared { destructed, .. } => {
+                    // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
+                    // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
+                    let existed = self.load_account(address)?.is_some();
+                    if existed || destructed {
+                        self.accounts.insert(address, Slot::written(None));
+                        self.wipe(address);
+                        if let Some(w) = writes.as_mut() {
+                            w.push(Location::Account(address));
+                        }
+                    }
+                }
+                AccountChange::Written { info, created, code, storage } => {
+                    if created {
+                        self.wipe(address);
+                    }
+                    if let Some(code) = code {
+                        self.new_codes.entry(info.code_hash).or_insert(code);
+                    }
+                    self.accounts.insert(address, Slot::written(Some(info)));
                     if let Some(w) = writes.as_mut() {
                         w.push(Location::Account(address));
                     }
-                }
-                if address == self.fee_collector {
-                    self.fee_delta = U256::ZERO;
-                }
-                continue;
-            }
-            if account.is_created() {
-                self.wipe(address);
-            }
-            let mut info = account.info;
-            if let Some(code) = info.code.take() {
-                if info.code_hash != KECCAK_EMPTY && !code.is_empty() {
-                    self.new_codes.entry(info.code_hash).or_insert(code);
-                }
-            }
-            if address == self.fee_collector {
-                // The journal saw committed balance + pending delta, so its value already includes the delta.
-                self.fee_delta = U256::ZERO;
-            }
-            self.accounts.insert(address, Slot::written(Some(info)));
-            if let Some(w) = writes.as_mut() {
-                w.push(Location::Account(address));
-            }
-            let mut changed = account.storage.iter().filter(|(_, v)| v.is_changed()).peekable();
-            if changed.peek().is_some() {
-                let slots = self.storage.entry(address).or_default();
-                for (slot, value) in changed {
-                    slots.insert(*slot, Slot::written(value.present_value));
-                    if let Some(w) = writes.as_mut() {
-                        w.push(Location::Storage(address, *slot));
+                    if !storage.is_empty() {
+                        let slots = self.storage.entry(address).or_default();
+                        for (slot, value) in storage {
+                            slots.insert(slot, Slot::written(value));
+                            if let Some(w) = writes.as_mut() {
+                                w.push(Location::Storage(address, slot));
+                            }
+                        }
                     }
                 }
             }
@@ -436,12 +429,59 @@ pub(crate) fn skip_reason(err: &InvalidTransaction) -> String {
     }
 }
 
+/// What a transaction did to one account.
+pub(crate) enum AccountChange {
+    /// SELFDESTRUCT (`destructed`), or touched and left empty (EIP-161 removes it if it existed).
+    Cleared { destructed: bool, created: bool },
+    /// The account's new fields (without code), its code when deployed, and the slots whose value changed.
+    Written { info: AccountInfo, created: bool, code: Option<Bytecode>, storage: Vec<(U256, U256)> },
+}
+
+pub(crate) struct AccountDiff {
+    pub(crate) address: Address,
+    pub(crate) change: AccountChange,
+}
+
+/// A transaction's finalized journal reduced to what folding it into the block needs. Built where the
+/// transaction ran, so that a parallel worker does this work and frees the journal on its own thread.
+pub(crate) struct TxDiff(pub(crate) Vec<AccountDiff>);
+
+impl TxDiff {
+    pub(crate) fn from_journal(state: EvmState) -> Self {
+        let mut diff = Vec::with_capacity(state.len());
+        for (address, account) in state {
+            if !account.is_touched() {
+                continue;
+            }
+            let created = account.is_created();
+            let destructed = account.is_selfdestructed();
+            if destructed || account.is_empty() {
+                diff.push(AccountDiff { address, change: AccountChange::Cleared { destructed, created } });
+                continue;
+            }
+            let storage = account
+                .storage
+                .into_iter()
+                .filter(|(_, v)| v.is_changed())
+                .map(|(k, v)| (k, v.present_value))
+                .collect();
+            let mut info = account.info;
+            let code = info.code.take().filter(|code| info.code_hash != KECCAK_EMPTY && !code.is_empty());
+            diff.push(AccountDiff { address, change: AccountChange::Written { info, created, code, storage } });
+        }
+        Self(diff)
+    }
+}
+
 /// What running one ordered transaction produced, before it is folded into the block.
+// Almost every run is `Executed`, so boxing it would only add an allocation per transaction.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum TxRun {
     /// Not included: undecodable, invalid at its position, or over the block's remaining gas.
     Skipped(String),
-    /// Executed: the EVM result, the finalized journal and the fee owed to the collector.
-    Executed { result: ExecutionResult, state: EvmState, fee: U256 },
+    /// Executed: the EVM result, its state diff, the fee owed to the collector and, when the executor already
+    /// computed it (parallel workers do), the logs bloom.
+    Executed { result: ExecutionResult, diff: TxDiff, fee: U256, bloom: Option<Bloom> },
 }
 
 /// Folds transaction runs into the block, in block order. Sequential and parallel execution both build their
@@ -451,8 +491,8 @@ pub(crate) struct BlockBuilder<'t> {
     access: Vec<TxAccess>,
     record_access: bool,
     included_raws: Vec<&'t [u8]>,
-    /// (type, receipt) without bloom: blooms are computed at the end, beside the roots.
-    plain_receipts: Vec<(u8, Receipt)>,
+    /// (type, receipt, bloom if known): missing blooms are computed at the end, beside the roots.
+    plain_receipts: Vec<(u8, Receipt, Option<Bloom>)>,
     cumulative: u64,
 }
 
@@ -483,7 +523,7 @@ impl<'t> BlockBuilder<'t> {
         run: TxRun,
         record: Option<TxAccess>,
     ) -> Result<(), StoreError> {
-        let (result, journal, fee) = match run {
+        let (result, diff, fee, bloom) = match run {
             TxRun::Skipped(reason) => {
                 self.outcomes.push(TxOutcome {
                     included: Err(reason),
@@ -500,11 +540,11 @@ impl<'t> BlockBuilder<'t> {
                 }
                 return Ok(());
             }
-            TxRun::Executed { result, state, fee } => (result, state, fee),
+            TxRun::Executed { result, diff, fee, bloom } => (result, diff, fee, bloom),
         };
         let mut record = if self.record_access { Some(record.unwrap_or_default()) } else { None };
         state.pending_fee = fee;
-        state.apply(journal, record.as_mut().map(|r| &mut r.writes))?;
+        state.apply(diff, record.as_mut().map(|r| &mut r.writes))?;
         self.access.extend(record);
         let gas_used = result.gas().tx_gas_used();
         self.cumulative += gas_used;
@@ -529,7 +569,7 @@ impl<'t> BlockBuilder<'t> {
             cumulative_gas_used: self.cumulative,
             logs: result.into_logs(),
         };
-        self.plain_receipts.push((tx_type, receipt));
+        self.plain_receipts.push((tx_type, receipt, bloom));
         self.included_raws.push(raw);
         Ok(())
     }
@@ -551,8 +591,8 @@ impl<'t> BlockBuilder<'t> {
                 let mut memo = BloomMemo::default();
                 let receipts: Vec<ReceiptEnvelope> = plain_receipts
                     .into_iter()
-                    .map(|(ty, r)| {
-                        let logs_bloom = memo.logs_bloom(&r.logs);
+                    .map(|(ty, r, bloom)| {
+                        let logs_bloom = bloom.unwrap_or_else(|| memo.logs_bloom(&r.logs));
                         wrap_receipt(ty, ReceiptWithBloom { receipt: r, logs_bloom })
                     })
                     .collect();
@@ -586,7 +626,7 @@ pub(crate) fn into_run<E: std::fmt::Display>(
     fee: U256,
 ) -> Result<TxRun, E> {
     match result {
-        Ok(result) => Ok(TxRun::Executed { result, state, fee }),
+        Ok(result) => Ok(TxRun::Executed { result, diff: TxDiff::from_journal(state), fee, bloom: None }),
         Err(EVMError::Transaction(err)) => Ok(TxRun::Skipped(skip_reason(&err))),
         Err(EVMError::Database(err)) => Err(err),
         Err(other) => Ok(TxRun::Skipped(other.to_string())),
@@ -650,7 +690,7 @@ pub fn execute_block<R: StateReader>(
 /// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every
 /// log of a block, and each bloom input otherwise costs a keccak.
 #[derive(Default)]
-struct BloomMemo {
+pub(crate) struct BloomMemo {
     bits: HashMap<B256, Bloom>,
 }
 
@@ -668,7 +708,7 @@ impl BloomMemo {
         *bloom |= *bits;
     }
 
-    fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
+    pub(crate) fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
         let mut bloom = Bloom::ZERO;
         for log in logs {
             self.accrue(&mut bloom, log.address.as_slice());

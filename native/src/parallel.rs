@@ -37,8 +37,8 @@ use self::{
 use crate::{
     db::{StateReader, StoreError},
     exec::{
-        build_evm, execute_block, into_run, prepare, BlockBuilder, BlockOutput, BlockParams, BlockState, ExecStats,
-        Location, OrderedTx, Prepared, SeiHandler, TxAccess, TxRun,
+        build_evm, execute_block, into_run, prepare, AccountChange, BlockBuilder, BlockOutput, BlockParams, BlockState,
+        BloomMemo, ExecStats, Location, OrderedTx, Prepared, SeiHandler, TxAccess, TxRun,
     },
 };
 
@@ -210,10 +210,11 @@ where
     let params = shared.params;
     let mut db = VmDb::new(&reader, &shared.mv, params.beneficiary);
     let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    let mut memo = BloomMemo::default();
     let mut task: Option<Task> = None;
     while !shared.scheduler.done() {
         task = match task {
-            Some(Task::Execute(tx, inc)) => execute(&mut evm, shared, tx, inc)?,
+            Some(Task::Execute(tx, inc)) => execute(&mut evm, &mut memo, shared, tx, inc)?,
             Some(Task::Validate(tx, inc)) => {
                 let valid = shared.mv.validate_read_set(tx);
                 let aborted = !valid && shared.scheduler.try_validation_abort(tx, inc);
@@ -239,6 +240,7 @@ type WorkerEvm<'a, 'r, R> = crate::exec::SeiEvm<&'a mut VmDb<'r, R>>;
 
 fn execute<R: StateReader>(
     evm: &mut WorkerEvm<'_, '_, R>,
+    memo: &mut BloomMemo,
     shared: &Shared<'_>,
     tx: TxIdx,
     inc: u32,
@@ -266,18 +268,27 @@ fn execute<R: StateReader>(
                 }
                 result => {
                     let fee = std::mem::take(&mut db.fee);
-                    let run = into_run(result, journal, fee).map_err(|e| match e {
+                    let mut run = into_run(result, journal, fee).map_err(|e| match e {
                         VmError::Store(e) => e,
                         VmError::Blocked(_) => unreachable!("handled above"),
                     })?;
-                    let writes = match &run {
-                        TxRun::Executed { state, fee, .. } => match db.write_set(state, *fee) {
-                            Ok(writes) => writes,
-                            Err(_) => {
-                                shared.give_up("SELFDESTRUCT of an existing account");
-                                return Ok(None);
+                    let writes = match &mut run {
+                        TxRun::Executed { result, diff, fee, bloom } => {
+                            // Receipt work done here runs in parallel instead of in the in-order fold.
+                            *bloom = Some(memo.logs_bloom(result.logs()));
+                            for change in &diff.0 {
+                                if let AccountChange::Written { info, code: Some(code), .. } = &change.change {
+                                    shared.mv.add_code(info.code_hash, code);
+                                }
                             }
-                        },
+                            match db.write_set(diff, *fee) {
+                                Ok(writes) => writes,
+                                Err(_) => {
+                                    shared.give_up("SELFDESTRUCT of an existing account");
+                                    return Ok(None);
+                                }
+                            }
+                        }
                         TxRun::Skipped(_) => Vec::new(),
                     };
                     break (run, std::mem::take(&mut db.reads), writes, db.read_collector);

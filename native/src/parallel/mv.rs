@@ -173,6 +173,11 @@ impl MvMemory {
         self.codes.lock().expect("mv codes").get(hash).cloned()
     }
 
+    /// Publishes code deployed by an incarnation (before its account, so that a reader finds both).
+    pub(crate) fn add_code(&self, hash: B256, code: &Bytecode) {
+        self.codes.lock().expect("mv codes").entry(hash).or_insert_with(|| code.clone());
+    }
+
     /// Publishes an incarnation's reads and writes; returns whether it wrote a location its previous
     /// incarnation did not (then higher transactions must be validated again).
     pub(crate) fn record(
@@ -187,11 +192,6 @@ impl MvMemory {
         let previous = std::mem::take(&mut *last);
         let mut wrote_new = false;
         for (key, value) in writes {
-            if let Value::Account(Some(info)) = &value {
-                if let Some(code) = info.code.as_ref().filter(|c| !c.is_empty()) {
-                    self.codes.lock().expect("mv codes").entry(info.code_hash).or_insert_with(|| code.clone());
-                }
-            }
             // Write sets are a handful of keys: a linear scan beats building sets.
             wrote_new |= !previous.contains(&key);
             self.write(key, tx, Entry::Written(inc, value));
