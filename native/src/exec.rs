@@ -10,7 +10,8 @@
 //!   block, so fees never make two transactions conflict; a transaction that does read the collector sees the
 //!   credits of all earlier ones, exactly as if each had been paid at once.
 
-use alloy_consensus::{proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{
     map::{HashMap, HashSet},
     Bloom,
@@ -484,32 +485,119 @@ pub(crate) enum TxRun {
     Executed { result: ExecutionResult, diff: TxDiff, fee: U256, bloom: Option<Bloom> },
 }
 
+/// The root of an ordered trie (key = RLP of the index, as for transactions and receipts), built from the
+/// encodings in index order as they arrive. Index 0 (RLP `0x80`) sorts after indices 1..=127, so it is held
+/// back until the 129th item or the end; otherwise leaves go into the hash builder at once.
+#[derive(Default)]
+struct OrderedTrie {
+    builder: alloy_trie::HashBuilder,
+    first: Option<Vec<u8>>,
+    count: usize,
+}
+
+impl OrderedTrie {
+    fn push(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let index = self.count;
+        self.count += 1;
+        let mut value = Vec::new();
+        encode(&mut value);
+        if index == 0 {
+            self.first = Some(value);
+            return;
+        }
+        if index == 0x80 {
+            self.release_first();
+        }
+        self.add(index, &value);
+    }
+
+    fn release_first(&mut self) {
+        if let Some(first) = self.first.take() {
+            self.add(0, &first);
+        }
+    }
+
+    fn add(&mut self, index: usize, value: &[u8]) {
+        let key = alloy_rlp::encode_fixed_size(&index);
+        self.builder.add_leaf(alloy_trie::Nibbles::unpack(&key), value);
+    }
+
+    fn root(mut self) -> B256 {
+        if self.count == 0 {
+            return alloy_trie::EMPTY_ROOT_HASH;
+        }
+        self.release_first();
+        self.builder.root()
+    }
+}
+
+/// Receipts with their blooms, the block bloom and the receipts trie, built in block order.
+#[derive(Default)]
+struct ReceiptsBuilder {
+    memo: BloomMemo,
+    receipts: Vec<ReceiptEnvelope>,
+    logs_bloom: Bloom,
+    trie: OrderedTrie,
+}
+
+impl ReceiptsBuilder {
+    fn push(&mut self, tx_type: u8, receipt: Receipt, bloom: Option<Bloom>) {
+        let logs_bloom = bloom.unwrap_or_else(|| self.memo.logs_bloom(&receipt.logs));
+        self.logs_bloom |= logs_bloom;
+        let receipt = wrap_receipt(tx_type, ReceiptWithBloom { receipt, logs_bloom });
+        self.trie.push(|buf| receipt.encode_2718(buf));
+        self.receipts.push(receipt);
+    }
+}
+
+/// When receipts and tries are built: as each transaction is pushed (the parallel executor folds in a thread of
+/// its own, concurrently with execution), or at the end with the two tries on two cores (sequential).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sealing {
+    AsPushed,
+    AtEnd,
+}
+
 /// Folds transaction runs into the block, in block order. Sequential and parallel execution both build their
 /// output here, so the two can only differ in which runs they feed in, never in how a block is assembled.
 pub(crate) struct BlockBuilder<'t> {
     outcomes: Vec<TxOutcome>,
     access: Vec<TxAccess>,
     record_access: bool,
+    sealing: Sealing,
+    /// With `Sealing::AtEnd`: what the receipts and the transactions trie are built from.
     included_raws: Vec<&'t [u8]>,
-    /// (type, receipt, bloom if known): missing blooms are computed at the end, beside the roots.
     plain_receipts: Vec<(u8, Receipt, Option<Bloom>)>,
+    /// With `Sealing::AsPushed`: receipts and the transactions trie so far.
+    receipts: ReceiptsBuilder,
+    transactions: OrderedTrie,
+    included: usize,
     cumulative: u64,
 }
 
 impl<'t> BlockBuilder<'t> {
-    pub(crate) fn new(n: usize, record_access: bool) -> Self {
+    pub(crate) fn new(n: usize, record_access: bool, sealing: Sealing) -> Self {
+        let deferred = if sealing == Sealing::AtEnd { n } else { 0 };
         Self {
             outcomes: Vec::with_capacity(n),
             access: Vec::with_capacity(if record_access { n } else { 0 }),
             record_access,
-            included_raws: Vec::with_capacity(n),
-            plain_receipts: Vec::with_capacity(n),
+            sealing,
+            included_raws: Vec::with_capacity(deferred),
+            plain_receipts: Vec::with_capacity(deferred),
+            receipts: ReceiptsBuilder { receipts: Vec::with_capacity(n - deferred), ..ReceiptsBuilder::default() },
+            transactions: OrderedTrie::default(),
+            included: 0,
             cumulative: 0,
         }
     }
 
     pub(crate) const fn cumulative_gas(&self) -> u64 {
         self.cumulative
+    }
+
+    pub(crate) const fn records_access(&self) -> bool {
+        self.record_access
     }
 
     /// Appends the run of `raw` (of EIP-2718 type `tx_type`; `create_address` for a creation) to the block,
@@ -559,60 +647,58 @@ impl<'t> BlockBuilder<'t> {
             success,
             gas_used,
             cumulative_gas_used: self.cumulative,
-            receipt: Some(self.plain_receipts.len()),
+            receipt: Some(self.included),
             contract_address: create_address,
             output,
             halt,
         });
+        self.included += 1;
         let receipt = Receipt {
             status: Eip658Value::Eip658(success),
             cumulative_gas_used: self.cumulative,
             logs: result.into_logs(),
         };
-        self.plain_receipts.push((tx_type, receipt, bloom));
-        self.included_raws.push(raw);
+        match self.sealing {
+            Sealing::AsPushed => {
+                self.receipts.push(tx_type, receipt, bloom);
+                // The raw bytes are the EIP-2718 encodings: the trie takes them without re-encoding.
+                self.transactions.push(|buf| buf.extend_from_slice(raw));
+            }
+            Sealing::AtEnd => {
+                self.plain_receipts.push((tx_type, receipt, bloom));
+                self.included_raws.push(raw);
+            }
+        }
         Ok(())
     }
 
-    /// Folds the fee delta, sorts the change set and computes blooms and roots.
+    /// Folds the fee delta, sorts the change set and completes receipts, blooms and roots.
     pub(crate) fn finish<R: StateReader>(
-        self,
+        mut self,
         state: BlockState<'_, R>,
         mut stats: ExecStats,
     ) -> Result<BlockOutput, StoreError> {
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
         let (changes, fees) = state.into_changes()?;
-        let plain_receipts = self.plain_receipts;
-        let included_raws = self.included_raws;
+        let plain_receipts = std::mem::take(&mut self.plain_receipts);
+        let included_raws = std::mem::take(&mut self.included_raws);
+        let (mut receipts, mut transactions) = (self.receipts, self.transactions);
         // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
-        let ((receipts, logs_bloom, receipts_root), transactions_root) = rayon::join(
-            || {
-                let mut memo = BloomMemo::default();
-                let receipts: Vec<ReceiptEnvelope> = plain_receipts
-                    .into_iter()
-                    .map(|(ty, r, bloom)| {
-                        let logs_bloom = bloom.unwrap_or_else(|| memo.logs_bloom(&r.logs));
-                        wrap_receipt(ty, ReceiptWithBloom { receipt: r, logs_bloom })
-                    })
-                    .collect();
-                let bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
-                let root = proofs::calculate_receipt_root(&receipts);
-                (receipts, bloom, root)
-            },
-            // The raw bytes are the EIP-2718 encodings, so the trie is built from them without re-encoding.
-            || alloy_trie::root::ordered_trie_root_with_encoder(&included_raws, |raw, buf| buf.extend_from_slice(raw)),
+        rayon::join(
+            || plain_receipts.into_iter().for_each(|(ty, r, bloom)| receipts.push(ty, r, bloom)),
+            || included_raws.iter().for_each(|raw| transactions.push(|buf| buf.extend_from_slice(raw))),
         );
         Ok(BlockOutput {
             outcomes: self.outcomes,
-            receipts,
+            receipts_root: receipts.trie.root(),
+            receipts: receipts.receipts,
             changes,
             access: self.access,
             gas_used: self.cumulative,
             fees,
-            logs_bloom,
-            transactions_root,
-            receipts_root,
+            logs_bloom: receipts.logs_bloom,
+            transactions_root: transactions.root(),
             stats,
         })
     }
@@ -655,7 +741,7 @@ pub fn execute_block<R: StateReader>(
     record_access: bool,
 ) -> Result<BlockOutput, StoreError> {
     let mut state = BlockState::new(reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(txs.len(), record_access);
+    let mut builder = BlockBuilder::new(txs.len(), record_access, Sealing::AtEnd);
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
         for tx in txs {
@@ -851,6 +937,17 @@ mod tests {
     }
 
     proptest! {
+        /// The ordered trie built as items arrive has alloy's root, for every length around the index-0 quirk.
+        #[test]
+        fn ordered_trie_matches_alloy(items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..40), 0..300)) {
+            let mut trie = OrderedTrie::default();
+            for item in &items {
+                trie.push(|buf| buf.extend_from_slice(item));
+            }
+            let expected = alloy_trie::root::ordered_trie_root_with_encoder(&items, |item, buf| buf.extend_from_slice(item));
+            prop_assert_eq!(trie.root(), expected);
+        }
+
         /// The memoised bloom equals alloy's, whatever the mix of repeated and fresh addresses and topics.
         #[test]
         fn bloom_memo_matches_alloy(logs in proptest::collection::vec(

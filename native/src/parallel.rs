@@ -40,7 +40,7 @@ use crate::{
     db::{StateReader, StoreError},
     exec::{
         build_evm, execute_block, into_run, prepare, AccountChange, BlockBuilder, BlockOutput, BlockParams, BlockState,
-        BloomMemo, ExecStats, Location, OrderedTx, Prepared, SeiHandler, TxAccess, TxDiff, TxRun,
+        BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess, TxDiff, TxRun,
     },
 };
 
@@ -48,6 +48,8 @@ use crate::{
 pub const MIN_PARALLEL_TXS: usize = 16;
 /// A transaction re-executed this often means the block is a dependency chain; it finishes sequentially.
 pub const MAX_INCARNATIONS: u32 = 16;
+/// How often the fold looks for newly final transactions while the workers run.
+const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
 /// sequentially: even perfectly scheduled, the chain leaves too little to overlap to pay for the coordination.
 const MAX_PREDICTED_CHAIN_SHARE: f64 = 0.5;
@@ -103,12 +105,15 @@ struct Shared<'a> {
     predicted_waits: AtomicUsize,
     busy_ns: AtomicU64,
     needs_sequential: Mutex<Option<&'static str>>,
+    /// The thread that folds; workers wake it when they stop.
+    fold_thread: std::thread::Thread,
 }
 
 impl Shared<'_> {
     fn give_up(&self, reason: &'static str) {
         self.needs_sequential.lock().expect("fallback reason").get_or_insert(reason);
         self.scheduler.halt();
+        self.fold_thread.unpark();
     }
 }
 
@@ -178,23 +183,37 @@ where
         predicted_waits: AtomicUsize::new(0),
         busy_ns: AtomicU64::new(0),
         needs_sequential: Mutex::new(None),
+        fold_thread: std::thread::current(),
     };
     let errors: Mutex<Vec<StoreError>> = Mutex::default();
     let observations: Mutex<Vec<Observation>> = Mutex::default();
-    pool(threads).scope(|scope| {
+    let reader = open()?;
+    let mut state = BlockState::new(&reader, params.beneficiary);
+    let mut builder = BlockBuilder::new(n, record_access, Sealing::AsPushed);
+    // The workers run on the pool; this thread commits and folds behind them.
+    let folded = pool(threads).in_place_scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|_| match worker(open, &shared) {
-                Ok(mut observed) => observations.lock().expect("observations").append(&mut observed),
-                Err(e) => {
-                    shared.scheduler.halt();
-                    errors.lock().expect("worker errors").push(e);
+            scope.spawn(|_| {
+                match worker(open, &shared) {
+                    Ok(mut observed) => observations.lock().expect("observations").append(&mut observed),
+                    Err(e) => {
+                        shared.scheduler.halt();
+                        errors.lock().expect("worker errors").push(e);
+                    }
                 }
+                shared.fold_thread.unpark();
             });
         }
+        let folded = fold(&shared, txs, &mut state, &mut builder);
+        if !matches!(folded, Ok(true)) {
+            shared.scheduler.halt();
+        }
+        folded
     });
     if let Some(e) = errors.into_inner().expect("worker errors").into_iter().next() {
         return Err(e);
     }
+    let completed = folded?;
     Learned::record(&observations.into_inner().expect("observations"));
     let stats = ParallelStats {
         incarnations: shared.incarnations.load(Ordering::SeqCst),
@@ -207,18 +226,43 @@ where
     if let Some(reason) = *shared.needs_sequential.lock().expect("fallback reason") {
         return sequential(reason, stats);
     }
-    let fold_start = std::time::Instant::now();
+    if !completed {
+        return sequential("a transaction could not be committed", stats);
+    }
+    let finish_start = std::time::Instant::now();
+    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?;
+    let busy_ns = stats.busy_ns + finish_start.elapsed().as_nanos() as u64;
+    Ok((output, ParallelStats { busy_ns, ..stats }))
+}
 
-    let reader = open()?;
-    let mut state = BlockState::new(&reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(n, record_access);
-    for (i, tx) in txs.iter().enumerate() {
-        let done = shared.results[i].lock().expect("result").take().expect("every transaction was executed");
-        let (tx_type, create_address) = prepared[i].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
-        let record = record_access.then(|| TxAccess {
+/// Commits transactions in block order as soon as they are final and folds each into the block, while the workers
+/// go on executing the rest. Returns false when the run stopped before every transaction was committed.
+fn fold<'t, R: StateReader>(
+    shared: &Shared<'_>,
+    txs: &'t [OrderedTx<'_>],
+    state: &mut BlockState<'_, R>,
+    builder: &mut BlockBuilder<'t>,
+) -> Result<bool, StoreError> {
+    let mut busy = std::time::Duration::ZERO;
+    for (k, tx) in txs.iter().enumerate() {
+        // Every lower transaction is committed, so what `k` read can no longer change: once its executed
+        // incarnation's reads check out, it is final.
+        while !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
+            if shared.scheduler.done() && !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
+                return Ok(false);
+            }
+            // Polled rather than woken per transaction: a wake-up per transaction cost more in context switches
+            // than the fold itself. Workers wake it when they stop.
+            std::thread::park_timeout(FOLD_POLL);
+        }
+        let started = std::time::Instant::now();
+        let done = shared.results[k].lock().expect("result").take().expect("a committed transaction was executed");
+        let (tx_type, create_address) =
+            shared.prepared[k].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
+        let record = builder.records_access().then(|| TxAccess {
             reads: shared
                 .mv
-                .take_reads(i)
+                .take_reads(k)
                 .into_iter()
                 .filter_map(|(key, _)| match key {
                     Key::Account(a) => Some(Location::Account(a)),
@@ -229,11 +273,11 @@ where
             writes: Vec::new(),
             read_fee_collector: done.read_collector,
         });
-        builder.push(&mut state, tx.raw, tx_type, create_address, done.run, record)?;
+        builder.push(state, tx.raw, tx_type, create_address, done.run, record)?;
+        busy += started.elapsed();
     }
-    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?;
-    let busy_ns = stats.busy_ns + fold_start.elapsed().as_nanos() as u64;
-    Ok((output, ParallelStats { busy_ns, ..stats }))
+    shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+    Ok(true)
 }
 
 /// Predicts the block's dependencies from what it can tell before executing: senders, recipients and the

@@ -18,6 +18,7 @@ use alloy_primitives::{
     keccak256,
     map::{HashMap, HashSet},
 };
+use rayon::prelude::*;
 use revm::primitives::{Address, B256, U256};
 
 use super::mv::{Key, TxIdx};
@@ -165,15 +166,14 @@ pub(crate) struct Prediction {
 
 impl Learned {
     /// Locations `tx` is predicted to write; `code_hash` is the recipient's code hash when it has code.
-    fn locations(&self, tx: &TxShape<'_>, code_hash: Option<B256>, out: &mut Vec<Key>) {
-        out.clear();
-        out.push(Key::Account(tx.caller));
-        let Some(to) = tx.to else { return };
+    fn locations(&self, tx: &TxShape<'_>, code_hash: Option<B256>) -> Vec<Key> {
+        let mut out = vec![Key::Account(tx.caller)];
+        let Some(to) = tx.to else { return out };
         if tx.carries_value || code_hash.is_none() {
             out.push(Key::Account(to));
         }
-        let (Some(code_hash), Some(sel)) = (code_hash, selector(tx.input)) else { return };
-        let Some((_, rules)) = self.rules.get(&(code_hash, sel)) else { return };
+        let (Some(code_hash), Some(sel)) = (code_hash, selector(tx.input)) else { return out };
+        let Some((_, rules)) = self.rules.get(&(code_hash, sel)) else { return out };
         for rule in rules {
             let slot = match *rule {
                 SlotRule::Constant(slot) => slot,
@@ -184,16 +184,22 @@ impl Learned {
             };
             out.push(Key::Storage(to, slot));
         }
+        out
     }
 
     /// Predicts the block's dependencies. `code_hash` answers the code hash of an address with code.
-    pub(crate) fn predict(&self, txs: &[TxShape<'_>], code_hash: impl Fn(Address) -> Option<B256>) -> Prediction {
-        let mut last_writer: HashMap<Key, TxIdx> = HashMap::default();
+    pub(crate) fn predict(
+        &self,
+        txs: &[TxShape<'_>],
+        code_hash: impl Fn(Address) -> Option<B256> + Sync,
+    ) -> Prediction {
+        // Locations (hashing mapping keys) per transaction in parallel, then one in-order pass.
+        let locations: Vec<Vec<Key>> =
+            txs.par_iter().map(|tx| self.locations(tx, tx.to.and_then(&code_hash))).collect();
+        let mut last_writer: HashMap<Key, TxIdx> = HashMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
         let mut chain = Vec::with_capacity(txs.len());
         let mut depends_on = Vec::with_capacity(txs.len());
-        let mut keys = Vec::new();
-        for (i, tx) in txs.iter().enumerate() {
-            self.locations(tx, tx.to.and_then(&code_hash), &mut keys);
+        for (i, keys) in locations.iter().enumerate() {
             // A location listed twice (a transfer to oneself) must not make the transaction its own dependency.
             let dep = keys.iter().filter_map(|k| last_writer.insert(*k, i)).filter(|j| *j != i).max();
             chain.push(dep.map_or(1, |j| chain[j] + 1));
