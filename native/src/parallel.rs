@@ -243,7 +243,8 @@ fn fold<'t, R: StateReader>(
     state: &mut BlockState<'_, R>,
     builder: &mut BlockBuilder<'t>,
 ) -> Result<bool, StoreError> {
-    let mut busy = std::time::Duration::ZERO;
+    let started = std::time::Instant::now();
+    let mut waited = std::time::Duration::ZERO;
     for (k, tx) in txs.iter().enumerate() {
         // Every lower transaction is committed, so what `k` read can no longer change: once its executed
         // incarnation's reads check out, it is final.
@@ -253,9 +254,10 @@ fn fold<'t, R: StateReader>(
             }
             // Polled rather than woken per transaction: a wake-up per transaction cost more in context switches
             // than the fold itself. Workers wake it when they stop.
+            let parked = std::time::Instant::now();
             std::thread::park_timeout(FOLD_POLL);
+            waited += parked.elapsed();
         }
-        let started = std::time::Instant::now();
         let done = shared.results[k].lock().expect("result").take().expect("a committed transaction was executed");
         let (tx_type, create_address) =
             shared.prepared[k].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
@@ -274,8 +276,8 @@ fn fold<'t, R: StateReader>(
             read_fee_collector: done.read_collector,
         });
         builder.push(state, tx.raw, tx_type, create_address, done.run, record)?;
-        busy += started.elapsed();
     }
+    let busy = started.elapsed().saturating_sub(waited);
     shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
     Ok(true)
 }
@@ -341,15 +343,14 @@ where
     let mut memo = BloomMemo::default();
     let mut observations = Vec::new();
     let mut task: Option<Task> = None;
-    let mut busy = std::time::Duration::ZERO;
+    // Idle spells are timed rather than tasks: there are far fewer of them, and reading the clock per task
+    // showed up in profiles.
+    let started = std::time::Instant::now();
+    let mut idle = std::time::Duration::ZERO;
+    let mut idle_since: Option<std::time::Instant> = None;
     while !shared.scheduler.done() {
-        let started = std::time::Instant::now();
         task = match task {
-            Some(Task::Execute(tx, inc)) => {
-                let next = execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?;
-                busy += started.elapsed();
-                next
-            }
+            Some(Task::Execute(tx, inc)) => execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?,
             Some(Task::Validate(tx, inc)) => {
                 let valid = shared.mv.validate_read_set(tx);
                 let aborted = !valid && shared.scheduler.try_validation_abort(tx, inc);
@@ -357,12 +358,18 @@ where
                     shared.validation_aborts.fetch_add(1, Ordering::Relaxed);
                     shared.mv.convert_writes_to_estimates(tx);
                 }
-                let next = shared.scheduler.finish_validation(tx, aborted);
-                busy += started.elapsed();
-                next
+                shared.scheduler.finish_validation(tx, aborted)
             }
             None => {
                 let next = shared.scheduler.next_task();
+                match (&next, idle_since) {
+                    (None, None) => idle_since = Some(std::time::Instant::now()),
+                    (Some(_), Some(since)) => {
+                        idle += since.elapsed();
+                        idle_since = None;
+                    }
+                    _ => {}
+                }
                 if next.is_none() {
                     std::thread::yield_now();
                 }
@@ -370,6 +377,7 @@ where
             }
         };
     }
+    let busy = started.elapsed().saturating_sub(idle + idle_since.map_or(std::time::Duration::ZERO, |s| s.elapsed()));
     shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
     Ok(observations)
 }

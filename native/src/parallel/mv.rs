@@ -7,9 +7,9 @@
 //! read only by one that reads the fee collector, so they conflict with nothing else; they live in an array of
 //! their own rather than in the shared map, since every transaction writes one.
 
-use std::{hash::BuildHasher, sync::Mutex};
+use std::sync::Mutex;
 
-use alloy_primitives::map::{DefaultHashBuilder, HashMap};
+use alloy_primitives::map::HashMap;
 use revm::{
     bytecode::Bytecode,
     primitives::{Address, B256, U256},
@@ -90,7 +90,6 @@ impl Versions {
 }
 
 pub(crate) struct MvMemory {
-    hasher: DefaultHashBuilder,
     shards: Vec<Mutex<HashMap<Key, Versions>>>,
     /// `Key::Fee(i)` for every transaction `i`: `None` until it executed.
     fees: Vec<Mutex<Option<Entry>>>,
@@ -105,7 +104,6 @@ impl MvMemory {
         // About three locations a transaction (sender, recipient or a slot or two), spread over the shards.
         let per_shard = 3 * n / SHARDS + 16;
         Self {
-            hasher: DefaultHashBuilder::default(),
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(HashMap::with_capacity_and_hasher(per_shard, Default::default())))
                 .collect(),
@@ -116,8 +114,15 @@ impl MvMemory {
         }
     }
 
+    /// Addresses and hashed slots are already uniformly distributed: a byte of each picks the shard without
+    /// hashing the key a second time (the shard's map hashes it anyway).
     fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Versions>> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+        let byte = match key {
+            Key::Account(address) => address[19],
+            Key::Storage(address, slot) => address[19] ^ slot.byte(0) ^ slot.byte(31),
+            Key::Fee(_) => unreachable!("fees live in their own array"),
+        };
+        &self.shards[usize::from(byte) % SHARDS]
     }
 
     pub(crate) fn read(&self, key: &Key, tx: TxIdx) -> Read {
