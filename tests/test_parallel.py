@@ -8,12 +8,17 @@ they take the parallel path (at least ``MIN_PARALLEL_TXS`` transactions) and con
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pysei.native import execute_block
 from tests.oracle import pysei_runner
 from tests.oracle.model import copy_state, diff_outcomes
 from tests.oracle.strategies import RandomBlock, random_block
@@ -21,23 +26,32 @@ from tests.oracle.strategies import RandomBlock, random_block
 EXAMPLES = int(os.environ.get("PYSEI_PARALLEL_EXAMPLES", "60"))
 
 
+@contextmanager
+def prediction(enabled: bool) -> Iterator[None]:
+    """Runs the oracle's blocks with dependency prediction on (the default) or off."""
+    with mock.patch.object(pysei_runner, "execute_block", functools.partial(execute_block, predict=enabled)):
+        yield
+
+
 @pytest.mark.parametrize("spec", ["cancun", "prague"])
 @settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-@given(data=st.data(), threads=st.integers(min_value=2, max_value=4))
-def test_parallel_matches_sequential(spec: str, data: st.DataObject, threads: int) -> None:
+@given(data=st.data(), threads=st.integers(min_value=2, max_value=4), predict=st.booleans())
+def test_parallel_matches_sequential(spec: str, data: st.DataObject, threads: int, predict: bool) -> None:
     block = data.draw(random_block(spec, max_txs=48), label="block")
     pysei_runner.fallbacks.clear()
     sequential = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=1)
-    parallel = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=threads)
+    with prediction(predict):
+        parallel = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=threads)
     diff = diff_outcomes(sequential, parallel, ("sequential", f"{threads} threads"))
     assert not diff, f"parallel execution diverges:\n{diff}"
     assert sequential == parallel
 
 
 def test_parallel_path_is_taken() -> None:
-    """Guards the property above against passing vacuously: large random blocks do run in parallel."""
+    """Guards the property above against passing vacuously: large random blocks do run in parallel (without
+    prediction, which sends the many blocks that are one sender's nonce chain to sequential execution)."""
     fallbacks: list[str | None] = []
 
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -46,8 +60,11 @@ def test_parallel_path_is_taken() -> None:
         if len(block.raw_txs) < 16:
             return
         pysei_runner.fallbacks.clear()
-        pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=2)
+        with prediction(False):
+            pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=2)
         fallbacks.extend(pysei_runner.fallbacks)
 
     run()
-    assert fallbacks.count(None) >= len(fallbacks) // 2 > 0, fallbacks
+    # Blocks whose drawn gas limits could overflow the block are the strategy's doing, not the executor's.
+    eligible = [f for f in fallbacks if f != "gas limits exceed the block's"]
+    assert eligible.count(None) >= len(eligible) // 2 > 0, fallbacks

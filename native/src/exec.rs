@@ -10,7 +10,8 @@
 //!   block, so fees never make two transactions conflict; a transaction that does read the collector sees the
 //!   credits of all earlier ones, exactly as if each had been paid at once.
 
-use alloy_consensus::{proofs, Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{
     map::{HashMap, HashSet},
     Bloom,
@@ -254,53 +255,46 @@ impl<'r, R: StateReader> BlockState<'r, R> {
         Ok(info)
     }
 
-    /// Applies one transaction's finalized journal (what `CacheDB::commit` does, plus EIP-161 deletions and the
-    /// fee delta). With `writes`, also lists the locations written.
-    fn apply(&mut self, state: EvmState, mut writes: Option<&mut Vec<Location>>) -> Result<(), StoreError> {
-        for (address, account) in state {
-            if !account.is_touched() {
-                continue;
+    /// Applies one transaction's state diff (what `CacheDB::commit` does with a journal, plus EIP-161 deletions
+    /// and the fee delta). With `writes`, also lists the locations written.
+    fn apply(&mut self, diff: TxDiff, mut writes: Option<&mut Vec<Location>>) -> Result<(), StoreError> {
+        for AccountDiff { address, change } in diff.0 {
+            if address == self.fee_collector {
+                // The transaction saw committed balance + pending delta, so what it leaves already includes it.
+                self.fee_delta = U256::ZERO;
             }
-            if account.is_selfdestructed() || account.is_empty() {
-                // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
-                // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
-                let existed = self.load_account(address)?.is_some();
-                if existed || account.is_selfdestructed() {
-                    self.accounts.insert(address, Slot::written(None));
-                    self.wipe(address);
+            match change {
+                AccountChange::Cleared { destructed, .. } => {
+                    // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
+                    // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
+                    let existed = self.load_account(address)?.is_some();
+                    if existed || destructed {
+                        self.accounts.insert(address, Slot::written(None));
+                        self.wipe(address);
+                        if let Some(w) = writes.as_mut() {
+                            w.push(Location::Account(address));
+                        }
+                    }
+                }
+                AccountChange::Written { info, created, code, storage } => {
+                    if created {
+                        self.wipe(address);
+                    }
+                    if let Some(code) = code {
+                        self.new_codes.entry(info.code_hash).or_insert(code);
+                    }
+                    self.accounts.insert(address, Slot::written(Some(info)));
                     if let Some(w) = writes.as_mut() {
                         w.push(Location::Account(address));
                     }
-                }
-                if address == self.fee_collector {
-                    self.fee_delta = U256::ZERO;
-                }
-                continue;
-            }
-            if account.is_created() {
-                self.wipe(address);
-            }
-            let mut info = account.info;
-            if let Some(code) = info.code.take() {
-                if info.code_hash != KECCAK_EMPTY && !code.is_empty() {
-                    self.new_codes.entry(info.code_hash).or_insert(code);
-                }
-            }
-            if address == self.fee_collector {
-                // The journal saw committed balance + pending delta, so its value already includes the delta.
-                self.fee_delta = U256::ZERO;
-            }
-            self.accounts.insert(address, Slot::written(Some(info)));
-            if let Some(w) = writes.as_mut() {
-                w.push(Location::Account(address));
-            }
-            let mut changed = account.storage.iter().filter(|(_, v)| v.is_changed()).peekable();
-            if changed.peek().is_some() {
-                let slots = self.storage.entry(address).or_default();
-                for (slot, value) in changed {
-                    slots.insert(*slot, Slot::written(value.present_value));
-                    if let Some(w) = writes.as_mut() {
-                        w.push(Location::Storage(address, *slot));
+                    if !storage.is_empty() {
+                        let slots = self.storage.entry(address).or_default();
+                        for (slot, value) in storage {
+                            slots.insert(slot, Slot::written(value));
+                            if let Some(w) = writes.as_mut() {
+                                w.push(Location::Storage(address, slot));
+                            }
+                        }
                     }
                 }
             }
@@ -439,12 +433,132 @@ pub(crate) fn skip_reason(err: &InvalidTransaction) -> String {
     }
 }
 
+/// What a transaction did to one account.
+pub(crate) enum AccountChange {
+    /// SELFDESTRUCT (`destructed`), or touched and left empty (EIP-161 removes it if it existed).
+    Cleared { destructed: bool, created: bool },
+    /// The account's new fields (without code), its code when deployed, and the slots whose value changed.
+    Written { info: AccountInfo, created: bool, code: Option<Bytecode>, storage: Vec<(U256, U256)> },
+}
+
+pub(crate) struct AccountDiff {
+    pub(crate) address: Address,
+    pub(crate) change: AccountChange,
+}
+
+/// A transaction's finalized journal reduced to what folding it into the block needs. Built where the
+/// transaction ran, so that a parallel worker does this work and frees the journal on its own thread.
+pub(crate) struct TxDiff(pub(crate) Vec<AccountDiff>);
+
+impl TxDiff {
+    pub(crate) fn from_journal(state: EvmState) -> Self {
+        let mut diff = Vec::with_capacity(state.len());
+        for (address, account) in state {
+            if !account.is_touched() {
+                continue;
+            }
+            let created = account.is_created();
+            let destructed = account.is_selfdestructed();
+            if destructed || account.is_empty() {
+                diff.push(AccountDiff { address, change: AccountChange::Cleared { destructed, created } });
+                continue;
+            }
+            let storage = account
+                .storage
+                .into_iter()
+                .filter(|(_, v)| v.is_changed())
+                .map(|(k, v)| (k, v.present_value))
+                .collect();
+            let mut info = account.info;
+            let code = info.code.take().filter(|code| info.code_hash != KECCAK_EMPTY && !code.is_empty());
+            diff.push(AccountDiff { address, change: AccountChange::Written { info, created, code, storage } });
+        }
+        Self(diff)
+    }
+}
+
 /// What running one ordered transaction produced, before it is folded into the block.
+// Almost every run is `Executed`, so boxing it would only add an allocation per transaction.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum TxRun {
     /// Not included: undecodable, invalid at its position, or over the block's remaining gas.
     Skipped(String),
-    /// Executed: the EVM result, the finalized journal and the fee owed to the collector.
-    Executed { result: ExecutionResult, state: EvmState, fee: U256 },
+    /// Executed: the EVM result, its state diff, the fee owed to the collector and, when the executor already
+    /// computed it (parallel workers do), the logs bloom.
+    Executed { result: ExecutionResult, diff: TxDiff, fee: U256, bloom: Option<Bloom> },
+}
+
+/// The root of an ordered trie (key = RLP of the index, as for transactions and receipts), built from the
+/// encodings in index order as they arrive. Index 0 (RLP `0x80`) sorts after indices 1..=127, so it is held
+/// back until the 129th item or the end; otherwise leaves go into the hash builder at once.
+#[derive(Default)]
+struct OrderedTrie {
+    builder: alloy_trie::HashBuilder,
+    first: Option<Vec<u8>>,
+    count: usize,
+}
+
+impl OrderedTrie {
+    fn push(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let index = self.count;
+        self.count += 1;
+        let mut value = Vec::new();
+        encode(&mut value);
+        if index == 0 {
+            self.first = Some(value);
+            return;
+        }
+        if index == 0x80 {
+            self.release_first();
+        }
+        self.add(index, &value);
+    }
+
+    fn release_first(&mut self) {
+        if let Some(first) = self.first.take() {
+            self.add(0, &first);
+        }
+    }
+
+    fn add(&mut self, index: usize, value: &[u8]) {
+        let key = alloy_rlp::encode_fixed_size(&index);
+        self.builder.add_leaf(alloy_trie::Nibbles::unpack(&key), value);
+    }
+
+    fn root(mut self) -> B256 {
+        if self.count == 0 {
+            return alloy_trie::EMPTY_ROOT_HASH;
+        }
+        self.release_first();
+        self.builder.root()
+    }
+}
+
+/// Receipts with their blooms, the block bloom and the receipts trie, built in block order.
+#[derive(Default)]
+struct ReceiptsBuilder {
+    memo: BloomMemo,
+    receipts: Vec<ReceiptEnvelope>,
+    logs_bloom: Bloom,
+    trie: OrderedTrie,
+}
+
+impl ReceiptsBuilder {
+    fn push(&mut self, tx_type: u8, receipt: Receipt, bloom: Option<Bloom>) {
+        let logs_bloom = bloom.unwrap_or_else(|| self.memo.logs_bloom(&receipt.logs));
+        self.logs_bloom |= logs_bloom;
+        let receipt = wrap_receipt(tx_type, ReceiptWithBloom { receipt, logs_bloom });
+        self.trie.push(|buf| receipt.encode_2718(buf));
+        self.receipts.push(receipt);
+    }
+}
+
+/// When receipts and tries are built: as each transaction is pushed (the parallel executor folds in a thread of
+/// its own, concurrently with execution), or at the end with the two tries on two cores (sequential).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sealing {
+    AsPushed,
+    AtEnd,
 }
 
 /// Folds transaction runs into the block, in block order. Sequential and parallel execution both build their
@@ -453,26 +567,40 @@ pub(crate) struct BlockBuilder<'t> {
     outcomes: Vec<TxOutcome>,
     access: Vec<TxAccess>,
     record_access: bool,
+    sealing: Sealing,
+    /// With `Sealing::AtEnd`: what the receipts and the transactions trie are built from.
     included_raws: Vec<&'t [u8]>,
-    /// (type, receipt) without bloom: blooms are computed at the end, beside the roots.
-    plain_receipts: Vec<(u8, Receipt)>,
+    plain_receipts: Vec<(u8, Receipt, Option<Bloom>)>,
+    /// With `Sealing::AsPushed`: receipts and the transactions trie so far.
+    receipts: ReceiptsBuilder,
+    transactions: OrderedTrie,
+    included: usize,
     cumulative: u64,
 }
 
 impl<'t> BlockBuilder<'t> {
-    pub(crate) fn new(n: usize, record_access: bool) -> Self {
+    pub(crate) fn new(n: usize, record_access: bool, sealing: Sealing) -> Self {
+        let deferred = if sealing == Sealing::AtEnd { n } else { 0 };
         Self {
             outcomes: Vec::with_capacity(n),
             access: Vec::with_capacity(if record_access { n } else { 0 }),
             record_access,
-            included_raws: Vec::with_capacity(n),
-            plain_receipts: Vec::with_capacity(n),
+            sealing,
+            included_raws: Vec::with_capacity(deferred),
+            plain_receipts: Vec::with_capacity(deferred),
+            receipts: ReceiptsBuilder { receipts: Vec::with_capacity(n - deferred), ..ReceiptsBuilder::default() },
+            transactions: OrderedTrie::default(),
+            included: 0,
             cumulative: 0,
         }
     }
 
     pub(crate) const fn cumulative_gas(&self) -> u64 {
         self.cumulative
+    }
+
+    pub(crate) const fn records_access(&self) -> bool {
+        self.record_access
     }
 
     /// Appends the run of `raw` (of EIP-2718 type `tx_type`; `create_address` for a creation) to the block,
@@ -486,7 +614,7 @@ impl<'t> BlockBuilder<'t> {
         run: TxRun,
         record: Option<TxAccess>,
     ) -> Result<(), StoreError> {
-        let (result, journal, fee) = match run {
+        let (result, diff, fee, bloom) = match run {
             TxRun::Skipped(reason) => {
                 self.outcomes.push(TxOutcome {
                     included: Err(reason),
@@ -503,11 +631,11 @@ impl<'t> BlockBuilder<'t> {
                 }
                 return Ok(());
             }
-            TxRun::Executed { result, state, fee } => (result, state, fee),
+            TxRun::Executed { result, diff, fee, bloom } => (result, diff, fee, bloom),
         };
         let mut record = if self.record_access { Some(record.unwrap_or_default()) } else { None };
         state.pending_fee = fee;
-        state.apply(journal, record.as_mut().map(|r| &mut r.writes))?;
+        state.apply(diff, record.as_mut().map(|r| &mut r.writes))?;
         self.access.extend(record);
         let gas_used = result.gas().tx_gas_used();
         self.cumulative += gas_used;
@@ -522,60 +650,58 @@ impl<'t> BlockBuilder<'t> {
             success,
             gas_used,
             cumulative_gas_used: self.cumulative,
-            receipt: Some(self.plain_receipts.len()),
+            receipt: Some(self.included),
             contract_address: create_address,
             output,
             halt,
         });
+        self.included += 1;
         let receipt = Receipt {
             status: Eip658Value::Eip658(success),
             cumulative_gas_used: self.cumulative,
             logs: result.into_logs(),
         };
-        self.plain_receipts.push((tx_type, receipt));
-        self.included_raws.push(raw);
+        match self.sealing {
+            Sealing::AsPushed => {
+                self.receipts.push(tx_type, receipt, bloom);
+                // The raw bytes are the EIP-2718 encodings: the trie takes them without re-encoding.
+                self.transactions.push(|buf| buf.extend_from_slice(raw));
+            }
+            Sealing::AtEnd => {
+                self.plain_receipts.push((tx_type, receipt, bloom));
+                self.included_raws.push(raw);
+            }
+        }
         Ok(())
     }
 
-    /// Folds the fee delta, sorts the change set and computes blooms and roots.
+    /// Folds the fee delta, sorts the change set and completes receipts, blooms and roots.
     pub(crate) fn finish<R: StateReader>(
-        self,
+        mut self,
         state: BlockState<'_, R>,
         mut stats: ExecStats,
     ) -> Result<BlockOutput, StoreError> {
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
         let (changes, fees) = state.into_changes()?;
-        let plain_receipts = self.plain_receipts;
-        let included_raws = self.included_raws;
+        let plain_receipts = std::mem::take(&mut self.plain_receipts);
+        let included_raws = std::mem::take(&mut self.included_raws);
+        let (mut receipts, mut transactions) = (self.receipts, self.transactions);
         // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
-        let ((receipts, logs_bloom, receipts_root), transactions_root) = rayon::join(
-            || {
-                let mut memo = BloomMemo::default();
-                let receipts: Vec<ReceiptEnvelope> = plain_receipts
-                    .into_iter()
-                    .map(|(ty, r)| {
-                        let logs_bloom = memo.logs_bloom(&r.logs);
-                        wrap_receipt(ty, ReceiptWithBloom { receipt: r, logs_bloom })
-                    })
-                    .collect();
-                let bloom = receipts.iter().fold(Bloom::ZERO, |acc, r| acc | *r.logs_bloom());
-                let root = proofs::calculate_receipt_root(&receipts);
-                (receipts, bloom, root)
-            },
-            // The raw bytes are the EIP-2718 encodings, so the trie is built from them without re-encoding.
-            || alloy_trie::root::ordered_trie_root_with_encoder(&included_raws, |raw, buf| buf.extend_from_slice(raw)),
+        rayon::join(
+            || plain_receipts.into_iter().for_each(|(ty, r, bloom)| receipts.push(ty, r, bloom)),
+            || included_raws.iter().for_each(|raw| transactions.push(|buf| buf.extend_from_slice(raw))),
         );
         Ok(BlockOutput {
             outcomes: self.outcomes,
-            receipts,
+            receipts_root: receipts.trie.root(),
+            receipts: receipts.receipts,
             changes,
             access: self.access,
             gas_used: self.cumulative,
             fees,
-            logs_bloom,
-            transactions_root,
-            receipts_root,
+            logs_bloom: receipts.logs_bloom,
+            transactions_root: transactions.root(),
             stats,
         })
     }
@@ -589,7 +715,7 @@ pub(crate) fn into_run<E: std::fmt::Display>(
     fee: U256,
 ) -> Result<TxRun, E> {
     match result {
-        Ok(result) => Ok(TxRun::Executed { result, state, fee }),
+        Ok(result) => Ok(TxRun::Executed { result, diff: TxDiff::from_journal(state), fee, bloom: None }),
         Err(EVMError::Transaction(err)) => Ok(TxRun::Skipped(skip_reason(&err))),
         Err(EVMError::Database(err)) => Err(err),
         Err(other) => Ok(TxRun::Skipped(other.to_string())),
@@ -618,7 +744,7 @@ pub fn execute_block<R: StateReader>(
     record_access: bool,
 ) -> Result<BlockOutput, StoreError> {
     let mut state = BlockState::new(reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(txs.len(), record_access);
+    let mut builder = BlockBuilder::new(txs.len(), record_access, Sealing::AtEnd);
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
         for tx in txs {
@@ -653,7 +779,7 @@ pub fn execute_block<R: StateReader>(
 /// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every
 /// log of a block, and each bloom input otherwise costs a keccak.
 #[derive(Default)]
-struct BloomMemo {
+pub(crate) struct BloomMemo {
     bits: HashMap<B256, Bloom>,
 }
 
@@ -671,7 +797,7 @@ impl BloomMemo {
         *bloom |= *bits;
     }
 
-    fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
+    pub(crate) fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
         let mut bloom = Bloom::ZERO;
         for log in logs {
             self.accrue(&mut bloom, log.address.as_slice());
@@ -814,6 +940,17 @@ mod tests {
     }
 
     proptest! {
+        /// The ordered trie built as items arrive has alloy's root, for every length around the index-0 quirk.
+        #[test]
+        fn ordered_trie_matches_alloy(items in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..40), 0..300)) {
+            let mut trie = OrderedTrie::default();
+            for item in &items {
+                trie.push(|buf| buf.extend_from_slice(item));
+            }
+            let expected = alloy_trie::root::ordered_trie_root_with_encoder(&items, |item, buf| buf.extend_from_slice(item));
+            prop_assert_eq!(trie.root(), expected);
+        }
+
         /// The memoised bloom equals alloy's, whatever the mix of repeated and fresh addresses and topics.
         #[test]
         fn bloom_memo_matches_alloy(logs in proptest::collection::vec(

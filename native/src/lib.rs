@@ -21,5 +21,5 @@ pub use call::{call, create_access_list, estimate_gas, CallError, CallOutcome, C
 pub use db::{StateChanges, StateReader, Store, StoreError, TableWrite};
 pub use decode::{decode_and_recover, decode_batch, decode_envelope, DecodeError, DecodedTx};
 pub use exec::{execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess, TxOutcome};
-pub use parallel::{execute_block_parallel, ParallelStats};
+pub use parallel::{execute_block_parallel, ParallelStats, PredictMode};
 pub use precompiles::{HostCall, HostOutput, HostPrecompile, HostRegistry};

@@ -13,32 +13,34 @@
 //! re-executed more than `MAX_INCARNATIONS` times.
 
 mod mv;
+mod predict;
 mod scheduler;
 mod vm;
 
 use std::sync::{
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     Mutex,
 };
 
 use rayon::prelude::*;
 use revm::{
-    context::{result::EVMError, ContextSetters},
+    context::{result::EVMError, ContextSetters, TxEnv},
     handler::Handler,
-    primitives::hardfork::SpecId,
+    primitives::{hardfork::SpecId, Address, B256, KECCAK_EMPTY},
     ExecuteEvm,
 };
 
 use self::{
     mv::{Key, MvMemory, TxIdx},
+    predict::{called_addresses, Learned, Observation, Prediction, TxShape},
     scheduler::{Scheduler, Task},
     vm::{VmDb, VmError},
 };
 use crate::{
     db::{StateReader, StoreError},
     exec::{
-        build_evm, execute_block, into_run, prepare, BlockBuilder, BlockOutput, BlockParams, BlockState, ExecStats,
-        Location, OrderedTx, Prepared, SeiHandler, TxAccess, TxRun,
+        build_evm, execute_block, into_run, prepare, AccountChange, BlockBuilder, BlockOutput, BlockParams, BlockState,
+        BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess, TxDiff, TxRun,
     },
 };
 
@@ -46,6 +48,21 @@ use crate::{
 pub const MIN_PARALLEL_TXS: usize = 16;
 /// A transaction re-executed this often means the block is a dependency chain; it finishes sequentially.
 pub const MAX_INCARNATIONS: u32 = 16;
+/// How often the fold looks for newly final transactions while the workers run.
+const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
+/// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
+/// sequentially: even perfectly scheduled, the chain leaves too little to overlap to pay for the coordination.
+const MAX_PREDICTED_CHAIN_SHARE: f64 = 0.5;
+
+/// How dependency prediction is used (it changes the schedule and the fallback, never the result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PredictMode {
+    Off,
+    /// Transactions wait for their predicted dependencies.
+    Schedule,
+    /// As `Schedule`, and a block predicted to be mostly one dependency chain runs sequentially.
+    Adaptive,
+}
 
 /// How a block's parallel execution went.
 #[derive(Debug, Default, Clone)]
@@ -57,6 +74,14 @@ pub struct ParallelStats {
     pub validation_aborts: usize,
     /// Times a transaction waited for a lower one instead of running on a value about to change.
     pub dependency_waits: usize,
+    /// Transactions predicted to conflict with an earlier one (0 when prediction is off).
+    pub predicted_dependencies: usize,
+    /// Transactions in the longest chain of predicted dependencies.
+    pub longest_predicted_chain: usize,
+    /// Times a transaction waited for its predicted dependency before its first execution.
+    pub predicted_waits: usize,
+    /// Time the worker threads spent executing and validating, summed over threads, plus the in-order fold.
+    pub busy_ns: u64,
     /// Why the block ran sequentially, if it did.
     pub fallback: Option<&'static str>,
 }
@@ -69,19 +94,26 @@ struct Done {
 struct Shared<'a> {
     params: &'a BlockParams,
     prepared: &'a [Result<Prepared, String>],
+    prediction: Option<Prediction>,
+    learned: &'a Learned,
     mv: MvMemory,
     scheduler: Scheduler,
     results: Vec<Mutex<Option<Done>>>,
     incarnations: AtomicUsize,
     validation_aborts: AtomicUsize,
     dependency_waits: AtomicUsize,
+    predicted_waits: AtomicUsize,
+    busy_ns: AtomicU64,
     needs_sequential: Mutex<Option<&'static str>>,
+    /// The thread that folds; workers wake it when they stop.
+    fold_thread: std::thread::Thread,
 }
 
 impl Shared<'_> {
     fn give_up(&self, reason: &'static str) {
         self.needs_sequential.lock().expect("fallback reason").get_or_insert(reason);
         self.scheduler.halt();
+        self.fold_thread.unpark();
     }
 }
 
@@ -93,6 +125,7 @@ pub fn execute_block_parallel<R, F>(
     txs: &[OrderedTx<'_>],
     record_access: bool,
     threads: usize,
+    predict: PredictMode,
 ) -> Result<(BlockOutput, ParallelStats), StoreError>
 where
     R: StateReader,
@@ -105,7 +138,7 @@ where
         stats.incarnations += txs.len();
         Ok((execute_block(&reader, params, txs, record_access)?, stats))
     };
-    let stats = ParallelStats { threads, ..ParallelStats::default() };
+    let mut stats = ParallelStats { threads, ..ParallelStats::default() };
     if threads <= 1 {
         return sequential("one thread", stats);
     }
@@ -121,53 +154,117 @@ where
         return sequential("gas limits exceed the block's", stats);
     }
 
+    let learned = Learned::current();
+    let prediction = if predict != PredictMode::Off {
+        let prediction = predict_block(&open()?, &learned, txs, &prepared)?;
+        stats.predicted_dependencies = prediction.depends_on.iter().flatten().count();
+        stats.longest_predicted_chain = prediction.longest_chain;
+        let chained = prediction.longest_chain as f64 > MAX_PREDICTED_CHAIN_SHARE * txs.len() as f64;
+        if chained && predict == PredictMode::Adaptive {
+            return sequential("predicted dependency chain", stats);
+        }
+        Some(prediction)
+    } else {
+        None
+    };
+
     let n = txs.len();
     let shared = Shared {
         params,
         prepared: &prepared,
+        prediction,
+        learned: &learned,
         mv: MvMemory::new(n),
         scheduler: Scheduler::new(n),
         results: (0..n).map(|_| Mutex::default()).collect(),
         incarnations: AtomicUsize::new(0),
         validation_aborts: AtomicUsize::new(0),
         dependency_waits: AtomicUsize::new(0),
+        predicted_waits: AtomicUsize::new(0),
+        busy_ns: AtomicU64::new(0),
         needs_sequential: Mutex::new(None),
+        fold_thread: std::thread::current(),
     };
     let errors: Mutex<Vec<StoreError>> = Mutex::default();
-    pool(threads).scope(|scope| {
+    let observations: Mutex<Vec<Observation>> = Mutex::default();
+    let reader = open()?;
+    let mut state = BlockState::new(&reader, params.beneficiary);
+    let mut builder = BlockBuilder::new(n, record_access, Sealing::AsPushed);
+    // The workers run on the pool; this thread commits and folds behind them.
+    let folded = pool(threads).in_place_scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|_| {
-                if let Err(e) = worker(open, &shared) {
-                    shared.scheduler.halt();
-                    errors.lock().expect("worker errors").push(e);
+                match worker(open, &shared) {
+                    Ok(mut observed) => observations.lock().expect("observations").append(&mut observed),
+                    Err(e) => {
+                        shared.scheduler.halt();
+                        errors.lock().expect("worker errors").push(e);
+                    }
                 }
+                shared.fold_thread.unpark();
             });
         }
+        let folded = fold(&shared, txs, &mut state, &mut builder);
+        if !matches!(folded, Ok(true)) {
+            shared.scheduler.halt();
+        }
+        folded
     });
     if let Some(e) = errors.into_inner().expect("worker errors").into_iter().next() {
         return Err(e);
     }
+    let completed = folded?;
+    Learned::record(&observations.into_inner().expect("observations"));
     let stats = ParallelStats {
-        threads,
         incarnations: shared.incarnations.load(Ordering::SeqCst),
         validation_aborts: shared.validation_aborts.load(Ordering::SeqCst),
         dependency_waits: shared.dependency_waits.load(Ordering::SeqCst),
-        fallback: None,
+        predicted_waits: shared.predicted_waits.load(Ordering::SeqCst),
+        busy_ns: shared.busy_ns.load(Ordering::SeqCst),
+        ..stats
     };
     if let Some(reason) = *shared.needs_sequential.lock().expect("fallback reason") {
         return sequential(reason, stats);
     }
+    if !completed {
+        return sequential("a transaction could not be committed", stats);
+    }
+    let finish_start = std::time::Instant::now();
+    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?;
+    let busy_ns = stats.busy_ns + finish_start.elapsed().as_nanos() as u64;
+    Ok((output, ParallelStats { busy_ns, ..stats }))
+}
 
-    let reader = open()?;
-    let mut state = BlockState::new(&reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(n, record_access);
-    for (i, tx) in txs.iter().enumerate() {
-        let done = shared.results[i].lock().expect("result").take().expect("every transaction was executed");
-        let (tx_type, create_address) = prepared[i].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
-        let record = record_access.then(|| TxAccess {
+/// Commits transactions in block order as soon as they are final and folds each into the block, while the workers
+/// go on executing the rest. Returns false when the run stopped before every transaction was committed.
+fn fold<'t, R: StateReader>(
+    shared: &Shared<'_>,
+    txs: &'t [OrderedTx<'_>],
+    state: &mut BlockState<'_, R>,
+    builder: &mut BlockBuilder<'t>,
+) -> Result<bool, StoreError> {
+    let started = std::time::Instant::now();
+    let mut waited = std::time::Duration::ZERO;
+    for (k, tx) in txs.iter().enumerate() {
+        // Every lower transaction is committed, so what `k` read can no longer change: once its executed
+        // incarnation's reads check out, it is final.
+        while !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
+            if shared.scheduler.done() && !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
+                return Ok(false);
+            }
+            // Polled rather than woken per transaction: a wake-up per transaction cost more in context switches
+            // than the fold itself. Workers wake it when they stop.
+            let parked = std::time::Instant::now();
+            std::thread::park_timeout(FOLD_POLL);
+            waited += parked.elapsed();
+        }
+        let done = shared.results[k].lock().expect("result").take().expect("a committed transaction was executed");
+        let (tx_type, create_address) =
+            shared.prepared[k].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
+        let record = builder.records_access().then(|| TxAccess {
             reads: shared
                 .mv
-                .take_reads(i)
+                .take_reads(k)
                 .into_iter()
                 .filter_map(|(key, _)| match key {
                     Key::Account(a) => Some(Location::Account(a)),
@@ -178,9 +275,41 @@ where
             writes: Vec::new(),
             read_fee_collector: done.read_collector,
         });
-        builder.push(&mut state, tx.raw, tx_type, create_address, done.run, record)?;
+        builder.push(state, tx.raw, tx_type, create_address, done.run, record)?;
     }
-    Ok((builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?, stats))
+    let busy = started.elapsed().saturating_sub(waited);
+    shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Predicts the block's dependencies from what it can tell before executing: senders, recipients and the
+/// rules learned for the called contracts' code (read from the committed state).
+fn predict_block<R: StateReader>(
+    reader: &R,
+    learned: &Learned,
+    txs: &[OrderedTx<'_>],
+    prepared: &[Result<Prepared, String>],
+) -> Result<Prediction, StoreError> {
+    let shapes: Vec<TxShape<'_>> = txs
+        .iter()
+        .zip(prepared)
+        .map(|(tx, prepared)| match prepared {
+            Ok(p) => TxShape {
+                caller: tx.sender,
+                to: p.env.kind.to().copied(),
+                carries_value: !p.env.value.is_zero(),
+                input: &p.env.data,
+            },
+            Err(_) => TxShape { caller: tx.sender, to: None, carries_value: false, input: &[] },
+        })
+        .collect();
+    let mut code_hashes: alloy_primitives::map::HashMap<Address, B256> = Default::default();
+    for address in called_addresses(&shapes) {
+        if let Some(info) = reader.account(address)?.filter(|info| info.code_hash != KECCAK_EMPTY) {
+            code_hashes.insert(address, info.code_hash);
+        }
+    }
+    Ok(learned.predict(&shapes, |address| code_hashes.get(&address).copied()))
 }
 
 /// A worker pool per thread count, kept across blocks: spawning threads every block paid for fresh stacks.
@@ -201,7 +330,8 @@ fn pool(threads: usize) -> std::sync::Arc<rayon::ThreadPool> {
     pool
 }
 
-fn worker<R, F>(open: &F, shared: &Shared<'_>) -> Result<(), StoreError>
+/// Runs tasks until the block is done; returns what it observed for prediction to learn from.
+fn worker<R, F>(open: &F, shared: &Shared<'_>) -> Result<Vec<Observation>, StoreError>
 where
     R: StateReader,
     F: Fn() -> Result<R, StoreError> + Sync,
@@ -210,10 +340,17 @@ where
     let params = shared.params;
     let mut db = VmDb::new(&reader, &shared.mv, params.beneficiary);
     let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    let mut memo = BloomMemo::default();
+    let mut observations = Vec::new();
     let mut task: Option<Task> = None;
+    // Idle spells are timed rather than tasks: there are far fewer of them, and reading the clock per task
+    // showed up in profiles.
+    let started = std::time::Instant::now();
+    let mut idle = std::time::Duration::ZERO;
+    let mut idle_since: Option<std::time::Instant> = None;
     while !shared.scheduler.done() {
         task = match task {
-            Some(Task::Execute(tx, inc)) => execute(&mut evm, shared, tx, inc)?,
+            Some(Task::Execute(tx, inc)) => execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?,
             Some(Task::Validate(tx, inc)) => {
                 let valid = shared.mv.validate_read_set(tx);
                 let aborted = !valid && shared.scheduler.try_validation_abort(tx, inc);
@@ -225,6 +362,14 @@ where
             }
             None => {
                 let next = shared.scheduler.next_task();
+                match (&next, idle_since) {
+                    (None, None) => idle_since = Some(std::time::Instant::now()),
+                    (Some(_), Some(since)) => {
+                        idle += since.elapsed();
+                        idle_since = None;
+                    }
+                    _ => {}
+                }
                 if next.is_none() {
                     std::thread::yield_now();
                 }
@@ -232,13 +377,31 @@ where
             }
         };
     }
-    Ok(())
+    let busy = started.elapsed().saturating_sub(idle + idle_since.map_or(std::time::Duration::ZERO, |s| s.elapsed()));
+    shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+    Ok(observations)
+}
+
+/// The slots a call wrote to its callee's storage.
+fn observe(diff: &TxDiff, to: Address, code_hash: B256, env: &TxEnv) -> Observation {
+    let slots = diff
+        .0
+        .iter()
+        .filter(|d| d.address == to)
+        .flat_map(|d| match &d.change {
+            AccountChange::Written { storage, .. } => storage.iter().map(|(slot, _)| *slot).collect(),
+            AccountChange::Cleared { .. } => Vec::new(),
+        })
+        .collect();
+    Observation { code_hash, caller: env.caller, input: env.data.clone(), slots }
 }
 
 type WorkerEvm<'a, 'r, R> = crate::exec::SeiEvm<&'a mut VmDb<'r, R>>;
 
 fn execute<R: StateReader>(
     evm: &mut WorkerEvm<'_, '_, R>,
+    memo: &mut BloomMemo,
+    observations: &mut Vec<Observation>,
     shared: &Shared<'_>,
     tx: TxIdx,
     inc: u32,
@@ -246,6 +409,15 @@ fn execute<R: StateReader>(
     if inc >= MAX_INCARNATIONS {
         shared.give_up("too many re-executions");
         return Ok(None);
+    }
+    // Before its first run, a transaction predicted to conflict with a lower one waits for it to execute
+    // rather than read what it is about to change.
+    let predicted = shared.prediction.as_ref().and_then(|p| p.depends_on[tx]);
+    if let Some(blocking) = predicted.filter(|_| inc == 0) {
+        if shared.scheduler.add_dependency(tx, blocking) {
+            shared.predicted_waits.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
     }
     let (run, reads, writes, read_collector) = match &shared.prepared[tx] {
         Err(reason) => (TxRun::Skipped(reason.clone()), Vec::new(), Vec::new(), false),
@@ -265,19 +437,34 @@ fn execute<R: StateReader>(
                     // The blocking transaction finished meanwhile: run again at once.
                 }
                 result => {
+                    let callee = prepared.env.kind.to().and_then(|to| Some((*to, journal.get(to)?.info.code_hash)));
                     let fee = std::mem::take(&mut db.fee);
-                    let run = into_run(result, journal, fee).map_err(|e| match e {
+                    let mut run = into_run(result, journal, fee).map_err(|e| match e {
                         VmError::Store(e) => e,
                         VmError::Blocked(_) => unreachable!("handled above"),
                     })?;
-                    let writes = match &run {
-                        TxRun::Executed { state, fee, .. } => match db.write_set(state, *fee) {
-                            Ok(writes) => writes,
-                            Err(_) => {
-                                shared.give_up("SELFDESTRUCT of an existing account");
-                                return Ok(None);
+                    let writes = match &mut run {
+                        TxRun::Executed { result, diff, fee, bloom } => {
+                            // Receipt work done here runs in parallel instead of in the in-order fold.
+                            *bloom = Some(memo.logs_bloom(result.logs()));
+                            if let Some((to, code_hash)) = callee.filter(|(_, h)| *h != KECCAK_EMPTY) {
+                                if shared.learned.wants(code_hash, &prepared.env.data) {
+                                    observations.push(observe(diff, to, code_hash, &prepared.env));
+                                }
                             }
-                        },
+                            for change in &diff.0 {
+                                if let AccountChange::Written { info, code: Some(code), .. } = &change.change {
+                                    shared.mv.add_code(info.code_hash, code);
+                                }
+                            }
+                            match db.write_set(diff, *fee) {
+                                Ok(writes) => writes,
+                                Err(_) => {
+                                    shared.give_up("SELFDESTRUCT of an existing account");
+                                    return Ok(None);
+                                }
+                            }
+                        }
                         TxRun::Skipped(_) => Vec::new(),
                     };
                     break (run, std::mem::take(&mut db.reads), writes, db.read_collector);
@@ -396,6 +583,7 @@ mod tests {
         fn parallel_equals_sequential(
             ops in proptest::collection::vec((0usize..6, op(), prop_oneof![8 => Just(0i8), 1 => Just(-1i8), 1 => Just(1i8)]), 16..80),
             threads in 2usize..5,
+            predict in prop_oneof![Just(PredictMode::Off), Just(PredictMode::Schedule)],
         ) {
             let keys: Vec<SigningKey> = (1..=6).map(SigningKey::new).collect();
             let reader = reader(&keys);
@@ -404,7 +592,7 @@ mod tests {
             let senders: Vec<Address> = raws.iter().map(|r| decode_and_recover(r).expect("valid").sender).collect();
             let txs: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
             let expected = execute_block(&reader, &params(), &txs, true).expect("sequential");
-            let (actual, stats) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, threads).expect("parallel");
+            let (actual, stats) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, threads, predict).expect("parallel");
             prop_assert_eq!(stats.fallback, None);
             assert_same(&expected, &actual);
             prop_assert!(stats.incarnations >= txs.len());
@@ -420,7 +608,8 @@ mod tests {
         let raws: Vec<Vec<u8>> = (0..24).map(|n| key.sign(CHAIN, n, Some(COLLECTOR), 0, &[], 21_000)).collect();
         let txs: Vec<OrderedTx<'_>> = raws.iter().map(|raw| OrderedTx { raw, sender: key.address }).collect();
         let expected = execute_block(&reader, &params(), &txs, true).expect("sequential");
-        let (actual, _) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, 2).expect("parallel");
+        let (actual, _) =
+            execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, 2, PredictMode::Schedule).expect("parallel");
         assert_same(&expected, &actual);
     }
 
@@ -433,7 +622,8 @@ mod tests {
             keys.iter().map(|k| k.sign(CHAIN, 0, Some(Address::with_last_byte(0x10)), 1, &[], 21_000)).collect();
         let senders: Vec<Address> = keys.iter().map(|k| k.address).collect();
         let txs: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
-        let (out, stats) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, false, 2).expect("parallel");
+        let (out, stats) = execute_block_parallel(&|| Ok(&reader), &params(), &txs, false, 2, PredictMode::Schedule)
+            .expect("parallel");
         // Every transfer credits the same recipient, so they do conflict on its balance: all must still be right.
         let expected = execute_block(&reader, &params(), &txs, false).expect("sequential");
         assert_same(&expected, &out);

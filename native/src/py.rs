@@ -21,7 +21,7 @@ use crate::{
     db::{StateChanges, StateReader, Store, StoreError, TableWrite},
     decode,
     exec::{BlockOutput, BlockParams, Location, OrderedTx},
-    parallel::{execute_block_parallel, ParallelStats},
+    parallel::{execute_block_parallel, ParallelStats, PredictMode},
 };
 
 fn store_err(e: StoreError) -> PyErr {
@@ -411,7 +411,8 @@ impl PyBlockResult {
     }
 
     /// `(name, value)` pairs: txs, skipped, gas_used, accounts_written, slots_written, threads, incarnations,
-    /// validation_aborts, dependency_waits, and `sequential_fallback` (1 when the block ran sequentially).
+    /// validation_aborts, dependency_waits, predicted_dependencies, longest_predicted_chain, predicted_waits,
+    /// busy_ns (worker and fold time), and `sequential_fallback` (1 when the block ran sequentially).
     fn stats(&self) -> Vec<(&'static str, u64)> {
         let s = &self.output.stats;
         let p = &self.parallel;
@@ -425,6 +426,10 @@ impl PyBlockResult {
             ("incarnations", p.incarnations as u64),
             ("validation_aborts", p.validation_aborts as u64),
             ("dependency_waits", p.dependency_waits as u64),
+            ("predicted_dependencies", p.predicted_dependencies as u64),
+            ("longest_predicted_chain", p.longest_predicted_chain as u64),
+            ("predicted_waits", p.predicted_waits as u64),
+            ("busy_ns", p.busy_ns),
             ("sequential_fallback", u64::from(p.fallback.is_some())),
         ]
     }
@@ -555,7 +560,8 @@ fn decode_with_senders<'py>(py: Python<'py>, raws: Vec<Vec<u8>>, senders: &[u8])
 /// `raws` concatenated (recovered when the transactions entered the node). With `threads > 1` the block runs
 /// on the optimistic parallel executor; the result is identical either way.
 #[pyfunction]
-#[pyo3(signature = (store, env, raws, senders, *, record_access = false, threads = 1))]
+#[pyo3(signature = (store, env, raws, senders, *, record_access = false, threads = 1, predict = true))]
+#[allow(clippy::too_many_arguments)] // one per keyword argument of the Python function
 fn execute_block(
     py: Python<'_>,
     store: &PyStore,
@@ -565,7 +571,9 @@ fn execute_block(
     senders: &[u8],
     record_access: bool,
     threads: usize,
+    predict: bool,
 ) -> PyResult<PyBlockResult> {
+    let mode = if predict { PredictMode::Adaptive } else { PredictMode::Off };
     if senders.len() != raws.len() * 20 {
         return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
     }
@@ -576,7 +584,7 @@ fn execute_block(
                 .zip(senders.chunks_exact(20))
                 .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
                 .collect();
-            execute_block_parallel(&|| store.inner.snapshot(), &env.inner, &txs, record_access, threads)
+            execute_block_parallel(&|| store.inner.snapshot(), &env.inner, &txs, record_access, threads, mode)
         })
         .map_err(store_err)?;
     Ok(PyBlockResult { output, parallel })

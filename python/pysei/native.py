@@ -71,14 +71,25 @@ def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transac
 
 
 def execute_block(
-    store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, record_access: bool = False, threads: int = 1
+    store: Store,
+    env: BlockEnv,
+    raws: list[bytes],
+    senders: bytes,
+    *,
+    record_access: bool = False,
+    threads: int = 1,
+    predict: bool = True,
 ) -> BlockResult:
     """Runs an ordered block over the committed state; nothing is written until ``Store.commit``.
 
     ``senders`` is the concatenation of the 20-byte senders recovered at ingest, so the block is not recovered
-    again. With ``threads > 1`` the optimistic parallel executor runs it; the result is identical.
+    again. With ``threads > 1`` the optimistic parallel executor runs it; the result is identical. ``predict``
+    (the default) schedules by predicted dependencies and runs blocks predicted to be one long dependency chain
+    sequentially; turning it off changes the speed only (the benchmark compares both).
     """
-    return _native.execute_block(store, env, raws, senders, record_access=record_access, threads=threads)
+    return _native.execute_block(
+        store, env, raws, senders, record_access=record_access, threads=threads, predict=predict
+    )
 
 
 def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes) -> tuple[int, float]:

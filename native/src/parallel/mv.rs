@@ -7,9 +7,9 @@
 //! read only by one that reads the fee collector, so they conflict with nothing else; they live in an array of
 //! their own rather than in the shared map, since every transaction writes one.
 
-use std::{hash::BuildHasher, sync::Mutex};
+use std::sync::Mutex;
 
-use alloy_primitives::map::{DefaultHashBuilder, HashMap};
+use alloy_primitives::map::HashMap;
 use revm::{
     bytecode::Bytecode,
     primitives::{Address, B256, U256},
@@ -90,7 +90,6 @@ impl Versions {
 }
 
 pub(crate) struct MvMemory {
-    hasher: DefaultHashBuilder,
     shards: Vec<Mutex<HashMap<Key, Versions>>>,
     /// `Key::Fee(i)` for every transaction `i`: `None` until it executed.
     fees: Vec<Mutex<Option<Entry>>>,
@@ -105,7 +104,6 @@ impl MvMemory {
         // About three locations a transaction (sender, recipient or a slot or two), spread over the shards.
         let per_shard = 3 * n / SHARDS + 16;
         Self {
-            hasher: DefaultHashBuilder::default(),
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(HashMap::with_capacity_and_hasher(per_shard, Default::default())))
                 .collect(),
@@ -116,8 +114,15 @@ impl MvMemory {
         }
     }
 
+    /// Addresses and hashed slots are already uniformly distributed: a byte of each picks the shard without
+    /// hashing the key a second time (the shard's map hashes it anyway).
     fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Versions>> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+        let byte = match key {
+            Key::Account(address) => address[19],
+            Key::Storage(address, slot) => address[19] ^ slot.byte(0) ^ slot.byte(31),
+            Key::Fee(_) => unreachable!("fees live in their own array"),
+        };
+        &self.shards[usize::from(byte) % SHARDS]
     }
 
     pub(crate) fn read(&self, key: &Key, tx: TxIdx) -> Read {
@@ -173,6 +178,11 @@ impl MvMemory {
         self.codes.lock().expect("mv codes").get(hash).cloned()
     }
 
+    /// Publishes code deployed by an incarnation (before its account, so that a reader finds both).
+    pub(crate) fn add_code(&self, hash: B256, code: &Bytecode) {
+        self.codes.lock().expect("mv codes").entry(hash).or_insert_with(|| code.clone());
+    }
+
     /// Publishes an incarnation's reads and writes; returns whether it wrote a location its previous
     /// incarnation did not (then higher transactions must be validated again).
     pub(crate) fn record(
@@ -187,11 +197,6 @@ impl MvMemory {
         let previous = std::mem::take(&mut *last);
         let mut wrote_new = false;
         for (key, value) in writes {
-            if let Value::Account(Some(info)) = &value {
-                if let Some(code) = info.code.as_ref().filter(|c| !c.is_empty()) {
-                    self.codes.lock().expect("mv codes").entry(info.code_hash).or_insert_with(|| code.clone());
-                }
-            }
             // Write sets are a handful of keys: a linear scan beats building sets.
             wrote_new |= !previous.contains(&key);
             self.write(key, tx, Entry::Written(inc, value));

@@ -19,6 +19,8 @@ enum Status {
     Executing,
     Executed,
     Aborting,
+    /// Final: folded into the block, never validated or re-executed again.
+    Committed,
 }
 
 /// A unit of work for a worker.
@@ -140,7 +142,7 @@ impl Scheduler {
     /// `blocking` already finished (then `tx` should simply execute again).
     pub(crate) fn add_dependency(&self, tx: TxIdx, blocking: TxIdx) -> bool {
         let mut dependents = self.dependents[blocking].lock().expect("scheduler dependents");
-        if self.status(blocking).1 == Status::Executed {
+        if matches!(self.status(blocking).1, Status::Executed | Status::Committed) {
             return false;
         }
         self.status(tx).1 = Status::Aborting;
@@ -174,6 +176,18 @@ impl Scheduler {
         }
         self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
         None
+    }
+
+    /// Commits `tx` when its executed incarnation passes `valid` (checked under its status lock, so no validator
+    /// aborts it meanwhile). The caller commits in block order: with every lower transaction committed, nothing
+    /// `tx` read can change any more, so a committed transaction is final.
+    pub(crate) fn try_commit(&self, tx: TxIdx, valid: impl FnOnce() -> bool) -> bool {
+        let mut status = self.status(tx);
+        if status.1 != Status::Executed || !valid() {
+            return false;
+        }
+        status.1 = Status::Committed;
+        true
     }
 
     /// First validator to fail an incarnation wins the right to abort it.

@@ -6,13 +6,13 @@ use revm::{
     bytecode::Bytecode,
     database_interface::{DBErrorMarker, Database},
     primitives::{Address, B256, U256},
-    state::{AccountInfo, EvmState},
+    state::AccountInfo,
 };
 
 use super::mv::{Key, MvMemory, Origin, Read, TxIdx, Value};
 use crate::{
     db::{StateReader, StoreError},
-    exec::FeeSink,
+    exec::{AccountChange, AccountDiff, FeeSink, TxDiff},
 };
 
 /// Why an incarnation stopped reading.
@@ -96,36 +96,31 @@ impl<'a, R: StateReader> VmDb<'a, R> {
 
     /// What this incarnation publishes: changed accounts (EIP-161 and SELFDESTRUCT deletions included), changed
     /// slots and its fee.
-    pub(crate) fn write_set(&self, state: &EvmState, fee: U256) -> Result<Vec<(Key, Value)>, NeedsSequential> {
-        let mut writes = Vec::new();
-        for (address, account) in state {
-            if !account.is_touched() {
-                continue;
-            }
+    pub(crate) fn write_set(&self, diff: &TxDiff, fee: U256) -> Result<Vec<(Key, Value)>, NeedsSequential> {
+        let mut writes = Vec::with_capacity(diff.0.len() + 2);
+        for AccountDiff { address, change } in &diff.0 {
             let before = self.read_accounts.get(address).cloned().flatten();
-            if account.is_selfdestructed() {
-                if !account.is_created() {
-                    return Err(NeedsSequential);
-                }
-                writes.push((Key::Account(*address), Value::Account(None)));
-                continue;
-            }
-            if account.is_empty() {
-                if before.is_some() {
+            match change {
+                AccountChange::Cleared { destructed: true, created: false } => return Err(NeedsSequential),
+                AccountChange::Cleared { destructed: true, created: true } => {
                     writes.push((Key::Account(*address), Value::Account(None)));
                 }
-                continue;
-            }
-            let unchanged = before.as_ref().is_some_and(|b| {
-                b.balance == account.info.balance
-                    && b.nonce == account.info.nonce
-                    && b.code_hash == account.info.code_hash
-            });
-            if !unchanged {
-                writes.push((Key::Account(*address), Value::Account(Some(account.info.clone()))));
-            }
-            for (slot, value) in account.changed_storage_slots() {
-                writes.push((Key::Storage(*address, *slot), Value::Storage(value.present_value)));
+                AccountChange::Cleared { destructed: false, .. } => {
+                    if before.is_some() {
+                        writes.push((Key::Account(*address), Value::Account(None)));
+                    }
+                }
+                AccountChange::Written { info, storage, .. } => {
+                    let unchanged = before.as_ref().is_some_and(|b| {
+                        b.balance == info.balance && b.nonce == info.nonce && b.code_hash == info.code_hash
+                    });
+                    if !unchanged {
+                        writes.push((Key::Account(*address), Value::Account(Some(info.clone()))));
+                    }
+                    for (slot, value) in storage {
+                        writes.push((Key::Storage(*address, *slot), Value::Storage(*value)));
+                    }
+                }
             }
         }
         writes.push((Key::Fee(self.tx), Value::Fee(fee)));

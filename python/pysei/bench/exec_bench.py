@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -26,7 +28,7 @@ from pysei.state.store import ChainStore
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("exec", help="kernel execution (sequential and parallel) vs plain revm in memory (the ceiling)")
-    p.add_argument("--workload", choices=WORKLOADS, default="erc20")
+    p.add_argument("--workload", default="erc20", help="comma-separated: " + ", ".join(WORKLOADS))
     p.add_argument("--txs", type=int, default=20_000)
     p.add_argument("--rounds", type=int, default=5, help="timed repetitions; the median is reported")
     p.add_argument(
@@ -49,22 +51,63 @@ def _env(gas_limit: int) -> BlockEnv:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Engine:
+    """One kernel configuration: thread count, and whether dependency prediction is on."""
+
+    threads: int
+    predict: bool
+
+    @property
+    def label(self) -> str:
+        return "kernel" if self.predict or self.threads == 1 else "kernel, no pred."
+
+
+@dataclass
+class Runs:
+    times: list[float] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    fallback: str | None = None
+
+
 def main(args: argparse.Namespace) -> int:
-    console = Console()
+    # Wide enough for the table when the output is not a terminal (rich assumes 80 columns then).
+    console = Console(width=max(130, shutil.get_terminal_size().columns))
+    workloads = [w.strip() for w in str(args.workload).split(",") if w.strip()]
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        console.print(f"[red]unknown workload(s) {', '.join(unknown)} (choose from {', '.join(WORKLOADS)})[/red]")
+        return 2
     threads = sorted({max(1, int(t)) for t in str(args.threads).split(",") if t.strip()})
-    with console.status(f"signing {args.txs:,} {args.workload} transactions"):
-        work = build(args.workload, args.txs)
+    # Parallel runs are measured with and without prediction: the difference is what prediction buys.
+    engines = [Engine(t, predict) for t in threads for predict in ((True,) if t == 1 else (True, False))]
+    for workload in workloads:
+        status = _bench(console, workload, args.txs, args.rounds, engines)
+        if status:
+            return status
+    return 0
+
+
+def _ran(engine: Engine, fallback: str | None) -> str:
+    if fallback is None:
+        return "parallel"
+    return "sequential" if engine.threads == 1 else f"sequential: {fallback}"
+
+
+def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: list[Engine]) -> int:
+    with console.status(f"signing {n_txs:,} {workload} transactions"):
+        work = build(workload, n_txs)
     senders = b"".join(work.senders)
     env = _env(gas_limit=max(30_000_000, work.gas_limit))
-    times: dict[int, list[float]] = {t: [] for t in threads}
-    stats: dict[int, dict[str, int]] = {}
+    runs = {e: Runs() for e in engines}
     ceiling_times: list[float] = []
     gas = ceiling_gas = 0
     with tempfile.TemporaryDirectory(prefix="pysei-bench-") as tmp:
         store = ChainStore(Path(tmp) / "state")
         store.native.commit(0, alloc=work.alloc)
         for number, (raws, senders_) in enumerate(work.setup, start=1):
-            setup = execute_block(store.native, env, raws, b"".join(senders_))
+            # Set-up blocks (deployments, funding) are not timed: a gas limit that admits all of them.
+            setup = execute_block(store.native, _env(gas_limit=10**12), raws, b"".join(senders_))
             if any(o[0] is not None or not o[1] for o in setup.outcomes()):
                 console.print("[red]a set-up transaction failed: the workload is broken[/red]")
                 return 1
@@ -76,22 +119,27 @@ def main(args: argparse.Namespace) -> int:
             storage.setdefault(address, []).append((slot, value))
         ceiling_alloc = [(a, balance, nonce, code, storage.get(a, [])) for a, balance, nonce, code in accounts]
         result = None
-        for r in range(args.rounds):
+        digest = b""
+        for r in range(rounds):
             # Alternate the engines within each round so that machine drift affects all alike.
-            for t in threads:
-                with console.status(f"round {r + 1}/{args.rounds}: kernel, {t} thread(s)"):
+            for engine in engines:
+                with console.status(f"{workload} round {r + 1}/{rounds}: {engine.label}, {engine.threads} thread(s)"):
                     t0 = time.perf_counter()
-                    result = execute_block(store.native, env, work.raws, senders, threads=t)
-                    times[t].append(time.perf_counter() - t0)
+                    result = execute_block(
+                        store.native, env, work.raws, senders, threads=engine.threads, predict=engine.predict
+                    )
+                    runs[engine].times.append(time.perf_counter() - t0)
                 if any(o[0] is not None or not o[1] for o in result.outcomes()):
                     console.print("[red]transactions were skipped or failed: the workload is broken[/red]")
                     return 1
-                if gas and result.gas_used != gas:
-                    console.print(f"[red]gas differs between thread counts: {gas} vs {result.gas_used}[/red]")
+                if digest and (result.gas_used, result.changes_digest) != (gas, digest):
+                    console.print(f"[red]{engine.label} with {engine.threads} threads differs from sequential[/red]")
                     return 1
-                gas = result.gas_used
-                stats[t] = dict(result.stats())
-            with console.status(f"round {r + 1}/{args.rounds}: plain revm"):
+                gas, digest = result.gas_used, result.changes_digest
+                # The last round's statistics: by then prediction has learned from the earlier rounds.
+                runs[engine].stats = dict(result.stats())
+                runs[engine].fallback = result.fallback
+            with console.status(f"{workload} round {r + 1}/{rounds}: plain revm"):
                 ceiling_gas, seconds = execute_in_memory(env, ceiling_alloc, work.raws, senders)
                 ceiling_times.append(seconds)
         assert result is not None
@@ -102,34 +150,39 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"[red]gas differs: kernel {gas}, plain revm {ceiling_gas}[/red]")
         return 1
     c = statistics.median(ceiling_times)
-    seq = statistics.median(times[threads[0]])
-    table = Table(title=f"pysei bench exec — {args.workload}, {args.txs:,} txs, median of {args.rounds}")
-    for col in ("engine", "thr", "ms", "tx/s", "Mgas/s", "×seq", "×ceil", "reexec/1k"):
-        table.add_column(col, justify="left" if col == "engine" else "right")
-    for t in threads:
-        k = statistics.median(times[t])
-        st = stats[t]
+    seq = statistics.median(runs[engines[0]].times)
+    table = Table(title=f"pysei bench exec — {workload}, {n_txs:,} txs, median of {rounds} (kernel over LMDB)")
+    for col in ("engine", "thr", "ms", "tx/s", "Mgas/s", "×seq", "×ceil", "reexec/1k", "util", "ran"):
+        table.add_column(col, justify="left" if col in ("engine", "ran") else "right")
+    for engine in engines:
+        k = statistics.median(runs[engine].times)
+        st = runs[engine].stats
         reexec = 1000 * (st["incarnations"] - st["txs"]) / max(1, st["txs"])
-        mode = "seq" if st["sequential_fallback"] else "par"
+        # Busy time (workers' tasks and the in-order fold) over threads × wall time of the same run.
+        util = st["busy_ns"] / 1e9 / (engine.threads * runs[engine].times[-1]) if st["busy_ns"] else None
         table.add_row(
-            f"kernel/LMDB {mode}",
-            str(t),
+            engine.label,
+            str(engine.threads),
             f"{k * 1e3:.1f}",
-            f"{args.txs / k:,.0f}",
+            f"{n_txs / k:,.0f}",
             f"{gas / k / 1e6:,.0f}",
             f"{seq / k:.2f}",
             f"{c / k:.2f}",
             f"{reexec:.1f}",
+            "-" if util is None else f"{util:.0%}",
+            _ran(engine, runs[engine].fallback),
         )
     table.add_row(
-        "revm in memory (ceiling)",
+        "revm (ceiling)",
         "1",
         f"{c * 1e3:.1f}",
-        f"{args.txs / c:,.0f}",
+        f"{n_txs / c:,.0f}",
         f"{gas / c / 1e6:,.0f}",
         f"{seq / c:.2f}",
         "1.00",
         "-",
+        "-",
+        "",
     )
     console.print(table)
     console.print(f"block commit to LMDB (fsync): {commit_time * 1e3:.1f} ms; gas used {gas:,}")

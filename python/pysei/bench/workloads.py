@@ -36,11 +36,15 @@ def balance_slot(holder: bytes) -> int:
     return int.from_bytes(keccak(holder.rjust(32, b"\x00") + (0).to_bytes(32, "big")), "big")
 
 
-WORKLOADS = ("transfer", "erc20", "erc20-zipf", "amm", "nft")
+WORKLOADS = ("transfer", "erc20", "erc20-zipf", "amm", "nft", "mix")
 """``transfer``: ETH to uniform recipients; ``erc20``: BenchToken transfers to uniform recipients;
 ``erc20-zipf``: the same with Zipf-skewed recipients (s = 1.2, a hot set of balances); ``amm``: swaps on one
 BenchPool (every swap reads and writes the same reserves: a dependency chain); ``nft``: BenchNFT mints (every
-mint increments the same counter)."""
+mint increments the same counter); ``mix``: a replay-like block drawing each transaction from those kinds
+(``MIX`` weights), so short chains on the pool and the NFT counter interleave with independent transfers."""
+
+MIX = {"transfer": 0.4, "erc20": 0.2, "erc20-zipf": 0.2, "amm": 0.1, "nft": 0.1}
+GAS = {"transfer": 21_000, "erc20": 60_000, "erc20-zipf": 60_000, "amm": 150_000, "nft": 100_000}
 
 NFT_ADDRESS = bytes.fromhex("7070" + "00" * 17 + "02")
 ZIPF_S = 1.2
@@ -110,35 +114,37 @@ def build(name: str, n_txs: int, *, n_accounts: int | None = None, seed: int = 1
     alloc: Alloc = [(s.address, 1_000 * WEI_PER_SEI, 0, b"", []) for s in signers]
     nonces = _Nonces()
     setup: list[tuple[list[bytes], list[bytes]]] = []
-    if name in ("erc20", "erc20-zipf"):
+    if name in ("erc20", "erc20-zipf", "mix"):
         code = bytes.fromhex(artifact("BenchToken")["deployedBytecode"][2:])
         storage = [(balance_slot(s.address), 10**24) for s in signers]
         storage.append((2, 10**24 * len(signers)))
         alloc.append((TOKEN_ADDRESS, 0, 1, code, storage))
-    elif name == "nft":
+    if name in ("nft", "mix"):
         alloc.append((NFT_ADDRESS, 0, 1, bytes.fromhex(artifact("BenchNFT")["deployedBytecode"][2:]), []))
-    elif name == "amm":
-        pool = _amm_setup(signers, alloc, nonces, setup)
-    zipf_weights = [1 / (r + 1) ** ZIPF_S for r in range(len(recipients))] if name == "erc20-zipf" else None
+    pool = _amm_setup(signers, alloc, nonces, setup) if name in ("amm", "mix") else b""
+    zipf_weights = [1 / (r + 1) ** ZIPF_S for r in range(len(recipients))]
     raws, senders = [], []
-    gas = {"transfer": 21_000, "erc20": 60_000, "erc20-zipf": 60_000, "amm": 150_000, "nft": 100_000}[name]
+    gas_limit = 0
     for i in range(n_txs):
         signer = signers[i % len(signers)]
-        if name == "transfer":
+        kind = rng.choices(list(MIX), list(MIX.values()))[0] if name == "mix" else name
+        gas = GAS[kind]
+        gas_limit += gas
+        if kind == "transfer":
             raw = nonces.sign(signer, rng.choice(recipients), value=1, gas=gas)
-        elif name in ("erc20", "erc20-zipf"):
-            to = rng.choices(recipients, zipf_weights)[0] if zipf_weights else rng.choice(recipients)
+        elif kind in ("erc20", "erc20-zipf"):
+            to = rng.choices(recipients, zipf_weights)[0] if kind == "erc20-zipf" else rng.choice(recipients)
             raw = nonces.sign(
                 signer, TOKEN_ADDRESS, gas=gas, data=SELECTORS["transfer(address,uint256)"] + _word(to) + _word(1)
             )
-        elif name == "nft":
+        elif kind == "nft":
             raw = nonces.sign(signer, NFT_ADDRESS, gas=gas, data=SELECTORS["mint()"])
         else:
             swap = SELECTORS["swap(bool,uint256,uint256)"] + _word(1) + _word(10**18) + _word(0)
             raw = nonces.sign(signer, pool, gas=gas, data=swap)
         raws.append(raw)
         senders.append(signer.address)
-    return Workload(name, alloc, setup, raws, senders, gas * n_txs)
+    return Workload(name, alloc, setup, raws, senders, gas_limit)
 
 
 def _amm_setup(
