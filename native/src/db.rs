@@ -261,11 +261,13 @@ impl Store {
             match info {
                 Some(info) => {
                     let new = encode_account(info);
-                    rec.record(key, old.as_deref(), Some(&new));
-                    self.account.put(wtxn, address.as_slice(), &new)?;
+                    if old.as_deref() != Some(new.as_slice()) {
+                        self.account.put(wtxn, address.as_slice(), &new)?;
+                        rec.record(key, old, Some(new.to_vec()));
+                    }
                 }
                 None => {
-                    rec.record(key, old.as_deref(), None);
+                    rec.record(key, old, None);
                     self.account.delete(wtxn, address.as_slice())?;
                     self.wipe_storage(wtxn, address, rec)?;
                 }
@@ -275,18 +277,20 @@ impl Store {
             let key = storage_key(address, slot);
             let old = self.storage.get(wtxn, &key)?.map(<[u8]>::to_vec);
             if value.is_zero() {
-                rec.record(prefixed(history::STORAGE, &key), old.as_deref(), None);
+                rec.record(prefixed(history::STORAGE, &key), old, None);
                 self.storage.delete(wtxn, &key)?;
             } else {
                 let new = value.to_be_bytes::<32>();
-                rec.record(prefixed(history::STORAGE, &key), old.as_deref(), Some(&new));
-                self.storage.put(wtxn, &key, &new)?;
+                if old.as_deref() != Some(new.as_slice()) {
+                    self.storage.put(wtxn, &key, &new)?;
+                    rec.record(prefixed(history::STORAGE, &key), old, Some(new.to_vec()));
+                }
             }
         }
         for (hash, code) in &changes.codes {
             // Code is content-addressed: only bytecode new to the store is a change.
             if self.code.get(wtxn, hash.as_slice())?.is_none() {
-                rec.record(prefixed(history::CODE, hash.as_slice()), None, Some(code.original_byte_slice()));
+                rec.record(prefixed(history::CODE, hash.as_slice()), None, Some(code.original_bytes().to_vec()));
                 self.code.put(wtxn, hash.as_slice(), code.original_byte_slice())?;
             }
         }
@@ -296,7 +300,7 @@ impl Store {
     fn wipe_storage(&self, wtxn: &mut RwTxn, address: &Address, rec: &mut Recorder) -> Result<(), StoreError> {
         let mut iter = self.storage.prefix_iter_mut(wtxn, address.as_slice())?;
         while let Some((key, value)) = iter.next().transpose()? {
-            rec.record(prefixed(history::STORAGE, key), Some(value), None);
+            rec.record_wiped(prefixed(history::STORAGE, key), value);
             // SAFETY: the iterator is not used to hold references to the deleted entry (key and value were
             // copied by the recorder above).
             unsafe { iter.del_current()? };
