@@ -33,7 +33,7 @@ use revm::{
 use self::{
     mv::{Key, MvMemory, TxIdx},
     predict::{called_addresses, Learned, Observation, Prediction, TxShape},
-    scheduler::{Scheduler, Task},
+    scheduler::{Commit, Scheduler},
     vm::{VmDb, VmError},
 };
 use crate::{
@@ -48,6 +48,9 @@ use crate::{
 pub const MIN_PARALLEL_TXS: usize = 16;
 /// A transaction re-executed this often means the block is a dependency chain; it finishes sequentially.
 pub const MAX_INCARNATIONS: u32 = 16;
+/// A worker that found nothing to do this many times in a row sleeps `IDLE_BACKOFF` between polls.
+const IDLE_SPINS: u32 = 32;
+const IDLE_BACKOFF: std::time::Duration = std::time::Duration::from_micros(50);
 /// How often the fold looks for newly final transactions while the workers run.
 const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
@@ -204,10 +207,10 @@ where
                 shared.fold_thread.unpark();
             });
         }
-        let folded = fold(&shared, txs, &mut state, &mut builder);
-        if !matches!(folded, Ok(true)) {
-            shared.scheduler.halt();
-        }
+        let mut observed = Vec::new();
+        let folded = fold(&shared, txs, &reader, &mut state, &mut builder, &mut observed);
+        shared.scheduler.halt();
+        observations.lock().expect("observations").append(&mut observed);
         folded
     });
     if let Some(e) = errors.into_inner().expect("worker errors").into_iter().next() {
@@ -237,26 +240,43 @@ where
 
 /// Commits transactions in block order as soon as they are final and folds each into the block, while the workers
 /// go on executing the rest. Returns false when the run stopped before every transaction was committed.
+/// A transaction found stale at commit is re-executed here, against final values only.
 fn fold<'t, R: StateReader>(
     shared: &Shared<'_>,
     txs: &'t [OrderedTx<'_>],
+    reader: &R,
     state: &mut BlockState<'_, R>,
     builder: &mut BlockBuilder<'t>,
+    observations: &mut Vec<Observation>,
 ) -> Result<bool, StoreError> {
+    let params = shared.params;
+    let mut db = VmDb::new(reader, &shared.mv, params.beneficiary);
+    let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    let mut memo = BloomMemo::default();
     let started = std::time::Instant::now();
     let mut waited = std::time::Duration::ZERO;
     for (k, tx) in txs.iter().enumerate() {
         // Every lower transaction is committed, so what `k` read can no longer change: once its executed
         // incarnation's reads check out, it is final.
-        while !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
-            if shared.scheduler.done() && !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
-                return Ok(false);
+        loop {
+            let valid = || shared.mv.validate_read_set(k);
+            // Readers of what the stale incarnation wrote wait for the new one instead of reading it.
+            let abort = || shared.mv.convert_writes_to_estimates(k);
+            match shared.scheduler.try_commit(k, valid, abort) {
+                Commit::Committed => break,
+                Commit::Reexecute(inc) => {
+                    shared.validation_aborts.fetch_add(1, Ordering::Relaxed);
+                    execute(&mut evm, &mut memo, observations, shared, k, inc)?;
+                }
+                Commit::NotReady if shared.scheduler.done() => return Ok(false),
+                Commit::NotReady => {
+                    // Polled rather than woken per transaction: a wake-up per transaction cost more in context
+                    // switches than the fold itself. Workers wake it when they stop.
+                    let parked = std::time::Instant::now();
+                    std::thread::park_timeout(FOLD_POLL);
+                    waited += parked.elapsed();
+                }
             }
-            // Polled rather than woken per transaction: a wake-up per transaction cost more in context switches
-            // than the fold itself. Workers wake it when they stop.
-            let parked = std::time::Instant::now();
-            std::thread::park_timeout(FOLD_POLL);
-            waited += parked.elapsed();
         }
         let done = shared.results[k].lock().expect("result").take().expect("a committed transaction was executed");
         let (tx_type, create_address) =
@@ -342,40 +362,33 @@ where
     let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
     let mut memo = BloomMemo::default();
     let mut observations = Vec::new();
-    let mut task: Option<Task> = None;
     // Idle spells are timed rather than tasks: there are far fewer of them, and reading the clock per task
     // showed up in profiles.
     let started = std::time::Instant::now();
     let mut idle = std::time::Duration::ZERO;
     let mut idle_since: Option<std::time::Instant> = None;
+    let mut empty_polls = 0u32;
     while !shared.scheduler.done() {
-        task = match task {
-            Some(Task::Execute(tx, inc)) => execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?,
-            Some(Task::Validate(tx, inc)) => {
-                let valid = shared.mv.validate_read_set(tx);
-                let aborted = !valid && shared.scheduler.try_validation_abort(tx, inc);
-                if aborted {
-                    shared.validation_aborts.fetch_add(1, Ordering::Relaxed);
-                    shared.mv.convert_writes_to_estimates(tx);
+        match shared.scheduler.next_task() {
+            Some((tx, inc)) => {
+                if let Some(since) = idle_since.take() {
+                    idle += since.elapsed();
                 }
-                shared.scheduler.finish_validation(tx, aborted)
+                empty_polls = 0;
+                execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?;
             }
             None => {
-                let next = shared.scheduler.next_task();
-                match (&next, idle_since) {
-                    (None, None) => idle_since = Some(std::time::Instant::now()),
-                    (Some(_), Some(since)) => {
-                        idle += since.elapsed();
-                        idle_since = None;
-                    }
-                    _ => {}
-                }
-                if next.is_none() {
+                idle_since.get_or_insert_with(std::time::Instant::now);
+                empty_polls += 1;
+                // Spin briefly (a resumed transaction usually comes soon), then stop competing with the
+                // committer for the cores.
+                if empty_polls < IDLE_SPINS {
                     std::thread::yield_now();
+                } else {
+                    std::thread::park_timeout(IDLE_BACKOFF);
                 }
-                next
             }
-        };
+        }
     }
     let busy = started.elapsed().saturating_sub(idle + idle_since.map_or(std::time::Duration::ZERO, |s| s.elapsed()));
     shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
@@ -405,10 +418,10 @@ fn execute<R: StateReader>(
     shared: &Shared<'_>,
     tx: TxIdx,
     inc: u32,
-) -> Result<Option<Task>, StoreError> {
+) -> Result<(), StoreError> {
     if inc >= MAX_INCARNATIONS {
         shared.give_up("too many re-executions");
-        return Ok(None);
+        return Ok(());
     }
     // Before its first run, a transaction predicted to conflict with a lower one waits for it to execute
     // rather than read what it is about to change.
@@ -416,7 +429,7 @@ fn execute<R: StateReader>(
     if let Some(blocking) = predicted.filter(|_| inc == 0) {
         if shared.scheduler.add_dependency(tx, blocking) {
             shared.predicted_waits.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
+            return Ok(());
         }
     }
     let (run, reads, writes, read_collector) = match &shared.prepared[tx] {
@@ -432,7 +445,7 @@ fn execute<R: StateReader>(
                 Err(EVMError::Database(VmError::Blocked(blocking))) => {
                     shared.dependency_waits.fetch_add(1, Ordering::Relaxed);
                     if shared.scheduler.add_dependency(tx, blocking) {
-                        return Ok(None);
+                        return Ok(());
                     }
                     // The blocking transaction finished meanwhile: run again at once.
                 }
@@ -461,7 +474,7 @@ fn execute<R: StateReader>(
                                 Ok(writes) => writes,
                                 Err(_) => {
                                     shared.give_up("SELFDESTRUCT of an existing account");
-                                    return Ok(None);
+                                    return Ok(());
                                 }
                             }
                         }
@@ -472,9 +485,10 @@ fn execute<R: StateReader>(
             }
         },
     };
-    let wrote_new = shared.mv.record(tx, inc, reads, writes);
+    shared.mv.record(tx, inc, reads, writes);
     *shared.results[tx].lock().expect("result") = Some(Done { run, read_collector });
-    Ok(shared.scheduler.finish_execution(tx, inc, wrote_new))
+    shared.scheduler.finish_execution(tx);
+    Ok(())
 }
 
 #[cfg(test)]
