@@ -42,6 +42,7 @@ use crate::{
         build_evm, execute_block, into_run, prepare, AccountChange, BlockBuilder, BlockOutput, BlockParams, BlockState,
         BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess, TxDiff, TxRun,
     },
+    precompiles::HOST_CALL_DEFERRED,
 };
 
 /// Blocks smaller than this run sequentially: spawning and coordinating workers costs more than it saves.
@@ -83,7 +84,10 @@ pub struct ParallelStats {
     pub longest_predicted_chain: usize,
     /// Times a transaction waited for its predicted dependency before its first execution.
     pub predicted_waits: usize,
-    /// Time the worker threads spent executing and validating, summed over threads, plus the in-order fold.
+    /// Transactions that reached a host precompile speculatively and ran again at commit (see
+    /// `SeiPrecompiles::defer_host_calls`).
+    pub precompile_frontier_waits: usize,
+    /// Time the worker threads spent executing, summed over threads, plus the committer's.
     pub busy_ns: u64,
     /// Why the block ran sequentially, if it did.
     pub fallback: Option<&'static str>,
@@ -92,6 +96,8 @@ pub struct ParallelStats {
 struct Done {
     run: TxRun,
     read_collector: bool,
+    /// It called a host precompile, which only the committer runs: it must execute again at commit.
+    deferred: bool,
 }
 
 struct Shared<'a> {
@@ -106,6 +112,7 @@ struct Shared<'a> {
     validation_aborts: AtomicUsize,
     dependency_waits: AtomicUsize,
     predicted_waits: AtomicUsize,
+    precompile_frontier_waits: AtomicUsize,
     busy_ns: AtomicU64,
     needs_sequential: Mutex<Option<&'static str>>,
     /// The thread that folds; workers wake it when they stop.
@@ -184,6 +191,7 @@ where
         validation_aborts: AtomicUsize::new(0),
         dependency_waits: AtomicUsize::new(0),
         predicted_waits: AtomicUsize::new(0),
+        precompile_frontier_waits: AtomicUsize::new(0),
         busy_ns: AtomicU64::new(0),
         needs_sequential: Mutex::new(None),
         fold_thread: std::thread::current(),
@@ -223,6 +231,7 @@ where
         validation_aborts: shared.validation_aborts.load(Ordering::SeqCst),
         dependency_waits: shared.dependency_waits.load(Ordering::SeqCst),
         predicted_waits: shared.predicted_waits.load(Ordering::SeqCst),
+        precompile_frontier_waits: shared.precompile_frontier_waits.load(Ordering::SeqCst),
         busy_ns: shared.busy_ns.load(Ordering::SeqCst),
         ..stats
     };
@@ -259,7 +268,10 @@ fn fold<'t, R: StateReader>(
         // Every lower transaction is committed, so what `k` read can no longer change: once its executed
         // incarnation's reads check out, it is final.
         loop {
-            let valid = || shared.mv.validate_read_set(k);
+            let valid = || {
+                let deferred = shared.results[k].lock().expect("result").as_ref().is_some_and(|d| d.deferred);
+                !deferred && shared.mv.validate_read_set(k)
+            };
             // Readers of what the stale incarnation wrote wait for the new one instead of reading it.
             let abort = || shared.mv.convert_writes_to_estimates(k);
             match shared.scheduler.try_commit(k, valid, abort) {
@@ -360,6 +372,7 @@ where
     let params = shared.params;
     let mut db = VmDb::new(&reader, &shared.mv, params.beneficiary);
     let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    evm.precompiles.defer_host_calls();
     let mut memo = BloomMemo::default();
     let mut observations = Vec::new();
     // Idle spells are timed rather than tasks: there are far fewer of them, and reading the clock per task
@@ -432,6 +445,7 @@ fn execute<R: StateReader>(
             return Ok(());
         }
     }
+    let mut deferred = false;
     let (run, reads, writes, read_collector) = match &shared.prepared[tx] {
         Err(reason) => (TxRun::Skipped(reason.clone()), Vec::new(), Vec::new(), false),
         Ok(prepared) => loop {
@@ -448,6 +462,12 @@ fn execute<R: StateReader>(
                         return Ok(());
                     }
                     // The blocking transaction finished meanwhile: run again at once.
+                }
+                Err(EVMError::Custom(reason)) if reason == HOST_CALL_DEFERRED => {
+                    // Publishes nothing: whoever read what it would have written is caught at commit.
+                    shared.precompile_frontier_waits.fetch_add(1, Ordering::Relaxed);
+                    deferred = true;
+                    break (TxRun::Skipped(reason), Vec::new(), Vec::new(), false);
                 }
                 result => {
                     let callee = prepared.env.kind.to().and_then(|to| Some((*to, journal.get(to)?.info.code_hash)));
@@ -486,7 +506,7 @@ fn execute<R: StateReader>(
         },
     };
     shared.mv.record(tx, inc, reads, writes);
-    *shared.results[tx].lock().expect("result") = Some(Done { run, read_collector });
+    *shared.results[tx].lock().expect("result") = Some(Done { run, read_collector, deferred });
     shared.scheduler.finish_execution(tx);
     Ok(())
 }
@@ -625,6 +645,49 @@ mod tests {
         let (actual, _) =
             execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, 2, PredictMode::Schedule).expect("parallel");
         assert_same(&expected, &actual);
+    }
+
+    /// Records who called it, in call order.
+    #[derive(Default)]
+    struct Journal(Mutex<Vec<Address>>);
+
+    impl crate::precompiles::HostPrecompile for Journal {
+        fn call(&self, call: &crate::precompiles::HostCall) -> crate::precompiles::HostOutput {
+            self.0.lock().expect("journal").push(call.caller);
+            crate::precompiles::HostOutput { output: call.input.clone(), gas_used: 50, reverted: false }
+        }
+    }
+
+    /// A host precompile runs only at commit: once per calling transaction, in block order, whatever the
+    /// speculation did, and the block equals the sequential one.
+    #[test]
+    fn host_precompiles_run_once_in_block_order() {
+        let keys: Vec<SigningKey> = (1..=24).map(SigningKey::new).collect();
+        let reader = reader(&keys);
+        let host = Address::with_last_byte(0x01).create(0x1001);
+        let journal = std::sync::Arc::new(Journal::default());
+        let mut params = params();
+        params.host.register(host, journal.clone());
+        // Every third transaction calls the precompile; the others are transfers.
+        let raws: Vec<Vec<u8>> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| match i % 3 {
+                0 => k.sign(CHAIN, 0, Some(host), 0, &[i as u8], 60_000),
+                _ => k.sign(CHAIN, 0, Some(Address::with_last_byte(0x10 + i as u8)), 1, &[], 21_000),
+            })
+            .collect();
+        let senders: Vec<Address> = keys.iter().map(|k| k.address).collect();
+        let txs: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+        let expected = execute_block(&reader, &params, &txs, true).expect("sequential");
+        let callers: Vec<Address> = senders.iter().step_by(3).copied().collect();
+        assert_eq!(std::mem::take(&mut *journal.0.lock().expect("journal")), callers);
+        let (actual, stats) =
+            execute_block_parallel(&|| Ok(&reader), &params, &txs, true, 2, PredictMode::Off).expect("parallel");
+        assert_eq!(stats.fallback, None);
+        assert_eq!(*journal.0.lock().expect("journal"), callers);
+        assert_same(&expected, &actual);
+        assert!(stats.precompile_frontier_waits <= callers.len());
     }
 
     /// A block of independent transfers needs no re-execution.
