@@ -39,8 +39,9 @@ use self::{
 use crate::{
     db::{StateReader, StoreError},
     exec::{
-        build_evm, execute_block, into_run, prepare, AccountChange, BlockBuilder, BlockOutput, BlockParams, BlockState,
-        BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess, TxDiff, TxRun,
+        build_evm, execute_block, execute_prepared, into_run, prepare, AccountChange, BlockBuilder, BlockOutput,
+        BlockParams, BlockState, BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess,
+        TxDiff, TxRun,
     },
     precompiles::HOST_CALL_DEFERRED,
 };
@@ -57,6 +58,9 @@ const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
 /// sequentially: even perfectly scheduled, the chain leaves too little to overlap to pay for the coordination.
 const MAX_PREDICTED_CHAIN_SHARE: f64 = 0.5;
+/// A block with more than this share of plain value transfers runs sequentially: a transfer costs about as much
+/// as coordinating it (measured on two cores: two workers were no faster than one thread).
+const MAX_PLAIN_TRANSFER_SHARE: f64 = 0.8;
 
 /// How dependency prediction is used (it changes the schedule and the fallback, never the result).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,26 +146,32 @@ where
     F: Fn() -> Result<R, StoreError> + Sync,
     R: Send,
 {
-    let sequential = |reason: &'static str, mut stats: ParallelStats| {
-        let reader = open()?;
-        stats.fallback = Some(reason);
-        stats.incarnations += txs.len();
-        Ok((execute_block(&reader, params, txs, record_access)?, stats))
-    };
+    // `prepared`: the decoded transactions when the decision came after decoding them.
+    let sequential =
+        |reason: &'static str, mut stats: ParallelStats, prepared: Option<Vec<Result<Prepared, String>>>| {
+            let reader = open()?;
+            stats.fallback = Some(reason);
+            stats.incarnations += txs.len();
+            let output = match prepared {
+                Some(prepared) => execute_prepared(&reader, params, txs, prepared.into_iter(), record_access)?,
+                None => execute_block(&reader, params, txs, record_access)?,
+            };
+            Ok((output, stats))
+        };
     let mut stats = ParallelStats { threads, ..ParallelStats::default() };
     if threads <= 1 {
-        return sequential("one thread", stats);
+        return sequential("one thread", stats, None);
     }
     if txs.len() < MIN_PARALLEL_TXS {
-        return sequential("small block", stats);
+        return sequential("small block", stats, None);
     }
     if !params.spec.is_enabled_in(SpecId::CANCUN) {
-        return sequential("pre-Cancun rules", stats);
+        return sequential("pre-Cancun rules", stats, None);
     }
     let prepared: Vec<Result<Prepared, String>> = txs.par_iter().map(prepare).collect();
     let gas: u64 = prepared.iter().flatten().map(|p| p.env.gas_limit).sum();
     if gas > params.gas_limit {
-        return sequential("gas limits exceed the block's", stats);
+        return sequential("gas limits exceed the block's", stats, Some(prepared));
     }
 
     let learned = Learned::current();
@@ -169,9 +179,14 @@ where
         let prediction = predict_block(&open()?, &learned, txs, &prepared)?;
         stats.predicted_dependencies = prediction.depends_on.iter().flatten().count();
         stats.longest_predicted_chain = prediction.longest_chain;
-        let chained = prediction.longest_chain as f64 > MAX_PREDICTED_CHAIN_SHARE * txs.len() as f64;
-        if chained && predict == PredictMode::Adaptive {
-            return sequential("predicted dependency chain", stats);
+        let share = |count: usize| count as f64 / txs.len() as f64;
+        if predict == PredictMode::Adaptive {
+            if share(prediction.longest_chain) > MAX_PREDICTED_CHAIN_SHARE {
+                return sequential("predicted dependency chain", stats, Some(prepared));
+            }
+            if share(prediction.plain_transfers) > MAX_PLAIN_TRANSFER_SHARE {
+                return sequential("mostly plain transfers", stats, Some(prepared));
+            }
         }
         Some(prediction)
     } else {
@@ -236,10 +251,10 @@ where
         ..stats
     };
     if let Some(reason) = *shared.needs_sequential.lock().expect("fallback reason") {
-        return sequential(reason, stats);
+        return sequential(reason, stats, None);
     }
     if !completed {
-        return sequential("a transaction could not be committed", stats);
+        return sequential("a transaction could not be committed", stats, None);
     }
     let finish_start = std::time::Instant::now();
     let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?;

@@ -162,6 +162,8 @@ pub(crate) struct Prediction {
     pub(crate) depends_on: Vec<Option<TxIdx>>,
     /// Transactions in the longest chain of predicted dependencies: no schedule beats running these in order.
     pub(crate) longest_chain: usize,
+    /// Value transfers without calldata (to accounts presumed to have no code): cheap to execute.
+    pub(crate) plain_transfers: usize,
 }
 
 impl Learned {
@@ -205,7 +207,8 @@ impl Learned {
             chain.push(dep.map_or(1, |j| chain[j] + 1));
             depends_on.push(dep);
         }
-        Prediction { depends_on, longest_chain: chain.iter().copied().max().unwrap_or(0) }
+        let plain_transfers = txs.iter().filter(|tx| tx.to.is_some() && tx.input.is_empty()).count();
+        Prediction { depends_on, longest_chain: chain.iter().copied().max().unwrap_or(0), plain_transfers }
     }
 }
 
