@@ -1,16 +1,26 @@
-//! Optimistic parallel execution of a block: Block-STM over revm, with an output identical to sequential
-//! execution whatever the thread count or timing.
+//! Optimistic parallel execution of a block over revm (Block-STM's multi-version memory and dependency
+//! suspension, with validation moved to an in-order commit), with an output identical to sequential execution
+//! whatever the thread count or timing.
 //!
-//! Workers execute transactions speculatively against the multi-version memory (`mv`) and the committed store,
-//! validate each one's reads, and re-execute only those whose reads went stale (`scheduler`). When every
-//! transaction is executed and validated, the final incarnations are folded into the block in order by the
-//! same `BlockBuilder` the sequential executor uses, so receipts, state changes and roots come from one code
-//! path. Fees are add-only credits (`Key::Fee`) and conflict only with a transaction that reads the collector.
+//! Worker threads execute transactions speculatively against the multi-version memory (`mv`) and the committed
+//! store; each reduces its journal to a state diff and computes its receipt's bloom. Meanwhile the calling
+//! thread commits in block order (`scheduler`): once every lower transaction is committed, a transaction whose
+//! recorded reads still see the same versions is final; one whose reads went stale is re-executed there and
+//! then against final values. Each committed transaction is folded into the block at once by the same
+//! `BlockBuilder` the sequential executor uses (state, receipts, both tries), so the two paths share one
+//! assembly and the fold overlaps execution. Fees are add-only credits (`Key::Fee`) and conflict only with a
+//! transaction that reads the collector. Host precompiles run only at commit (see
+//! `SeiPrecompiles::defer_host_calls`).
+//!
+//! Dependency prediction (`predict`) makes a transaction predicted to conflict with a lower one wait for it
+//! instead of running early and being re-executed, and, in `PredictMode::Adaptive`, sends blocks that cannot
+//! gain to sequential execution.
 //!
 //! Falls back to sequential execution for blocks where parallelism cannot pay or cannot be exact: one thread,
 //! tiny blocks, pre-Cancun rules (SELFDESTRUCT could wipe storage), blocks whose gas limits could overflow the
-//! block (skips would depend on gas used so far), a SELFDESTRUCT of an existing account, or a transaction
-//! re-executed more than `MAX_INCARNATIONS` times.
+//! block (skips would depend on gas used so far), a SELFDESTRUCT of an existing account, a transaction
+//! re-executed more than `MAX_INCARNATIONS` times, and (adaptive) a predicted dependency chain over half the
+//! block or a block of mostly plain value transfers.
 
 mod mv;
 mod predict;

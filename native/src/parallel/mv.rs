@@ -2,8 +2,8 @@
 //!
 //! A read by transaction `i` sees the write of the highest `j < i`, or the committed store when there is none;
 //! an ESTIMATE marks a write that is about to be redone, and reading one means "wait for `j`". Reads are
-//! recorded with the version they saw, and validation re-reads them: a transaction is valid while every read
-//! would still see the same version. Fees are locations too (`Key::Fee(i)`), written by every transaction and
+//! recorded with the version they saw, and validation at commit re-reads them: a transaction is valid while
+//! every read would still see the same version. Fees are locations too (`Key::Fee(i)`), written by every transaction and
 //! read only by one that reads the fee collector, so they conflict with nothing else; they live in an array of
 //! their own rather than in the shared map, since every transaction writes one.
 

@@ -3,7 +3,9 @@
 Both sides get the same pre-signed block with senders already recovered (recovery happens at ingest in the
 node); the kernel side is the real call the node makes (``execute_block`` over an LMDB snapshot: decode,
 execute, deferred fees, receipts, roots, write set), the ceiling is revm's own ``transact_commit`` loop over
-``CacheDB``. The block commit to LMDB is timed separately.
+``CacheDB``. Parallel thread counts run with and without dependency prediction; prediction learns from
+executions, so later rounds predict from what earlier ones taught it (as consecutive blocks do in the node).
+The block commit to LMDB is timed separately.
 """
 
 from __future__ import annotations
