@@ -28,6 +28,8 @@ from tests.oracle.model import copy_state, diff_outcomes
 from tests.oracle.strategies import RandomBlock, random_block
 
 EXAMPLES = int(os.environ.get("PYSEI_PARALLEL_EXAMPLES", "60"))
+JITTER_ENV = "PYSEI_EXEC_JITTER_US"
+"""Test-only knob of the parallel executor (``native/src/parallel.rs``)."""
 
 
 @contextmanager
@@ -41,12 +43,20 @@ def prediction(enabled: bool) -> Iterator[None]:
 @settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-@given(data=st.data(), threads=st.integers(min_value=2, max_value=4), predict=st.booleans())
-def test_parallel_matches_sequential(spec: str, data: st.DataObject, threads: int, predict: bool) -> None:
+@given(
+    data=st.data(),
+    threads=st.integers(min_value=2, max_value=4),
+    predict=st.booleans(),
+    jitter_us=st.sampled_from([0, 0, 40]),
+)
+def test_parallel_matches_sequential(
+    spec: str, data: st.DataObject, threads: int, predict: bool, jitter_us: int
+) -> None:
     block = data.draw(random_block(spec, max_txs=48), label="block")
     pysei_runner.fallbacks.clear()
     sequential = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=1)
-    with prediction(predict):
+    # Workers sleep a random time (below jitter_us) before each execution: other interleavings, same result.
+    with prediction(predict), mock.patch.dict(os.environ, {JITTER_ENV: str(jitter_us)}):
         parallel = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=threads)
     diff = diff_outcomes(sequential, parallel, ("sequential", f"{threads} threads"))
     assert not diff, f"parallel execution diverges:\n{diff}"

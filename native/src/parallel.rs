@@ -63,6 +63,8 @@ pub const MAX_INCARNATIONS: u32 = 16;
 /// A worker that found nothing to do this many times in a row sleeps `IDLE_BACKOFF` between polls.
 const IDLE_SPINS: u32 = 32;
 const IDLE_BACKOFF: std::time::Duration = std::time::Duration::from_micros(50);
+/// Environment variable naming the test-only worker jitter (`Shared::jitter_us`); unset in production.
+pub const JITTER_ENV: &str = "PYSEI_EXEC_JITTER_US";
 /// How often the fold looks for newly final transactions while the workers run.
 const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
@@ -129,6 +131,8 @@ struct Shared<'a> {
     precompile_frontier_waits: AtomicUsize,
     busy_ns: AtomicU64,
     needs_sequential: Mutex<Option<&'static str>>,
+    /// Test knob: workers sleep up to this many microseconds before each execution, to shake out orderings.
+    jitter_us: u64,
     /// The thread that folds; workers wake it when they stop.
     fold_thread: std::thread::Thread,
 }
@@ -219,6 +223,7 @@ where
         precompile_frontier_waits: AtomicUsize::new(0),
         busy_ns: AtomicU64::new(0),
         needs_sequential: Mutex::new(None),
+        jitter_us: std::env::var(JITTER_ENV).ok().and_then(|v| v.parse().ok()).unwrap_or(0),
         fold_thread: std::thread::current(),
     };
     let errors: Mutex<Vec<StoreError>> = Mutex::default();
@@ -433,6 +438,17 @@ where
     Ok(observations)
 }
 
+/// Sleeps a pseudo-random time below `max_us`, different per transaction, incarnation and moment.
+fn jitter(max_us: u64, tx: TxIdx, inc: u32) {
+    let clock = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
+    let mut x = (tx as u64) << 32 ^ u64::from(inc) << 16 ^ u64::from(clock) | 1;
+    // xorshift64: enough to spread the delays.
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::thread::sleep(std::time::Duration::from_micros(x % max_us));
+}
+
 /// The slots a call wrote to its callee's storage.
 fn observe(diff: &TxDiff, to: Address, code_hash: B256, env: &TxEnv) -> Observation {
     let slots = diff
@@ -460,6 +476,9 @@ fn execute<R: StateReader>(
     if inc >= MAX_INCARNATIONS {
         shared.give_up("too many re-executions");
         return Ok(());
+    }
+    if shared.jitter_us > 0 {
+        jitter(shared.jitter_us, tx, inc);
     }
     // Before its first run, a transaction predicted to conflict with a lower one waits for it to execute
     // rather than read what it is about to change.
