@@ -70,6 +70,8 @@ const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
 /// sequentially: even perfectly scheduled, the chain leaves too little to overlap to pay for the coordination.
 const MAX_PREDICTED_CHAIN_SHARE: f64 = 0.5;
+/// The adaptive rules look at this many leading transactions of a block (in the sample's proportions).
+const ADAPTIVE_SAMPLE: usize = 256;
 /// A block with more than this share of plain value transfers runs sequentially: a transfer costs about as much
 /// as coordinating it (measured on two cores: two workers were no faster than one thread).
 const MAX_PLAIN_TRANSFER_SHARE: f64 = 0.8;
@@ -182,26 +184,36 @@ where
     if !params.spec.is_enabled_in(SpecId::CANCUN) {
         return sequential("pre-Cancun rules", stats, None);
     }
+    let learned = Learned::current();
+    if predict == PredictMode::Adaptive {
+        // Decided on a prefix: for a block that runs sequentially anyway, decoding and predicting all of it first
+        // cost more than the decision is worth.
+        let sample = &txs[..txs.len().min(ADAPTIVE_SAMPLE)];
+        let sample_prepared: Vec<Result<Prepared, String>> = sample.iter().map(prepare).collect();
+        let prediction = predict_block(&open()?, &learned, sample, &sample_prepared)?;
+        let share = |count: usize| count as f64 / sample.len() as f64;
+        let reason = if share(prediction.longest_chain) > MAX_PREDICTED_CHAIN_SHARE {
+            Some("predicted dependency chain")
+        } else if share(prediction.plain_transfers) > MAX_PLAIN_TRANSFER_SHARE {
+            Some("mostly plain transfers")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            stats.predicted_dependencies = prediction.depends_on.iter().flatten().count();
+            stats.longest_predicted_chain = prediction.longest_chain;
+            return sequential(reason, stats, None);
+        }
+    }
     let prepared: Vec<Result<Prepared, String>> = txs.par_iter().map(prepare).collect();
     let gas: u64 = prepared.iter().flatten().map(|p| p.env.gas_limit).sum();
     if gas > params.gas_limit {
         return sequential("gas limits exceed the block's", stats, Some(prepared));
     }
-
-    let learned = Learned::current();
     let prediction = if predict != PredictMode::Off {
         let prediction = predict_block(&open()?, &learned, txs, &prepared)?;
         stats.predicted_dependencies = prediction.depends_on.iter().flatten().count();
         stats.longest_predicted_chain = prediction.longest_chain;
-        let share = |count: usize| count as f64 / txs.len() as f64;
-        if predict == PredictMode::Adaptive {
-            if share(prediction.longest_chain) > MAX_PREDICTED_CHAIN_SHARE {
-                return sequential("predicted dependency chain", stats, Some(prepared));
-            }
-            if share(prediction.plain_transfers) > MAX_PLAIN_TRANSFER_SHARE {
-                return sequential("mostly plain transfers", stats, Some(prepared));
-            }
-        }
         Some(prediction)
     } else {
         None
