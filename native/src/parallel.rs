@@ -64,7 +64,7 @@ pub const MAX_INCARNATIONS: u32 = 16;
 const IDLE_SPINS: u32 = 32;
 const IDLE_BACKOFF: std::time::Duration = std::time::Duration::from_micros(50);
 /// Environment variable naming the test-only worker jitter (`Shared::jitter_us`); unset in production.
-pub const JITTER_ENV: &str = "PYSEI_EXEC_JITTER_US";
+const JITTER_ENV: &str = "PYSEI_EXEC_JITTER_US";
 /// How often the fold looks for newly final transactions while the workers run.
 const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
@@ -82,7 +82,8 @@ pub enum PredictMode {
     Off,
     /// Transactions wait for their predicted dependencies.
     Schedule,
-    /// As `Schedule`, and a block predicted to be mostly one dependency chain runs sequentially.
+    /// As `Schedule`, and a block predicted to be mostly one dependency chain, or mostly plain value transfers,
+    /// runs sequentially.
     Adaptive,
 }
 
@@ -92,7 +93,7 @@ pub struct ParallelStats {
     pub threads: usize,
     /// Executions started, all incarnations included (= transactions when nothing conflicted).
     pub incarnations: usize,
-    /// Incarnations discarded because validation found a stale read.
+    /// Incarnations found stale at commit (and re-executed there).
     pub validation_aborts: usize,
     /// Times a transaction waited for a lower one instead of running on a value about to change.
     pub dependency_waits: usize,
