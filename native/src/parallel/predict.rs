@@ -219,6 +219,8 @@ pub(crate) fn called_addresses(txs: &[TxShape<'_>]) -> HashSet<Address> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const TOKEN: Address = Address::with_last_byte(0xee);
@@ -296,6 +298,31 @@ mod tests {
         let pay = |caller, to| TxShape { caller, to: Some(to), carries_value: true, input: &[] };
         let p = learned.predict(&[pay(a, b), pay(c, a), pay(b, c)], |_| None);
         assert_eq!(p.depends_on, vec![None, Some(0), Some(1)]);
+    }
+
+    proptest! {
+        /// A mapping entry keyed by the caller or any of the first argument words is explained by a rule that
+        /// yields the same slot for that call, and predicts the entry of another call's key.
+        #[test]
+        fn explained_rules_reproduce_the_slot(
+            caller in any::<[u8; 20]>(),
+            words in proptest::collection::vec(any::<[u8; 32]>(), 0..6),
+            key in 0usize..6,
+            base in 0u8..MAX_BASE,
+        ) {
+            let caller = Address::from(caller);
+            let mut input = vec![1, 2, 3, 4];
+            words.iter().for_each(|w| input.extend_from_slice(w));
+            let source = if key == 0 || key > words.len().min(usize::from(MAX_WORDS)) {
+                KeySource::Caller
+            } else {
+                KeySource::Word(key as u8 - 1)
+            };
+            let slot = mapping_slot(key_word(source, caller, &input).expect("key present"), base);
+            let rule = explain(slot, caller, &input).expect("explained");
+            let SlotRule::Mapping { key: found, base: found_base } = rule else { panic!("not a mapping: {rule:?}") };
+            prop_assert_eq!(mapping_slot(key_word(found, caller, &input).expect("key present"), found_base), slot);
+        }
     }
 
     #[test]
