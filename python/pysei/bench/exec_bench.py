@@ -160,8 +160,8 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
         k = statistics.median(runs[engine].times)
         st = runs[engine].stats
         reexec = 1000 * (st["incarnations"] - st["txs"]) / max(1, st["txs"])
-        # Busy time (workers' tasks and the in-order fold) over threads × wall time of the same run.
-        util = st["busy_ns"] / 1e9 / (engine.threads * runs[engine].times[-1]) if st["busy_ns"] else None
+        # Busy time of the workers and of the committing thread over (threads + 1) × wall time of the same run.
+        util = st["busy_ns"] / 1e9 / ((engine.threads + 1) * runs[engine].times[-1]) if st["busy_ns"] else None
         table.add_row(
             engine.label,
             str(engine.threads),
