@@ -12,18 +12,24 @@ import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pysei.bench.exec_bench import _env
+from pysei.bench.workloads import build
 from pysei.native import execute_block
+from pysei.state.store import ChainStore
 from tests.oracle import pysei_runner
 from tests.oracle.model import copy_state, diff_outcomes
 from tests.oracle.strategies import RandomBlock, random_block
 
 EXAMPLES = int(os.environ.get("PYSEI_PARALLEL_EXAMPLES", "60"))
+JITTER_ENV = "PYSEI_EXEC_JITTER_US"
+"""Test-only knob of the parallel executor (``native/src/parallel.rs``)."""
 
 
 @contextmanager
@@ -37,12 +43,20 @@ def prediction(enabled: bool) -> Iterator[None]:
 @settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-@given(data=st.data(), threads=st.integers(min_value=2, max_value=4), predict=st.booleans())
-def test_parallel_matches_sequential(spec: str, data: st.DataObject, threads: int, predict: bool) -> None:
+@given(
+    data=st.data(),
+    threads=st.integers(min_value=2, max_value=4),
+    predict=st.booleans(),
+    jitter_us=st.sampled_from([0, 0, 40]),
+)
+def test_parallel_matches_sequential(
+    spec: str, data: st.DataObject, threads: int, predict: bool, jitter_us: int
+) -> None:
     block = data.draw(random_block(spec, max_txs=48), label="block")
     pysei_runner.fallbacks.clear()
     sequential = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=1)
-    with prediction(predict):
+    # Workers sleep a random time (below jitter_us) before each execution: other interleavings, same result.
+    with prediction(predict), mock.patch.dict(os.environ, {JITTER_ENV: str(jitter_us)}):
         parallel = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=threads)
     diff = diff_outcomes(sequential, parallel, ("sequential", f"{threads} threads"))
     assert not diff, f"parallel execution diverges:\n{diff}"
@@ -68,3 +82,24 @@ def test_parallel_path_is_taken() -> None:
     # Blocks whose drawn gas limits could overflow the block are the strategy's doing, not the executor's.
     eligible = [f for f in fallbacks if f != "gas limits exceed the block's"]
     assert eligible.count(None) >= len(eligible) // 2 > 0, fallbacks
+
+
+@pytest.mark.parametrize("workload", ["mix", "erc20-zipf"])
+def test_benchmark_workloads_match_sequential(tmp_path: Path, workload: str) -> None:
+    """The benchmark's contended blocks (pool swaps, NFT mints, hot ERC-20 holders between transfers) give the
+    sequential block with and without prediction, also once prediction has learned from an earlier run."""
+    work = build(workload, 300)
+    store = ChainStore(tmp_path / "state")
+    store.native.commit(alloc=work.alloc)
+    for raws, senders in work.setup:
+        store.native.commit(result=execute_block(store.native, _env(10**12), raws, b"".join(senders)))
+    env = _env(work.gas_limit)
+    senders = b"".join(work.senders)
+
+    def run(threads: int, predict: bool) -> tuple[object, ...]:
+        r = execute_block(store.native, env, work.raws, senders, threads=threads, predict=predict)
+        return (r.outcomes(), r.receipts_root, r.changes_digest, r.gas_used)
+
+    expected = run(1, True)
+    for threads, predict in ((2, False), (2, True), (2, True), (3, True)):
+        assert run(threads, predict) == expected, (threads, predict)

@@ -743,12 +743,23 @@ pub fn execute_block<R: StateReader>(
     txs: &[OrderedTx<'_>],
     record_access: bool,
 ) -> Result<BlockOutput, StoreError> {
+    execute_prepared(reader, params, txs, txs.iter().map(prepare), record_access)
+}
+
+/// `execute_block` with the transactions already decoded (`prepared`, one per transaction, in order).
+pub(crate) fn execute_prepared<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    prepared: impl Iterator<Item = Result<Prepared, String>>,
+    record_access: bool,
+) -> Result<BlockOutput, StoreError> {
     let mut state = BlockState::new(reader, params.beneficiary);
     let mut builder = BlockBuilder::new(txs.len(), record_access, Sealing::AtEnd);
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
-        for tx in txs {
-            let prepared = match prepare(tx) {
+        for (tx, prepared) in txs.iter().zip(prepared) {
+            let prepared = match prepared {
                 Ok(p) => p,
                 Err(reason) => {
                     builder.push(evm.ctx.journaled_state.database, tx.raw, 0, None, TxRun::Skipped(reason), None)?;

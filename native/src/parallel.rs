@@ -1,16 +1,26 @@
-//! Optimistic parallel execution of a block: Block-STM over revm, with an output identical to sequential
-//! execution whatever the thread count or timing.
+//! Optimistic parallel execution of a block over revm (Block-STM's multi-version memory and dependency
+//! suspension, with validation moved to an in-order commit), with an output identical to sequential execution
+//! whatever the thread count or timing.
 //!
-//! Workers execute transactions speculatively against the multi-version memory (`mv`) and the committed store,
-//! validate each one's reads, and re-execute only those whose reads went stale (`scheduler`). When every
-//! transaction is executed and validated, the final incarnations are folded into the block in order by the
-//! same `BlockBuilder` the sequential executor uses, so receipts, state changes and roots come from one code
-//! path. Fees are add-only credits (`Key::Fee`) and conflict only with a transaction that reads the collector.
+//! Worker threads execute transactions speculatively against the multi-version memory (`mv`) and the committed
+//! store; each reduces its journal to a state diff and computes its receipt's bloom. Meanwhile the calling
+//! thread commits in block order (`scheduler`): once every lower transaction is committed, a transaction whose
+//! recorded reads still see the same versions is final; one whose reads went stale is re-executed there and
+//! then against final values. Each committed transaction is folded into the block at once by the same
+//! `BlockBuilder` the sequential executor uses (state, receipts, both tries), so the two paths share one
+//! assembly and the fold overlaps execution. Fees are add-only credits (`Key::Fee`) and conflict only with a
+//! transaction that reads the collector. Host precompiles run only at commit (see
+//! `SeiPrecompiles::defer_host_calls`).
+//!
+//! Dependency prediction (`predict`) makes a transaction predicted to conflict with a lower one wait for it
+//! instead of running early and being re-executed, and, in `PredictMode::Adaptive`, sends blocks that cannot
+//! gain to sequential execution.
 //!
 //! Falls back to sequential execution for blocks where parallelism cannot pay or cannot be exact: one thread,
 //! tiny blocks, pre-Cancun rules (SELFDESTRUCT could wipe storage), blocks whose gas limits could overflow the
-//! block (skips would depend on gas used so far), a SELFDESTRUCT of an existing account, or a transaction
-//! re-executed more than `MAX_INCARNATIONS` times.
+//! block (skips would depend on gas used so far), a SELFDESTRUCT of an existing account, a transaction
+//! re-executed more than `MAX_INCARNATIONS` times, and (adaptive) a predicted dependency chain over half the
+//! block or a block of mostly plain value transfers.
 
 mod mv;
 mod predict;
@@ -33,26 +43,38 @@ use revm::{
 use self::{
     mv::{Key, MvMemory, TxIdx},
     predict::{called_addresses, Learned, Observation, Prediction, TxShape},
-    scheduler::{Scheduler, Task},
+    scheduler::{Commit, Scheduler},
     vm::{VmDb, VmError},
 };
 use crate::{
     db::{StateReader, StoreError},
     exec::{
-        build_evm, execute_block, into_run, prepare, AccountChange, BlockBuilder, BlockOutput, BlockParams, BlockState,
-        BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess, TxDiff, TxRun,
+        build_evm, execute_block, execute_prepared, into_run, prepare, AccountChange, BlockBuilder, BlockOutput,
+        BlockParams, BlockState, BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler, TxAccess,
+        TxDiff, TxRun,
     },
+    precompiles::HOST_CALL_DEFERRED,
 };
 
 /// Blocks smaller than this run sequentially: spawning and coordinating workers costs more than it saves.
 pub const MIN_PARALLEL_TXS: usize = 16;
 /// A transaction re-executed this often means the block is a dependency chain; it finishes sequentially.
 pub const MAX_INCARNATIONS: u32 = 16;
+/// A worker that found nothing to do this many times in a row sleeps `IDLE_BACKOFF` between polls.
+const IDLE_SPINS: u32 = 32;
+const IDLE_BACKOFF: std::time::Duration = std::time::Duration::from_micros(50);
+/// Environment variable naming the test-only worker jitter (`Shared::jitter_us`); unset in production.
+const JITTER_ENV: &str = "PYSEI_EXEC_JITTER_US";
 /// How often the fold looks for newly final transactions while the workers run.
 const FOLD_POLL: std::time::Duration = std::time::Duration::from_micros(100);
 /// A block whose longest chain of predicted dependencies holds more than this share of its transactions runs
 /// sequentially: even perfectly scheduled, the chain leaves too little to overlap to pay for the coordination.
 const MAX_PREDICTED_CHAIN_SHARE: f64 = 0.5;
+/// The adaptive rules look at this many leading transactions of a block (in the sample's proportions).
+const ADAPTIVE_SAMPLE: usize = 256;
+/// A block with more than this share of plain value transfers runs sequentially: a transfer costs about as much
+/// as coordinating it (measured on two cores: two workers were no faster than one thread).
+const MAX_PLAIN_TRANSFER_SHARE: f64 = 0.8;
 
 /// How dependency prediction is used (it changes the schedule and the fallback, never the result).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +82,8 @@ pub enum PredictMode {
     Off,
     /// Transactions wait for their predicted dependencies.
     Schedule,
-    /// As `Schedule`, and a block predicted to be mostly one dependency chain runs sequentially.
+    /// As `Schedule`, and a block predicted to be mostly one dependency chain, or mostly plain value transfers,
+    /// runs sequentially.
     Adaptive,
 }
 
@@ -70,7 +93,7 @@ pub struct ParallelStats {
     pub threads: usize,
     /// Executions started, all incarnations included (= transactions when nothing conflicted).
     pub incarnations: usize,
-    /// Incarnations discarded because validation found a stale read.
+    /// Incarnations found stale at commit (and re-executed there).
     pub validation_aborts: usize,
     /// Times a transaction waited for a lower one instead of running on a value about to change.
     pub dependency_waits: usize,
@@ -80,7 +103,10 @@ pub struct ParallelStats {
     pub longest_predicted_chain: usize,
     /// Times a transaction waited for its predicted dependency before its first execution.
     pub predicted_waits: usize,
-    /// Time the worker threads spent executing and validating, summed over threads, plus the in-order fold.
+    /// Transactions that reached a host precompile speculatively and ran again at commit (see
+    /// `SeiPrecompiles::defer_host_calls`).
+    pub precompile_frontier_waits: usize,
+    /// Time the worker threads spent executing, summed over threads, plus the committer's.
     pub busy_ns: u64,
     /// Why the block ran sequentially, if it did.
     pub fallback: Option<&'static str>,
@@ -89,6 +115,8 @@ pub struct ParallelStats {
 struct Done {
     run: TxRun,
     read_collector: bool,
+    /// It called a host precompile, which only the committer runs: it must execute again at commit.
+    deferred: bool,
 }
 
 struct Shared<'a> {
@@ -103,8 +131,11 @@ struct Shared<'a> {
     validation_aborts: AtomicUsize,
     dependency_waits: AtomicUsize,
     predicted_waits: AtomicUsize,
+    precompile_frontier_waits: AtomicUsize,
     busy_ns: AtomicU64,
     needs_sequential: Mutex<Option<&'static str>>,
+    /// Test knob: workers sleep up to this many microseconds before each execution, to shake out orderings.
+    jitter_us: u64,
     /// The thread that folds; workers wake it when they stop.
     fold_thread: std::thread::Thread,
 }
@@ -132,37 +163,58 @@ where
     F: Fn() -> Result<R, StoreError> + Sync,
     R: Send,
 {
-    let sequential = |reason: &'static str, mut stats: ParallelStats| {
-        let reader = open()?;
-        stats.fallback = Some(reason);
-        stats.incarnations += txs.len();
-        Ok((execute_block(&reader, params, txs, record_access)?, stats))
-    };
+    // `prepared`: the decoded transactions when the decision came after decoding them.
+    let sequential =
+        |reason: &'static str, mut stats: ParallelStats, prepared: Option<Vec<Result<Prepared, String>>>| {
+            let reader = open()?;
+            stats.fallback = Some(reason);
+            stats.incarnations += txs.len();
+            let output = match prepared {
+                Some(prepared) => execute_prepared(&reader, params, txs, prepared.into_iter(), record_access)?,
+                None => execute_block(&reader, params, txs, record_access)?,
+            };
+            Ok((output, stats))
+        };
     let mut stats = ParallelStats { threads, ..ParallelStats::default() };
     if threads <= 1 {
-        return sequential("one thread", stats);
+        return sequential("one thread", stats, None);
     }
     if txs.len() < MIN_PARALLEL_TXS {
-        return sequential("small block", stats);
+        return sequential("small block", stats, None);
     }
     if !params.spec.is_enabled_in(SpecId::CANCUN) {
-        return sequential("pre-Cancun rules", stats);
+        return sequential("pre-Cancun rules", stats, None);
+    }
+    let learned = Learned::current();
+    if predict == PredictMode::Adaptive {
+        // Decided on a prefix: for a block that runs sequentially anyway, decoding and predicting all of it first
+        // cost more than the decision is worth.
+        let sample = &txs[..txs.len().min(ADAPTIVE_SAMPLE)];
+        let sample_prepared: Vec<Result<Prepared, String>> = sample.iter().map(prepare).collect();
+        let prediction = predict_block(&open()?, &learned, sample, &sample_prepared)?;
+        let share = |count: usize| count as f64 / sample.len() as f64;
+        let reason = if share(prediction.longest_chain) > MAX_PREDICTED_CHAIN_SHARE {
+            Some("predicted dependency chain")
+        } else if share(prediction.plain_transfers) > MAX_PLAIN_TRANSFER_SHARE {
+            Some("mostly plain transfers")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            stats.predicted_dependencies = prediction.depends_on.iter().flatten().count();
+            stats.longest_predicted_chain = prediction.longest_chain;
+            return sequential(reason, stats, None);
+        }
     }
     let prepared: Vec<Result<Prepared, String>> = txs.par_iter().map(prepare).collect();
     let gas: u64 = prepared.iter().flatten().map(|p| p.env.gas_limit).sum();
     if gas > params.gas_limit {
-        return sequential("gas limits exceed the block's", stats);
+        return sequential("gas limits exceed the block's", stats, Some(prepared));
     }
-
-    let learned = Learned::current();
     let prediction = if predict != PredictMode::Off {
         let prediction = predict_block(&open()?, &learned, txs, &prepared)?;
         stats.predicted_dependencies = prediction.depends_on.iter().flatten().count();
         stats.longest_predicted_chain = prediction.longest_chain;
-        let chained = prediction.longest_chain as f64 > MAX_PREDICTED_CHAIN_SHARE * txs.len() as f64;
-        if chained && predict == PredictMode::Adaptive {
-            return sequential("predicted dependency chain", stats);
-        }
         Some(prediction)
     } else {
         None
@@ -181,8 +233,10 @@ where
         validation_aborts: AtomicUsize::new(0),
         dependency_waits: AtomicUsize::new(0),
         predicted_waits: AtomicUsize::new(0),
+        precompile_frontier_waits: AtomicUsize::new(0),
         busy_ns: AtomicU64::new(0),
         needs_sequential: Mutex::new(None),
+        jitter_us: std::env::var(JITTER_ENV).ok().and_then(|v| v.parse().ok()).unwrap_or(0),
         fold_thread: std::thread::current(),
     };
     let errors: Mutex<Vec<StoreError>> = Mutex::default();
@@ -204,10 +258,10 @@ where
                 shared.fold_thread.unpark();
             });
         }
-        let folded = fold(&shared, txs, &mut state, &mut builder);
-        if !matches!(folded, Ok(true)) {
-            shared.scheduler.halt();
-        }
+        let mut observed = Vec::new();
+        let folded = fold(&shared, txs, &reader, &mut state, &mut builder, &mut observed);
+        shared.scheduler.halt();
+        observations.lock().expect("observations").append(&mut observed);
         folded
     });
     if let Some(e) = errors.into_inner().expect("worker errors").into_iter().next() {
@@ -220,14 +274,15 @@ where
         validation_aborts: shared.validation_aborts.load(Ordering::SeqCst),
         dependency_waits: shared.dependency_waits.load(Ordering::SeqCst),
         predicted_waits: shared.predicted_waits.load(Ordering::SeqCst),
+        precompile_frontier_waits: shared.precompile_frontier_waits.load(Ordering::SeqCst),
         busy_ns: shared.busy_ns.load(Ordering::SeqCst),
         ..stats
     };
     if let Some(reason) = *shared.needs_sequential.lock().expect("fallback reason") {
-        return sequential(reason, stats);
+        return sequential(reason, stats, None);
     }
     if !completed {
-        return sequential("a transaction could not be committed", stats);
+        return sequential("a transaction could not be committed", stats, None);
     }
     let finish_start = std::time::Instant::now();
     let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?;
@@ -237,26 +292,46 @@ where
 
 /// Commits transactions in block order as soon as they are final and folds each into the block, while the workers
 /// go on executing the rest. Returns false when the run stopped before every transaction was committed.
+/// A transaction found stale at commit is re-executed here, against final values only.
 fn fold<'t, R: StateReader>(
     shared: &Shared<'_>,
     txs: &'t [OrderedTx<'_>],
+    reader: &R,
     state: &mut BlockState<'_, R>,
     builder: &mut BlockBuilder<'t>,
+    observations: &mut Vec<Observation>,
 ) -> Result<bool, StoreError> {
+    let params = shared.params;
+    let mut db = VmDb::new(reader, &shared.mv, params.beneficiary);
+    let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    let mut memo = BloomMemo::default();
     let started = std::time::Instant::now();
     let mut waited = std::time::Duration::ZERO;
     for (k, tx) in txs.iter().enumerate() {
         // Every lower transaction is committed, so what `k` read can no longer change: once its executed
         // incarnation's reads check out, it is final.
-        while !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
-            if shared.scheduler.done() && !shared.scheduler.try_commit(k, || shared.mv.validate_read_set(k)) {
-                return Ok(false);
+        loop {
+            let valid = || {
+                let deferred = shared.results[k].lock().expect("result").as_ref().is_some_and(|d| d.deferred);
+                !deferred && shared.mv.validate_read_set(k)
+            };
+            // Readers of what the stale incarnation wrote wait for the new one instead of reading it.
+            let abort = || shared.mv.convert_writes_to_estimates(k);
+            match shared.scheduler.try_commit(k, valid, abort) {
+                Commit::Committed => break,
+                Commit::Reexecute(inc) => {
+                    shared.validation_aborts.fetch_add(1, Ordering::Relaxed);
+                    execute(&mut evm, &mut memo, observations, shared, k, inc)?;
+                }
+                Commit::NotReady if shared.scheduler.done() => return Ok(false),
+                Commit::NotReady => {
+                    // Polled rather than woken per transaction: a wake-up per transaction cost more in context
+                    // switches than the fold itself. Workers wake it when they stop.
+                    let parked = std::time::Instant::now();
+                    std::thread::park_timeout(FOLD_POLL);
+                    waited += parked.elapsed();
+                }
             }
-            // Polled rather than woken per transaction: a wake-up per transaction cost more in context switches
-            // than the fold itself. Workers wake it when they stop.
-            let parked = std::time::Instant::now();
-            std::thread::park_timeout(FOLD_POLL);
-            waited += parked.elapsed();
         }
         let done = shared.results[k].lock().expect("result").take().expect("a committed transaction was executed");
         let (tx_type, create_address) =
@@ -340,46 +415,51 @@ where
     let params = shared.params;
     let mut db = VmDb::new(&reader, &shared.mv, params.beneficiary);
     let mut evm = build_evm(&mut db, params.block_env(), params.cfg_env(), &params.host);
+    evm.precompiles.defer_host_calls();
     let mut memo = BloomMemo::default();
     let mut observations = Vec::new();
-    let mut task: Option<Task> = None;
     // Idle spells are timed rather than tasks: there are far fewer of them, and reading the clock per task
     // showed up in profiles.
     let started = std::time::Instant::now();
     let mut idle = std::time::Duration::ZERO;
     let mut idle_since: Option<std::time::Instant> = None;
+    let mut empty_polls = 0u32;
     while !shared.scheduler.done() {
-        task = match task {
-            Some(Task::Execute(tx, inc)) => execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?,
-            Some(Task::Validate(tx, inc)) => {
-                let valid = shared.mv.validate_read_set(tx);
-                let aborted = !valid && shared.scheduler.try_validation_abort(tx, inc);
-                if aborted {
-                    shared.validation_aborts.fetch_add(1, Ordering::Relaxed);
-                    shared.mv.convert_writes_to_estimates(tx);
+        match shared.scheduler.next_task() {
+            Some((tx, inc)) => {
+                if let Some(since) = idle_since.take() {
+                    idle += since.elapsed();
                 }
-                shared.scheduler.finish_validation(tx, aborted)
+                empty_polls = 0;
+                execute(&mut evm, &mut memo, &mut observations, shared, tx, inc)?;
             }
             None => {
-                let next = shared.scheduler.next_task();
-                match (&next, idle_since) {
-                    (None, None) => idle_since = Some(std::time::Instant::now()),
-                    (Some(_), Some(since)) => {
-                        idle += since.elapsed();
-                        idle_since = None;
-                    }
-                    _ => {}
-                }
-                if next.is_none() {
+                idle_since.get_or_insert_with(std::time::Instant::now);
+                empty_polls += 1;
+                // Spin briefly (a resumed transaction usually comes soon), then stop competing with the
+                // committer for the cores.
+                if empty_polls < IDLE_SPINS {
                     std::thread::yield_now();
+                } else {
+                    std::thread::park_timeout(IDLE_BACKOFF);
                 }
-                next
             }
-        };
+        }
     }
     let busy = started.elapsed().saturating_sub(idle + idle_since.map_or(std::time::Duration::ZERO, |s| s.elapsed()));
     shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
     Ok(observations)
+}
+
+/// Sleeps a pseudo-random time below `max_us`, different per transaction, incarnation and moment.
+fn jitter(max_us: u64, tx: TxIdx, inc: u32) {
+    let clock = std::time::SystemTime::UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos());
+    let mut x = (tx as u64) << 32 ^ u64::from(inc) << 16 ^ u64::from(clock) | 1;
+    // xorshift64: enough to spread the delays.
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::thread::sleep(std::time::Duration::from_micros(x % max_us));
 }
 
 /// The slots a call wrote to its callee's storage.
@@ -405,10 +485,13 @@ fn execute<R: StateReader>(
     shared: &Shared<'_>,
     tx: TxIdx,
     inc: u32,
-) -> Result<Option<Task>, StoreError> {
+) -> Result<(), StoreError> {
     if inc >= MAX_INCARNATIONS {
         shared.give_up("too many re-executions");
-        return Ok(None);
+        return Ok(());
+    }
+    if shared.jitter_us > 0 {
+        jitter(shared.jitter_us, tx, inc);
     }
     // Before its first run, a transaction predicted to conflict with a lower one waits for it to execute
     // rather than read what it is about to change.
@@ -416,9 +499,10 @@ fn execute<R: StateReader>(
     if let Some(blocking) = predicted.filter(|_| inc == 0) {
         if shared.scheduler.add_dependency(tx, blocking) {
             shared.predicted_waits.fetch_add(1, Ordering::Relaxed);
-            return Ok(None);
+            return Ok(());
         }
     }
+    let mut deferred = false;
     let (run, reads, writes, read_collector) = match &shared.prepared[tx] {
         Err(reason) => (TxRun::Skipped(reason.clone()), Vec::new(), Vec::new(), false),
         Ok(prepared) => loop {
@@ -432,9 +516,15 @@ fn execute<R: StateReader>(
                 Err(EVMError::Database(VmError::Blocked(blocking))) => {
                     shared.dependency_waits.fetch_add(1, Ordering::Relaxed);
                     if shared.scheduler.add_dependency(tx, blocking) {
-                        return Ok(None);
+                        return Ok(());
                     }
                     // The blocking transaction finished meanwhile: run again at once.
+                }
+                Err(EVMError::Custom(reason)) if reason == HOST_CALL_DEFERRED => {
+                    // Publishes nothing: whoever read what it would have written is caught at commit.
+                    shared.precompile_frontier_waits.fetch_add(1, Ordering::Relaxed);
+                    deferred = true;
+                    break (TxRun::Skipped(reason), Vec::new(), Vec::new(), false);
                 }
                 result => {
                     let callee = prepared.env.kind.to().and_then(|to| Some((*to, journal.get(to)?.info.code_hash)));
@@ -461,7 +551,7 @@ fn execute<R: StateReader>(
                                 Ok(writes) => writes,
                                 Err(_) => {
                                     shared.give_up("SELFDESTRUCT of an existing account");
-                                    return Ok(None);
+                                    return Ok(());
                                 }
                             }
                         }
@@ -472,9 +562,10 @@ fn execute<R: StateReader>(
             }
         },
     };
-    let wrote_new = shared.mv.record(tx, inc, reads, writes);
-    *shared.results[tx].lock().expect("result") = Some(Done { run, read_collector });
-    Ok(shared.scheduler.finish_execution(tx, inc, wrote_new))
+    shared.mv.record(tx, inc, reads, writes);
+    *shared.results[tx].lock().expect("result") = Some(Done { run, read_collector, deferred });
+    shared.scheduler.finish_execution(tx);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -611,6 +702,49 @@ mod tests {
         let (actual, _) =
             execute_block_parallel(&|| Ok(&reader), &params(), &txs, true, 2, PredictMode::Schedule).expect("parallel");
         assert_same(&expected, &actual);
+    }
+
+    /// Records who called it, in call order.
+    #[derive(Default)]
+    struct Journal(Mutex<Vec<Address>>);
+
+    impl crate::precompiles::HostPrecompile for Journal {
+        fn call(&self, call: &crate::precompiles::HostCall) -> crate::precompiles::HostOutput {
+            self.0.lock().expect("journal").push(call.caller);
+            crate::precompiles::HostOutput { output: call.input.clone(), gas_used: 50, reverted: false }
+        }
+    }
+
+    /// A host precompile runs only at commit: once per calling transaction, in block order, whatever the
+    /// speculation did, and the block equals the sequential one.
+    #[test]
+    fn host_precompiles_run_once_in_block_order() {
+        let keys: Vec<SigningKey> = (1..=24).map(SigningKey::new).collect();
+        let reader = reader(&keys);
+        let host = Address::with_last_byte(0x01).create(0x1001);
+        let journal = std::sync::Arc::new(Journal::default());
+        let mut params = params();
+        params.host.register(host, journal.clone());
+        // Every third transaction calls the precompile; the others are transfers.
+        let raws: Vec<Vec<u8>> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| match i % 3 {
+                0 => k.sign(CHAIN, 0, Some(host), 0, &[i as u8], 60_000),
+                _ => k.sign(CHAIN, 0, Some(Address::with_last_byte(0x10 + i as u8)), 1, &[], 21_000),
+            })
+            .collect();
+        let senders: Vec<Address> = keys.iter().map(|k| k.address).collect();
+        let txs: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+        let expected = execute_block(&reader, &params, &txs, true).expect("sequential");
+        let callers: Vec<Address> = senders.iter().step_by(3).copied().collect();
+        assert_eq!(std::mem::take(&mut *journal.0.lock().expect("journal")), callers);
+        let (actual, stats) =
+            execute_block_parallel(&|| Ok(&reader), &params, &txs, true, 2, PredictMode::Off).expect("parallel");
+        assert_eq!(stats.fallback, None);
+        assert_eq!(*journal.0.lock().expect("journal"), callers);
+        assert_same(&expected, &actual);
+        assert!(stats.precompile_frontier_waits <= callers.len());
     }
 
     /// A block of independent transfers needs no re-execution.

@@ -59,18 +59,31 @@ impl HostRegistry {
     }
 }
 
+/// The error a call into a host precompile fails with while such calls are deferred.
+pub(crate) const HOST_CALL_DEFERRED: &str = "host precompile call deferred to commit";
+
 /// Ethereum's precompiles for the active spec, then the host registry.
 pub struct SeiPrecompiles {
     eth: EthPrecompiles,
     host: HostRegistry,
     warm: AddressSet,
+    defer_host_calls: bool,
 }
 
 impl SeiPrecompiles {
     pub fn with_host(spec: SpecId, host: HostRegistry) -> Self {
         let eth = EthPrecompiles::new(spec);
         let warm = Self::warm_set(&eth, &host);
-        Self { eth, host, warm }
+        Self { eth, host, warm, defer_host_calls: false }
+    }
+
+    /// Makes a call into a host precompile stop the transaction with `HOST_CALL_DEFERRED` instead of running.
+    /// Speculative executions must not run them: a host precompile may act outside the EVM state or read
+    /// state the multi-version memory does not track, and a speculative run may be discarded or repeated. The
+    /// parallel executor runs such a transaction again when it commits it, where every lower transaction is
+    /// final, so host precompiles run once, in block order, as in sequential execution.
+    pub(crate) fn defer_host_calls(&mut self) {
+        self.defer_host_calls = true;
     }
 
     /// Whether `address` is one of this block's precompiles (Ethereum's for the spec, or a host one).
@@ -98,6 +111,9 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
 
     fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
         if let Some(precompile) = self.host.get(&inputs.bytecode_address) {
+            if self.defer_host_calls {
+                return Err(HOST_CALL_DEFERRED.to_string());
+            }
             let call = HostCall {
                 caller: inputs.caller,
                 value: inputs.call_value(),

@@ -2,8 +2,8 @@
 //!
 //! A read by transaction `i` sees the write of the highest `j < i`, or the committed store when there is none;
 //! an ESTIMATE marks a write that is about to be redone, and reading one means "wait for `j`". Reads are
-//! recorded with the version they saw, and validation re-reads them: a transaction is valid while every read
-//! would still see the same version. Fees are locations too (`Key::Fee(i)`), written by every transaction and
+//! recorded with the version they saw, and validation at commit re-reads them: a transaction is valid while
+//! every read would still see the same version. Fees are locations too (`Key::Fee(i)`), written by every transaction and
 //! read only by one that reads the fee collector, so they conflict with nothing else; they live in an array of
 //! their own rather than in the shared map, since every transaction writes one.
 
@@ -183,29 +183,20 @@ impl MvMemory {
         self.codes.lock().expect("mv codes").entry(hash).or_insert_with(|| code.clone());
     }
 
-    /// Publishes an incarnation's reads and writes; returns whether it wrote a location its previous
-    /// incarnation did not (then higher transactions must be validated again).
-    pub(crate) fn record(
-        &self,
-        tx: TxIdx,
-        inc: Incarnation,
-        reads: Vec<(Key, Origin)>,
-        writes: Vec<(Key, Value)>,
-    ) -> bool {
+    /// Publishes an incarnation's reads and writes, dropping what its previous incarnation wrote and this one
+    /// did not.
+    pub(crate) fn record(&self, tx: TxIdx, inc: Incarnation, reads: Vec<(Key, Origin)>, writes: Vec<(Key, Value)>) {
         *self.last_reads[tx].lock().expect("mv reads") = reads;
         let mut last = self.last_writes[tx].lock().expect("mv writes");
         let previous = std::mem::take(&mut *last);
-        let mut wrote_new = false;
         for (key, value) in writes {
-            // Write sets are a handful of keys: a linear scan beats building sets.
-            wrote_new |= !previous.contains(&key);
             self.write(key, tx, Entry::Written(inc, value));
             last.push(key);
         }
+        // Write sets are a handful of keys: a linear scan beats building sets.
         for stale in previous.iter().filter(|k| !last.contains(k)) {
             self.erase(stale, tx);
         }
-        wrote_new
     }
 
     /// Marks the writes of an aborted incarnation as estimates, so readers wait instead of reading stale values.
@@ -259,11 +250,11 @@ mod tests {
         mv.convert_writes_to_estimates(0);
         assert!(matches!(mv.read(&slot(1), 1), Read::Estimate(0)));
         assert!(!mv.validate_read_set(1));
-        // Re-executed with the same location: not a new one, but the version changed.
-        assert!(!mv.record(0, 1, vec![], vec![(slot(1), Value::Storage(U256::from(2)))]));
+        // Re-executed with the same location: the version changed.
+        mv.record(0, 1, vec![], vec![(slot(1), Value::Storage(U256::from(2)))]);
         assert!(!mv.validate_read_set(1));
-        // A location the previous incarnation did not write is reported, and a dropped one disappears.
-        assert!(mv.record(0, 2, vec![], vec![(slot(2), Value::Storage(U256::from(5)))]));
+        // A location the previous incarnation wrote and this one does not disappears.
+        mv.record(0, 2, vec![], vec![(slot(2), Value::Storage(U256::from(5)))]);
         assert!(matches!(mv.read(&slot(1), 1), Read::Absent));
     }
 }

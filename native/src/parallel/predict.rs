@@ -18,10 +18,9 @@ use alloy_primitives::{
     keccak256,
     map::{HashMap, HashSet},
 };
-use rayon::prelude::*;
 use revm::primitives::{Address, B256, U256};
 
-use super::mv::{Key, TxIdx};
+use super::mv::TxIdx;
 
 type Selector = [u8; 4];
 
@@ -162,50 +161,59 @@ pub(crate) struct Prediction {
     pub(crate) depends_on: Vec<Option<TxIdx>>,
     /// Transactions in the longest chain of predicted dependencies: no schedule beats running these in order.
     pub(crate) longest_chain: usize,
+    /// Value transfers without calldata (to accounts presumed to have no code): cheap to execute.
+    pub(crate) plain_transfers: usize,
+}
+
+/// A predicted location. A mapping entry is named by its base and key rather than by its slot
+/// `keccak(key ‖ base)`: two entries are the same slot exactly when base and key are equal (short of a hash
+/// collision), so conflicts are found without hashing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Location {
+    Account(Address),
+    Slot(Address, U256),
+    Entry(Address, u8, B256),
 }
 
 impl Learned {
     /// Locations `tx` is predicted to write; `code_hash` is the recipient's code hash when it has code.
-    fn locations(&self, tx: &TxShape<'_>, code_hash: Option<B256>) -> Vec<Key> {
-        let mut out = vec![Key::Account(tx.caller)];
-        let Some(to) = tx.to else { return out };
+    fn locations(&self, tx: &TxShape<'_>, code_hash: Option<B256>, out: &mut Vec<Location>) {
+        out.clear();
+        out.push(Location::Account(tx.caller));
+        let Some(to) = tx.to else { return };
         if tx.carries_value || code_hash.is_none() {
-            out.push(Key::Account(to));
+            out.push(Location::Account(to));
         }
-        let (Some(code_hash), Some(sel)) = (code_hash, selector(tx.input)) else { return out };
-        let Some((_, rules)) = self.rules.get(&(code_hash, sel)) else { return out };
+        let (Some(code_hash), Some(sel)) = (code_hash, selector(tx.input)) else { return };
+        let Some((_, rules)) = self.rules.get(&(code_hash, sel)) else { return };
         for rule in rules {
-            let slot = match *rule {
-                SlotRule::Constant(slot) => slot,
-                SlotRule::Mapping { key, base } => match key_word(key, tx.caller, tx.input) {
-                    Some(key) => mapping_slot(key, base),
-                    None => continue,
-                },
-            };
-            out.push(Key::Storage(to, slot));
+            match *rule {
+                SlotRule::Constant(slot) => out.push(Location::Slot(to, slot)),
+                SlotRule::Mapping { key, base } => {
+                    if let Some(key) = key_word(key, tx.caller, tx.input) {
+                        out.push(Location::Entry(to, base, key));
+                    }
+                }
+            }
         }
-        out
     }
 
     /// Predicts the block's dependencies. `code_hash` answers the code hash of an address with code.
-    pub(crate) fn predict(
-        &self,
-        txs: &[TxShape<'_>],
-        code_hash: impl Fn(Address) -> Option<B256> + Sync,
-    ) -> Prediction {
-        // Locations (hashing mapping keys) per transaction in parallel, then one in-order pass.
-        let locations: Vec<Vec<Key>> =
-            txs.par_iter().map(|tx| self.locations(tx, tx.to.and_then(&code_hash))).collect();
-        let mut last_writer: HashMap<Key, TxIdx> = HashMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
+    pub(crate) fn predict(&self, txs: &[TxShape<'_>], code_hash: impl Fn(Address) -> Option<B256>) -> Prediction {
+        let mut last_writer: HashMap<Location, TxIdx> =
+            HashMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
         let mut chain = Vec::with_capacity(txs.len());
         let mut depends_on = Vec::with_capacity(txs.len());
-        for (i, keys) in locations.iter().enumerate() {
+        let mut keys = Vec::new();
+        for (i, tx) in txs.iter().enumerate() {
+            self.locations(tx, tx.to.and_then(&code_hash), &mut keys);
             // A location listed twice (a transfer to oneself) must not make the transaction its own dependency.
             let dep = keys.iter().filter_map(|k| last_writer.insert(*k, i)).filter(|j| *j != i).max();
             chain.push(dep.map_or(1, |j| chain[j] + 1));
             depends_on.push(dep);
         }
-        Prediction { depends_on, longest_chain: chain.iter().copied().max().unwrap_or(0) }
+        let plain_transfers = txs.iter().filter(|tx| tx.to.is_some() && tx.input.is_empty()).count();
+        Prediction { depends_on, longest_chain: chain.iter().copied().max().unwrap_or(0), plain_transfers }
     }
 }
 
@@ -216,6 +224,8 @@ pub(crate) fn called_addresses(txs: &[TxShape<'_>]) -> HashSet<Address> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const TOKEN: Address = Address::with_last_byte(0xee);
@@ -293,6 +303,31 @@ mod tests {
         let pay = |caller, to| TxShape { caller, to: Some(to), carries_value: true, input: &[] };
         let p = learned.predict(&[pay(a, b), pay(c, a), pay(b, c)], |_| None);
         assert_eq!(p.depends_on, vec![None, Some(0), Some(1)]);
+    }
+
+    proptest! {
+        /// A mapping entry keyed by the caller or any of the first argument words is explained by a rule that
+        /// yields the same slot for that call, and predicts the entry of another call's key.
+        #[test]
+        fn explained_rules_reproduce_the_slot(
+            caller in any::<[u8; 20]>(),
+            words in proptest::collection::vec(any::<[u8; 32]>(), 0..6),
+            key in 0usize..6,
+            base in 0u8..MAX_BASE,
+        ) {
+            let caller = Address::from(caller);
+            let mut input = vec![1, 2, 3, 4];
+            words.iter().for_each(|w| input.extend_from_slice(w));
+            let source = if key == 0 || key > words.len().min(usize::from(MAX_WORDS)) {
+                KeySource::Caller
+            } else {
+                KeySource::Word(key as u8 - 1)
+            };
+            let slot = mapping_slot(key_word(source, caller, &input).expect("key present"), base);
+            let rule = explain(slot, caller, &input).expect("explained");
+            let SlotRule::Mapping { key: found, base: found_base } = rule else { panic!("not a mapping: {rule:?}") };
+            prop_assert_eq!(mapping_slot(key_word(found, caller, &input).expect("key present"), found_base), slot);
+        }
     }
 
     #[test]
