@@ -90,9 +90,9 @@ def test_benchmark_workloads_match_sequential(tmp_path: Path, workload: str) -> 
     sequential block with and without prediction, also once prediction has learned from an earlier run."""
     work = build(workload, 300)
     store = ChainStore(tmp_path / "state")
-    store.native.commit(alloc=work.alloc)
-    for raws, senders in work.setup:
-        store.native.commit(result=execute_block(store.native, _env(10**12), raws, b"".join(senders)))
+    store.native.commit(0, alloc=work.alloc)
+    for number, (raws, senders) in enumerate(work.setup, start=1):
+        store.native.commit(number, result=execute_block(store.native, _env(10**12), raws, b"".join(senders)))
     env = _env(work.gas_limit)
     senders = b"".join(work.senders)
 

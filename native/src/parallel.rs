@@ -22,6 +22,7 @@
 //! re-executed more than `MAX_INCARNATIONS` times, and (adaptive) a predicted dependency chain over half the
 //! block or a block of mostly plain value transfers.
 
+mod analysis;
 mod mv;
 mod predict;
 mod scheduler;
@@ -41,8 +42,9 @@ use revm::{
 };
 
 use self::{
+    analysis::ContractAccess,
     mv::{Key, MvMemory, TxIdx},
-    predict::{called_addresses, Learned, Observation, Prediction, TxShape},
+    predict::{called_addresses, Callee, Learned, Observation, Prediction, TxShape},
     scheduler::{Commit, Scheduler},
     vm::{VmDb, VmError},
 };
@@ -378,13 +380,19 @@ fn predict_block<R: StateReader>(
             Err(_) => TxShape { caller: tx.sender, to: None, carries_value: false, input: &[] },
         })
         .collect();
-    let mut code_hashes: alloy_primitives::map::HashMap<Address, B256> = Default::default();
+    let mut callees: alloy_primitives::map::HashMap<Address, (B256, Option<std::sync::Arc<ContractAccess>>)> =
+        Default::default();
     for address in called_addresses(&shapes) {
         if let Some(info) = reader.account(address)?.filter(|info| info.code_hash != KECCAK_EMPTY) {
-            code_hashes.insert(address, info.code_hash);
+            let access = analysis::analysed(info.code_hash, || {
+                Some(reader.code(info.code_hash).ok()?.original_bytes().to_vec())
+            });
+            callees.insert(address, (info.code_hash, access));
         }
     }
-    Ok(learned.predict(&shapes, |address| code_hashes.get(&address).copied()))
+    Ok(learned.predict(&shapes, |address| {
+        callees.get(&address).map(|(code_hash, access)| Callee { code_hash: *code_hash, access: access.as_deref() })
+    }))
 }
 
 /// A worker pool per thread count, kept across blocks: spawning threads every block paid for fresh stacks.

@@ -110,3 +110,13 @@ impl Key {
         tx.into_signed(sig).encoded_2718()
     }
 }
+
+/// The runtime bytecode of one of the benchmark contracts (solc 0.8.30 output committed with the benchmarks).
+pub fn bench_contract(name: &str) -> Vec<u8> {
+    let json = include_str!("../../python/pysei/bench/contracts/contracts.json");
+    let start = json.find(&format!("\"{name}\"")).expect("contract in contracts.json");
+    let key = "\"deployedBytecode\": \"0x";
+    let at = start + json[start..].find(key).expect("deployedBytecode") + key.len();
+    let hex = &json[at..at + json[at..].find('"').expect("end of string")];
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex")).collect()
+}

@@ -10,7 +10,9 @@
 //!   Solidity mapping entry `keccak(key ‖ base)` whose key is the caller or a calldata word (balances).
 //!
 //! Rules are learned from what incarnations actually wrote and kept for the life of the process, keyed by code
-//! hash, so every contract deployed from the same code shares them.
+//! hash, so every contract deployed from the same code shares them. Before a function has ever run, the static
+//! analysis of its bytecode (`analysis`) supplies the same kind of rules — and nested mapping entries such as
+//! ERC-20 allowances, which learning cannot explain; a transaction is predicted to write the union of both.
 
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -20,7 +22,10 @@ use alloy_primitives::{
 };
 use revm::primitives::{Address, B256, U256};
 
-use super::mv::TxIdx;
+use super::{
+    analysis::{ContractAccess, Sym},
+    mv::TxIdx,
+};
 
 type Selector = [u8; 4];
 
@@ -175,17 +180,41 @@ enum Location {
     Entry(Address, u8, B256),
 }
 
+/// The recipient of a call, as prediction sees it: its code hash and, when available, its code's analysis.
+#[derive(Clone, Copy)]
+pub(crate) struct Callee<'a> {
+    pub(crate) code_hash: B256,
+    pub(crate) access: Option<&'a ContractAccess>,
+}
+
+/// The location an analysed slot expression names for this call: mapping entries `keccak(key ‖ base)` with a
+/// small constant base in the same form learning gives them, anything else by its slot.
+fn analysed_location(to: Address, slot: &Sym, tx: &TxShape<'_>) -> Option<Location> {
+    if let Sym::Hash(pair) = slot {
+        if let (key, Sym::Const(base)) = &**pair {
+            if let Ok(base) = u8::try_from(*base) {
+                let key = key.eval(tx.caller, tx.input)?;
+                return Some(Location::Entry(to, base, B256::from(key)));
+            }
+        }
+    }
+    Some(Location::Slot(to, slot.eval(tx.caller, tx.input)?))
+}
+
 impl Learned {
-    /// Locations `tx` is predicted to write; `code_hash` is the recipient's code hash when it has code.
-    fn locations(&self, tx: &TxShape<'_>, code_hash: Option<B256>, out: &mut Vec<Location>) {
+    /// Locations `tx` is predicted to write; `callee` describes the recipient when it has code.
+    fn locations(&self, tx: &TxShape<'_>, callee: Option<Callee<'_>>, out: &mut Vec<Location>) {
         out.clear();
         out.push(Location::Account(tx.caller));
         let Some(to) = tx.to else { return };
-        if tx.carries_value || code_hash.is_none() {
+        if tx.carries_value || callee.is_none() {
             out.push(Location::Account(to));
         }
-        let (Some(code_hash), Some(sel)) = (code_hash, selector(tx.input)) else { return };
-        let Some((_, rules)) = self.rules.get(&(code_hash, sel)) else { return };
+        let (Some(callee), Some(sel)) = (callee, selector(tx.input)) else { return };
+        if let Some(function) = callee.access.and_then(|a| a.functions.get(&sel)) {
+            out.extend(function.writes.iter().filter_map(|slot| analysed_location(to, slot, tx)));
+        }
+        let Some((_, rules)) = self.rules.get(&(callee.code_hash, sel)) else { return };
         for rule in rules {
             match *rule {
                 SlotRule::Constant(slot) => out.push(Location::Slot(to, slot)),
@@ -198,15 +227,19 @@ impl Learned {
         }
     }
 
-    /// Predicts the block's dependencies. `code_hash` answers the code hash of an address with code.
-    pub(crate) fn predict(&self, txs: &[TxShape<'_>], code_hash: impl Fn(Address) -> Option<B256>) -> Prediction {
+    /// Predicts the block's dependencies. `callee` describes an address with code.
+    pub(crate) fn predict<'a>(
+        &self,
+        txs: &[TxShape<'_>],
+        callee: impl Fn(Address) -> Option<Callee<'a>>,
+    ) -> Prediction {
         let mut last_writer: HashMap<Location, TxIdx> =
             HashMap::with_capacity_and_hasher(txs.len() * 2, Default::default());
         let mut chain = Vec::with_capacity(txs.len());
         let mut depends_on = Vec::with_capacity(txs.len());
         let mut keys = Vec::new();
         for (i, tx) in txs.iter().enumerate() {
-            self.locations(tx, tx.to.and_then(&code_hash), &mut keys);
+            self.locations(tx, tx.to.and_then(&callee), &mut keys);
             // A location listed twice (a transfer to oneself) must not make the transaction its own dependency.
             let dep = keys.iter().filter_map(|k| last_writer.insert(*k, i)).filter(|j| *j != i).max();
             chain.push(dep.map_or(1, |j| chain[j] + 1));
@@ -230,6 +263,10 @@ mod tests {
 
     const TOKEN: Address = Address::with_last_byte(0xee);
     const CODE: B256 = B256::with_last_byte(0xcc);
+
+    fn code(code_hash: B256) -> Callee<'static> {
+        Callee { code_hash, access: None }
+    }
 
     fn transfer_input(to: Address) -> Vec<u8> {
         let mut input = vec![0xa9, 0x05, 0x9c, 0xbb];
@@ -276,7 +313,7 @@ mod tests {
         learned.rules.values_mut().for_each(|(_, rules)| rules.retain(|r| !matches!(r, SlotRule::Constant(_))));
         let inputs = [transfer_input(hot), transfer_input(b), transfer_input(hot), transfer_input(hot)];
         let txs = [shape(a, &inputs[0]), shape(b, &inputs[1]), shape(c, &inputs[2]), shape(hot, &inputs[3])];
-        let p = learned.predict(&txs, |addr| (addr == TOKEN).then_some(CODE));
+        let p = learned.predict(&txs, |addr| (addr == TOKEN).then_some(code(CODE)));
         // 1 (caller b) does not touch hot; 2 credits hot after 0; 3 is sent by hot, so it depends on 2.
         assert_eq!(p.depends_on, vec![None, None, Some(0), Some(2)]);
         assert_eq!(p.longest_chain, 3);
@@ -289,11 +326,30 @@ mod tests {
         let inputs: Vec<Vec<u8>> = (10..20).map(|n| transfer_input(Address::with_last_byte(n))).collect();
         let txs: Vec<TxShape<'_>> =
             inputs.iter().enumerate().map(|(i, input)| shape(Address::with_last_byte(100 + i as u8), input)).collect();
-        let p = learned.predict(&txs, |_| Some(CODE));
+        let p = learned.predict(&txs, |_| Some(code(CODE)));
         assert_eq!(p.longest_chain, txs.len());
         // Unknown code: only sender and recipient accounts, which are all distinct here.
-        let p = learned.predict(&txs, |_| Some(B256::ZERO));
+        let p = learned.predict(&txs, |_| Some(code(B256::ZERO)));
         assert_eq!(p.longest_chain, 1);
+    }
+
+    #[test]
+    fn bytecode_analysis_predicts_before_anything_is_learned() {
+        let access = crate::parallel::analysis::analyse(&crate::testutil::bench_contract("BenchToken"));
+        let learned = Learned::default();
+        let [a, b, c, hot] = [1, 2, 3, 9].map(Address::with_last_byte);
+        let inputs = [transfer_input(hot), transfer_input(b), transfer_input(hot), transfer_input(hot)];
+        let txs = [shape(a, &inputs[0]), shape(b, &inputs[1]), shape(c, &inputs[2]), shape(hot, &inputs[3])];
+        let p =
+            learned.predict(&txs, |addr| (addr == TOKEN).then_some(Callee { code_hash: CODE, access: Some(&access) }));
+        assert_eq!(p.depends_on, vec![None, None, Some(0), Some(2)]);
+        // The analysis names mapping entries as learning does: after learning, the union adds nothing new.
+        let mut learned = Learned::default();
+        observe(&mut learned, a, b);
+        learned.rules.values_mut().for_each(|(_, rules)| rules.retain(|r| !matches!(r, SlotRule::Constant(_))));
+        let both =
+            learned.predict(&txs, |addr| (addr == TOKEN).then_some(Callee { code_hash: CODE, access: Some(&access) }));
+        assert_eq!(both.depends_on, p.depends_on);
     }
 
     #[test]
