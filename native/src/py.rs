@@ -412,7 +412,7 @@ impl PyBlockResult {
 
     /// `(name, value)` pairs: txs, skipped, gas_used, accounts_written, slots_written, threads, incarnations,
     /// validation_aborts (stale at commit), dependency_waits, predicted_dependencies, longest_predicted_chain,
-    /// predicted_waits, precompile_frontier_waits, busy_ns (workers' and committer's time), and
+    /// predicted_waits, precompile_frontier_waits, lazy_credits, busy_ns (workers' and committer's time), and
     /// `sequential_fallback` (1 when the block ran sequentially).
     fn stats(&self) -> Vec<(&'static str, u64)> {
         let s = &self.output.stats;
@@ -431,6 +431,7 @@ impl PyBlockResult {
             ("longest_predicted_chain", p.longest_predicted_chain as u64),
             ("predicted_waits", p.predicted_waits as u64),
             ("precompile_frontier_waits", p.precompile_frontier_waits as u64),
+            ("lazy_credits", p.lazy_credits as u64),
             ("busy_ns", p.busy_ns),
             ("sequential_fallback", u64::from(p.fallback.is_some())),
         ]

@@ -59,6 +59,9 @@ pub(crate) enum Origin {
 }
 
 const SHARDS: usize = 64;
+/// Marks the version of a write rebased at commit: never equal to an executed incarnation's (those stay below
+/// `MAX_INCARNATIONS`), and the transaction runs no more incarnations once it is being committed.
+const REBASED: Incarnation = 1 << 31;
 
 /// Writers of one location, sorted by transaction index. Almost every location has one or two writers, for
 /// which a small vector beats a B-tree (allocation and traversal showed up in profiles).
@@ -217,6 +220,44 @@ impl MvMemory {
     }
 
     /// The last incarnation's reads (for access sets).
+    /// The keys `tx` read whose version is no longer the one it saw.
+    pub(crate) fn stale_reads(&self, tx: TxIdx) -> Vec<Key> {
+        let reads = self.last_reads[tx].lock().expect("mv reads");
+        reads
+            .iter()
+            .filter(|(key, origin)| match (self.read(key, tx), origin) {
+                (Read::Absent, Origin::Store) => false,
+                (Read::Value(version, _), Origin::Version(seen)) => version != *seen,
+                _ => true,
+            })
+            .map(|(key, _)| *key)
+            .collect()
+    }
+
+    /// Rewrites `tx`'s write of `key` as `value`, computed at commit from the final value `seen` that `tx`'s read
+    /// of `key` is now taken to have seen (a lazy credit). The write gets a version of its own, so that readers
+    /// of the speculative one go stale.
+    pub(crate) fn rebase(&self, tx: TxIdx, key: Key, value: Value, seen: Origin) {
+        let mut shard = self.shard(&key).lock().expect("mv shard");
+        let versions = shard.entry(key).or_default();
+        let inc = match versions.get_mut(tx) {
+            Some(Entry::Written(inc, _)) => *inc,
+            _ => 0,
+        };
+        versions.insert(tx, Entry::Written(inc | REBASED, value));
+        drop(shard);
+        let mut writes = self.last_writes[tx].lock().expect("mv writes");
+        if !writes.contains(&key) {
+            writes.push(key);
+        }
+        drop(writes);
+        for (read, origin) in self.last_reads[tx].lock().expect("mv reads").iter_mut() {
+            if *read == key {
+                *origin = seen;
+            }
+        }
+    }
+
     pub(crate) fn take_reads(&self, tx: TxIdx) -> Vec<(Key, Origin)> {
         std::mem::take(&mut *self.last_reads[tx].lock().expect("mv reads"))
     }

@@ -4,7 +4,8 @@
 //!
 //! What a transaction is predicted to write:
 //! - its sender's account (nonce and fee), and the recipient's account when it carries value or the recipient
-//!   has no code;
+//!   has no code — except for a plain value transfer to an account without code, whose credit is applied lazily
+//!   at commit and conflicts with nothing;
 //! - for a call to a contract, the storage slots that past executions of the same code and 4-byte selector
 //!   wrote, learned as rules over the call's inputs: a constant slot (a counter, a pool's reserves), or a
 //!   Solidity mapping entry `keccak(key ‖ base)` whose key is the caller or a calldata word (balances).
@@ -176,6 +177,10 @@ pub(crate) struct Prediction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Location {
     Account(Address),
+    /// A plain value transfer's credit to an account without code. It is applied lazily at commit
+    /// (`credit_lazily`), so it waits for nothing; a later transaction that uses the account otherwise (sends
+    /// from it, calls it) still depends on it.
+    Credit(Address),
     Slot(Address, U256),
     Entry(Address, u8, B256),
 }
@@ -207,7 +212,9 @@ impl Learned {
         out.clear();
         out.push(Location::Account(tx.caller));
         let Some(to) = tx.to else { return };
-        if tx.carries_value || callee.is_none() {
+        if callee.is_none() && tx.input.is_empty() {
+            out.push(Location::Credit(to));
+        } else if tx.carries_value || callee.is_none() {
             out.push(Location::Account(to));
         }
         let (Some(callee), Some(sel)) = (callee, selector(tx.input)) else { return };
@@ -241,7 +248,17 @@ impl Learned {
         for (i, tx) in txs.iter().enumerate() {
             self.locations(tx, tx.to.and_then(&callee), &mut keys);
             // A location listed twice (a transfer to oneself) must not make the transaction its own dependency.
-            let dep = keys.iter().filter_map(|k| last_writer.insert(*k, i)).filter(|j| *j != i).max();
+            let dep = keys
+                .iter()
+                .filter_map(|k| match *k {
+                    Location::Credit(a) => {
+                        last_writer.insert(Location::Account(a), i);
+                        None
+                    }
+                    k => last_writer.insert(k, i),
+                })
+                .filter(|j| *j != i)
+                .max();
             chain.push(dep.map_or(1, |j| chain[j] + 1));
             depends_on.push(dep);
         }
@@ -358,7 +375,11 @@ mod tests {
         let [a, b, c] = [1, 2, 3].map(Address::with_last_byte);
         let pay = |caller, to| TxShape { caller, to: Some(to), carries_value: true, input: &[] };
         let p = learned.predict(&[pay(a, b), pay(c, a), pay(b, c)], |_| None);
-        assert_eq!(p.depends_on, vec![None, Some(0), Some(1)]);
+        // 2 sends from b what 0 credited to b; a credit (1 to a, which 0 used) waits for nothing.
+        assert_eq!(p.depends_on, vec![None, None, Some(0)]);
+        // Deposits to one account do not wait for each other.
+        let p = learned.predict(&[pay(a, c), pay(b, c), pay(c, b)], |_| None);
+        assert_eq!(p.depends_on, vec![None, None, Some(1)]);
     }
 
     proptest! {
