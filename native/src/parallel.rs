@@ -698,7 +698,8 @@ mod tests {
         }
         match op {
             Op::Transfer { to, value } => {
-                let to = if *to == 0 { COLLECTOR } else { Address::with_last_byte(0x10 + to) };
+                // Above the precompiles (0x01..=0x11 under Prague), where a plain transfer would fail.
+                let to = if *to == 0 { COLLECTOR } else { Address::with_last_byte(0x70 + to) };
                 key.sign(CHAIN, nonce, Some(to), *value, &[], 21_000)
             }
             Op::Increment => key.sign(CHAIN, nonce, Some(COUNTER), 0, &[], 60_000),
