@@ -28,8 +28,8 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--exec-threads",
         type=int,
-        default=1,
-        help=f"parallel block executor threads (1 = sequential, the default; this machine has {os.cpu_count()})",
+        default=os.cpu_count() or 1,
+        help=f"parallel block executor threads (default: one per core, {os.cpu_count()} here; 1 = sequential)",
     )
     p.add_argument(
         "--commitment-delay",
