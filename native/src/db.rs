@@ -106,9 +106,9 @@ pub struct StateChanges {
 }
 
 impl StateChanges {
-    /// keccak256 over a canonical encoding of the changes (entries are sorted by the executor). Until the LtHash
-    /// commitment lands this chains into the header's `stateRoot`: equal on every node for equal blocks, but not
-    /// a commitment to the whole state.
+    /// keccak256 over a canonical encoding of the changes (entries are sorted by the executor): a cheap
+    /// fingerprint for comparing two executions of one block (the benchmark checks parallel against sequential
+    /// with it). Not the state commitment, which is the LtHash in `commitment.rs`.
     pub fn digest(&self) -> B256 {
         let mut buf = Vec::with_capacity(64 * (self.accounts.len() + self.storage.len()));
         for address in &self.wiped {
@@ -528,13 +528,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The value `key` (a change-set key) held after block `at`: the old value recorded by the first change
-    /// after it, if any; otherwise the value is unchanged since and `None` is returned.
-    fn historical(&self, key: &[u8]) -> Result<Option<Option<&[u8]>>, StoreError> {
+    /// The value the record `prefix ‖ key` held after block `at`: the old value recorded by the first change
+    /// after it, if any; otherwise (or for a view of the current state) the value is unchanged since and `None`
+    /// is returned. The current-state view returns before building any key: execution reads through it.
+    fn historical(&self, prefix: u8, key: &[u8]) -> Result<Option<Option<&[u8]>>, StoreError> {
         let Some(at) = self.at else { return Ok(None) };
-        let probe = history::index_key(key, at + 1);
+        let record = prefixed(prefix, key);
+        let probe = history::index_key(&record, at + 1);
         Ok(match self.store.history.get_greater_than_or_equal_to(&self.txn, &probe)? {
-            Some((k, v)) if k.len() == probe.len() && k.starts_with(key) => Some((!v.is_empty()).then_some(v)),
+            Some((k, v)) if k.len() == probe.len() && k.starts_with(&record) => Some((!v.is_empty()).then_some(v)),
             _ => None,
         })
     }
@@ -542,7 +544,7 @@ impl Snapshot {
 
 impl StateReader for Snapshot {
     fn account(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
-        let raw = match self.historical(&account_key(&address))? {
+        let raw = match self.historical(history::ACCOUNT, address.as_slice())? {
             Some(old) => old,
             None => self.store.account.get(&self.txn, address.as_slice())?,
         };
@@ -551,7 +553,7 @@ impl StateReader for Snapshot {
 
     fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
         let key = storage_key(&address, &slot);
-        let raw = match self.historical(&prefixed(history::STORAGE, &key))? {
+        let raw = match self.historical(history::STORAGE, &key)? {
             Some(old) => old,
             None => self.store.storage.get(&self.txn, &key)?,
         };

@@ -71,9 +71,9 @@ fn put_value(out: &mut Vec<u8>, value: &Option<Vec<u8>>) {
 /// `count (u32 LE)`, then per change: `key_len (u8) ‖ key ‖ old ‖ new`, each value `0` (absent) or
 /// `1 ‖ len (u32 LE) ‖ bytes`.
 pub fn encode(changes: &[Change]) -> Vec<u8> {
-    let size: usize = changes.iter().map(|c| 11 + c.key.len() + c.old.as_ref().map_or(0, Vec::len)).sum();
-    let mut out =
-        Vec::with_capacity(4 + size + changes.iter().map(|c| c.new.as_ref().map_or(0, Vec::len)).sum::<usize>());
+    let value_len = |v: &Option<Vec<u8>>| v.as_ref().map_or(1, |v| 5 + v.len());
+    let size: usize = changes.iter().map(|c| 1 + c.key.len() + value_len(&c.old) + value_len(&c.new)).sum();
+    let mut out = Vec::with_capacity(4 + size);
     out.extend_from_slice(&(changes.len() as u32).to_le_bytes());
     for c in changes {
         out.push(c.key.len() as u8);

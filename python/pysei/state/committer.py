@@ -13,9 +13,9 @@ from the last block it recorded and computes the same digests again.
 from __future__ import annotations
 
 import logging
-import threading
 
 from pysei.state.store import ChainStore
+from pysei.state.trailing import TrailingWorker
 
 log = logging.getLogger("pysei.commitment")
 
@@ -24,31 +24,14 @@ class CommitmentError(RuntimeError):
     """The worker failed: the node must stop, since no later header can be built."""
 
 
-class CommitmentWorker:
+class CommitmentWorker(TrailingWorker):
     """A thread that advances the commitment to the newest committed block it was told about."""
 
     def __init__(self, store: ChainStore) -> None:
         self._store = store
-        state = store.native.commitment_state()
-        self._done = -1 if state is None else state[0]
-        self._target = self._done
         self._error: BaseException | None = None
-        self._closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="commitment", daemon=True)
-        self._thread.start()
-
-    @property
-    def done(self) -> int:
-        """The last block whose commitment is recorded (-1: none yet)."""
-        return self._done
-
-    def notify(self, number: int) -> None:
-        """Block ``number`` (and every block before it) is committed: advance to it."""
-        with self._cond:
-            if number > self._target:
-                self._target = number
-                self._cond.notify_all()
+        state = store.native.commitment_state()
+        super().__init__("commitment", -1 if state is None else state[0])
 
     def wait_for(self, number: int, timeout: float | None = None) -> bytes:
         """The commitment after block ``number``, waiting for the worker to reach it.
@@ -64,27 +47,13 @@ class CommitmentWorker:
         assert digest is not None, f"commitment {number} recorded but not found"
         return digest
 
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join()
+    def _advance(self, target: int) -> None:
+        self._store.native.advance_commitment(target)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._target > self._done)
-                if self._closed:
-                    return
-                target = self._target
-            try:
-                self._store.native.advance_commitment(target)
-            except BaseException as e:  # a Rust panic too: surface it to every waiter, then stop
-                log.critical("commitment worker failed at block %d: %r", self._done + 1, e)
-                with self._cond:
-                    self._error = e
-                    self._cond.notify_all()
-                return
-            with self._cond:
-                self._done = target
-                self._cond.notify_all()
+    def _failed(self, error: BaseException, target: int) -> bool:
+        # A Rust panic too: surface it to every waiter, then stop (no later header can be built).
+        log.critical("commitment worker failed at block %d: %r", self._done + 1, error)
+        with self._cond:
+            self._error = error
+            self._cond.notify_all()
+        return False

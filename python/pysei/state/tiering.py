@@ -18,7 +18,6 @@ progress (deleting an absent entry is a no-op).
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 import msgspec
@@ -26,6 +25,7 @@ import msgspec
 from pysei.chain.block import BlockRecord
 from pysei.state.cold import ColdFrame, SegmentInfo
 from pysei.state.store import BLOCK_LOGS, BLOCKS, COLD_BLOCKS, COLD_TXS, META, TXS, ChainStore
+from pysei.state.trailing import TrailingWorker
 
 log = logging.getLogger("pysei.tiering")
 
@@ -195,7 +195,7 @@ def maintain(store: ChainStore, policy: TierPolicy, head: int) -> None:
         first = info.last + 1
 
 
-class TierWorker:
+class TierWorker(TrailingWorker):
     """A thread that runs ``maintain`` when blocks commit: off the event loop and never concurrently with itself.
 
     A failed pass (a full disk, say) is logged and retried after the next block: the hot store keeps working,
@@ -206,37 +206,16 @@ class TierWorker:
         self._policy = policy
         for path in recover(store):
             log.warning("deleted %s, left by an interrupted migration", path)
-        self._head = -1
-        self._done = -1
-        self._closed = False
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="tiering", daemon=True)
-        self._thread.start()
+        super().__init__("tiering", -1)
 
-    def notify(self, head: int) -> None:
-        with self._cond:
-            self._head = max(self._head, head)
-            self._cond.notify_all()
+    def _advance(self, target: int) -> None:
+        maintain(self._store, self._policy, target)
 
-    def close(self) -> None:
-        """Stops after the pass in progress (a migration is never cut short by a clean stop)."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._head > self._done)
-                if self._closed:
-                    return
-                head = self._head
-            try:
-                maintain(self._store, self._policy, head)
-            except Exception:
-                log.exception("tiered storage pass at block %d failed; retrying after the next block", head)
-            self._done = head
+    def _failed(self, error: BaseException, target: int) -> bool:
+        if not isinstance(error, Exception):
+            raise error  # a Rust panic or an interrupt ends the thread loudly, as before
+        log.error("tiered storage pass at block %d failed; retrying after the next block", target, exc_info=error)
+        return True
 
 
 @dataclass(frozen=True, slots=True)
