@@ -18,15 +18,23 @@ RUN_ARGS ?=
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.deps: pyproject.toml
+$(VENV)/.deps: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -U pip
-	$(PIP) install -q "maturin>=1.9,<2"
-	# Install the package's dependencies (and the test and bench extras) without building it yet.
-	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml','rb'))['project']; \
-	  print('\n'.join(p['dependencies'] + [d for e in p['optional-dependencies'].values() for d in e]))" > $(VENV)/requirements.txt
-	$(PIP) install -q -r $(VENV)/requirements.txt
+	# Exact versions from the lock file (pip itself included), so a fresh clone gets what was tested.
+	$(PIP) install -q -r requirements.lock
 	touch $@
+
+.PHONY: lock
+lock: ## re-resolve pyproject.toml's dependency ranges (+ extras, maturin) in a scratch venv into requirements.lock
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -U pip
+	.lock-venv/bin/python -c "import tomllib; p = tomllib.load(open('pyproject.toml','rb')); d = p['project']; \
+	  print('\n'.join(d['dependencies'] + [x for e in d['optional-dependencies'].values() for x in e] \
+	  + p['build-system']['requires']))" > .lock-venv/requirements.in
+	.lock-venv/bin/pip install -q -r .lock-venv/requirements.in
+	{ sed -n '/^#/p' requirements.lock; .lock-venv/bin/pip freeze --all --exclude-editable \
+	  | grep -v -e '^setuptools==' -e '^wheel=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 
 .PHONY: venv
 venv: $(VENV)/.deps ## create the virtual environment with every Python dependency
