@@ -16,6 +16,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from pysei.execution.executor import ExecutedBlock
+from pysei.explorer.site import mount_explorer
 from pysei.rpc import codec
 from pysei.rpc.errors import (
     INTERNAL_ERROR,
@@ -74,6 +75,7 @@ class RpcServer:
         self.app = web.Application(client_max_size=MAX_BODY)
         self.app.router.add_post("/", self.handle_http)
         self.app.router.add_get("/", self.handle_ws)
+        mount_explorer(self.app, rpc_url="/", ws_url="/")
         self.runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> int:
