@@ -51,7 +51,8 @@ async function show() {
   for (const stop of stops) stop();
   stops = [];
   document.body.dataset.ready = '';
-  const path = decodeURIComponent(location.hash.slice(1) || '/');
+  const hash = location.hash;
+  const path = decodeURIComponent(location.hash.slice(1).split('?')[0] || '/');
   const match = ROUTES.map(([re, name]) => [re.exec(path), name]).find(([m]) => m);
   let node;
   let page = 'notfound';
@@ -69,6 +70,7 @@ async function show() {
   if (gen !== generation) return;
   main.replaceChildren(node);
   document.body.dataset.page = page;
+  document.body.dataset.route = hash; // tests and the benchmark wait for this route's page to be ready
   document.body.dataset.ready = '1';
   window.scrollTo(0, 0);
 }

@@ -37,6 +37,12 @@ export function ago(ts) {
 
 export const when = (ts) => `${new Date(ts * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC')} (${ago(ts)})`;
 
+/** A non-negative integer parameter of the current route (#/token/0x…?blocks=20000), or ``fallback``. */
+export function param(name, fallback) {
+  const v = Number(new URLSearchParams(location.hash.split('?')[1] || '').get(name));
+  return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+}
+
 export const route = {
   block: (n) => `#/block/${typeof n === 'string' && n.startsWith('0x') && n.length === 66 ? n : BigInt(n).toString()}`,
   tx: (hash) => `#/tx/${hash}`,

@@ -1,7 +1,7 @@
-// JSON-RPC to the node (or to `pysei explorer`'s allow-listed proxy), as config.json says.
+// JSON-RPC to the node (or to `pysei explorer`'s allow-listed proxy): the server names both URLs in index.html.
 
-const config = await (await fetch('config.json')).json();
-const rpcUrl = new URL(config.rpc, location.href).href;
+const setting = (name) => document.querySelector(`meta[name="pysei-${name}"]`).content;
+const rpcUrl = new URL(setting('rpc'), location.href).href;
 
 export class RpcError extends Error {
   constructor({ code, message, data }) {
@@ -59,7 +59,7 @@ const listeners = new Set();
 let socket = null;
 
 function connect() {
-  const url = new URL(config.ws, location.href);
+  const url = new URL(setting('ws'), location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   socket = new WebSocket(url);
   socket.addEventListener('open', () =>

@@ -1,9 +1,9 @@
 // An address: balance, nonce, code, creator, transactions (from the address index), token transfers, storage.
 import { h, kv, problem, section, table, unavailable } from '../dom.js';
-import { count, num, sei, units } from '../format.js';
+import { count, num, param, sei, units } from '../format.js';
 import { addrLink, blockLink, tokenLink, txLink } from '../links.js';
 import { RpcError, all, batch, call } from '../rpc.js';
-import { LOG_WINDOW, tokenInfo, transfers } from '../token.js';
+import { WINDOW, tokenInfo, transfers } from '../token.js';
 
 const PAGE = 25;
 
@@ -16,13 +16,11 @@ export async function render(_ctx, address) {
     ['ots_getContractCreator', address],
     ['ots_searchTransactionsBefore', address, 0, PAGE],
   ]);
-  const token = isContract ? await tokenInfo(address) : null;
-  let moves;
-  try {
-    moves = await transfers({ holder: address, head: num(head) });
-  } catch (e) {
-    moves = e;
-  }
+  const blocks = param('blocks', WINDOW);
+  const [token, moves] = await Promise.all([
+    isContract ? tokenInfo(address) : null,
+    transfers({ holder: address, head: num(head), blocks }).catch((e) => e),
+  ]);
 
   return h('div', null,
     section(isContract ? 'Contract' : 'Address', kv([
@@ -34,7 +32,7 @@ export async function render(_ctx, address) {
       ['Code', isContract ? h('details', null, h('summary', null, `${count((code.length - 2) / 2)} bytes`), h('pre', { class: 'mono break' }, code)) : undefined],
     ])),
     section('Transactions', historyView(history)),
-    section('Token transfers', transfersView(moves, address)),
+    section('Token transfers', transfersView(moves, address, blocks, num(head))),
     section('Storage', storageForm(address)));
 }
 
@@ -56,15 +54,17 @@ function historyView(history) {
   return table(['Hash', 'Block', 'From', 'To', 'Value', 'Status'], rows, { empty: 'No transactions.' });
 }
 
-function transfersView(moves, address) {
+function transfersView(moves, address, blocks, head) {
   if (moves instanceof RpcError) return problem(`Token transfers: ${moves.message}`);
   const rows = moves.slice(0, PAGE).map((m) => [
     txLink(m.log.transactionHash), blockLink(m.log.blockNumber), tokenLink(m.log.address),
     m.from.toLowerCase() === address.toLowerCase() ? 'out' : 'in', addrLink(m.from), addrLink(m.to),
     m.tokenId !== null ? `#${m.tokenId}` : units(m.amount, 0)]);
+  const whole = blocks > head;
   return h('div', null,
-    h('p', { class: 'muted' }, `Transfer events in the last ${count(LOG_WINDOW)} blocks (raw amounts; the token page scales them).`),
-    table(['Tx', 'Block', 'Token', '', 'From', 'To', 'Amount'], rows, { empty: 'No token transfers.' }));
+    h('p', { class: 'muted' }, `Transfer events ${whole ? 'in the whole chain' : `in the last ${count(blocks)} blocks`} (raw amounts; the token page scales them).`),
+    table(['Tx', 'Block', 'Token', '', 'From', 'To', 'Amount'], rows, { empty: 'No token transfers.' }),
+    whole ? null : h('p', null, h('a', { href: `#/address/${address}?blocks=${blocks * 10}` }, `Look ${count(blocks * 10)} blocks back`)));
 }
 
 function storageForm(address) {

@@ -1,6 +1,6 @@
 // A block: header fields, its state commitment and certificate, execution statistics, transactions (paged).
 import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
-import { count, gwei, hex, isHash, num, sei, when } from '../format.js';
+import { count, gwei, hex, isHash, num, param, sei, when } from '../format.js';
 import { addrLink, blockLink, txLink } from '../links.js';
 import { RpcError, batch, call } from '../rpc.js';
 
@@ -10,7 +10,7 @@ export async function render(_ctx, id) {
   const block = isHash(id) ? await call('eth_getBlockByHash', id, false) : await call('eth_getBlockByNumber', hex(id), false);
   if (!block) return problem(`Block ${id} does not exist (yet).`);
   const n = num(block.number);
-  const page = Math.max(0, Number(new URLSearchParams(location.hash.split('?')[1] || '').get('page') || 0));
+  const page = param('page', 0);
   const hashes = block.transactions.slice(page * PAGE, (page + 1) * PAGE);
   const [commitment, stats, cert, ...rest] = await batch([
     ['sei_getStateCommitment', block.number],
