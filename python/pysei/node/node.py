@@ -142,6 +142,14 @@ class Node:
             futures.append(fut)
         await asyncio.gather(*futures)
 
+    def on_block(self, listener: BlockListener) -> None:
+        """Calls ``listener`` with each executed block, after its commit."""
+        self.block_listeners.append(listener)
+
+    def on_pending(self, listener: PendingListener) -> None:
+        """Calls ``listener`` with the hashes of transactions that just became executable."""
+        self.pending_listeners.append(listener)
+
     def _on_pending(self, hashes: Sequence[bytes]) -> None:
         for listener in self.pending_listeners:
             listener(hashes)
