@@ -18,9 +18,9 @@ from pysei import __version__
 from pysei.chain.block import BlockRecord
 from pysei.chain.constants import GWEI
 from pysei.chain.fees import next_base_fee
-from pysei.chain.transaction import Transaction
+from pysei.chain.transaction import Transaction, decode_transactions
 from pysei.mempool import MempoolError
-from pysei.native import BlockEnv, CallRequest, CallResult, call, create_access_list, decode_transactions, estimate_gas
+from pysei.native import BlockEnv, CallRequest, CallResult, call, create_access_list, estimate_gas
 from pysei.node.node import Node
 from pysei.rpc import codec
 from pysei.rpc.codec import hb, hx, param

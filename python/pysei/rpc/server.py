@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from pysei.execution.executor import ExecutedBlock
+from pysei.chain.events import ExecutedBlock
 from pysei.rpc import codec
 from pysei.rpc.errors import (
     INTERNAL_ERROR,
