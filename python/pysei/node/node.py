@@ -19,9 +19,10 @@ from pathlib import Path
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import FEE_COLLECTOR
+from pysei.chain.events import ExecutedBlock
 from pysei.chain.transaction import Transaction
 from pysei.consensus.sequencer import Sequencer, SequencerConfig
-from pysei.execution.executor import ChainParams, ExecutedBlock, Executor
+from pysei.execution.executor import ChainParams, Executor
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
 from pysei.state.store import Alloc, ChainStore

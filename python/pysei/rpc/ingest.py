@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from pysei.chain.transaction import Transaction
+from pysei.chain.transaction import Transaction, decode_transactions
 from pysei.mempool import MempoolError
-from pysei.native import decode_transactions
 from pysei.rpc.codec import hb
 from pysei.rpc.errors import RpcError, server_error
 from pysei.rpc.interfaces import IngestSettings, TxSubmitter

@@ -1,4 +1,5 @@
-"""Running a devnet node: start the stages and the RPC server, print the banner, stop cleanly on a signal."""
+"""The devnet composition root: one process with the node (ordering, execution, store) and its JSON-RPC server;
+prints the banner and stops cleanly on a signal."""
 
 from __future__ import annotations
 
