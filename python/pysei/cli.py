@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             hot_blocks=args.hot_blocks,
             segment_blocks=max(1, args.segment_blocks),
         )
-        from pysei.node.run import run
+        from pysei.app.devnet import run
 
         return run(config, quiet=args.quiet)
     if args.command == "db":
