@@ -1,0 +1,1 @@
+"""Composition roots: the processes pysei runs (devnet, localnet validators)."""
