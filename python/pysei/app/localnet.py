@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -151,7 +152,8 @@ async def serve_validator(home: Path, genesis_path: Path, *, fsync: bool = True,
 
 
 def install_rpc(api: EthApi, engine: ConsensusEngine) -> None:
-    """Adds ``sei_consensusStatus`` and extends ``sei_getStateCommitment`` with the AppQC (who certified it)."""
+    """Adds ``sei_consensusStatus`` and ``sei_getEvidence`` (the signed conflicting messages stored), and
+    extends ``sei_getStateCommitment`` with the AppQC (who certified it)."""
     plain = api.methods["sei_getStateCommitment"]
     members = engine.committee.members
 
@@ -165,11 +167,78 @@ def install_rpc(api: EthApi, engine: ConsensusEngine) -> None:
         out["certifiedBy"] = [] if cert is None else ["0x" + members[i].pubkey.hex() for i in cert[1]]
         return out
 
+    async def evidence(params: list[Any]) -> list[dict[str, Any]]:
+        return [
+            {"kind": e.kind, "offender": e.offender, "first": "0x" + e.first.hex(), "second": "0x" + e.second.hex()}
+            for e in engine.journal.evidence()
+        ]
+
     api.methods["sei_consensusStatus"] = consensus_status
+    api.methods["sei_getEvidence"] = evidence
     api.methods["sei_getStateCommitment"] = state_commitment
 
 
 # ----------------------------------------------------------------------------------------------------- localnet
+class ValidatorProcesses:
+    """The validator processes of a genesis directory (``v<i>`` = validator i): start, kill, restart, stop.
+    Used by ``pysei localnet``, ``pysei bench consensus`` and the process tests."""
+
+    def __init__(self, data_dir: Path, *, fsync: bool = True, env: dict[int, dict[str, str]] | None = None) -> None:
+        self.data_dir = data_dir
+        self.genesis_path = data_dir / GENESIS
+        self.genesis = Genesis.load(self.genesis_path)
+        self.homes = [data_dir / f"v{i}" for i in range(self.genesis.committee.n)]
+        self.fsync = fsync
+        self.env = env or {}
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def url(self, i: int) -> str:
+        m = self.genesis.committee.members[i]
+        return f"http://{m.host}:{m.rpc_port}"
+
+    def start(self, i: int) -> None:
+        cmd = [sys.executable, "-m", "pysei.cli", "validator", "--home", str(self.homes[i])]
+        cmd += ["--genesis", str(self.genesis_path)] + ([] if self.fsync else ["--no-fsync"])
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env.get(i, {})}
+        with open(self.homes[i] / "validator.log", "ab") as out:
+            self.procs[i] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def start_all(self) -> None:
+        for i in range(len(self.homes)):
+            self.start(i)
+
+    def wait_ready(self, i: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.procs[i].poll() is not None:
+                raise RuntimeError(f"validator {i} exited: {self.log_tail(i)}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.genesis.committee.members[i].rpc_port), 0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"validator {i} did not start: {self.log_tail(i)}")
+
+    def log_tail(self, i: int, chars: int = 3000) -> str:
+        return (self.homes[i] / "validator.log").read_text(errors="replace")[-chars:]
+
+    def kill(self, i: int, sig: int = signal.SIGKILL) -> int:
+        proc = self.procs[i]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def stop_all(self) -> dict[int, int]:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        return {i: self.kill(i, signal.SIGTERM) for i in self.procs}
+
+
 def run_localnet(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     genesis_path = data_dir / GENESIS
@@ -177,33 +246,18 @@ def run_localnet(args: argparse.Namespace) -> int:
         create_genesis(
             data_dir, args.validators, chain_id=args.chain_id, rpc_port=args.rpc_port, p2p_port=args.p2p_port
         )
-    genesis = Genesis.load(genesis_path)
-    if args.validators != genesis.committee.n:
-        print(f"error: {genesis_path} has {genesis.committee.n} validators, not {args.validators}", file=sys.stderr)
+    net = ValidatorProcesses(data_dir, fsync=not args.no_fsync)
+    committee = net.genesis.committee
+    if args.validators != committee.n:
+        print(f"error: {genesis_path} has {committee.n} validators, not {args.validators}", file=sys.stderr)
         return 2
     console = Console()
-    table = Table(title=f"pysei localnet: {genesis.committee.n} validators, chain id {genesis.chain_id}")
-    for col in ("validator", "JSON-RPC", "p2p", "public key", "data dir"):
+    table = Table(title=f"pysei localnet: {committee.n} validators, chain id {net.genesis.chain_id}")
+    for col in ("validator", "JSON-RPC (HTTP + WebSocket)", "p2p", "public key", "data dir"):
         table.add_column(col)
-    homes = sorted(p.parent for p in data_dir.glob(f"v*/{KEY}"))
-    procs = []
-    for home in homes:
-        cmd = [sys.executable, "-m", "pysei.cli", "validator", "--home", str(home), "--genesis", str(genesis_path)]
-        if args.no_fsync:
-            cmd.append("--no-fsync")
-        with open(home / "validator.log", "ab") as out:
-            procs.append(subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT))
-    for m in genesis.committee.members:
-        home = next(h for h in homes if Signer(bytes.fromhex((h / KEY).read_text().strip()), 0).pubkey == m.pubkey)
-        table.add_row(
-            str(m.index),
-            f"http://{m.host}:{m.rpc_port}",
-            f"{m.host}:{m.p2p_port}",
-            m.pubkey.hex()[:16] + "…",
-            str(home),
-        )
-    console.print(table)
-    console.print("logs: <data dir>/validator.log; Ctrl-C stops every validator")
+    for m in committee.members:
+        key = m.pubkey.hex()[:16] + "…"
+        table.add_row(str(m.index), net.url(m.index), f"{m.host}:{m.p2p_port}", key, str(net.homes[m.index]))
     stop = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -212,23 +266,22 @@ def run_localnet(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    net.start_all()
+    console.print(table)
+    for m in committee.members:  # plain lines too, for scripts (a narrow terminal folds the table)
+        print(f"validator {m.index}: {net.url(m.index)} p2p {m.host}:{m.p2p_port}", flush=True)
+    console.print(f"genesis {genesis_path}; logs in <data dir>/validator.log; Ctrl-C stops every validator")
+    print("localnet running", flush=True)
     reported: set[int] = set()
     while not stop:
         time.sleep(0.2)
-        for i, p in enumerate(procs):
-            if p.poll() is not None and i not in reported:  # the others go on (f of them may fail)
+        for i, p in net.procs.items():
+            if p.poll() is not None and i not in reported:  # the others go on (F of them may fail)
                 reported.add(i)
-                console.print(f"validator process {i} exited with {p.returncode}; see {homes[i] / 'validator.log'}")
-        stop = stop or len(reported) == len(procs)
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    console.print("localnet stopped")
+                console.print(f"validator {i} exited with {p.returncode}; see {net.homes[i] / 'validator.log'}")
+        stop = stop or len(reported) == len(net.procs)
+    codes = net.stop_all()
+    console.print(f"localnet stopped (exit codes {codes})")
     return 0
 
 

@@ -179,6 +179,7 @@ class ConsensusEngine:
     async def start(self, host: str, port: int) -> int:
         bound = await self.network.start(host, port)
         self._enter(self.committed_slot + 1, 0)
+        self._check_own_poa()  # after a restart, alone (a network of one) the own vote is the PoA
         for coro, name in (
             (self._lane_loop(), "lane"),
             (self._emit_loop(), "emit"),
