@@ -23,7 +23,9 @@ def signers(n: int) -> list[Signer]:
 
 def committee_of(stakes: list[int]) -> tuple[Committee, list[Signer]]:
     keys = signers(len(stakes))
-    members = tuple(Member(i, k.pubkey, st_, "127.0.0.1", 1, 1) for i, (k, st_) in enumerate(zip(keys, stakes)))
+    members = tuple(
+        Member(i, k.pubkey, st_, "127.0.0.1", 1, 1) for i, (k, st_) in enumerate(zip(keys, stakes, strict=True))
+    )
     return Committee(members), keys
 
 
