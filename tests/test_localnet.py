@@ -25,8 +25,8 @@ from typing import Any
 import msgspec
 import pytest
 from eth_account import Account
-from nacl.signing import SigningKey
 from hexbytes import HexBytes
+from nacl.signing import SigningKey
 from web3 import Web3
 
 from pysei.app.localnet import GENESIS, KEY, ValidatorProcesses, create_genesis
@@ -104,7 +104,9 @@ class Sender:
 
     def wait(self, hashes: list[bytes], url: str | None = None) -> list[Any]:
         w3 = Web3(Web3.HTTPProvider(url)) if url else self.w3[0]
-        return [w3.eth.wait_for_transaction_receipt(HexBytes(h), timeout=RECEIPT_TIMEOUT, poll_latency=0.1) for h in hashes]
+        return [
+            w3.eth.wait_for_transaction_receipt(HexBytes(h), timeout=RECEIPT_TIMEOUT, poll_latency=0.1) for h in hashes
+        ]
 
 
 def deploy_token(sender: Sender) -> str:
