@@ -51,5 +51,7 @@ class NodeConfig:
     """Blocks per cold-tier segment file (and per pruning batch)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins a browser page may call the RPC from (``*``: any, as anvil allows; empty: none)."""
     fees: FeeParams = field(default_factory=FeeParams)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
