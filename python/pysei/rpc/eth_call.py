@@ -137,7 +137,9 @@ def block_overrides(value: Any) -> BlockOverrides | None:
         if attr == "beneficiary":
             out[attr] = codec.address(raw, key)
         elif attr == "prevrandao":
-            out[attr] = codec.hash32(raw, key)
+            # geth takes a 32-byte hash; viem sends a quantity.
+            is_hash = isinstance(raw, str) and len(raw) == 66
+            out[attr] = codec.hash32(raw, key) if is_hash else codec.quantity(raw, key).to_bytes(32, "big")
         else:
             out[attr] = codec.quantity(raw, key, 64)
     return BlockOverrides(**out)
