@@ -11,6 +11,7 @@ from rich.console import Console
 
 from pysei.chain.constants import WEI_PER_SEI
 from pysei.execution.simulator import Simulator
+from pysei.explorer.site import PREFIX, mount_explorer
 from pysei.node.config import NodeConfig
 from pysei.node.node import Node
 from pysei.rpc.api import RpcApi, Services, build_api
@@ -33,6 +34,7 @@ def banner(console: Console, node: Node, port: int) -> None:
     console.print(f"Block gas limit:   {cfg.gas_limit:,}\nBlocks:            {mining}")
     console.print(f"Data directory:    {'(ephemeral) ' if cfg.ephemeral else ''}{node.data_dir}")
     console.print(f"\nListening on {cfg.host}:{port} (HTTP and WebSocket)", highlight=False)
+    console.print(f"Explorer:          http://{cfg.host}:{port}{PREFIX}", highlight=False)
 
 
 def rpc_api(node: Node) -> RpcApi:
@@ -57,6 +59,7 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
     server = RpcServer(rpc_api(node), cors_origins=config.cors_origins)
+    mount_explorer(server.app, rpc_url="/", ws_url="/")  # the explorer's pages call this same endpoint
     await node.start()
     port = await server.start(config.host, config.port)
     if not quiet:
