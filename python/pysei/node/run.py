@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
+from decimal import Decimal
 
 from rich.console import Console
 
 from pysei.chain.constants import WEI_PER_SEI
 from pysei.node.config import NodeConfig
+from pysei.node.datadir import StartupError
 from pysei.node.node import Node
 from pysei.rpc.methods import EthApi
 from pysei.rpc.server import RpcServer
@@ -19,8 +23,10 @@ def banner(console: Console, node: Node, port: int) -> None:
     cfg = node.config
     console.print("[bold]pysei devnet[/bold]\n")
     console.print("Available Accounts\n==================")
-    for i, a in enumerate(node.accounts):
-        console.print(f"({i}) {a.checksum_address} ({cfg.dev_balance // WEI_PER_SEI} SEI)")
+    balances = node.store.nonces_and_balances([a.address for a in node.accounts])
+    for i, (a, (_, balance)) in enumerate(zip(node.accounts, balances, strict=True)):
+        # The balance now, not the genesis one: a resumed chain's accounts have spent.
+        console.print(f"({i}) {a.checksum_address} ({Decimal(balance) / WEI_PER_SEI:f} SEI)")
     console.print("\nPrivate Keys\n==================")
     for i, a in enumerate(node.accounts):
         console.print(f"({i}) 0x{a.private_key.hex()}")
@@ -29,7 +35,13 @@ def banner(console: Console, node: Node, port: int) -> None:
     console.print(f"\nChain ID:          {cfg.chain_id}")
     mining = "automine" if cfg.automine else f"every {cfg.block_time * 1000:.0f} ms while transactions are pending"
     console.print(f"Block gas limit:   {cfg.gas_limit:,}\nBlocks:            {mining}")
-    console.print(f"Data directory:    {'(ephemeral) ' if cfg.ephemeral else ''}{node.data_dir}")
+    console.print(f"Data directory:    {'(ephemeral) ' if cfg.ephemeral else ''}{node.data_dir}", highlight=False)
+    if node.resumed_at is None:
+        console.print("Chain:             new (genesis written now)")
+    else:
+        console.print(
+            f"Chain:             resumed at block {node.resumed_at:,} (--reset deletes it and starts a new chain)"
+        )
     console.print(f"\nListening on {cfg.host}:{port} (HTTP and WebSocket)", highlight=False)
 
 
@@ -39,7 +51,18 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     api = EthApi(node)
     server = RpcServer(api)
     await node.start()
-    port = await server.start(config.host, config.port)
+    try:
+        port = await server.start(config.host, config.port)
+    except OSError as e:
+        await node.stop()
+        # asyncio wraps the bind error's text; the errno says it plainly (gaierror's are negative: name lookups).
+        reason = os.strerror(e.errno).lower() if e.errno and e.errno > 0 else str(e)
+        hint = (
+            "another node (or anvil) may be running: choose another --port"
+            if e.errno == errno.EADDRINUSE
+            else ("choose a local address with --host")
+        )
+        raise StartupError(f"cannot listen on {config.host}:{config.port}: {reason}; {hint}") from None
     if not quiet:
         banner(Console(), node, port)
     else:

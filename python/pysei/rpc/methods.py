@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from eth_utils.address import to_checksum_address
 
 from pysei import __version__
 from pysei.chain.block import BlockRecord
@@ -182,9 +183,9 @@ class EthApi:
                 results[i] = server_error(item)
                 continue
             tx = item.tx
-            if tx.chain_id is None:
+            if tx.chain_id is None and not cfg.allow_unprotected_txs:
                 results[i] = server_error("only replay-protected (EIP-155) transactions allowed over RPC")
-            elif tx.chain_id != cfg.chain_id:
+            elif tx.chain_id is not None and tx.chain_id != cfg.chain_id:
                 results[i] = server_error(f"invalid chain id for signer: have {tx.chain_id} want {cfg.chain_id}")
             elif tx.gas_limit < item.intrinsic_gas:
                 results[i] = server_error(
@@ -226,7 +227,8 @@ class EthApi:
             "data": req.data,
         }
         if req.to is not None:
-            tx["to"] = "0x" + req.to.hex()
+            # eth-account >= 0.14 refuses a lower-case address that is not EIP-55 checksummed.
+            tx["to"] = to_checksum_address(req.to)
         if "gasPrice" in obj and "maxFeePerGas" not in obj:
             tx["gasPrice"] = codec.quantity(obj["gasPrice"], "gasPrice")
         else:
@@ -236,7 +238,8 @@ class EthApi:
             tx["type"] = 2
         if req.access_list:
             tx["accessList"] = [
-                {"address": "0x" + a.hex(), "storageKeys": ["0x" + k.hex() for k in ks]} for a, ks in req.access_list
+                {"address": to_checksum_address(a), "storageKeys": ["0x" + k.hex() for k in ks]}
+                for a, ks in req.access_list
             ]
         if req.gas is not None:
             tx["gas"] = req.gas
@@ -520,7 +523,11 @@ class EthApi:
         return self._tx_at(block, param(params, 1, "index"))
 
     async def rpc_eth_getTransactionReceipt(self, params: list[Any]) -> dict[str, Any] | None:
-        record = self.store.tx(codec.hash32(param(params, 0, "transaction hash")))
+        tx_hash = codec.hash32(param(params, 0, "transaction hash"))
+        record = self.store.tx(tx_hash)
+        if record is None and tx_hash not in self.node.mempool and (dropped := self.node.dropped.get(tx_hash)):
+            # No receipt will ever come: say so and why, rather than letting a client wait for one until it times out.
+            raise server_error(f"transaction {hb(tx_hash)} was dropped: skipped in block {dropped[0]}: {dropped[1]}")
         return None if record is None else receipt_json(record)
 
     async def rpc_eth_getBlockReceipts(self, params: list[Any]) -> list[dict[str, Any]] | None:
