@@ -1,4 +1,5 @@
-"""The ``pysei`` command line: ``pysei node`` runs the devnet; ``pysei bench …`` measures."""
+"""The ``pysei`` command line: ``pysei node`` runs the devnet, ``pysei explorer`` serves the block explorer in
+front of a node, ``pysei bench …`` measures."""
 
 from __future__ import annotations
 
@@ -244,12 +245,20 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     )
 
 
+def _explorer_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explorer", help="serve the block explorer in front of any pysei node (read methods only)")
+    p.add_argument("--rpc", default="http://127.0.0.1:8545", help="the node's JSON-RPC URL (its WebSocket is the same)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
+    p.add_argument("--port", type=_int_in(0, 65535), default=8546, help="port of the explorer (0 = any free port)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _node_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
+    _explorer_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
@@ -258,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         config = _node_config(sub.choices["node"], args)
         level = args.log_level or ("warning" if args.quiet else "info")
         logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        from pysei.node.run import run
+        from pysei.app.devnet import run
 
         try:
             return run(config, quiet=args.quiet)
@@ -270,6 +279,15 @@ def main(argv: list[str] | None = None) -> int:
         return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
+    if args.command == "explorer":
+        import asyncio
+        import contextlib
+
+        from pysei.explorer.proxy import serve
+
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops it
+            asyncio.run(serve(args.rpc, args.host, args.port))
+        return 0
     return int(args.func(args) or 0)
 
 

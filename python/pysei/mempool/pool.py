@@ -23,6 +23,7 @@ import enum
 import heapq
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ from pysei.mempool.errors import (
 from pysei.mempool.interfaces import AccountReader, NewPendingCallback
 
 _log = logging.getLogger(__name__)
+
+DROPPED_KEPT = 4096
+"""Skipped-for-good transactions remembered for RPC (bounded: a client asks soon after, or never)."""
 
 MIN_TX_GAS = 21_000
 """Intrinsic gas of the cheapest transaction; intrinsic-gas checks happen before the pool, so no pooled
@@ -171,6 +175,8 @@ class Mempool:
         """Whether ``_price_heap`` holds every pooled transaction (only near capacity, see ``_push_price``)."""
         self._heap_threshold = self._config.max_txs * 3 // 4
         self._subscribers: list[NewPendingCallback] = []
+        self._dropped: OrderedDict[bytes, tuple[int, str]] = OrderedDict()
+        """Hash → (block, reason) of the last ``DROPPED_KEPT`` transactions execution skipped for good."""
 
     # ------------------------------------------------------------------ admission
 
@@ -418,6 +424,21 @@ class Mempool:
         """A pooled or in-flight transaction (both are still unmined to a client)."""
         entry = self._by_hash.get(tx_hash) or self._inflight.get(tx_hash)
         return entry.tx if entry is not None else None
+
+    def note_skipped(self, tx_hash: bytes, number: int, reason: str) -> bool:
+        """Execution skipped ``tx_hash`` in block ``number``. Unless it is back in the pool (behind a nonce gap
+        another skip left), it is gone for good: remember why, so that RPC can answer instead of staying silent.
+        Returns whether it was back in the pool."""
+        if tx_hash in self:
+            return True
+        self._dropped[tx_hash] = (number, reason)
+        if len(self._dropped) > DROPPED_KEPT:
+            self._dropped.popitem(last=False)
+        return False
+
+    def why_dropped(self, tx_hash: bytes) -> tuple[int, str] | None:
+        """(block, reason) of a transaction execution skipped and that is not pooled again."""
+        return None if tx_hash in self else self._dropped.get(tx_hash)
 
     def status(self, tx_hash: bytes) -> TxStatus | None:
         entry = self._by_hash.get(tx_hash)

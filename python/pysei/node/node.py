@@ -12,17 +12,18 @@ import logging
 import shutil
 import tempfile
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import CREATE2_DEPLOYER, CREATE2_DEPLOYER_CODE, FEE_COLLECTOR
+from pysei.chain.events import ExecutedBlock
 from pysei.chain.revert import revert_reason
 from pysei.chain.transaction import Transaction
 from pysei.consensus.sequencer import Sequencer, SequencerConfig
-from pysei.execution.executor import ChainParams, ExecutedBlock, Executor, genesis_commitment
+from pysei.execution.executor import ChainParams, Executor, genesis_commitment
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
 from pysei.node.datadir import (
@@ -41,9 +42,6 @@ log = logging.getLogger("pysei.node")
 
 STATS_KEPT = 1024
 """Recent blocks whose execution statistics are kept for pysei_executionStats."""
-
-DROPPED_KEPT = 4096
-"""Recent transactions that execution skipped and that left the pool, kept so that RPC can say why."""
 
 EXECUTION_QUEUE = 64
 """Ordered blocks that may wait for execution before ordering blocks (back-pressure)."""
@@ -108,8 +106,6 @@ class Node:
         self.pending_listeners: list[PendingListener] = []
         self.mempool.subscribe(self._on_pending)
         self._waiters: dict[bytes, asyncio.Future[None]] = {}
-        self.dropped: OrderedDict[bytes, tuple[int, str]] = OrderedDict()
-        """Hash → (block number, reason) of the last DROPPED_KEPT transactions execution skipped for good."""
         self.recent_stats: deque[tuple[int, dict[str, int], str | None]] = deque(maxlen=STATS_KEPT)
         """(block number, execution stats, fallback reason) of recent blocks, for metrics."""
         self._tasks: list[asyncio.Task[None]] = []
@@ -194,6 +190,14 @@ class Node:
             futures.append(fut)
         await asyncio.gather(*futures)
 
+    def on_block(self, listener: BlockListener) -> None:
+        """Calls ``listener`` with each executed block, after its commit."""
+        self.block_listeners.append(listener)
+
+    def on_pending(self, listener: PendingListener) -> None:
+        """Calls ``listener`` with the hashes of transactions that just became executable."""
+        self.pending_listeners.append(listener)
+
     def _on_pending(self, hashes: Sequence[bytes]) -> None:
         for listener in self.pending_listeners:
             listener(hashes)
@@ -236,14 +240,10 @@ class Node:
         """Skipped transactions never vanish silently: each is logged, and one that did not go back to the pool
         (behind a nonce gap another skip left) is remembered so that RPC can answer why it has no receipt."""
         for tx, reason in skipped:
-            requeued = tx.hash in self.mempool
+            requeued = self.mempool.note_skipped(tx.hash, number, reason)
             log.info(
                 "block %d: skipped 0x%s: %s%s", number, tx.hash.hex(), reason, " (back in the pool)" if requeued else ""
             )
-            if not requeued:
-                self.dropped[tx.hash] = (number, reason)
-                if len(self.dropped) > DROPPED_KEPT:
-                    self.dropped.popitem(last=False)
 
     async def _evict_loop(self) -> None:
         while True:

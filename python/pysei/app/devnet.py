@@ -1,4 +1,5 @@
-"""Running a devnet node: start the stages and the RPC server, print the banner, stop cleanly on a signal."""
+"""The devnet composition root: one process with the node (ordering, execution, store) and its JSON-RPC server;
+prints the banner and stops cleanly on a signal."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from decimal import Decimal
 from rich.console import Console
 
 from pysei.chain.constants import WEI_PER_SEI
+from pysei.execution.simulator import Simulator
+from pysei.explorer.site import PREFIX, mount_explorer
 from pysei.node.config import NodeConfig
 from pysei.node.datadir import StartupError
 from pysei.node.node import Node
-from pysei.rpc.methods import EthApi
+from pysei.rpc.api import RpcApi, Services, build_api
 from pysei.rpc.server import RpcServer
 
 
@@ -43,13 +46,32 @@ def banner(console: Console, node: Node, port: int) -> None:
             f"Chain:             resumed at block {node.resumed_at:,} (--reset deletes it and starts a new chain)"
         )
     console.print(f"\nListening on {cfg.host}:{port} (HTTP and WebSocket)", highlight=False)
+    console.print(f"Explorer:          http://{cfg.host}:{port}{PREFIX}", highlight=False)
+
+
+def rpc_api(node: Node) -> RpcApi:
+    """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces."""
+    return build_api(
+        Services(
+            chain=node.store,
+            head=node.executor,
+            params=node.params,
+            ingest=node.config,
+            simulator=Simulator(node.store, node.params.chain_id),
+            submitter=node,
+            pool=node.mempool,
+            events=node,
+            stats=node,
+            accounts=node.accounts,
+        )
+    )
 
 
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
-    api = EthApi(node)
-    server = RpcServer(api)
+    server = RpcServer(rpc_api(node))
+    mount_explorer(server.app, rpc_url="/", ws_url="/")  # the explorer's pages call this same endpoint
     await node.start()
     try:
         port = await server.start(config.host, config.port)
@@ -64,7 +86,7 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
         )
         raise StartupError(f"cannot listen on {config.host}:{config.port}: {reason}; {hint}") from None
     if not quiet:
-        banner(Console(), node, port)
+        banner(Console(soft_wrap=True), node, port)
     else:
         print(f"listening {config.host}:{port}", flush=True)
     loop = asyncio.get_running_loop()
