@@ -7,6 +7,7 @@ happened and what to do, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -23,8 +24,9 @@ TIMEOUT_S = 60
 
 def pysei(*args: str, timeout: float = TIMEOUT_S) -> tuple[int, str, str]:
     """Runs ``pysei ARGS``; returns (exit code, first line of stderr, all output)."""
+    env = {**os.environ, "COLUMNS": "200"}  # argparse wraps help at the terminal width
     proc = subprocess.run(
-        [sys.executable, "-m", "pysei.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "pysei.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
     )
     out = proc.stdout + proc.stderr
     assert "Traceback" not in out, out

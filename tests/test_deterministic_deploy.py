@@ -5,8 +5,6 @@ refuses it as geth does.
 
 from __future__ import annotations
 
-import platform
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from pysei.chain.constants import CREATE2_DEPLOYER, CREATE2_DEPLOYER_CODE
-from tests.clients.tooling import JS_DIR, ensure_installed
+from tests.clients.tooling import cast, ensure_installed
 from tests.clients.web3_utils import wait
 from tests.conftest import Devnet, start_devnet
 
@@ -32,14 +30,6 @@ transaction without chain id, signed by nobody's key (r = s = 0x22…), from 0x3
 KEYLESS_SENDER = "0x3fAB184622Dc19b6109349B94811493BF2a45362"
 INIT_CODE = bytes.fromhex("600a600c600039600a6000f3602a60005260206000f3")
 """Copies the 10-byte runtime after it and returns it; the runtime returns the word 42."""
-
-
-def _cast(*args: str) -> str:
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
-    binary = JS_DIR / "node_modules" / "@foundry-rs" / f"cast-linux-{arch}" / "bin" / "cast"
-    out = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +79,14 @@ def test_cast_deploys_through_the_factory(node: Devnet) -> None:
     salt = "0x" + "00" * 31 + "01"
     rpc = ["--rpc-url", node.http_url]
     key = node.accounts[6].key
-    sent = _cast("send", "--private-key", key, FACTORY, salt + INIT_CODE.hex(), "--json", *rpc)
+    sent = cast("send", "--private-key", key, FACTORY, salt + INIT_CODE.hex(), "--json", *rpc)
     assert '"status":"0x1"' in sent.replace(" ", ""), sent
-    computed = _cast("compute-address", FACTORY, "--salt", salt, "--init-code", "0x" + INIT_CODE.hex())
+    computed = cast("compute-address", FACTORY, "--salt", salt, "--init-code", "0x" + INIT_CODE.hex())
     address = computed.split()[-1]
     expected = keccak(b"\xff" + CREATE2_DEPLOYER + bytes.fromhex(salt[2:]) + keccak(INIT_CODE))[12:]
     assert address.lower() == "0x" + expected.hex()
-    assert _cast("code", address, *rpc) == "0x602a60005260206000f3"
-    assert int(_cast("call", address, *rpc), 16) == 42
+    assert cast("code", address, *rpc) == "0x602a60005260206000f3"
+    assert int(cast("call", address, *rpc), 16) == 42
 
 
 def test_refuse_unprotected_txs(tmp_path: Path) -> None:

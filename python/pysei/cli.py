@@ -21,6 +21,13 @@ from pysei.node.datadir import DataDirLock, GenesisParams, StartupError, record_
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each default, except where there is none to show (the help text then says what happens)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None or action.default is False else super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: what was wrong and where the help is, no usage dump."""
 
@@ -81,7 +88,7 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
         help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)",
         description="Run a single-validator devnet: JSON-RPC over HTTP and WebSocket on one port, dev accounts "
         "funded at genesis, a block every --block-time while transactions are pending.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     p.add_argument("--port", type=_int_in(0, 65535), default=8545, help="HTTP and WebSocket port (0 = any free port)")
@@ -137,13 +144,19 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print only the listening address, and log warnings only (unless --log-level says otherwise)",
     )
-    p.add_argument("--log-level", type=str.lower, choices=LOG_LEVELS, default=None, help="log level (default: info)")
+    p.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=None,
+        help="log level (default: info; warning with --quiet)",
+    )
 
 
 def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("snapshot", help="export or import the state at a block, verified by its LtHash commitment")
     snap = p.add_subparsers(dest="action", required=True)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Help
     e = snap.add_parser(
         "export", help="write the state after a block to a file (run on a stopped node's data dir)", formatter_class=fmt
     )
@@ -213,7 +226,7 @@ def _db_parser(sub: argparse._SubParsersAction) -> None:
     s = db.add_parser(
         "stats",
         help="sizes per storage tier (hot LMDB, cold segments), history floor, head",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Help,
     )
     s.add_argument("--data-dir", type=Path, default=default_data_dir(), help="the node's data directory")
 

@@ -85,13 +85,14 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
             else ("choose a local address with --host")
         )
         raise StartupError(f"cannot listen on {config.host}:{config.port}: {reason}; {hint}") from None
+    # Handlers first: whoever reads the address may signal at once, and must get a clean stop.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, node.stopped.set)
     if not quiet:
         banner(Console(soft_wrap=True), node, port)
     else:
         print(f"listening {config.host}:{port}", flush=True)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.stopped.set)
     await node.stopped.wait()
     failure = node.failure
     await server.stop()
