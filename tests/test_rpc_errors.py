@@ -525,7 +525,6 @@ _BAD_IDS = [
     "sig-high-s",
     "wrong-chain-id",
     "wrong-chain-id-legacy",
-    "pre-eip155-legacy",
     "intrinsic-gas-too-low",
     "intrinsic-gas-too-low-calldata",
     "intrinsic-gas-too-low-create",
