@@ -140,6 +140,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--segment-blocks", type=_int_in(1, 2**32), default=SEGMENT_BLOCKS, help="blocks per cold segment")
     p.add_argument(
+        "--allow-origin",
+        default="*",
+        help="comma-separated origins browser pages may call the RPC from (CORS; * = any, as anvil)",
+    )
+    p.add_argument("--no-cors", action="store_true", help="send no CORS headers: browsers block other origins")
+    p.add_argument(
         "--quiet",
         action="store_true",
         help="print only the listening address, and log warnings only (unless --log-level says otherwise)",
@@ -255,6 +261,7 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         history_blocks=None if args.pruning == "archive" else args.history_blocks,
         hot_blocks=args.hot_blocks,
         segment_blocks=args.segment_blocks,
+        cors_origins=() if args.no_cors else tuple(o.strip() for o in args.allow_origin.split(",") if o.strip()),
     )
 
 
@@ -275,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+    from pysei.app.localnet import add_network_parsers
+
+    add_network_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "node":
         config = _node_config(sub.choices["node"], args)

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
@@ -47,6 +48,16 @@ EXECUTION_QUEUE = 64
 """Ordered blocks that may wait for execution before ordering blocks (back-pressure)."""
 
 BlockListener = Callable[[ExecutedBlock], None]
+
+
+class Ordering(Protocol):
+    """What the node needs of its ordering stage."""
+
+    def notify(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
 PendingListener = Callable[[Sequence[bytes]], None]
 
 
@@ -92,16 +103,19 @@ class Node:
             ),
         )
         self.mempool = Mempool(self.store, config.mempool)
-        self._queue: asyncio.Queue[OrderedBlock] = asyncio.Queue(EXECUTION_QUEUE)
+        self.execution_queue: asyncio.Queue[OrderedBlock] = asyncio.Queue(EXECUTION_QUEUE)
         head = self.executor.head
         assert head is not None
         self.sequencer = Sequencer(
             SequencerConfig(block_time=config.block_time, automine=config.automine, gas_limit=config.gas_limit),
             self.mempool,
-            self._queue,
+            self.execution_queue,
             head.header.number + 1,
             lambda: self.executor.next_base_fee,
         )
+        self.ordering: Ordering = self.sequencer
+        """The stage that feeds ``execution_queue``: the sequencer here; a localnet validator puts its consensus
+        engine in its place before ``start``."""
         self.block_listeners: list[BlockListener] = []
         self.pending_listeners: list[PendingListener] = []
         self.mempool.subscribe(self._on_pending)
@@ -125,7 +139,7 @@ class Node:
         )
         head = self.executor.head
         if head is None:
-            self.executor.init_genesis(alloc, int(time.time()))
+            self.executor.init_genesis(alloc, config.genesis_timestamp or int(time.time()))
             record_genesis(self.store, wanted)
             return
         stored = stored_genesis(self.store)
@@ -144,7 +158,7 @@ class Node:
     # --- lifecycle -----------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self.sequencer.run(), name="ordering"),
+            asyncio.create_task(self.ordering.run(), name="ordering"),
             asyncio.create_task(self._execute_loop(), name="execution"),
             asyncio.create_task(self._evict_loop(), name="mempool-eviction"),
         ]
@@ -176,7 +190,7 @@ class Node:
     def submit(self, txs: list[Transaction]) -> list[AddOutcome | MempoolError]:
         results = self.mempool.add_many(txs, self.executor.next_base_fee)
         if self.mempool.pending_count:
-            self.sequencer.notify()
+            self.ordering.notify()
         return results
 
     async def wait_executed(self, tx_hashes: list[bytes]) -> None:
@@ -205,7 +219,7 @@ class Node:
     # --- execution -----------------------------------------------------------------------------------------
     async def _execute_loop(self) -> None:
         while True:
-            ordered = await self._queue.get()
+            ordered = await self.execution_queue.get()
             started = time.perf_counter()
             executed = await asyncio.to_thread(self.executor.execute, ordered)
             self.tiers.notify(ordered.number)
