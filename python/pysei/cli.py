@@ -17,7 +17,7 @@ from eth_account.hdaccount.mnemonic import Language, Mnemonic
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
 from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
-from pysei.node.datadir import DataDirLock, GenesisParams, StartupError, record_genesis
+from pysei.node.datadir import DataDirLock, GenesisParams, StartupError, record_genesis, stored_genesis
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 
@@ -169,8 +169,18 @@ def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--data-dir", type=Path, default=default_data_dir(), help="the node's data directory")
     e.add_argument("--out", type=Path, required=True, help="the snapshot file to write")
     e.add_argument("--block", type=_int_in(0, U63), default=None, help="block number (default: the head)")
-    e.add_argument("--chain-id", type=_int_in(1, MAX_CHAIN_ID), default=DEVNET_CHAIN_ID, help="the chain's id")
-    e.add_argument("--commitment-delay", type=_int_in(1, 256), default=2, help="the chain's commitment delay k")
+    e.add_argument(
+        "--chain-id",
+        type=_int_in(1, MAX_CHAIN_ID),
+        default=None,
+        help=f"the chain's id (default: the one the chain was started with, else {DEVNET_CHAIN_ID})",
+    )
+    e.add_argument(
+        "--commitment-delay",
+        type=_int_in(1, 256),
+        default=None,
+        help="the chain's commitment delay k (default: the one it was started with, else 2)",
+    )
     i = snap.add_parser(
         "import", help="verify a snapshot and make it the state of an empty data dir", formatter_class=fmt
     )
@@ -201,7 +211,10 @@ def _snapshot(args: argparse.Namespace) -> int:
     try:
         store = ChainStore(state_dir)
         if args.action == "export":
-            h = export(store, args.out, chain_id=args.chain_id, number=args.block, delay=args.commitment_delay)
+            stored = stored_genesis(store)
+            chain_id = args.chain_id or (stored.chain_id if stored is not None else DEVNET_CHAIN_ID)
+            delay = args.commitment_delay or (stored.commitment_delay if stored is not None else None) or 2
+            h = export(store, args.out, chain_id=chain_id, number=args.block, delay=delay)
             verb = "exported"
         else:
             h = import_into(store, args.path, trusted_block_hash=args.trusted_block_hash)
