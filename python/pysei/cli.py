@@ -17,7 +17,7 @@ from eth_account.hdaccount.mnemonic import Language, Mnemonic
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
 from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
-from pysei.node.datadir import DataDirLock, GenesisParams, StartupError, record_genesis, stored_genesis
+from pysei.node.datadir import LOCK_FILE, DataDirLock, GenesisParams, StartupError, record_genesis, stored_genesis
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 
@@ -203,7 +203,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     if args.action == "export" and not (args.data_dir / "state" / "data.mdb").exists():
         return _fail(f"no pysei chain in {args.data_dir}")
     state_dir = args.data_dir / "state"
-    created = [d for d in (args.data_dir, state_dir) if not d.exists()]
+    created = [p for p in (args.data_dir, state_dir, args.data_dir / LOCK_FILE) if not p.exists()]
     try:
         lock = DataDirLock(args.data_dir)
     except StartupError as e:
@@ -222,8 +222,11 @@ def _snapshot(args: argparse.Namespace) -> int:
             verb = "imported"
     except SnapshotError as e:
         # A refused import leaves the data directory as it found it.
-        for d in reversed(created):
-            shutil.rmtree(d, ignore_errors=True)
+        for path in reversed(created):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         return _fail(str(e))
     finally:
         lock.release()
