@@ -101,6 +101,11 @@ class IngestSettings(Protocol):
         """Answer a send only once the transaction is executed."""
         ...
 
+    @property
+    def allow_unprotected_txs(self) -> bool:
+        """Accept pre-EIP-155 transactions (no chain id in the signature)."""
+        ...
+
 
 class Simulator(Protocol):
     """Runs calls against the state after a committed block, writing nothing (eth_call, estimates, access lists)."""
@@ -137,6 +142,10 @@ class PendingPool(Protocol):
     def pending_nonce(self, sender: bytes) -> int: ...
 
     def get(self, tx_hash: bytes) -> Transaction | None: ...
+
+    def why_dropped(self, tx_hash: bytes) -> tuple[int, str] | None:
+        """(block, reason) if execution skipped the transaction and it left the pool for good."""
+        ...
 
     @property
     def pending_count(self) -> int: ...
