@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pysei.rpc.errors import invalid_params
+
+T = TypeVar("T")
 
 SHOWN = 66
 """Characters of a bad value quoted in an error message (a hash's length): bad input is never echoed whole."""
@@ -90,6 +93,13 @@ def boolean(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise invalid_params(f"invalid {name}: {shown(value)} is not a boolean")
     return value
+
+
+def field(obj: dict[str, Any], key: str, parse: Callable[[Any], T]) -> T | None:
+    """``obj[key]`` parsed, or None when absent or null; any other value must parse (``"to": false`` or ``""``
+    is refused, not read as absent)."""
+    value = obj.get(key)
+    return None if value is None else parse(value)
 
 
 def param(params: list[Any], index: int, name: str, *, required: bool = True, default: Any = None) -> Any:
