@@ -111,7 +111,7 @@ class EthCall:
         return hx(result)
 
     async def rpc_eth_createAccessList(self, params: list[Any]) -> dict[str, Any]:
-        _, _, (access, result) = self._simulate(params[:2], self.simulator.create_access_list)
+        _, _, (access, result) = self._simulate(params, self.simulator.create_access_list)
         out: dict[str, Any] = {
             "accessList": [{"address": codec.checksum(a), "storageKeys": [hb(k) for k in keys]} for a, keys in access],
             "gasUsed": hx(result.gas_used),
