@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+    from pysei.app.localnet import add_network_parsers
+
+    add_network_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "node":
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
