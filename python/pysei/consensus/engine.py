@@ -173,6 +173,9 @@ class ConsensusEngine:
         # --- routing
         self.forwarded: dict[bytes, tuple[Transaction, float]] = {}
         self._lane_txs: list[bytes] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.lane_progress: dict[int, float] = {}
+        """lane → when this validator last learnt a new PoA of it (a lane that certifies cars is alive)."""
         """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
         # --- observability
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
@@ -362,17 +365,27 @@ class ConsensusEngine:
         return car
 
     def _due_forwards(self, now: float) -> list[bytes]:
-        """Forwarded transactions not executed in time go into this lane (the owner may be down)."""
-        due = [(h, tx) for h, (tx, deadline) in self.forwarded.items() if deadline <= now]
-        if not due:
+        """Forwarded transactions not executed in time go into this lane when their owner's lane looks dead
+        (no link to it, or no new PoA of its lane for ``forward_timeout``); an owner that is merely busy keeps
+        them, so a slow chain does not fill with duplicates. ``forwarded`` is kept in deadline order."""
+        timeout = self.config.forward_timeout
+        expired = []
+        for h, (tx, deadline) in self.forwarded.items():
+            if deadline > now:
+                break
+            expired.append((h, tx))
+        if not expired:
             return []
-        nonces = self.store.nonces_and_balances([tx.sender for _, tx in due])
+        connected = set(self.network.connected)
+        nonces = self.store.nonces_and_balances([tx.sender for _, tx in expired])
         out = []
-        for (h, tx), (nonce, _) in zip(due, nonces, strict=True):
+        for (h, tx), (nonce, _) in zip(expired, nonces, strict=True):
+            del self.forwarded[h]
             if nonce > tx.nonce:
-                del self.forwarded[h]
-            else:
-                self.forwarded[h] = (tx, now + self.config.forward_timeout)
+                continue  # executed (or its nonce spent by another): done
+            self.forwarded[h] = (tx, now + timeout)  # re-inserted at the end: the order stays by deadline
+            owner = self.committee.lane_of(tx.sender)
+            if owner not in connected or now - self.lane_progress.get(owner, 0.0) >= timeout:
                 out.append(tx.raw)
         return out
 
@@ -469,6 +482,7 @@ class ConsensusEngine:
         known = self.tips.get(poa.lane)
         if known is None or poa.pos > known.pos:
             self.tips[poa.lane] = poa
+            self.lane_progress[poa.lane] = time.monotonic()
             if poa.lane == self.me and poa.pos == self.own_pos and self.own_pending is not None:
                 self.own_poa, self.own_pending, self._own_tally = poa, None, None  # learnt from a peer
             self._maybe_propose()
@@ -892,11 +906,17 @@ class ConsensusEngine:
     def _on_txs(self, msg: Txs) -> str | None:
         if len(msg.raws) > 20_000:
             return "too many forwarded transactions in one message"
-        decoded = decode_transactions(msg.raws)
+        task = asyncio.create_task(self._admit_forwarded(msg.raws))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return None
+
+    async def _admit_forwarded(self, raws: list[bytes]) -> None:
+        # Sender recovery off the event loop (the kernel releases the GIL): a forwarder's word is not trusted.
+        decoded = await asyncio.to_thread(decode_transactions, raws)
         txs = [d.tx for d in decoded if not isinstance(d, str)]
         if txs:
             self._submit(txs)
-        return None
 
     # ====================================================================================== state agreement
     def own_commitment(self, block: int) -> bytes | None:
