@@ -29,12 +29,13 @@ from hexbytes import HexBytes
 from nacl.signing import SigningKey
 from web3 import Web3
 
-from pysei.app.localnet import GENESIS, KEY, ValidatorProcesses, create_genesis
 from pysei.bench.loadgen import artifact
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
-from pysei.consensus.messages import Status, digest
-from pysei.p2p.network import Auth, Hello
+from pysei.consensus.genesis import GENESIS, KEY, create_genesis
+from pysei.consensus.launcher import ValidatorProcesses
+from pysei.consensus.messages import Status
+from pysei.p2p.network import Auth, Hello, auth_message
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [a.private_key for a in dev_accounts(DEV_MNEMONIC, 12)]
@@ -251,7 +252,7 @@ def _connect_as(port: int, key: SigningKey, chain_id: int) -> socket.socket:
     s.sendall(_hello(chain_id, key))
     size = int.from_bytes(s.recv(4), "big")
     theirs = msgspec.msgpack.decode(s.recv(size, socket.MSG_WAITALL), type=Hello)
-    sig = key.sign(digest(b"p2p-auth", chain_id, theirs.nonce, bytes(key.verify_key), theirs.pubkey)).signature
+    sig = key.sign(auth_message(chain_id, theirs.nonce, bytes(key.verify_key), theirs.pubkey)).signature
     auth = msgspec.msgpack.encode(Auth(sig))
     s.sendall(len(auth).to_bytes(4, "big") + auth)
     return s

@@ -26,9 +26,10 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from pysei.app.localnet import ValidatorProcesses, create_genesis
 from pysei.bench.loadgen import WORKLOADS, Rpc, hx, make_plan, run_setup
 from pysei.bench.nodes import free_port
+from pysei.consensus.genesis import create_genesis
+from pysei.consensus.launcher import ValidatorProcesses
 
 TICK = 0.02
 """Seconds between send batches of the open-loop sender."""

@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from pysei.chain.block import OrderedBlock
-from pysei.chain.transaction import Transaction
+from pysei.chain.transaction import Transaction, decode_transactions
 from pysei.consensus.committee import Committee, Signer
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
@@ -49,6 +49,7 @@ from pysei.consensus.messages import (
     Commit,
     Confirm,
     Evidence,
+    Message,
     PoA,
     Prepare,
     Proposal,
@@ -62,7 +63,6 @@ from pysei.consensus.messages import (
 )
 from pysei.consensus.rules import LaneVotes, SlotVotes, Tally, choose_reproposal
 from pysei.mempool import Mempool
-from pysei.native import decode_transactions
 from pysei.p2p.network import Network
 from pysei.state.store import ChainStore
 
@@ -123,7 +123,7 @@ class ConsensusEngine:
         self._base_fee = base_fee
         self._gas_limit = gas_limit
         self._submit = submit
-        self.network = Network(committee, signer, chain_id, self._on_message)
+        self.network = Network(committee, signer, chain_id, self._on_message, Message)
         n = committee.n
         self.failure: BaseException | None = None
         self.halted = asyncio.Event()
@@ -981,5 +981,28 @@ class ConsensusEngine:
                     f"{signers} certified {commitment.hex()}; stopping rather than continuing on a different state"
                 )
 
-    def certificate(self, block: int) -> tuple[bytes, list[int]] | None:
-        return self.certified.get(block) or self.journal.app_qc(block)
+    def certificate(self, block: int) -> tuple[bytes, list[bytes]] | None:
+        """The AppQC of ``block``: the certified commitment and its signers' public keys."""
+        cert = self.certified.get(block) or self.journal.app_qc(block)
+        if cert is None:
+            return None
+        return cert[0], [self.committee.members[i].pubkey for i in cert[1]]
+
+    def validators(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "index": m.index,
+                "publicKey": "0x" + m.pubkey.hex(),
+                "stake": m.stake,
+                "p2p": f"{m.host}:{m.p2p_port}",
+                "rpc": f"http://{m.host}:{m.rpc_port}",
+                "connected": m.index == self.me or m.index in self.network.connected,
+            }
+            for m in self.committee.members
+        ]
+
+    def evidence(self) -> list[dict[str, Any]]:
+        return [
+            {"kind": e.kind, "offender": e.offender, "first": "0x" + e.first.hex(), "second": "0x" + e.second.hex()}
+            for e in self.journal.evidence()
+        ]

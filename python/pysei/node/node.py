@@ -20,9 +20,10 @@ from typing import Protocol
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import FEE_COLLECTOR
+from pysei.chain.events import ExecutedBlock
 from pysei.chain.transaction import Transaction
 from pysei.consensus.sequencer import Sequencer, SequencerConfig
-from pysei.execution.executor import ChainParams, ExecutedBlock, Executor
+from pysei.execution.executor import ChainParams, Executor
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
 from pysei.state.store import Alloc, ChainStore
@@ -155,6 +156,14 @@ class Node:
                 fut = self._waiters[h] = loop.create_future()
             futures.append(fut)
         await asyncio.gather(*futures)
+
+    def on_block(self, listener: BlockListener) -> None:
+        """Calls ``listener`` with each executed block, after its commit."""
+        self.block_listeners.append(listener)
+
+    def on_pending(self, listener: PendingListener) -> None:
+        """Calls ``listener`` with the hashes of transactions that just became executable."""
+        self.pending_listeners.append(listener)
 
     def _on_pending(self, hashes: Sequence[bytes]) -> None:
         for listener in self.pending_listeners:
