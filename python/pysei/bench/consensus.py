@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -208,6 +209,10 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     tmp = Path(tempfile.mkdtemp(prefix="pysei-localnet-"))
@@ -215,6 +220,8 @@ def main(args: argparse.Namespace) -> int:
     ports = [(free_port(), free_port()) for _ in range(n)]
     create_genesis(tmp, n, ports=ports, dev_accounts=1)
     net = ValidatorProcesses(tmp, fsync=args.fsync)
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the validators are stopped, not orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         net.start_all()
         for i in range(n):
