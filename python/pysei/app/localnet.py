@@ -35,7 +35,11 @@ log = logging.getLogger("pysei.localnet")
 
 
 # ------------------------------------------------------------------------------------------------- one validator
-async def serve_validator(home: Path, genesis_path: Path, *, fsync: bool = True, exec_threads: int = 1) -> int:
+async def serve_validator(
+    home: Path, genesis_path: Path, *, fsync: bool = True, exec_threads: int = 1, p2p_listen: int | None = None
+) -> int:
+    """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
+    genesis one (behind a port forward, or a test proxy that cuts links)."""
     genesis = Genesis.load(genesis_path)
     seed = bytes.fromhex((home / KEY).read_text().strip())
     probe = Signer(seed, 0)
@@ -77,7 +81,7 @@ async def serve_validator(home: Path, genesis_path: Path, *, fsync: bool = True,
     server = RpcServer(rpc_api(node, engine))
     mount_explorer(server.app, rpc_url="/", ws_url="/")
     await node.start()
-    await engine.start(member.host, member.p2p_port)
+    await engine.start(member.host, p2p_listen or member.p2p_port)
     port = await server.start(config.host, config.port)
     print(f"validator {index} rpc http://{config.host}:{port} p2p {member.host}:{member.p2p_port}", flush=True)
     loop = asyncio.get_running_loop()
@@ -156,6 +160,7 @@ def add_network_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--genesis", type=Path, required=True)
     v.add_argument("--no-fsync", action="store_true")
     v.add_argument("--exec-threads", type=int, default=1)
+    v.add_argument("--p2p-listen", type=int, default=None, help="listen port if not the genesis one (port forward)")
     v.add_argument("--log-level", default="INFO")
     v.set_defaults(func=_run_validator)
 
@@ -169,5 +174,11 @@ def _run_validator(args: argparse.Namespace) -> int:
     except ImportError:  # a speed-up only
         pass
     return asyncio.run(
-        serve_validator(args.home, args.genesis, fsync=not args.no_fsync, exec_threads=max(1, args.exec_threads))
+        serve_validator(
+            args.home,
+            args.genesis,
+            fsync=not args.no_fsync,
+            exec_threads=max(1, args.exec_threads),
+            p2p_listen=args.p2p_listen,
+        )
     )

@@ -300,7 +300,9 @@ class ConsensusEngine:
             return self._on_sync_request(peer, msg)
         if isinstance(msg, SyncResponse):
             return self._on_sync_response(msg)
-        return "message a validator may not send"  # e.g. a TC on its own: TCs travel inside Prepares
+        if isinstance(msg, TC):
+            return self._on_tc(msg)
+        return "message a validator may not send"
 
     def _evidence(self, kind: str, offender: int, first: Any, second: Any) -> None:
         enc = msgspec.msgpack.encode
@@ -535,7 +537,10 @@ class ConsensusEngine:
 
     def _send_timeout(self) -> None:
         v = self.votes
-        if v.view in v.timed_out:
+        mine = self._timeouts.get((v.slot, v.view), {}).get(self.me)
+        if mine is not None:
+            # Still stuck in this view: send the same Timeout again (peers that were cut off never got it).
+            self.network.broadcast(mine)
             return
         v.timed_out.add(v.view)
         t = Timeout(v.slot, v.view, v.high_qc, v.high_qc_prop, v.voted_view, v.voted, self.me)
@@ -555,17 +560,30 @@ class ConsensusEngine:
             self._maybe_sync(peer, t.slot - 1)
             return None
         if t.view < self.votes.view:
+            if self._tc is not None and self._tc.view >= t.view:
+                self.network.send(peer, self._tc)  # the peer missed the TC that moved us on
             return None
         if (err := t.verify(self.committee)) is not None:
             return err
         self._add_timeout(t)
         return None
 
+    def _on_tc(self, tc: TC) -> str | None:
+        if tc.slot != self.votes.slot or tc.view < self.votes.view:
+            return None
+        if (err := tc.verify(self.committee)) is not None:
+            return err
+        self._enter(tc.slot, tc.view + 1, tc)
+        return None
+
     def _add_timeout(self, t: Timeout) -> None:
         got = self._timeouts.setdefault((t.slot, t.view), {})
         got[t.voter] = t
-        if t.view == self.votes.view and t.view not in self.votes.timed_out and self.committee.is_available(got):
-            self._send_timeout()  # F+1 gave up: at least one honest one did, join them
+        if t.view >= self.votes.view and t.view not in self.votes.timed_out and self.committee.is_available(got):
+            # F+1 gave up on this view (at least one of them honest): join them, catching up from a lower view.
+            if t.view > self.votes.view:
+                self._enter(t.slot, t.view)
+            self._send_timeout()
         if self.committee.has_quorum(got) and t.view >= self.votes.view and t.slot == self.votes.slot:
             tc = TC(t.slot, t.view, sorted(got.values(), key=lambda x: x.voter))
             self._enter(t.slot, t.view + 1, tc)

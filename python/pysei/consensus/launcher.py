@@ -18,13 +18,22 @@ class ValidatorProcesses:
     """The validator processes of a genesis directory (``v<i>`` = validator i): start, kill, restart, stop.
     Used by ``pysei localnet``, ``pysei bench consensus`` and the process tests."""
 
-    def __init__(self, data_dir: Path, *, fsync: bool = True, env: dict[int, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        fsync: bool = True,
+        env: dict[int, dict[str, str]] | None = None,
+        p2p_listen: dict[int, int] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.genesis_path = data_dir / GENESIS
         self.genesis = Genesis.load(self.genesis_path)
         self.homes = [data_dir / f"v{i}" for i in range(self.genesis.committee.n)]
         self.fsync = fsync
         self.env = env or {}
+        self.p2p_listen = p2p_listen or {}
+        """validator → port it listens on instead of its genesis p2p port (behind a proxy)"""
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
     def url(self, i: int) -> str:
@@ -34,6 +43,8 @@ class ValidatorProcesses:
     def start(self, i: int) -> None:
         cmd = [sys.executable, "-m", "pysei.cli", "validator", "--home", str(self.homes[i])]
         cmd += ["--genesis", str(self.genesis_path)] + ([] if self.fsync else ["--no-fsync"])
+        if i in self.p2p_listen:
+            cmd += ["--p2p-listen", str(self.p2p_listen[i])]
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env.get(i, {})}
         with open(self.homes[i] / "validator.log", "ab") as out:
             self.procs[i] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
