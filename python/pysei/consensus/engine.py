@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from pysei.chain.block import OrderedBlock
-from pysei.chain.transaction import Transaction, decode_transactions
+from pysei.chain.transaction import Transaction, decode_transactions, decode_with_senders
 from pysei.consensus.committee import Committee, Signer
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
@@ -343,17 +343,17 @@ class ConsensusEngine:
         if not self.mempool.pending_count:
             return
         taken = self.mempool.take(self.config.max_car_txs * 4, self._gas_limit, self._base_fee())
-        forward: dict[int, list[bytes]] = {}
+        forward: dict[int, list[Transaction]] = {}
         now = time.monotonic()
         for tx in taken:
             owner = self.committee.lane_of(tx.sender)
             if owner == self.me:
                 self._lane_txs.append(tx.raw)
             else:
-                forward.setdefault(owner, []).append(tx.raw)
+                forward.setdefault(owner, []).append(tx)
                 self.forwarded[tx.hash] = (tx, now + self.config.forward_timeout)
-        for owner, raws in forward.items():
-            self.network.send(owner, Txs(raws))
+        for owner, txs in forward.items():
+            self.network.send(owner, Txs([t.raw for t in txs], [t.sender for t in txs]))
 
     def _take_car(self) -> list[bytes]:
         size = 0
@@ -922,19 +922,15 @@ class ConsensusEngine:
 
     # ================================================================================================ routing
     def _on_txs(self, msg: Txs) -> str | None:
-        if len(msg.raws) > 20_000:
-            return "too many forwarded transactions in one message"
-        task = asyncio.create_task(self._admit_forwarded(msg.raws))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        if len(msg.raws) > 20_000 or len(msg.senders) != len(msg.raws) or any(len(s) != 20 for s in msg.senders):
+            return "malformed forwarded transactions"
+        try:
+            # No signature recovery here (the forwarder did it; see Txs): decoding only, in Rust.
+            txs = decode_with_senders(msg.raws, msg.senders)
+        except ValueError as exc:
+            return f"undecodable forwarded transaction: {exc}"
+        self._submit(txs)
         return None
-
-    async def _admit_forwarded(self, raws: list[bytes]) -> None:
-        # Sender recovery off the event loop (the kernel releases the GIL): a forwarder's word is not trusted.
-        decoded = await asyncio.to_thread(decode_transactions, raws)
-        txs = [d.tx for d in decoded if not isinstance(d, str)]
-        if txs:
-            self._submit(txs)
 
     # ====================================================================================== state agreement
     def own_commitment(self, block: int) -> bytes | None:
