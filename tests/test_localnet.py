@@ -34,7 +34,7 @@ from web3 import Web3
 from pysei.bench.loadgen import artifact
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
-from pysei.consensus.genesis import GENESIS, KEY, create_genesis
+from pysei.consensus.genesis import GENESIS, Genesis, create_genesis, load_key
 from pysei.consensus.launcher import ValidatorProcesses
 from pysei.consensus.messages import Status
 from pysei.p2p.network import Auth, Hello, auth_message
@@ -412,7 +412,7 @@ def test_byzantine_behaviour_is_detected_and_garbage_is_refused(tmp_path: Path) 
             while s.recv(4096):
                 pass
         # A member (validator 0's key, its process stopped) that sends undecodable and unauthorised messages.
-        key0 = SigningKey(bytes.fromhex((net.homes[0] / KEY).read_text().strip()))
+        key0 = SigningKey(load_key(net.homes[0]))
         for bad in (b"\x93garbage", msgspec.msgpack.encode(Status(10**9)) + b"trailing"):
             with _connect_as(p2p, key0, chain_id) as s:
                 s.sendall(len(bad).to_bytes(4, "big") + bad)
@@ -469,3 +469,27 @@ def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
         assert proc.returncode == 0
         assert b"http://127.0.0.1:" in out and b"localnet stopped" in out
     assert (tmp_path / GENESIS).exists()
+
+
+def test_init_and_genesis_commands_build_a_network_description(tmp_path: Path) -> None:
+    """The multi-machine set-up: each operator runs `pysei init`, one assembles `pysei genesis` from the entries."""
+    pysei = [sys.executable, "-m", "pysei.cli"]
+    for i in range(3):
+        home = tmp_path / f"n{i}"
+        out = subprocess.run([*pysei, "init", "--home", str(home), "--host", f"10.0.0.{i + 1}"], capture_output=True)
+        assert out.returncode == 0, out.stderr
+        assert (home / "validator_key").stat().st_mode & 0o777 == 0o600
+    again = subprocess.run([*pysei, "init", "--home", str(tmp_path / "n0")], capture_output=True, text=True)
+    assert again.returncode == 1 and "never overwritten" in again.stderr
+    entries = [str(tmp_path / f"n{i}" / "validator.json") for i in range(3)]
+    out = subprocess.run([*pysei, "genesis", "--out", str(tmp_path / GENESIS), "--chain-id", "4242", *entries])
+    assert out.returncode == 0
+    genesis = Genesis.load(tmp_path / GENESIS)
+    assert genesis.chain_id == 4242 and genesis.committee.n == 3
+    keys = [m.pubkey for m in genesis.committee.members]
+    assert keys == sorted(keys)
+    assert {m.host for m in genesis.committee.members} == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}
+    dup = subprocess.run(
+        [*pysei, "genesis", "--out", str(tmp_path / "x.json"), entries[0], entries[0]], text=True, capture_output=True
+    )
+    assert dup.returncode == 1 and "twice" in dup.stderr

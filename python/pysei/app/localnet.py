@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -19,17 +20,21 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pysei.app.devnet import rpc_api
 from pysei.chain.constants import DEVNET_CHAIN_ID
 from pysei.consensus.committee import Signer
-from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
-from pysei.consensus.genesis import DEFAULT_P2P_PORT, DEFAULT_RPC_PORT, GENESIS, KEY, Genesis, create_genesis
-from pysei.consensus.journal import Journal
+from pysei.consensus.genesis import (
+    DEFAULT_P2P_PORT,
+    DEFAULT_RPC_PORT,
+    GENESIS,
+    KEY,
+    Genesis,
+    create_genesis,
+    load_key,
+    validator_entry,
+    write_genesis,
+    write_key,
+)
 from pysei.consensus.launcher import ValidatorProcesses
-from pysei.explorer.site import mount_explorer
-from pysei.node.config import NodeConfig
-from pysei.node.node import Node
-from pysei.rpc.server import RpcServer
 
 log = logging.getLogger("pysei.localnet")
 
@@ -40,8 +45,17 @@ async def serve_validator(
 ) -> int:
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
     genesis one (behind a port forward, or a test proxy that cuts links)."""
+    # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
+    from pysei.app.devnet import rpc_api
+    from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
+    from pysei.consensus.journal import Journal
+    from pysei.explorer.site import mount_explorer
+    from pysei.node.config import NodeConfig
+    from pysei.node.node import Node
+    from pysei.rpc.server import RpcServer
+
     genesis = Genesis.load(genesis_path)
-    seed = bytes.fromhex((home / KEY).read_text().strip())
+    seed = load_key(home)
     probe = Signer(seed, 0)
     index = genesis.committee.index_of(probe.pubkey)
     if index is None:
@@ -155,6 +169,19 @@ def add_network_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT, help="validator i listens for peers on this + i")
     p.add_argument("--no-fsync", action="store_true")
     p.set_defaults(func=run_localnet)
+    i = sub.add_parser("init", help="create a validator key and its genesis entry (validator.json)")
+    i.add_argument("--home", type=Path, required=True, help="the validator's data directory")
+    i.add_argument("--host", default="127.0.0.1", help="address the other validators reach this one at")
+    i.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT)
+    i.add_argument("--rpc-port", type=int, default=DEFAULT_RPC_PORT)
+    i.add_argument("--stake", type=int, default=100)
+    i.set_defaults(func=_init)
+    g = sub.add_parser("genesis", help="assemble a genesis file from validators' validator.json entries")
+    g.add_argument("entries", nargs="+", help="validator.json files from pysei init")
+    g.add_argument("--out", type=Path, default=Path(GENESIS))
+    g.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
+    g.add_argument("--accounts", type=int, default=20, help="funded dev accounts (the devnet's mnemonic)")
+    g.set_defaults(func=_genesis)
     v = sub.add_parser("validator", help="run one validator of the network a genesis file describes")
     v.add_argument("--home", type=Path, required=True, help=f"data directory holding {KEY}")
     v.add_argument("--genesis", type=Path, required=True)
@@ -163,6 +190,31 @@ def add_network_parsers(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--p2p-listen", type=int, default=None, help="listen port if not the genesis one (port forward)")
     v.add_argument("--log-level", default="INFO")
     v.set_defaults(func=_run_validator)
+
+
+def _init(args: argparse.Namespace) -> int:
+    try:
+        seed = write_key(args.home)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    entry = validator_entry(seed, host=args.host, p2p_port=args.p2p_port, rpc_port=args.rpc_port, stake=args.stake)
+    (args.home / "validator.json").write_text(json.dumps(entry, indent=2) + "\n")
+    print(f"key: {args.home / KEY} (keep it secret)\nthis validator's genesis entry: {args.home / 'validator.json'}")
+    print(json.dumps(entry, indent=2))
+    print("collect every validator's validator.json and run: pysei genesis --out genesis.json <their files>")
+    return 0
+
+
+def _genesis(args: argparse.Namespace) -> int:
+    entries = [json.loads(Path(p).read_text()) for p in args.entries]
+    try:
+        path = write_genesis(args.out, entries, chain_id=args.chain_id, dev_accounts=args.accounts)
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc!r}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: {len(entries)} validators; give every validator this file (pysei validator --genesis)")
+    return 0
 
 
 def _run_validator(args: argparse.Namespace) -> int:

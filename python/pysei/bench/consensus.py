@@ -27,7 +27,6 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from pysei.bench.loadgen import WORKLOADS, Rpc, hx, make_plan, run_setup
 from pysei.bench.nodes import free_port
 from pysei.consensus.genesis import create_genesis
 from pysei.consensus.launcher import ValidatorProcesses
@@ -39,7 +38,7 @@ TICK = 0.02
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("consensus", help="Autobahn: load through every validator of a loopback localnet")
     p.add_argument("--validators", type=int, default=4)
-    p.add_argument("--workload", choices=WORKLOADS, default="erc20")
+    p.add_argument("--workload", default="erc20", help="a `pysei bench e2e` workload: transfer, erc20, erc20-zipf, …")
     p.add_argument("--rate", type=float, default=1000.0, help="offered load, transactions per second")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     p.add_argument("--accounts", type=int, default=400, help="sending accounts")
@@ -59,6 +58,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _run(args: argparse.Namespace, net: ValidatorProcesses, say: Any) -> dict[str, Any]:
+    from pysei.bench.loadgen import Rpc, hx, make_plan, run_setup  # heavy; only when a run starts
+
     n = net.genesis.committee.n
     urls = [net.url(i) for i in range(n)]
     n_txs = int(args.rate * args.duration)

@@ -73,6 +73,8 @@ FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
 bad-state. Empty in every real run."""
 
 
+SYNC_BATCH = 32
+"""Committed slots per sync response (a response is pulled right after the previous one is applied)."""
 LEADER_UNREACHABLE_TIMEOUT = 0.3
 """View timer (seconds) while this replica has no connection to the view's leader."""
 
@@ -299,7 +301,7 @@ class ConsensusEngine:
         if isinstance(msg, SyncRequest):
             return self._on_sync_request(peer, msg)
         if isinstance(msg, SyncResponse):
-            return self._on_sync_response(msg)
+            return self._on_sync_response(peer, msg)
         if isinstance(msg, TC):
             return self._on_tc(msg)
         return "message a validator may not send"
@@ -859,16 +861,17 @@ class ConsensusEngine:
         return None
 
     # =================================================================================================== sync
-    def _maybe_sync(self, peer: int, their_slot: int) -> None:
-        now = time.monotonic()
-        if their_slot <= self.committed_slot or now - self._last_sync < 0.3:
+    def _maybe_sync(self, peer: int, their_slot: int, *, now: bool = False) -> None:
+        t = time.monotonic()
+        self.peer_slots[peer] = max(self.peer_slots.get(peer, 0), their_slot)
+        if their_slot <= self.committed_slot or (not now and t - self._last_sync < 0.3):
             return
-        self._last_sync = now
-        self.network.send(peer, SyncRequest(self.committed_slot + 1, 32))
+        self._last_sync = t
+        self.network.send(peer, SyncRequest(self.committed_slot + 1, SYNC_BATCH))
 
     def _on_sync_request(self, peer: int, req: SyncRequest) -> str | None:
         records = []
-        for slot in range(req.from_slot, req.from_slot + min(req.count, 64)):
+        for slot in range(req.from_slot, req.from_slot + min(req.count, SYNC_BATCH)):
             commit = self.commits.get(slot) or self.journal.commit(slot)
             emitted = self.journal.emitted(slot)
             if commit is None or emitted is None:
@@ -879,7 +882,13 @@ class ConsensusEngine:
             self.network.send(peer, SyncResponse(records))
         return None
 
-    def _on_sync_response(self, msg: SyncResponse) -> str | None:
+    def _on_sync_response(self, peer: int, msg: SyncResponse) -> str | None:
+        err = self._apply_sync(msg)
+        if err is None and msg.records:
+            self._maybe_sync(peer, self.peer_slots.get(peer, 0), now=True)  # far behind: keep pulling
+        return err
+
+    def _apply_sync(self, msg: SyncResponse) -> str | None:
         """Applies certified slots in order; cars are checked against the cut's tips by their hash chain."""
         for rec in msg.records:
             slot = rec.commit.proposal.slot
