@@ -64,7 +64,7 @@ async def serve_validator(
     signer = Signer(seed, index)
     member = genesis.committee.members[index]
     config = NodeConfig(
-        host=member.host,
+        host="127.0.0.1",  # JSON-RPC on loopback (put a proxy in front to serve it); p2p on the genesis host
         port=member.rpc_port,
         chain_id=genesis.chain_id,
         data_dir=home,
