@@ -58,6 +58,15 @@ def rpc_api(node: Node, consensus: ConsensusView | None = None) -> RpcApi:
     )
 
 
+async def wait_for_stop(node: Node) -> BaseException | None:
+    """Waits for SIGINT/SIGTERM or a failed stage; returns the failure, if any."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, node.stopped.set)
+    await node.stopped.wait()
+    return node.failure
+
+
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
@@ -69,11 +78,7 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
         banner(Console(), node, port)
     else:
         print(f"listening {config.host}:{port}", flush=True)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.stopped.set)
-    await node.stopped.wait()
-    failure = node.failure
+    failure = await wait_for_stop(node)
     await server.stop()
     await node.stop()
     if failure is not None:

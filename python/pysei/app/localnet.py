@@ -46,7 +46,7 @@ async def serve_validator(
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
     genesis one (behind a port forward, or a test proxy that cuts links)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
-    from pysei.app.devnet import rpc_api
+    from pysei.app.devnet import rpc_api, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
     from pysei.consensus.journal import Journal
     from pysei.explorer.site import mount_explorer
@@ -98,11 +98,7 @@ async def serve_validator(
     await engine.start(member.host, p2p_listen or member.p2p_port)
     port = await server.start(config.host, config.port)
     print(f"validator {index} rpc http://{config.host}:{port} p2p {member.host}:{member.p2p_port}", flush=True)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.stopped.set)
-    await node.stopped.wait()
-    failure = node.failure
+    failure = await wait_for_stop(node)
     await server.stop()
     await engine.stop()
     await node.stop()

@@ -183,6 +183,24 @@ class ConsensusEngine:
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
         self.recent_commits: deque[tuple[int, int, str, float]] = deque(maxlen=256)
         self._tasks: list[asyncio.Task[None]] = []
+        self._handlers: dict[type, Callable[[int, Any], str | None]] = {
+            Car: self._on_car,
+            CarVote: self._on_car_vote,
+            PoA: lambda _, m: self._on_poa(m),
+            Prepare: self._on_prepare,
+            Vote: self._on_vote,
+            Confirm: self._on_confirm,
+            Commit: self._on_commit,
+            Timeout: self._on_timeout,
+            TC: lambda _, m: self._on_tc(m),
+            AppVote: self._on_app_vote,
+            Txs: lambda _, m: self._on_txs(m),
+            CarRequest: self._on_car_request,
+            Cars: lambda _, m: self._on_cars(m),
+            Status: self._on_status,
+            SyncRequest: self._on_sync_request,
+            SyncResponse: self._on_sync_response,
+        }
 
     # =================================================================================================== life
     async def start(self, host: str, port: int) -> int:
@@ -269,42 +287,16 @@ class ConsensusEngine:
         if err is not None:
             self.network.penalize(peer, err)
 
-    def _dispatch(self, peer: int, msg: Any) -> str | None:  # noqa: PLR0911 - one branch per message type
-        if isinstance(msg, Car):
-            return self._on_car(peer, msg)
-        if isinstance(msg, CarVote):
-            return self._on_car_vote(peer, msg)
-        if isinstance(msg, PoA):
-            return self._on_poa(msg)
-        if isinstance(msg, Prepare):
-            return self._on_prepare(peer, msg)
-        if isinstance(msg, Vote):
-            return self._on_vote(peer, msg)
-        if isinstance(msg, Confirm):
-            return self._on_confirm(peer, msg)
-        if isinstance(msg, Commit):
-            return self._on_commit(peer, msg)
-        if isinstance(msg, Timeout):
-            return self._on_timeout(peer, msg)
-        if isinstance(msg, AppVote):
-            return self._on_app_vote(peer, msg)
-        if isinstance(msg, Txs):
-            return self._on_txs(msg)
-        if isinstance(msg, CarRequest):
-            return self._on_car_request(peer, msg)
-        if isinstance(msg, Cars):
-            return self._on_cars(msg)
-        if isinstance(msg, Status):
-            self.peer_slots[peer] = msg.committed_slot
-            self._maybe_sync(peer, msg.committed_slot)
-            return None
-        if isinstance(msg, SyncRequest):
-            return self._on_sync_request(peer, msg)
-        if isinstance(msg, SyncResponse):
-            return self._on_sync_response(peer, msg)
-        if isinstance(msg, TC):
-            return self._on_tc(msg)
-        return "message a validator may not send"
+    def _dispatch(self, peer: int, msg: Any) -> str | None:
+        """Runs the message's handler; returns why the peer misbehaved, if it did."""
+        handler = self._handlers.get(type(msg))
+        if handler is None:
+            return "message a validator may not send"
+        return handler(peer, msg)
+
+    def _on_status(self, peer: int, msg: Status) -> str | None:
+        self._maybe_sync(peer, msg.committed_slot)
+        return None
 
     def _evidence(self, kind: str, offender: int, first: Any, second: Any) -> None:
         enc = msgspec.msgpack.encode
