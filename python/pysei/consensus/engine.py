@@ -278,6 +278,10 @@ class ConsensusEngine:
             if self.own_pending is not None:
                 self.network.send(peer, self.own_pending)
             return
+        if msg == "disconnected":
+            if peer == self.committee.leader(self.votes.slot, self.votes.view):
+                self._arm_timer()  # the leader is gone: the short timer applies now, not after the full one
+            return
         try:
             err = self._dispatch(peer, msg)
         except StateDivergence as exc:

@@ -103,7 +103,8 @@ class _Link:
 
 
 Handler = Callable[[int, Any], None]
-"""Called with (peer index, decoded message) for every message from an authenticated peer."""
+"""Called with (peer index, decoded message) for every message from an authenticated peer, and with the strings
+"connected" / "disconnected" when its link comes up or goes down."""
 
 
 def _frame(payload: bytes) -> bytes:
@@ -264,6 +265,7 @@ class Network:
                 del self._links[peer]
                 self.stats[peer].connected = False
                 log.info("p2p: disconnected from validator %d", peer)
+                self.handler(peer, "disconnected")
             if link is not None:
                 self._close(link)
             else:
