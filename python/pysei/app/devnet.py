@@ -19,6 +19,7 @@ from pysei.node.config import NodeConfig
 from pysei.node.datadir import StartupError
 from pysei.node.node import Node
 from pysei.rpc.api import RpcApi, Services, build_api
+from pysei.rpc.interfaces import ConsensusView
 from pysei.rpc.server import RpcServer
 
 
@@ -49,8 +50,9 @@ def banner(console: Console, node: Node, port: int) -> None:
     console.print(f"Explorer:          http://{cfg.host}:{port}{PREFIX}", highlight=False)
 
 
-def rpc_api(node: Node) -> RpcApi:
-    """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces."""
+def rpc_api(node: Node, consensus: ConsensusView | None = None) -> RpcApi:
+    """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces (and, on a validator,
+    its consensus engine's)."""
     return build_api(
         Services(
             chain=node.store,
@@ -63,8 +65,23 @@ def rpc_api(node: Node) -> RpcApi:
             events=node,
             stats=node,
             accounts=node.accounts,
+            consensus=consensus,
         )
     )
+
+
+def stop_on_signals(node: Node) -> None:
+    """SIGINT/SIGTERM stop the node cleanly. Installed before the listening address is printed: whoever reads
+    it may signal at once, and must get a clean stop."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, node.stopped.set)
+
+
+async def wait_for_stop(node: Node) -> BaseException | None:
+    """Waits for a signal (see ``stop_on_signals``) or a failed stage; returns the failure, if any."""
+    await node.stopped.wait()
+    return node.failure
 
 
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
@@ -85,16 +102,12 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
             else ("choose a local address with --host")
         )
         raise StartupError(f"cannot listen on {config.host}:{config.port}: {reason}; {hint}") from None
-    # Handlers first: whoever reads the address may signal at once, and must get a clean stop.
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.stopped.set)
+    stop_on_signals(node)
     if not quiet:
         banner(Console(soft_wrap=True), node, port)
     else:
         print(f"listening {config.host}:{port}", flush=True)
-    await node.stopped.wait()
-    failure = node.failure
+    failure = await wait_for_stop(node)
     await server.stop()
     await node.stop()
     if failure is not None:

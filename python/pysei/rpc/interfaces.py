@@ -8,7 +8,7 @@ root (``pysei/app`` or ``pysei/node/run.py``) passes the node's implementations 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord
 from pysei.chain.fees import FeeParams
@@ -187,4 +187,22 @@ class StatsSource(Protocol):
     @property
     def recent_stats(self) -> Sequence[ExecutionStats]:
         """Recent blocks' execution statistics, oldest first."""
+        ...
+
+
+class ConsensusView(Protocol):
+    """A validator's consensus engine, as the sei_ consensus methods see it (absent on the devnet)."""
+
+    def status(self) -> dict[str, Any]:
+        """Slot, view, leader, lane tips, commit counts, peers (sei_consensusStatus)."""
+        ...
+
+    def validators(self) -> list[dict[str, Any]]: ...
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """Stored evidence: two conflicting messages signed by one validator."""
+        ...
+
+    def certificate(self, block: int) -> tuple[bytes, list[bytes]] | None:
+        """The AppQC of ``block``: (certified commitment, signers' public keys), or None."""
         ...
