@@ -157,6 +157,8 @@ def test_click_through_block_tx_address_token(node: Devnet, chain: dict[str, Any
     block = chain["transfer_block"]
     open_page(page, node.http_url, f"/block/{block}", shot="block")
     assert f"Block {block:,}" in page.inner_text("main")
+    # A devnet's blocks carry no AppQC (one sequencer); a consensus node says whether a quorum certified the block.
+    expect(page.locator("[data-unavailable='appqc'], [data-appqc]").first).to_be_visible()
     click_and_wait(page, page.locator(f"main a[href='#/tx/{chain['transfer']}' i]"), "tx")
     ready(page, "tx")
     main = page.locator("main")

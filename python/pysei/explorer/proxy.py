@@ -50,6 +50,7 @@ READ_METHODS = frozenset(
         "pysei_executionStats",
         "sei_getStateCommitment",
         "sei_consensusStatus",
+        "sei_getEvidence",
         "sei_validators",
         "sei_delegations",
         "sei_proposals",
