@@ -169,6 +169,9 @@ def test_click_through_block_tx_address_token(node: Devnet, chain: dict[str, Any
     click_and_wait(page, main.locator(f"a[href='#/address/{chain['token']}' i]").first, "address")
     ready(page, "address")
     expect(page.locator("[data-token]")).to_contain_text("ERC-20")
+    page.fill("input[name=slot]", "2")  # Token's totalSupply slot (after name and symbol)
+    page.click("form.inline button")
+    expect(page.locator("[data-storage]")).to_have_text("0x" + f"{1000 * ETHER:064x}")
     # The address page feature-detects the address index (and the creator): shown, or "not available", never an error.
     assert page.locator("main .problem").count() == 0
     click_and_wait(page, page.locator("[data-token] a"), "token")
