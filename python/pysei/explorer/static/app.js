@@ -71,6 +71,7 @@ async function show() {
   main.replaceChildren(node);
   document.body.dataset.page = page;
   document.body.dataset.route = hash; // tests and the benchmark wait for this route's page to be ready
+  document.body.dataset.readyMs = performance.now().toFixed(1); // since navigation start: the load time
   document.body.dataset.ready = '1';
   window.scrollTo(0, 0);
 }

@@ -1,5 +1,5 @@
 // A block: header fields, its state commitment and certificate, execution statistics, transactions (paged).
-import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
+import { h, kv, problem, section, table, unavailable } from '../dom.js';
 import { count, gwei, hex, isHash, num, param, sei, when } from '../format.js';
 import { addrLink, blockLink, txLink } from '../links.js';
 import { RpcError, batch, call } from '../rpc.js';
@@ -48,7 +48,7 @@ export async function render(_ctx, id) {
       ['Next', h('a', { href: `#/block/${n + 1}` }, `block ${count(n + 1)}`)],
     ])),
     section('State commitment', commitmentView(commitment, block)),
-    section('Execution', stat ? json(stat) : h('p', { class: 'muted' }, 'Statistics are kept for the node\'s most recent blocks only.')),
+    section('Execution', stat ? kv(Object.entries(stat).map(([k, v]) => [k.replaceAll('_', ' '), String(v ?? 'parallel')]), true) : h('p', { class: 'muted' }, 'Statistics are kept for the node\'s most recent blocks only.')),
     section('Transactions', table(['Hash', 'From', 'To', 'Value', 'Gas used', 'Status'], rows, { empty: 'No transactions.' }), pager));
 }
 
