@@ -25,6 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from web3 import Web3
+from websockets.sync.client import connect as ws_connect
 
 from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
 
@@ -208,6 +209,7 @@ def test_search_by_each_key(node: Devnet, chain: dict[str, Any], page: Page) -> 
         page.wait_for_selector(f"body[data-ready='1'][data-route='{route}'][data-page='{page_name}']", timeout=20_000)
         if page_name == "search":
             expect(page.locator("[data-notfound]")).to_contain_text("Nothing found")
+    ready(page, "search-miss")
 
 
 def test_reverted_transaction_shows_reason(node: Devnet, chain: dict[str, Any], page: Page) -> None:
@@ -242,6 +244,7 @@ def test_uploaded_abi_decodes_input(node: Devnet, chain: dict[str, Any], page: P
     page.fill("textarea[name=abi]", abi)
     page.click("form.stack button[type=submit]")
     expect(page.locator("main [role=status]")).to_have_text("Saved Reverter.")
+    ready(page, "abi")
     open_page(page, node.http_url, f"/tx/{chain['reverted']}")
     expect(page.locator("[data-decoded]")).to_have_attribute("data-decoded", "setValue")
     open_page(page, node.http_url, "/abi")
@@ -276,6 +279,14 @@ def test_standalone_explorer_serves_read_methods_only(node: Devnet, chain: dict[
         answers = requests.post(rpc, json=mixed, timeout=10).json()
         assert [a["id"] for a in answers] == [1, 2, 3]
         assert "result" in answers[0] and "error" in answers[1] and answers[2]["result"] == hex(node.chain_id)
+        with ws_connect(f"ws://{match.group(1)}/explorer/ws") as ws:
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "eth_sign", "params": [chain["owner"], "0x00"]}))
+            assert json.loads(ws.recv(timeout=10))["error"]["code"] == -32601
+            pending = {"jsonrpc": "2.0", "id": 8, "method": "eth_subscribe", "params": ["newPendingTransactions"]}
+            ws.send(json.dumps(pending))
+            assert json.loads(ws.recv(timeout=10))["error"]["code"] == -32601
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": 9, "method": "eth_chainId", "params": []}))
+            assert json.loads(ws.recv(timeout=10)) == {"jsonrpc": "2.0", "id": 9, "result": hex(node.chain_id)}
         open_page(page, base, f"/tx/{chain['transfer']}")
         expect(page.locator("[data-status]")).to_have_text("success")
         open_page(page, base, "/")
@@ -295,18 +306,22 @@ def test_standalone_explorer_serves_read_methods_only(node: Devnet, chain: dict[
 _METHODS = st.sampled_from(sorted(READ_METHODS) + ["eth_sendTransaction", "eth_sign", "anvil_mine", "admin_peers"])
 
 
-@given(st.lists(_METHODS, min_size=1, max_size=12))
-def test_proxy_filter_keeps_batch_order(methods: list[str]) -> None:
-    """Refused entries are answered in place; the node sees only allowed methods, in order."""
-    batch = [{"jsonrpc": "2.0", "id": i, "method": m, "params": ["newHeads"]} for i, m in enumerate(methods)]
+@given(st.lists(st.tuples(_METHODS, st.booleans()), min_size=1, max_size=12))
+def test_proxy_filter_keeps_batch_order(entries: list[tuple[str, bool]]) -> None:
+    """Refused entries are answered in place (refused notifications not at all); the node sees only allowed
+    methods, in order."""
+    batch = [
+        {"jsonrpc": "2.0", "method": m, "params": ["newHeads"], **({"id": i} if with_id else {})}
+        for i, (m, with_id) in enumerate(entries)
+    ]
     forward, refused = filter_request(json.dumps(batch).encode())
     sent = json.loads(forward) if forward else []
-    assert all(r["method"] in READ_METHODS for r in sent)
-    node_answers = [{"jsonrpc": "2.0", "id": r["id"], "result": None} for r in sent]
+    assert [r["method"] for r in sent] == [m for m, _ in entries if m in READ_METHODS]
+    node_answers = [{"jsonrpc": "2.0", "id": r["id"], "result": None} for r in sent if "id" in r]
     answers = merge_batch(node_answers, refused or []) if refused is not None else node_answers
-    assert [a["id"] for a in answers] == list(range(len(methods)))
-    for a, m in zip(answers, methods, strict=True):
-        assert ("error" in a) == (m not in READ_METHODS)
+    assert [a["id"] for a in answers] == [i for i, (_, with_id) in enumerate(entries) if with_id]
+    for a in answers:
+        assert ("error" in a) == (entries[a["id"]][0] not in READ_METHODS)
 
 
 def test_explorer_assets_are_local() -> None:
