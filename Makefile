@@ -64,7 +64,7 @@ test: build npm-deps browser-deps ## run the Rust and Python test suites
 lint: venv ## ruff, mypy, the layering contract (import-linter), cargo fmt and clippy
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/ruff format --check python tests
-	$(VENV)/bin/mypy python/pysei --ignore-missing-imports
+	$(VENV)/bin/mypy python/pysei
 	$(VENV)/bin/lint-imports --no-cache
 	cd native && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
 

@@ -48,6 +48,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history-blocks", type=int, default=HISTORY_BLOCKS, help="blocks of state history kept")
     p.add_argument("--hot-blocks", type=int, default=HOT_BLOCKS, help="blocks kept in LMDB before moving to cold")
     p.add_argument("--segment-blocks", type=int, default=SEGMENT_BLOCKS, help="blocks per cold segment")
+    p.add_argument(
+        "--allow-origin",
+        default="*",
+        help="comma-separated origins browser pages may call the RPC from (CORS; default: * = any, as anvil)",
+    )
+    p.add_argument("--no-cors", action="store_true", help="send no CORS headers: browsers block other origins")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
 
@@ -114,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+    from pysei.app.localnet import add_network_parsers
+
+    add_network_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "node":
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -134,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             history_blocks=None if args.pruning == "archive" else args.history_blocks,
             hot_blocks=args.hot_blocks,
             segment_blocks=max(1, args.segment_blocks),
+            cors_origins=() if args.no_cors else tuple(o.strip() for o in args.allow_origin.split(",") if o.strip()),
         )
         from pysei.app.devnet import run
 

@@ -58,7 +58,7 @@ def rpc_api(node: Node) -> RpcApi:
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
-    server = RpcServer(rpc_api(node))
+    server = RpcServer(rpc_api(node), cors_origins=config.cors_origins)
     mount_explorer(server.app, rpc_url="/", ws_url="/")  # the explorer's pages call this same endpoint
     await node.start()
     port = await server.start(config.host, config.port)

@@ -30,13 +30,13 @@ class EthBlocks:
     async def rpc_eth_getBlockByNumber(self, params: list[Any]) -> dict[str, Any] | None:
         return self._render_block(
             self.view.block_by_tag(param(params, 0, "block")),
-            bool(param(params, 1, "full", required=False, default=False)),
+            codec.boolean(param(params, 1, "full", required=False, default=False), "full transactions flag"),
         )
 
     async def rpc_eth_getBlockByHash(self, params: list[Any]) -> dict[str, Any] | None:
         return self._render_block(
             self.view.block_by_hash(param(params, 0, "block hash")),
-            bool(param(params, 1, "full", required=False, default=False)),
+            codec.boolean(param(params, 1, "full", required=False, default=False), "full transactions flag"),
         )
 
     async def rpc_eth_getBlockTransactionCountByNumber(self, params: list[Any]) -> str | None:

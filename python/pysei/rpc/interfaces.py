@@ -14,7 +14,7 @@ from pysei.chain.block import BlockLog, BlockRecord, TxRecord
 from pysei.chain.fees import FeeParams
 from pysei.chain.transaction import Transaction
 from pysei.mempool import AddOutcome, MempoolError
-from pysei.native import CallRequest, CallResult
+from pysei.native import BlockOverrides, CallRequest, CallResult
 
 AccessList = list[tuple[bytes, list[bytes]]]
 
@@ -105,15 +105,20 @@ class IngestSettings(Protocol):
 class Simulator(Protocol):
     """Runs calls against the state after a committed block, writing nothing (eth_call, estimates, access lists)."""
 
-    def call(self, block: BlockRecord, request: CallRequest) -> CallResult:
-        """Raises ValueError when the call is an invalid transaction (e.g. a nonce or fee rule)."""
+    def call(self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None) -> CallResult:
+        """Raises ValueError when the call is an invalid transaction (e.g. a nonce or fee rule). ``env``
+        overrides fields of the block's environment; the state read is still the block's."""
         ...
 
-    def estimate_gas(self, block: BlockRecord, request: CallRequest) -> int | CallResult:
+    def estimate_gas(
+        self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
+    ) -> int | CallResult:
         """The least gas with which the call succeeds, or the failing result at the gas cap."""
         ...
 
-    def create_access_list(self, block: BlockRecord, request: CallRequest) -> tuple[AccessList, CallResult]: ...
+    def create_access_list(
+        self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
+    ) -> tuple[AccessList, CallResult]: ...
 
 
 class TxSubmitter(Protocol):
