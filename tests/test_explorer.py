@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,9 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 from web3 import Web3
 from websockets.sync.client import connect as ws_connect
 
+from pysei.app.localnet import ValidatorProcesses, create_genesis
+from pysei.chain.accounts import dev_accounts
+from pysei.chain.constants import DEV_MNEMONIC
 from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
 
 try:
@@ -340,3 +345,48 @@ def test_node_serves_explorer_with_csp(node: Devnet) -> None:
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert '<meta name="pysei-rpc" content="/">' in r.text
     assert requests.get(f"{node.http_url}/explorer/../pyproject.toml", timeout=10).status_code == 404
+
+
+def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
+    """On a 4-validator localnet the network page shows the live consensus view (one row per lane) and a block
+    page shows the AppQC that certifies its state commitment."""
+    ports = _free_ports(8)
+    create_genesis(tmp_path, 4, ports=[(ports[2 * i], ports[2 * i + 1]) for i in range(4)])
+    net = ValidatorProcesses(tmp_path, fsync=False)
+    net.start_all()
+    try:
+        for i in range(4):
+            net.wait_ready(i)
+        url = net.url(0)
+        w3 = make_w3(url)
+        keys = dev_accounts(DEV_MNEMONIC, 13)
+        tx = {"to": Web3.to_checksum_address(keys[12].address), "value": 1, "gas": 21_000, "nonce": 0}
+        tx_hash, _ = sign_and_send(w3, "0x" + keys[11].private_key.hex(), tx)
+        number = wait(w3, tx_hash)["blockNumber"]
+        deadline = time.monotonic() + 120
+        while not _rpc(url, "sei_getStateCommitment", hex(number)).get("certified"):
+            assert time.monotonic() < deadline, "no AppQC for the block within 120 s"
+            time.sleep(0.5)
+        open_page(page, url, "/network", shot="network-localnet")
+        expect(page.locator("[data-consensus]")).to_be_visible()
+        expect(page.locator("#lanes tbody tr")).to_have_count(4)
+        open_page(page, url, f"/block/{number}", shot="block-localnet")
+        expect(page.locator("[data-appqc='certified']")).to_contain_text("certified by")
+    finally:
+        page.goto("about:blank")  # leave before the validators go, so live updates end quietly
+        net.stop_all()
+
+
+def _free_ports(k: int) -> list[int]:
+    socks = [socket.socket() for _ in range(k)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10)
+    return answer.json()["result"]

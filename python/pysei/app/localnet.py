@@ -30,6 +30,7 @@ from pysei.chain.constants import DEVNET_CHAIN_ID
 from pysei.consensus.committee import Committee, Signer, make_committee
 from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
 from pysei.consensus.journal import Journal
+from pysei.explorer.site import mount_explorer
 from pysei.node.config import NodeConfig
 from pysei.node.node import Node
 from pysei.rpc.server import RpcServer
@@ -133,6 +134,7 @@ async def serve_validator(home: Path, genesis_path: Path, *, fsync: bool = True,
     api = rpc_api(node)
     install_rpc(api.methods, engine)
     server = RpcServer(api)
+    mount_explorer(server.app, rpc_url="/", ws_url="/")
     await node.start()
     await engine.start(member.host, member.p2p_port)
     port = await server.start(config.host, config.port)
