@@ -240,6 +240,8 @@ def test_unknown_route_and_missing_block(node: Devnet, page: Page) -> None:
     expect(page.locator("main .problem")).to_contain_text("does not exist")
     open_page(page, node.http_url, "/nowhere")
     expect(page.locator("main .problem")).to_contain_text("No page")
+    open_page(page, node.http_url, "/search/%E0%A4%A")  # not valid percent-encoding: a message, no exception
+    expect(page.locator("main .problem")).to_contain_text("Could not load this page")
 
 
 def test_uploaded_abi_decodes_input(node: Devnet, chain: dict[str, Any], page: Page) -> None:
