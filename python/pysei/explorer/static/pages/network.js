@@ -60,7 +60,7 @@ function consensusView(st) {
       ['View changes', count(st.viewChanges ?? 0)],
       ['Cars proposed', st.cars === undefined ? undefined : count(st.cars)],
       ['Evidence of misbehaviour', st.evidence === undefined ? undefined : count(st.evidence)],
-    ]),
+    ], true),
     h('h3', null, 'Lanes'),
     table(['Lane', 'Tip car', 'Committed up to', 'Not yet committed'], lanes, { attrs: { id: 'lanes' } }),
     st.peers ? [h('h3', null, 'Peers'), json(st.peers)] : null);
