@@ -90,6 +90,7 @@ def chain(node: Devnet, w3: Web3) -> dict[str, Any]:
         "transfer_block": transfer["blockNumber"],
         "transfer_block_hash": "0x" + bytes(transfer["blockHash"]).hex(),
         "reverted": "0x" + bytes(bad_hash).hex(),
+        "mint": "0x" + bytes(mint_hash).hex(),
         "owner": owner.address,
         "alice": alice.address,
     }
@@ -194,6 +195,10 @@ def test_nft_token_page(node: Devnet, chain: dict[str, Any], page: Page) -> None
     open_page(page, node.http_url, f"/token/{chain['nft']}", shot="nft")
     text = page.inner_text("main")
     assert "ERC-721" in text and "#1" in text and chain["alice"].lower() in text.lower()
+    # The mint calls BenchNFT.mint(), no standard's function: decoded with the project's own contracts' ABIs.
+    click_and_wait(page, page.locator(f"main a[href='#/tx/{chain['mint']}' i]").first, "tx")
+    expect(page.locator("[data-decoded]")).to_have_attribute("data-decoded", "mint")
+    expect(page.locator("[data-decoded]")).to_contain_text("BenchNFT")
 
 
 def test_search_by_each_key(node: Devnet, chain: dict[str, Any], page: Page) -> None:
