@@ -16,8 +16,10 @@
 use std::{
     collections::HashMap,
     path::Path,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
 };
+
+mod dev;
 
 use crate::{
     commitment::LtHash,
@@ -90,6 +92,9 @@ pub struct Store {
     named: Arc<HashMap<String, RawDb>>,
     /// Analysed bytecode by hash, shared across blocks: jump-table analysis of a hot contract is paid once.
     code_cache: Arc<RwLock<HashMap<B256, Bytecode>>>,
+    /// Held by whatever rewrites committed change sets (the dev edits in `dev.rs`) and by the commitment
+    /// worker, which reads the accumulator and change sets before it writes: the two must not interleave.
+    rewrite: Arc<Mutex<()>>,
 }
 
 /// State changes of a block, in the form the commit writes them.
@@ -225,6 +230,7 @@ impl Store {
             lthash,
             named: Arc::new(named),
             code_cache: Arc::default(),
+            rewrite: Arc::default(),
         })
     }
 
@@ -410,8 +416,11 @@ impl Store {
 
     /// The block whose state the commitment accumulator is at, and the accumulator.
     pub fn commitment_state(&self) -> Result<Option<(u64, LtHash)>, StoreError> {
-        let rtxn = self.env.read_txn()?;
-        match self.lthash.get(&rtxn, b"state")? {
+        self.accumulator(&self.env.read_txn()?)
+    }
+
+    fn accumulator(&self, txn: &RoTxn<WithoutTls>) -> Result<Option<(u64, LtHash)>, StoreError> {
+        match self.lthash.get(txn, b"state")? {
             None => Ok(None),
             Some(raw) => {
                 let corrupt = || StoreError::Corrupt { table: "lthash", key: "state".into(), why: "length != 2056" };
@@ -419,6 +428,12 @@ impl Store {
                 Ok(Some((number, LtHash::from_bytes(&raw[8..]).ok_or_else(corrupt)?)))
             }
         }
+    }
+
+    fn put_accumulator(&self, wtxn: &mut RwTxn, number: u64, acc: &LtHash) -> Result<(), StoreError> {
+        let mut state = number.to_be_bytes().to_vec();
+        state.extend_from_slice(&acc.to_bytes());
+        Ok(self.lthash.put(wtxn, b"state", &state)?)
     }
 
     /// The state commitment (LtHash digest) after block `number`, once the worker has computed it.
@@ -432,6 +447,7 @@ impl Store {
     /// written in one transaction, so after a crash it resumes from the last block it recorded. Returns the
     /// digests it computed. One caller at a time (the node's commitment worker).
     pub fn advance_commitment(&self, target: u64) -> Result<Vec<(u64, B256)>, StoreError> {
+        let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (mut next, mut acc) = match self.commitment_state()? {
             Some((number, acc)) => (number + 1, acc),
             // A new store: the chain starts at its first change set (genesis, usually block 0).
@@ -453,9 +469,7 @@ impl Store {
         if let Some(&(last, _)) = digests.last() {
             let mut wtxn = self.env.write_txn()?;
             self.put_commitments(&mut wtxn, &digests)?;
-            let mut state = last.to_be_bytes().to_vec();
-            state.extend_from_slice(&acc.to_bytes());
-            self.lthash.put(&mut wtxn, b"state", &state)?;
+            self.put_accumulator(&mut wtxn, last, &acc)?;
             wtxn.commit()?;
         }
         Ok(digests)

@@ -47,6 +47,11 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history-blocks", type=int, default=HISTORY_BLOCKS, help="blocks of state history kept")
     p.add_argument("--hot-blocks", type=int, default=HOT_BLOCKS, help="blocks kept in LMDB before moving to cold")
     p.add_argument("--segment-blocks", type=int, default=SEGMENT_BLOCKS, help="blocks per cold segment")
+    p.add_argument(
+        "--no-dev-methods",
+        action="store_true",
+        help="refuse the anvil_*/hardhat_*/evm_* dev methods (state edits, snapshots, time travel)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
 
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             history_blocks=None if args.pruning == "archive" else args.history_blocks,
             hot_blocks=args.hot_blocks,
             segment_blocks=max(1, args.segment_blocks),
+            dev_methods=not args.no_dev_methods,
         )
         from pysei.node.run import run
 

@@ -83,6 +83,10 @@ class Executor:
         head = store.head()
         self.head: BlockRecord | None = None if head is None else store.block(head)
         self.commitments = CommitmentWorker(store)
+        self.base_fee_override: int | None = None
+        """The next block's base fee, once (anvil_setNextBlockBaseFeePerGas); devnet only."""
+        self.prevrandao_override: bytes | None = None
+        """The next block's PREVRANDAO, once (hardhat_setPrevRandao); devnet only."""
         if head is not None:
             self.commitments.notify(head)  # after a restart: catch up with what was committed before
 
@@ -96,6 +100,8 @@ class Executor:
     @property
     def next_base_fee(self) -> int:
         """Base fee of the next block (Sei computes it at the end of each block)."""
+        if self.base_fee_override is not None:
+            return self.base_fee_override
         if self.head is None:
             return self.params.fees.min_base_fee
         h = self.head.header
@@ -127,6 +133,12 @@ class Executor:
             raise RuntimeError(f"genesis commitment {computed.hex()} != reference {header.state_root.hex()}")
         return block
 
+    def rewind(self, head: BlockRecord) -> None:
+        """Makes ``head`` the head again after the store rolled the later blocks back (devnet revert)."""
+        self.head = head
+        self.commitments.rewind(head.header.number)
+        self.base_fee_override = self.prevrandao_override = None
+
     def execute(self, ordered: OrderedBlock) -> ExecutedBlock:
         """Executes ``ordered`` on top of the head and commits it. Runs off the event loop (GIL released)."""
         parent = self.head
@@ -135,7 +147,8 @@ class Executor:
             raise ValueError(f"ordered block {ordered.number} does not follow head {parent.header.number}")
         base_fee = self.next_base_fee
         timestamp = max(ordered.timestamp, parent.header.timestamp)
-        randao = prevrandao(timestamp, ordered.number)
+        randao = self.prevrandao_override or prevrandao(timestamp, ordered.number)
+        self.base_fee_override = self.prevrandao_override = None
         env = BlockEnv(
             number=ordered.number,
             timestamp=timestamp,

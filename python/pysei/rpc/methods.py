@@ -11,10 +11,11 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import msgspec
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from eth_utils import to_checksum_address
 
-from pysei import __version__
 from pysei.chain.block import BlockRecord
 from pysei.chain.constants import GWEI
 from pysei.chain.fees import next_base_fee
@@ -24,6 +25,7 @@ from pysei.native import BlockEnv, CallRequest, CallResult, call, create_access_
 from pysei.node.node import Node
 from pysei.rpc import codec
 from pysei.rpc.codec import hb, hx, param
+from pysei.rpc.dev import DevApi, PoolApi, client_version, get_proof
 from pysei.rpc.errors import RpcError, invalid_params, reverted, server_error
 from pysei.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteria
 from pysei.rpc.format import block_json, block_log_json, receipt_json, tx_json
@@ -63,6 +65,9 @@ class EthApi:
         self.methods: dict[str, Handler] = {
             name[len("rpc_") :]: getattr(self, name) for name in dir(self) if name.startswith("rpc_")
         }
+        self.methods.update(DevApi(self).methods)
+        self.methods.update(PoolApi(self).methods)
+        self.methods["eth_getProof"] = get_proof
 
     # --- helpers -------------------------------------------------------------------------------------------
     @property
@@ -182,6 +187,8 @@ class EthApi:
                 results[i] = server_error(item)
                 continue
             tx = item.tx
+            if (impersonated := self.node.dev.aliases.get(tx.sender)) is not None:
+                tx = msgspec.structs.replace(tx, sender=impersonated)
             if tx.chain_id is None:
                 results[i] = server_error("only replay-protected (EIP-155) transactions allowed over RPC")
             elif tx.chain_id != cfg.chain_id:
@@ -190,8 +197,8 @@ class EthApi:
                 results[i] = server_error(
                     f"intrinsic gas too low: gas {tx.gas_limit}, minimum needed {item.intrinsic_gas}"
                 )
-            elif tx.gas_limit > cfg.gas_limit:
-                results[i] = server_error(f"exceeds block gas limit: gas {tx.gas_limit}, limit {cfg.gas_limit}")
+            elif tx.gas_limit > (block_gas := self.node.executor.params.gas_limit):
+                results[i] = server_error(f"exceeds block gas limit: gas {tx.gas_limit}, limit {block_gas}")
             else:
                 accepted.append((i, tx))
         outcomes = self.node.submit([tx for _, tx in accepted])
@@ -202,7 +209,7 @@ class EthApi:
             else:
                 results[i] = hb(tx.hash)
                 mined.append(tx.hash)
-        if cfg.automine and mined:
+        if self.node.sequencer.automine and mined:
             await self.node.wait_executed(mined)
         return [r if r is not None else server_error("internal: unprocessed") for r in results]
 
@@ -214,7 +221,7 @@ class EthApi:
 
     def _sign_tx(self, obj: dict[str, Any]) -> bytes:
         sender = codec.address(param([obj.get("from")], 0, "from"), "from")
-        key = self.dev_keys.get(sender)
+        key = self.dev_keys.get(sender) or self.node.dev.signing_key(sender)
         if key is None:
             raise server_error("unknown account")
         req = self.call_request(obj)
@@ -226,7 +233,8 @@ class EthApi:
             "data": req.data,
         }
         if req.to is not None:
-            tx["to"] = "0x" + req.to.hex()
+            # eth-account refuses an all-lowercase address that has letters: give it the EIP-55 form.
+            tx["to"] = to_checksum_address(req.to)
         if "gasPrice" in obj and "maxFeePerGas" not in obj:
             tx["gasPrice"] = codec.quantity(obj["gasPrice"], "gasPrice")
         else:
@@ -290,7 +298,7 @@ class EthApi:
 
     # --- chain info ----------------------------------------------------------------------------------------
     async def rpc_web3_clientVersion(self, params: list[Any]) -> str:
-        return f"pysei/v{__version__}/python"
+        return client_version(self.node.config.dev_methods)
 
     async def rpc_web3_sha3(self, params: list[Any]) -> str:
         from pysei.native import keccak
