@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -54,6 +53,13 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (0 = any free port; off by default)",
+    )
 
 
 def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
@@ -112,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     add_bench_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "node":
-        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from pysei.node.logs import configure
+
+        configure(args.log_level, args.log_format)
         config = NodeConfig(
             host=args.host,
             port=args.port,
@@ -131,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             hot_blocks=args.hot_blocks,
             segment_blocks=max(1, args.segment_blocks),
             dev_methods=not args.no_dev_methods,
+            metrics_port=args.metrics_port,
         )
         from pysei.node.run import run
 

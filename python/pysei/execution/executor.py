@@ -7,6 +7,7 @@ only what this stage has committed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pysei.chain.block import BlockLog, BlockRecord, Header, Log, OrderedBlock, TxRecord
@@ -159,6 +160,7 @@ class Executor:
             chain_id=self.params.chain_id,
             spec_name=self.params.spec,
         )
+        started = time.perf_counter_ns()
         result = execute_block(
             self.store.native,
             env,
@@ -166,6 +168,7 @@ class Executor:
             b"".join(t.sender for t in ordered.txs),
             threads=self.params.exec_threads,
         )
+        executed_at = time.perf_counter_ns()
         outcomes = result.outcomes()
         header = Header(
             parent_hash=parent.hash,
@@ -223,10 +226,13 @@ class Executor:
                 )
             )
         block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)
+        committing = time.perf_counter_ns()
         self.store.commit_block(block, records, logs, result=result)
+        stats = dict(result.stats())
+        stats["execute_ns"] = executed_at - started
+        stats["commit_ns"] = time.perf_counter_ns() - committing
         self.commitments.notify(ordered.number)
         self.head = block
-        stats = dict(result.stats())
         return ExecutedBlock(
             block=block, txs=records, logs=logs, skipped=skipped, stats=stats, fallback=result.fallback
         )

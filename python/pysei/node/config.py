@@ -51,6 +51,8 @@ class NodeConfig:
     """Blocks per cold-tier segment file (and per pruning batch)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on ``host:metrics_port`` (0: any free port); None: no metrics endpoint."""
     dev_methods: bool = True
     """Serve the anvil_*/hardhat_*/evm_* dev methods (a devnet); a multi-validator network turns them off."""
     fees: FeeParams = field(default_factory=FeeParams)

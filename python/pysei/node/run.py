@@ -10,6 +10,7 @@ from rich.console import Console
 
 from pysei.chain.constants import WEI_PER_SEI
 from pysei.node.config import NodeConfig
+from pysei.node.metrics import NodeMetrics
 from pysei.node.node import Node
 from pysei.rpc.methods import EthApi
 from pysei.rpc.server import RpcServer
@@ -38,6 +39,13 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     node = Node(config)
     api = EthApi(node)
     server = RpcServer(api)
+    metrics_runner = None
+    if config.metrics_port is not None:
+        metrics = NodeMetrics(node)
+        metrics.known(set(api.methods))
+        server.observe = metrics.observe_rpc
+        metrics_runner, metrics_port = await metrics.serve(config.host, config.metrics_port)
+        print(f"metrics {config.host}:{metrics_port}", flush=True)
     await node.start()
     port = await server.start(config.host, config.port)
     if not quiet:
@@ -50,6 +58,8 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     await node.stopped.wait()
     failure = node.failure
     await server.stop()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await node.stop()
     if failure is not None:
         logging.getLogger("pysei").critical("node stopped after a failure: %r", failure)
