@@ -2,15 +2,17 @@
 //! kernel and the same state view as block execution, with geth's relaxations for calls (no EOA check on the
 //! sender, no nonce check, no base-fee check when no price is given, no fee charge).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use revm::{
+    bytecode::Bytecode,
     context::{
         result::{EVMError, ExecutionResult},
         ContextSetters, TxEnv,
     },
     handler::Handler,
-    primitives::{Address, Bytes, TxKind, B256, U256},
+    primitives::{keccak256, Address, Bytes, TxKind, B256, KECCAK_EMPTY, U256},
+    state::AccountInfo,
     ExecuteEvm,
 };
 
@@ -33,6 +35,87 @@ pub struct CallRequest {
     pub data: Bytes,
     pub nonce: Option<u64>,
     pub access_list: AccessList,
+    /// eth_call's third parameter: the state the call sees instead of the stored one (never written).
+    pub overrides: StateOverrides,
+}
+
+/// geth's state override of one account: fields left `None` keep the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct AccountOverride {
+    pub balance: Option<U256>,
+    pub nonce: Option<u64>,
+    pub code: Option<Bytes>,
+    /// `state`: replaces the whole storage (slots not listed read zero).
+    pub state: Option<HashMap<U256, U256>>,
+    /// `stateDiff`: replaces only the listed slots.
+    pub state_diff: HashMap<U256, U256>,
+}
+
+/// State overrides by address.
+pub type StateOverrides = HashMap<Address, AccountOverride>;
+
+/// The stored state seen through a call's overrides. An overlay over the reader rather than writes into a
+/// scratch copy: nothing is copied, and the committed state cannot be touched by construction.
+struct Overlay<'a, R> {
+    inner: &'a R,
+    overrides: &'a StateOverrides,
+    codes: HashMap<B256, Bytecode>,
+}
+
+impl<'a, R: StateReader> Overlay<'a, R> {
+    fn new(inner: &'a R, overrides: &'a StateOverrides) -> Self {
+        let codes = overrides
+            .values()
+            .filter_map(|o| o.code.as_ref())
+            .filter(|code| !code.is_empty())
+            .map(|code| (keccak256(code), Bytecode::new_raw(code.clone())))
+            .collect();
+        Overlay { inner, overrides, codes }
+    }
+}
+
+impl<R: StateReader> StateReader for Overlay<'_, R> {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        let stored = self.inner.account(address)?;
+        let Some(o) = self.overrides.get(&address) else {
+            return Ok(stored);
+        };
+        let mut info = stored.unwrap_or_default();
+        if let Some(balance) = o.balance {
+            info.balance = balance;
+        }
+        if let Some(nonce) = o.nonce {
+            info.nonce = nonce;
+        }
+        if let Some(code) = &o.code {
+            info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(code) };
+            info.code = self.codes.get(&info.code_hash).cloned().or_else(|| Some(Bytecode::default()));
+        }
+        Ok(Some(info))
+    }
+
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        if let Some(o) = self.overrides.get(&address) {
+            if let Some(value) = o.state_diff.get(&slot) {
+                return Ok(*value);
+            }
+            if let Some(state) = &o.state {
+                return Ok(state.get(&slot).copied().unwrap_or_default());
+            }
+        }
+        self.inner.storage(address, slot)
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Bytecode, StoreError> {
+        match self.codes.get(&code_hash) {
+            Some(code) => Ok(code.clone()),
+            None => self.inner.code(code_hash),
+        }
+    }
+
+    fn block_hash(&self, number: u64) -> Result<B256, StoreError> {
+        self.inner.block_hash(number)
+    }
 }
 
 /// An EIP-2930 access list: addresses with the storage keys touched at each.
@@ -151,6 +234,7 @@ pub(crate) fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &Ca
 
 /// eth_call.
 pub fn call<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, CallError> {
+    let reader = &Overlay::new(reader, &req.overrides);
     let gas = gas_cap(reader, params, req)?;
     Ok(run_once(reader, params, req, gas, false)?.0)
 }
@@ -162,6 +246,7 @@ pub fn estimate_gas<R: StateReader>(
     params: &BlockParams,
     req: &CallRequest,
 ) -> Result<Result<u64, CallOutcome>, CallError> {
+    let reader = &Overlay::new(reader, &req.overrides);
     let cap = gas_cap(reader, params, req)?;
     let (first, _) = run_once(reader, params, req, cap, false)?;
     if !first.success {
@@ -198,6 +283,7 @@ pub fn create_access_list<R: StateReader>(
     params: &BlockParams,
     req: &CallRequest,
 ) -> Result<(AccessList, CallOutcome), CallError> {
+    let reader = &Overlay::new(reader, &req.overrides);
     let gas = gas_cap(reader, params, req)?;
     let (_, access) = run_once(reader, params, req, gas, true)?;
     let mut list: BTreeMap<Address, Vec<B256>> = BTreeMap::new();

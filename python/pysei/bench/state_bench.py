@@ -28,10 +28,11 @@ import zstandard
 from rich.console import Console
 from rich.table import Table
 
+from pysei.chain.constants import EMPTY_CODE_HASH
 from pysei.state import commitment as cm
 from pysei.state import lthash
 from pysei.state.cold import LEVEL as COLD_LEVEL
-from pysei.state.commitment import EMPTY_CODE_HASH, Account, AccountChange, StorageChange
+from pysei.state.commitment import Account, AccountChange, StorageChange
 from pysei.state.committer import CommitmentWorker
 from pysei.state.lthash import LtHash
 from pysei.state.snapshot import recompute_commitment

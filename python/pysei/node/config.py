@@ -55,5 +55,9 @@ class NodeConfig:
     """Serve Prometheus metrics on ``host:metrics_port`` (0: any free port); None: no metrics endpoint."""
     dev_methods: bool = True
     """Serve the anvil_*/hardhat_*/evm_* dev methods (a devnet); a multi-validator network turns them off."""
+    genesis_timestamp: int | None = None
+    """Timestamp of block 0 (None: now); validators of one network take it from the genesis file."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins a browser page may call the RPC from (``*``: any, as anvil allows; empty: none)."""
     fees: FeeParams = field(default_factory=FeeParams)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)

@@ -17,6 +17,7 @@ import asyncio
 import gzip
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -90,7 +91,79 @@ class DevControl:
             assert head is not None
             yield head.header.number
 
+    # --- what the RPC's ingest needs (IngestSettings), as the dev methods changed it -------------------------
+    @property
+    def enabled(self) -> bool:
+        return self.node.config.dev_methods
+
+    @property
+    def chain_id(self) -> int:
+        return self.node.config.chain_id
+
+    @property
+    def gas_limit(self) -> int:
+        return self.node.executor.params.gas_limit
+
+    @property
+    def max_tx_size(self) -> int:
+        return self.node.config.max_tx_size
+
+    @property
+    def automine(self) -> bool:
+        return self.node.sequencer.automine
+
+    def alias(self, signer: bytes) -> bytes | None:
+        """The impersonated account a transaction signed by ``signer`` is sent as, while impersonated."""
+        return self.aliases.get(signer)
+
     # --- mining and the clock ------------------------------------------------------------------------------
+    def set_automine(self, enabled: bool) -> None:
+        sequencer = self.node.sequencer
+        # Turning automine off leaves interval mining if it was on, else mining on request only (as in anvil).
+        block_time = None if sequencer.automine and not enabled else sequencer.block_time
+        sequencer.set_mode(automine=enabled, block_time=block_time)
+
+    def set_interval(self, seconds: float) -> None:
+        """Seconds between blocks while transactions are pending; 0: mining on request only."""
+        self.node.sequencer.set_mode(automine=False, block_time=seconds or None)
+
+    def increase_time(self, seconds: int) -> int:
+        self.node.sequencer.time_offset += seconds
+        return self.node.sequencer.time_offset
+
+    def set_next_timestamp(self, timestamp: int) -> None:
+        self.check_next_timestamp(timestamp)
+        self.node.sequencer.next_timestamp = timestamp
+
+    def set_time(self, timestamp: int) -> None:
+        self.node.sequencer.time_offset = timestamp - int(time.time())
+
+    def set_base_fee(self, base_fee: int) -> None:
+        self.node.executor.base_fee_override = base_fee
+
+    def set_prevrandao(self, value: bytes) -> None:
+        self.node.executor.prevrandao_override = value
+
+    def environment(self) -> dict[str, Any]:
+        """anvil_nodeInfo's chain settings."""
+        executor = self.node.executor
+        return {
+            "hardFork": executor.params.spec,
+            "baseFee": executor.next_base_fee,
+            "chainId": self.node.config.chain_id,
+            "gasLimit": executor.params.gas_limit,
+        }
+
+    def snapshot_blocks(self) -> dict[int, int]:
+        return {k: c.block for k, c in self.snapshots.items()}
+
+    def drop_transaction(self, tx_hash: bytes) -> bool:
+        return self.node.mempool.remove(tx_hash)
+
+    async def drop_all_transactions(self) -> None:
+        async with self.paused():
+            self.node.mempool.clear()
+
     async def mine(self, count: int = 1, interval: int | None = None, timestamp: int | None = None) -> int:
         """Mines ``count`` blocks (empty ones once the pool is drained), the first at ``timestamp`` if given and
         each later one ``interval`` seconds after the previous if given. Returns once all are executed."""
@@ -230,6 +303,9 @@ class DevControl:
     def stop_impersonating(self, address: bytes) -> None:
         self.impersonated.discard(address)
         self.aliases = {k: v for k, v in self.aliases.items() if v != address}
+
+    def set_auto_impersonate(self, enabled: bool) -> None:
+        self.auto_impersonate = enabled
 
     def signing_key(self, address: bytes) -> bytes | None:
         """The key that signs ``eth_sendTransaction`` for an impersonated (or, with auto-impersonation, any)

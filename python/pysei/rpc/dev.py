@@ -7,7 +7,6 @@ an alias of its ``anvil_*`` twin, as in anvil; the ``evm_*`` methods are served 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -15,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 from eth_utils import to_checksum_address
 
 from pysei import __version__
-from pysei.node.dev import DevError
 from pysei.rpc import codec
 from pysei.rpc.codec import hb, hx, param
 from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.format import tx_json
 
 if TYPE_CHECKING:
-    from pysei.rpc.methods import EthApi
+    from pysei.rpc.chainview import ChainView
+    from pysei.rpc.interfaces import DevNode, PendingPool
 
 Handler = Callable[[list[Any]], Awaitable[Any]]
 
@@ -39,16 +38,16 @@ def client_version(dev_methods: bool) -> str:
 
 
 class DevApi:
-    """anvil_*/hardhat_*/evm_* handlers; ``methods`` is merged into the node's method table."""
+    """anvil_*/hardhat_*/evm_* handlers; ``methods`` is registered in the node's method table."""
 
     EVM = ("snapshot", "revert", "mine", "increaseTime", "setNextBlockTimestamp", "setTime", "setAutomine",
            "setIntervalMining", "setBlockGasLimit")  # fmt: skip
     """Methods served under ``evm_*`` as well as ``anvil_*``/``hardhat_*``."""
 
-    def __init__(self, api: EthApi) -> None:
-        self.api = api
-        self.node = api.node
-        self.dev = api.node.dev
+    def __init__(self, dev: DevNode | None, view: ChainView) -> None:
+        """``dev`` None (a node with other validators): every method is refused with the reason."""
+        self._dev = dev
+        self.view = view
         self.methods: dict[str, Handler] = {}
         for attr in dir(self):
             if not attr.startswith("dev_"):
@@ -59,17 +58,22 @@ class DevApi:
             for prefix in prefixes:
                 self.methods[f"{prefix}_{name}"] = handler
 
+    @property
+    def dev(self) -> DevNode:
+        assert self._dev is not None, "dev methods are guarded"
+        return self._dev
+
     def _guarded(self, handler: Handler) -> Handler:
         @wraps(handler)
         async def guarded(params: list[Any]) -> Any:
-            if not self.node.config.dev_methods:
+            if self._dev is None or not self._dev.enabled:
                 raise server_error(
                     f"{handler.__name__.removeprefix('dev_')}: dev methods are disabled on this network (they "
                     "would fork this node from the other validators); they are served on a devnet only"
                 )
             try:
                 return await handler(params)
-            except DevError as e:
+            except ValueError as e:  # the node's refusal, with its reason
                 raise server_error(str(e)) from None
 
         return guarded
@@ -93,18 +97,19 @@ class DevApi:
         self.dev.check_next_timestamp(ts)
         return ts
 
-    async def dev_setAutomine(self, params: list[Any]) -> bool:
+    @staticmethod
+    def _flag(params: list[Any]) -> bool:
         enabled = param(params, 0, "enabled")
         if not isinstance(enabled, bool):
             raise invalid_params("enabled must be a boolean")
-        sequencer = self.node.sequencer
-        # Turning automine off leaves interval mining if it was on, else mining on request only (as in anvil).
-        block_time = None if sequencer.automine and not enabled else sequencer.block_time
-        sequencer.set_mode(automine=enabled, block_time=block_time)
+        return enabled
+
+    async def dev_setAutomine(self, params: list[Any]) -> bool:
+        self.dev.set_automine(self._flag(params))
         return True
 
     async def dev_getAutomine(self, params: list[Any]) -> bool:
-        return self.node.sequencer.automine
+        return self.dev.automine
 
     async def dev_setIntervalMining(self, params: list[Any]) -> bool:
         """Seconds between blocks while transactions are pending; 0 turns interval mining off (manual mining)."""
@@ -112,23 +117,23 @@ class DevApi:
         interval = seconds if isinstance(seconds, (int, float)) else codec.quantity(seconds, "interval", 32)
         if interval < 0:
             raise invalid_params("interval must not be negative")
-        self.node.sequencer.set_mode(automine=False, block_time=float(interval) or None)
+        self.dev.set_interval(float(interval))
         return True
 
     # --- the clock -----------------------------------------------------------------------------------------
     async def dev_increaseTime(self, params: list[Any]) -> str:
         seconds = param(params, 0, "seconds")
-        delta = seconds if isinstance(seconds, int) else codec.quantity(seconds, "seconds", 64)
-        self.node.sequencer.time_offset += delta
-        return hx(self.node.sequencer.time_offset)
+        return hx(
+            self.dev.increase_time(seconds if isinstance(seconds, int) else codec.quantity(seconds, "seconds", 64))
+        )
 
     async def dev_setNextBlockTimestamp(self, params: list[Any]) -> None:
-        self.node.sequencer.next_timestamp = self._timestamp(param(params, 0, "timestamp"))
+        self.dev.set_next_timestamp(self._timestamp(param(params, 0, "timestamp")))
 
     async def dev_setTime(self, params: list[Any]) -> str:
         value = param(params, 0, "timestamp")
         ts = value if isinstance(value, int) else codec.quantity(value, "timestamp", 64)
-        self.node.sequencer.time_offset = ts - int(time.time())
+        self.dev.set_time(ts)
         return hx(ts)
 
     # --- chain parameters ----------------------------------------------------------------------------------
@@ -140,10 +145,10 @@ class DevApi:
         return True
 
     async def dev_setNextBlockBaseFeePerGas(self, params: list[Any]) -> None:
-        self.node.executor.base_fee_override = codec.quantity(param(params, 0, "baseFee"), "base fee", 64)
+        self.dev.set_base_fee(codec.quantity(param(params, 0, "baseFee"), "base fee", 64))
 
     async def dev_setPrevRandao(self, params: list[Any]) -> None:
-        self.node.executor.prevrandao_override = codec.fixed(param(params, 0, "prevRandao"), 32, "prevRandao")
+        self.dev.set_prevrandao(codec.fixed(param(params, 0, "prevRandao"), 32, "prevRandao"))
 
     dev_setNextBlockPrevRandao = dev_setPrevRandao
 
@@ -171,7 +176,12 @@ class DevApi:
         address = codec.address(param(params, 0, "address"))
         slot = codec.quantity(param(params, 1, "slot"), "slot")
         raw = param(params, 2, "value")
-        value = codec.quantity(raw, "value") if not (isinstance(raw, str) and len(raw) == 66) else int(raw, 16)
+        # Hardhat's helpers send the value as a 32-byte word (leading zeros), which is not a quantity.
+        value = (
+            int.from_bytes(codec.fixed(raw, 32, "value"), "big")
+            if isinstance(raw, str) and len(raw) == 66
+            else (codec.quantity(raw, "value"))
+        )
         await self.dev.set_storage(address, slot, value)
         return True
 
@@ -204,67 +214,62 @@ class DevApi:
         self.dev.stop_impersonating(codec.address(param(params, 0, "address")))
 
     async def dev_autoImpersonateAccount(self, params: list[Any]) -> None:
-        enabled = param(params, 0, "enabled")
-        if not isinstance(enabled, bool):
-            raise invalid_params("enabled must be a boolean")
-        self.dev.auto_impersonate = enabled
+        self.dev.set_auto_impersonate(self._flag(params))
 
     # --- pool ----------------------------------------------------------------------------------------------
     async def dev_dropTransaction(self, params: list[Any]) -> str | None:
         tx_hash = codec.hash32(param(params, 0, "transaction hash"))
-        return hb(tx_hash) if self.node.mempool.remove(tx_hash) else None
+        return hb(tx_hash) if self.dev.drop_transaction(tx_hash) else None
 
     async def dev_dropAllTransactions(self, params: list[Any]) -> None:
-        async with self.dev.paused():
-            self.node.mempool.clear()
+        await self.dev.drop_all_transactions()
 
     # --- information ---------------------------------------------------------------------------------------
     async def dev_metadata(self, params: list[Any]) -> dict[str, Any]:
-        head = self.api.head
+        head = self.view.head
         return {
             "clientVersion": client_version(True),
-            "chainId": hx(self.node.config.chain_id),
+            "chainId": hx(self.dev.chain_id),
             "instanceId": hb(self.dev.instance_id),
             "latestBlockNumber": hx(head.header.number),
             "latestBlockHash": hb(head.hash),
             "forkConfig": {},
-            "snapshots": {hx(k): hx(c.block) for k, c in self.dev.snapshots.items()},
+            "snapshots": {hx(k): hx(b) for k, b in self.dev.snapshot_blocks().items()},
         }
 
     async def dev_nodeInfo(self, params: list[Any]) -> dict[str, Any]:
-        head = self.api.head
-        executor = self.node.executor
+        head = self.view.head
+        env = self.dev.environment()
         return {
             "currentBlockNumber": hx(head.header.number),
             "currentBlockTimestamp": head.header.timestamp,
             "currentBlockHash": hb(head.hash),
-            "hardFork": executor.params.spec,
+            "hardFork": env["hardFork"],
             "transactionOrder": "fees",
             "environment": {
-                "baseFee": hx(executor.next_base_fee),
-                "chainId": hx(self.node.config.chain_id),
-                "gasLimit": hx(executor.params.gas_limit),
-                "gasPrice": hx(executor.next_base_fee),
+                "baseFee": hx(env["baseFee"]),
+                "chainId": hx(env["chainId"]),
+                "gasLimit": hx(env["gasLimit"]),
+                "gasPrice": hx(env["baseFee"]),
             },
             "forkConfig": {},
         }
 
 
-class PoolApi:
+class PoolContent:
     """``txpool_content`` and ``txpool_inspect`` in geth's shape (in-flight transactions count as pending)."""
 
-    def __init__(self, api: EthApi) -> None:
-        self.node = api.node
-        self.methods: dict[str, Handler] = {"txpool_content": self.content, "txpool_inspect": self.inspect}
+    def __init__(self, pool: PendingPool) -> None:
+        self.pool = pool
 
     def _buckets(self) -> dict[str, dict[bytes, dict[int, Any]]]:
-        content = self.node.mempool.content()
+        content = self.pool.content()
         pending = {a: dict(txs) for a, txs in content.pending.items()}
         for address, txs in content.in_flight.items():
             pending.setdefault(address, {}).update(txs)
         return {"pending": pending, "queued": content.queued}
 
-    async def content(self, params: list[Any]) -> dict[str, Any]:
+    async def rpc_txpool_content(self, params: list[Any]) -> dict[str, Any]:
         return {
             kind: {
                 to_checksum_address(a): {str(n): tx_json(tx, None) for n, tx in sorted(txs.items())}
@@ -273,7 +278,7 @@ class PoolApi:
             for kind, by in self._buckets().items()
         }
 
-    async def inspect(self, params: list[Any]) -> dict[str, Any]:
+    async def rpc_txpool_inspect(self, params: list[Any]) -> dict[str, Any]:
         def line(tx: Any) -> str:
             to = "contract creation" if tx.to is None else to_checksum_address(tx.to)
             return f"{to}: {tx.value} wei + {tx.gas_limit} gas × {tx.max_fee_per_gas} wei"
@@ -284,9 +289,10 @@ class PoolApi:
         }
 
 
-async def get_proof(params: list[Any]) -> None:
-    """``eth_getProof``: pysei commits to state with an LtHash, a homomorphic set hash with no membership proofs."""
-    raise server_error(
-        "eth_getProof is not supported: pysei's state commitment is an LtHash (see sei_getStateCommitment), which "
-        "has no Merkle proofs; read values with eth_getBalance/eth_getStorageAt at a block instead"
-    )
+class Proofs:
+    async def rpc_eth_getProof(self, params: list[Any]) -> None:
+        """pysei commits to state with an LtHash, a homomorphic set hash with no membership proofs."""
+        raise server_error(
+            "eth_getProof is not supported: pysei's state commitment is an LtHash (see sei_getStateCommitment), which "
+            "has no Merkle proofs; read values with eth_getBalance/eth_getStorageAt at a block instead"
+        )

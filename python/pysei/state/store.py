@@ -18,8 +18,8 @@ from pathlib import Path
 import msgspec
 
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord
-from pysei.chain.transaction import Transaction
-from pysei.native import BlockResult, Store, decode_with_senders
+from pysei.chain.transaction import Transaction, decode_with_senders
+from pysei.native import BlockResult, Store
 from pysei.state.cold import ColdFrame, ColdLocation, ColdTier
 
 BLOCKS = "blocks"
