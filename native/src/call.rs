@@ -56,14 +56,14 @@ pub type StateOverrides = HashMap<Address, AccountOverride>;
 
 /// The stored state seen through a call's overrides. An overlay over the reader rather than writes into a
 /// scratch copy: nothing is copied, and the committed state cannot be touched by construction.
-struct Overlay<'a, R> {
+pub(crate) struct Overlay<'a, R> {
     inner: &'a R,
     overrides: &'a StateOverrides,
     codes: HashMap<B256, Bytecode>,
 }
 
 impl<'a, R: StateReader> Overlay<'a, R> {
-    fn new(inner: &'a R, overrides: &'a StateOverrides) -> Self {
+    pub(crate) fn new(inner: &'a R, overrides: &'a StateOverrides) -> Self {
         let codes = overrides
             .values()
             .filter_map(|o| o.code.as_ref())

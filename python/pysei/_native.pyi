@@ -135,4 +135,26 @@ def create_access_list(
     store: Store, env: BlockEnv, request: CallRequest, at: int | None = None
 ) -> tuple[list[tuple[bytes, list[bytes]]], CallOutcome]: ...
 def keccak(data: bytes) -> bytes: ...
+def trace_block(
+    store: Store,
+    env: BlockEnv,
+    at: int,
+    block_hash: bytes,
+    raws: list[bytes],
+    senders: bytes,
+    hashes: list[bytes],
+    first: int,
+    kind: str,
+    options: str,
+    max_bytes: int,
+) -> list[str]: ...
+def trace_call(
+    store: Store,
+    env: BlockEnv,
+    request: CallRequest,
+    at: int | None,
+    kind: str,
+    options: str,
+    max_bytes: int,
+) -> str: ...
 def logs_bloom(logs: list[tuple[bytes, list[bytes]]]) -> bytes: ...

@@ -40,19 +40,21 @@ def banner(console: Console, node: Node, port: int) -> None:
 
 def rpc_api(node: Node) -> RpcApi:
     """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces."""
+    simulator = Simulator(node.store, node.params.chain_id)
     return build_api(
         Services(
             chain=node.store,
             head=node.executor,
             params=node.params,
             ingest=node.dev,
-            simulator=Simulator(node.store, node.params.chain_id),
+            simulator=simulator,
             submitter=node,
             pool=node.mempool,
             events=node,
             stats=node,
             accounts=node.accounts,
             dev=node.dev,
+            tracer=simulator,
         )
     )
 

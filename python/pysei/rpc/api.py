@@ -35,6 +35,7 @@ from pysei.rpc.interfaces import (
     PendingPool,
     Simulator,
     StatsSource,
+    Tracer,
     TxSubmitter,
 )
 from pysei.rpc.net import Net
@@ -42,6 +43,7 @@ from pysei.rpc.pysei import Pysei
 from pysei.rpc.sei import Sei
 from pysei.rpc.subscriptions import Subscriptions
 from pysei.rpc.table import Handler, MethodTable
+from pysei.rpc.trace import Tracing
 from pysei.rpc.txpool import TxPool
 
 
@@ -62,6 +64,8 @@ class Services:
     """Unlocked dev accounts (eth_accounts, eth_sendTransaction, eth_sign)."""
     dev: DevNode | None = None
     """A devnet's dev controls (anvil_*/hardhat_*/evm_*, impersonation); None: the dev methods are refused."""
+    tracer: Tracer | None = None
+    """Replays transactions with a tracer (debug_trace*, trace_*); None: those methods are not served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,8 @@ def build_api(services: Services) -> RpcApi:
         Pysei(s.stats),
     ):
         table.add(namespace)
+    if s.tracer is not None:
+        table.add(Tracing(view, s.tracer))
     for name, handler in DevApi(s.dev, view).methods.items():
         table.register(name, handler)
     if s.dev is not None:

@@ -121,6 +121,17 @@ class Simulator(Protocol):
     ) -> tuple[AccessList, CallResult]: ...
 
 
+class Tracer(Protocol):
+    """Replays committed transactions, or a call, with one of the kernel's tracers (``kind`` "geth", "parity" or
+    "replay" with ``options`` as JSON); answers JSON. Raises ValueError with the reason a trace is refused."""
+
+    def trace_block(
+        self, block: BlockRecord, first: int, last: int, kind: str, options: str, max_bytes: int
+    ) -> list[str]: ...
+
+    def trace_call(self, block: BlockRecord, request: CallRequest, kind: str, options: str, max_bytes: int) -> str: ...
+
+
 class TxSubmitter(Protocol):
     """Hands decoded transactions to the node's pool and ordering."""
 
