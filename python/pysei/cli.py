@@ -7,14 +7,24 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
 from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 
-def _node_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("node", help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)")
+def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "node",
+        help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)",
+        epilog="examples:\n  pysei node --automine --ephemeral\n  pysei init && pysei node --config pysei.toml "
+        "--port 8546   (flags override the file)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="TOML settings file ([node] table; `pysei init` writes one)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     p.add_argument("--port", type=int, default=8545, help="HTTP and WebSocket port (0 = any free port)")
     p.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
@@ -67,6 +77,94 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="serve Prometheus metrics at http://HOST:PORT/metrics (0 = any free port; off by default)",
     )
+    return p
+
+
+def _settings(node: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The node's settings a config file may hold: every option of ``pysei node`` but --config and --help."""
+    return [a for a in node._actions if a.option_strings and a.dest not in ("help", "config")]
+
+
+def _setting_value(action: argparse.Action, value: Any, where: str) -> Any:
+    """A config file's value for ``action``, checked as the flag's own parser would check it."""
+    name = action.option_strings[0].removeprefix("--")
+    flag = action.nargs == 0
+    if flag or isinstance(value, bool):
+        if not (flag and isinstance(value, bool)):
+            want = "true or false" if flag else f"a value of {name}"
+            raise SystemExit(f"error: {where}: {name} must be {want}, got {value!r}")
+        return value
+    if isinstance(value, (dict, list)):
+        raise SystemExit(f"error: {where}: {name} must be a single value, got {value!r}")
+    convert = action.type if callable(action.type) else str
+    if convert in (int, float) and not isinstance(value, (int, float)) or convert is int and isinstance(value, float):
+        raise SystemExit(f"error: {where}: {name} must be a number, got {value!r}")
+    try:
+        converted = convert(value)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"error: {where}: {name}: {e}") from None
+    if action.choices is not None and converted not in action.choices:
+        raise SystemExit(f"error: {where}: {name} must be one of {', '.join(map(str, action.choices))}")
+    return converted
+
+
+def _load_config(path: Path, node: argparse.ArgumentParser) -> dict[str, Any]:
+    """The ``[node]`` settings of a TOML file, validated; unknown keys and bad values stop with one line."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"error: config file {path} not found (`pysei init --out {path}` writes one)") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SystemExit(f"error: config file {path}: {e}") from None
+    table = data.get("node", {})
+    if not isinstance(table, dict) or set(data) - {"node"}:
+        raise SystemExit(f"error: config file {path}: settings go in a [node] table (see `pysei init`)")
+    actions = {a.option_strings[0].removeprefix("--"): a for a in _settings(node)}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        action = actions.get(key.replace("_", "-"))
+        if action is None:
+            raise SystemExit(f"error: config file {path}: unknown setting {key!r} (settings: {', '.join(actions)})")
+        out[action.dest] = _setting_value(action, value, f"config file {path}")
+    return out
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def default_config(node: argparse.ArgumentParser) -> str:
+    """A commented TOML file with every node setting at its default (unset ones commented out)."""
+    lines = [
+        "# pysei node settings: `pysei node --config THIS_FILE`. Flags given on the command line override them.",
+        "# Every key is a `pysei node` flag without its dashes; `pysei node --help` describes each.",
+        "",
+        "[node]",
+    ]
+    for action in _settings(node):
+        name = action.option_strings[0].removeprefix("--")
+        lines.append(f"# {action.help or name}")
+        default = action.default
+        lines.append(f"# {name} = <value>" if default is None else f"{name} = {_toml(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _init_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init",
+        help="write a commented default config file for `pysei node --config`",
+        epilog="example:\n  pysei init --out pysei.toml && pysei node --config pysei.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", type=Path, default=Path("pysei.toml"), help="where to write it (default: pysei.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
 def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
@@ -124,7 +222,8 @@ def _explorer_parser(sub: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    _node_parser(sub)
+    node_parser = _node_parser(sub)
+    _init_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
     _explorer_parser(sub)
@@ -135,6 +234,17 @@ def main(argv: list[str] | None = None) -> int:
 
     add_network_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command == "node" and args.config is not None:
+        # The file's values become the defaults, so flags given on the command line still win.
+        node_parser.set_defaults(**_load_config(args.config, node_parser))
+        args = parser.parse_args(argv)
+    if args.command == "init":
+        if args.out.exists() and not args.force:
+            print(f"error: {args.out} exists (--force overwrites it)", file=sys.stderr)
+            return 1
+        args.out.write_text(default_config(node_parser))
+        print(f"wrote {args.out}")
+        return 0
     if args.command == "node":
         from pysei.node.logs import configure
 
