@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,6 +29,17 @@ def node_bin() -> str:
     return node
 
 
+def cast(*args: str) -> str:
+    """Runs Foundry's ``cast`` (the platform binary: the npm wrapper always exits 0); returns its stdout."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+    binary = (
+        os.environ.get("CAST_BIN") or JS_DIR / "node_modules" / "@foundry-rs" / f"cast-linux-{arch}" / "bin" / "cast"
+    )
+    proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"cast {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout.strip()
+
+
 @functools.cache
 def ensure_installed() -> None:
     """Run tests/clients/install.sh once per process (it is a no-op when up to date).
@@ -43,3 +55,12 @@ def ensure_installed() -> None:
             f"{' '.join(args)} failed (rc={proc.returncode}); run `bash {INSTALL_SH}` by hand.\n"
             f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
         )
+
+
+def cast_bin() -> str:
+    """Foundry's cast binary from @foundry-rs/cast (the npm wrapper always exits 0, so the platform binary)."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    path = JS_DIR / "node_modules" / "@foundry-rs" / f"cast-linux-{arch}" / "bin" / "cast"
+    if not path.exists():
+        raise RuntimeError(f"cast not found at {path}; run `bash {INSTALL_SH}`")
+    return str(path)

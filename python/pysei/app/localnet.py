@@ -46,7 +46,7 @@ async def serve_validator(
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
     genesis one (behind a port forward, or a test proxy that cuts links)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
-    from pysei.app.devnet import rpc_api, wait_for_stop
+    from pysei.app.devnet import rpc_api, stop_on_signals, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
     from pysei.consensus.journal import Journal
     from pysei.explorer.site import mount_explorer
@@ -97,6 +97,7 @@ async def serve_validator(
     await node.start()
     await engine.start(member.host, p2p_listen or member.p2p_port)
     port = await server.start(config.host, config.port)
+    stop_on_signals(node)
     print(f"validator {index} rpc http://{config.host}:{port} p2p {member.host}:{member.p2p_port}", flush=True)
     failure = await wait_for_stop(node)
     await server.stop()

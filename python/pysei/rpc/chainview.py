@@ -33,14 +33,19 @@ class ChainView:
         if tag == "earliest":
             return 0
         if isinstance(tag, dict):
-            if "blockHash" in tag:
-                number = self.chain.block_number(codec.hash32(tag["blockHash"], "blockHash"))
+            if tag.get("blockHash") is not None:
+                if tag.get("blockNumber") is not None:
+                    raise invalid_params("invalid block: cannot specify both blockHash and blockNumber")
+                block_hash = codec.hash32(tag["blockHash"], "blockHash")
+                number = self.chain.block_number(block_hash)
                 if number is None:
-                    raise server_error(f"header for hash {tag['blockHash']} not found")
+                    raise server_error(f"header for hash 0x{block_hash.hex()} not found")
                 return number
-            if "blockNumber" not in tag:
+            if tag.get("blockNumber") is None:
                 raise invalid_params("invalid block: object needs blockHash or blockNumber")
             return self.block_number(tag["blockNumber"])
+        if isinstance(tag, str) and not tag.startswith(("0x", "0X")):
+            raise invalid_params(f"invalid block: {codec.shown(tag)} is neither a block number nor a tag")
         return codec.quantity(tag, "block number", 64)
 
     def block_by_tag(self, tag: Any) -> BlockRecord | None:

@@ -7,6 +7,8 @@ wording exactly.
 
 from __future__ import annotations
 
+from pysei.chain.revert import revert_reason
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -18,10 +20,19 @@ EXECUTION_REVERTED = 3
 """geth's code for a reverted eth_call / eth_estimateGas, with the revert data in ``data``."""
 
 
+MAX_MESSAGE = 1024
+"""Characters of an error message answered; the rest is cut, so no input is ever echoed whole."""
+
+
+def cut(text: str, limit: int = MAX_MESSAGE) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class RpcError(Exception):
     """An error answered to the client (never a crash of the server)."""
 
     def __init__(self, code: int, message: str, data: str | None = None) -> None:
+        message = cut(message)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -42,22 +53,10 @@ def server_error(message: str) -> RpcError:
     return RpcError(SERVER_ERROR, message)
 
 
-_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
-_PANIC_SELECTOR = bytes.fromhex("4e487b71")
-
-
 def revert_message(output: bytes) -> str:
-    """geth's message for a revert: with the decoded reason for Error(string), else plain."""
-    if output[:4] == _ERROR_STRING_SELECTOR and len(output) >= 68:
-        try:
-            length = int.from_bytes(output[36:68], "big")
-            reason = output[68 : 68 + length].decode("utf-8")
-            return f"execution reverted: {reason}"
-        except (UnicodeDecodeError, ValueError):
-            pass
-    if output[:4] == _PANIC_SELECTOR and len(output) == 36:
-        return f"execution reverted: panic code 0x{int.from_bytes(output[4:], 'big'):x}"
-    return "execution reverted"
+    """geth's message for a revert, with the reason decoded as anvil does (``pysei.chain.revert``)."""
+    reason = revert_reason(output)
+    return "execution reverted" if reason is None else f"execution reverted: {reason}"
 
 
 def reverted(output: bytes) -> RpcError:

@@ -10,7 +10,8 @@ from pysei.chain.fees import next_base_fee
 from pysei.rpc import codec
 from pysei.rpc.chainview import ChainView
 from pysei.rpc.codec import hx, param
-from pysei.rpc.errors import invalid_params, server_error
+from pysei.rpc.errors import invalid_params
+from pysei.rpc.format import BLOB_BASE_FEE
 from pysei.rpc.interfaces import ChainHead, ChainSettings
 
 SUGGESTED_TIP = 1 * GWEI
@@ -31,32 +32,42 @@ class EthFees:
         return hx(SUGGESTED_TIP)
 
     async def rpc_eth_blobBaseFee(self, params: list[Any]) -> str:
-        raise server_error("blobs are not supported (Sei runs Pectra without blobs)")
+        return hx(BLOB_BASE_FEE)
 
     async def rpc_eth_feeHistory(self, params: list[Any]) -> dict[str, Any]:
+        """geth's answer, field for field: ``blockCount`` 0 gives no blocks, and ``reward`` is present only when
+        percentiles were asked for."""
         count = min(codec.quantity(param(params, 0, "blockCount"), "blockCount", 64), MAX_FEE_HISTORY)
         newest = min(self.view.block_number(param(params, 1, "newestBlock")), self.view.head.header.number)
-        percentiles = param(params, 2, "rewardPercentiles", required=False, default=None)
-        if percentiles is not None and (
-            not isinstance(percentiles, list)
-            or any(not isinstance(p, int | float) or not 0 <= p <= 100 for p in percentiles)
-            or percentiles != sorted(percentiles)
+        percentiles = param(params, 2, "rewardPercentiles", required=False, default=[])
+        if not isinstance(percentiles, list) or any(
+            isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 100 for p in percentiles
         ):
-            raise invalid_params("invalid reward percentiles")
+            raise invalid_params("invalid reward percentiles: expected numbers between 0 and 100")
+        if percentiles != sorted(percentiles):
+            raise invalid_params("invalid reward percentiles: not in ascending order")
+        if count == 0:
+            return {"oldestBlock": hx(0), "gasUsedRatio": None}
         oldest = max(0, newest - count + 1)
-        blocks = [b for n in range(oldest, newest + 1) if count and (b := self.chain.block(n)) is not None]
+        blocks = [b for n in range(oldest, newest + 1) if (b := self.chain.block(n)) is not None]
         base_fees, ratios, rewards = [], [], []
         for blk in blocks:
             h = blk.header
             base_fees.append(hx(h.base_fee))
             ratios.append(h.gas_used / h.gas_limit if h.gas_limit else 0.0)
-            if percentiles is not None:
+            if percentiles:
                 rewards.append([hx(r) for r in self._block_rewards(blk, percentiles)])
         if blocks:
             last = blocks[-1].header
             base_fees.append(hx(next_base_fee(last.base_fee, last.gas_used, last.gas_limit, self.params.fees)))
-        out: dict[str, Any] = {"oldestBlock": hx(oldest), "baseFeePerGas": base_fees, "gasUsedRatio": ratios}
-        if percentiles is not None:
+        out: dict[str, Any] = {
+            "oldestBlock": hx(oldest),
+            "baseFeePerGas": base_fees,
+            "gasUsedRatio": ratios,
+            "baseFeePerBlobGas": [hx(BLOB_BASE_FEE)] * len(base_fees),
+            "blobGasUsedRatio": [0.0] * len(ratios),
+        }
+        if percentiles:
             out["reward"] = rewards
         return out
 

@@ -14,7 +14,7 @@ from pysei.chain.block import BlockLog, BlockRecord, TxRecord
 from pysei.chain.fees import FeeParams
 from pysei.chain.transaction import Transaction
 from pysei.mempool import AddOutcome, MempoolError
-from pysei.native import CallRequest, CallResult
+from pysei.native import BlockOverrides, CallRequest, CallResult
 
 AccessList = list[tuple[bytes, list[bytes]]]
 
@@ -101,19 +101,29 @@ class IngestSettings(Protocol):
         """Answer a send only once the transaction is executed."""
         ...
 
+    @property
+    def allow_unprotected_txs(self) -> bool:
+        """Accept pre-EIP-155 transactions (no chain id in the signature)."""
+        ...
+
 
 class Simulator(Protocol):
     """Runs calls against the state after a committed block, writing nothing (eth_call, estimates, access lists)."""
 
-    def call(self, block: BlockRecord, request: CallRequest) -> CallResult:
-        """Raises ValueError when the call is an invalid transaction (e.g. a nonce or fee rule)."""
+    def call(self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None) -> CallResult:
+        """Raises ValueError when the call is an invalid transaction (e.g. a nonce or fee rule). ``env``
+        overrides fields of the block's environment; the state read is still the block's."""
         ...
 
-    def estimate_gas(self, block: BlockRecord, request: CallRequest) -> int | CallResult:
+    def estimate_gas(
+        self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
+    ) -> int | CallResult:
         """The least gas with which the call succeeds, or the failing result at the gas cap."""
         ...
 
-    def create_access_list(self, block: BlockRecord, request: CallRequest) -> tuple[AccessList, CallResult]: ...
+    def create_access_list(
+        self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
+    ) -> tuple[AccessList, CallResult]: ...
 
 
 class TxSubmitter(Protocol):
@@ -132,6 +142,10 @@ class PendingPool(Protocol):
     def pending_nonce(self, sender: bytes) -> int: ...
 
     def get(self, tx_hash: bytes) -> Transaction | None: ...
+
+    def why_dropped(self, tx_hash: bytes) -> tuple[int, str] | None:
+        """(block, reason) if execution skipped the transaction and it left the pool for good."""
+        ...
 
     @property
     def pending_count(self) -> int: ...

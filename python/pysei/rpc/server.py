@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
 
 from pysei.rpc import codec
 from pysei.rpc.api import RpcApi
@@ -29,6 +31,11 @@ log = logging.getLogger("pysei.rpc")
 
 MAX_BATCH = 10_000
 MAX_BODY = 64 * 1024 * 1024
+BACKLOG = 2048
+"""Pending connections the listening socket queues: hundreds of clients connecting at once must not have their
+SYNs dropped (the kernel caps it at net.core.somaxconn)."""
+CORS_MAX_AGE = 86_400
+"""Seconds a browser may cache a preflight answer."""
 
 
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
@@ -39,19 +46,36 @@ def _result(id_: Any, result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": id_, "result": result}
 
 
+def _valid_id(rid: Any) -> bool:
+    """JSON-RPC 2.0: an id is a string, a number or null. Fractions and integers beyond 64 bits (which arrive
+    as floats) and nested values are refused, so an answer never echoes what cannot round-trip."""
+    return rid is None or isinstance(rid, str) or (isinstance(rid, int) and not isinstance(rid, bool))
+
+
+def _encode(response: Any) -> bytes:
+    try:
+        return orjson.dumps(response)
+    except orjson.JSONEncodeError as e:  # the server answers every request; a bug is an internal error, logged
+        log.error("cannot encode a response: %s", e)
+        return orjson.dumps(_error(None, RpcError(INTERNAL_ERROR, "internal error: response not encodable")))
+
+
 class RpcServer:
-    def __init__(self, api: RpcApi) -> None:
+    def __init__(self, api: RpcApi, *, cors_origins: Sequence[str] = ("*",)) -> None:
+        """``cors_origins``: the origins a browser page may call from (``*``: any, as anvil allows; empty: none)."""
         self.api = api
         self.connections = api.subscriptions.connections
-        self.app = web.Application(client_max_size=MAX_BODY)
+        self.cors_origins = frozenset(cors_origins)
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._cors])
         self.app.router.add_post("/", self.handle_http)
         self.app.router.add_get("/", self.handle_ws)
+        self.app.router.add_route("OPTIONS", "/", self.handle_preflight)
         self.runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> int:
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, host, port).start()
+        await web.TCPSite(self.runner, host, port, backlog=BACKLOG).start()
         return int(self.runner.addresses[0][1])
 
     async def stop(self) -> None:
@@ -108,10 +132,11 @@ class RpcServer:
         return out or None
 
     async def one(self, req: Any) -> Any:
+        rid = req.get("id") if isinstance(req, dict) else None
+        if not _valid_id(rid):
+            return _error(None, RpcError(INVALID_REQUEST, "invalid request: id must be a string, an integer or null"))
         if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
-            rid = req.get("id") if isinstance(req, dict) else None
             return _error(rid, RpcError(INVALID_REQUEST, "invalid request"))
-        rid = req.get("id")
         method = req["method"]
         if "id" not in req:
             # A notification: executed, never answered (JSON-RPC 2.0 and geth).
@@ -131,19 +156,54 @@ class RpcServer:
             return _result(rid, await handler(params))
         except RpcError as err:
             return _error(rid, err)
-        except (KeyError, TypeError, ValueError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
             return _error(rid, invalid_params(f"invalid params: {e}"))
         except Exception as e:  # the server answers every request; a bug is an internal error, logged
             log.exception("method %s failed", method)
             return _error(rid, RpcError(INTERNAL_ERROR, f"internal error: {e}"))
 
     # --- transports ----------------------------------------------------------------------------------------
-    async def handle_http(self, request: web.Request) -> web.Response:
-        body = await request.read()
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except ConnectionError as e:
+            # The client went away mid-body: nobody to answer, nothing lost.
+            log.debug("client %s disconnected before its request was read: %s", request.remote, e)
+            return web.Response(status=400)
         response = await self.dispatch(body, None)
         if response is None:  # only notifications: nothing to answer
             return web.Response(body=b"", content_type="application/json")
-        return web.Response(body=orjson.dumps(response), content_type="application/json")
+        return web.Response(body=_encode(response), content_type="application/json")
+
+    # --- CORS ----------------------------------------------------------------------------------------------
+    # Hand-written rather than aiohttp-cors: one route, and what a dapp needs is the two headers below.
+    def _allowed_origin(self, origin: str | None) -> str | None:
+        if origin is None or not self.cors_origins:
+            return None
+        if "*" in self.cors_origins:
+            return "*"
+        return origin if origin in self.cors_origins else None
+
+    async def handle_preflight(self, request: web.Request) -> web.Response:
+        """A browser's CORS preflight (``OPTIONS``): which methods and headers a page may use."""
+        response = web.Response(status=204)
+        if self._allowed_origin(request.headers.get("Origin")) is not None:
+            response.headers["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", "content-type"
+            )
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE)
+        return response
+
+    @web.middleware
+    async def _cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        allowed = self._allowed_origin(request.headers.get("Origin"))
+        if allowed is not None and not response.prepared:  # a WebSocket is prepared already; browsers need none
+            response.headers["Access-Control-Allow-Origin"] = allowed
+            if allowed != "*":
+                response.headers["Vary"] = "Origin"
+        return response
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -165,7 +225,7 @@ class RpcServer:
                     body = msg.data.encode() if isinstance(msg.data, str) else msg.data
                     response = await self.dispatch(body, conn)
                     if response is not None:
-                        conn.send(response)
+                        conn.send_bytes(_encode(response))
                 elif msg.type == WSMsgType.ERROR:
                     break
                 if conn.closed:
@@ -184,7 +244,12 @@ class RpcServer:
 
 
 def _is_raw_send(r: Any) -> bool:
-    return isinstance(r, dict) and r.get("jsonrpc") == "2.0" and r.get("method") == "eth_sendRawTransaction"
+    return (
+        isinstance(r, dict)
+        and r.get("jsonrpc") == "2.0"
+        and r.get("method") == "eth_sendRawTransaction"
+        and _valid_id(r.get("id"))
+    )
 
 
 def _is_notification(r: Any) -> bool:

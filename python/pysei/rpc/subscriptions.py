@@ -39,10 +39,13 @@ class Connection:
         self.closed = False
 
     def send(self, payload: dict[str, Any]) -> None:
+        self.send_bytes(orjson.dumps(payload))
+
+    def send_bytes(self, payload: bytes) -> None:
         if self.closed:
             return
         try:
-            self.queue.put_nowait(orjson.dumps(payload))
+            self.queue.put_nowait(payload)
         except asyncio.QueueFull:
             log.warning("websocket subscriber too slow; closing it")
             self.closed = True
@@ -70,9 +73,13 @@ class Subscriptions:
         kind = codec.param(params, 0, "subscription type")
         criteria = None
         if kind == "logs":
-            criteria = parse_criteria(params[1] if len(params) > 1 and isinstance(params[1], dict) else {})
-        elif kind not in ("newHeads", "newPendingTransactions"):
-            raise invalid_params(f"unsupported subscription type {kind!r}")
+            flt = codec.param(params, 1, "filter", required=False, default={})
+            if not isinstance(flt, dict):
+                raise invalid_params("invalid logs filter: expected an object")
+            criteria = parse_criteria(flt)
+        elif kind not in ("newHeads", "newPendingTransactions", "syncing"):
+            # "syncing" is accepted as geth accepts it; a devnet never syncs, so it never notifies.
+            raise invalid_params(f"unsupported subscription type {codec.shown(kind)}")
         sub_id = hex(next(self._ids) | (1 << 64))
         conn.subs[sub_id] = (kind, criteria)
         return sub_id

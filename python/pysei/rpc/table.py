@@ -30,6 +30,15 @@ class MethodTable:
             raise ValueError(f"JSON-RPC method {name} registered twice")
         self._handlers[name] = handler
 
+    def replace(self, name: str, handler: Handler) -> Handler:
+        """Puts ``handler`` in place of a registered method and returns the one it replaces (a composition root
+        extends a method, e.g. a validator adds the AppQC to ``sei_getStateCommitment``)."""
+        old = self._handlers.get(name)
+        if old is None:
+            raise ValueError(f"JSON-RPC method {name} is not registered")
+        self._handlers[name] = handler
+        return old
+
     def get(self, name: str) -> Handler | None:
         return self._handlers.get(name)
 
