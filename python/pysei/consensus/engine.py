@@ -73,6 +73,11 @@ FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
 bad-state. Empty in every real run."""
 
 
+MAX_VIEWS_AHEAD = 16
+"""Messages for views further ahead of this replica's are dropped, so no peer can make it store a message for
+every view number (honest replicas are never that far apart: a TC moves everyone)."""
+MAX_EARLY_PREPARES = 16
+"""Prepares of the next slots buffered until this replica gets there."""
 MAX_CLOCK_AHEAD_MS = 10_000
 """A proposal's timestamp (its block's time) may be at most this far ahead of this validator's clock."""
 CERTIFIED_KEPT = 10_000
@@ -563,6 +568,8 @@ class ConsensusEngine:
         if t.slot > self.votes.slot:
             self._maybe_sync(peer, t.slot - 1)
             return None
+        if t.view > self.votes.view + MAX_VIEWS_AHEAD:
+            return None  # no memory for views nobody can reach soon
         if t.view < self.votes.view:
             if self._tc is not None and self._tc.view >= t.view:
                 self.network.send(peer, self._tc)  # the peer missed the TC that moved us on
@@ -632,11 +639,12 @@ class ConsensusEngine:
         slot = p.proposal.slot
         if p.leader != peer or self.committee.leader(slot, p.view) != peer:
             return "prepare not from the slot's leader"
-        if slot < self.votes.slot:
+        if slot < self.votes.slot or p.view > self.votes.view + MAX_VIEWS_AHEAD:
             return None
         if slot > self.votes.slot:
-            if slot <= self.votes.slot + 2:
-                self._future.setdefault(slot, []).append((peer, p))
+            early = self._future.setdefault(slot, [])
+            if slot <= self.votes.slot + 2 and len(early) < MAX_EARLY_PREPARES:
+                early.append((peer, p))
             self._maybe_sync(peer, slot - 1)
             return None
         if not self.committee.verify(peer, p.message(), p.sig):
@@ -683,6 +691,8 @@ class ConsensusEngine:
         if vote.voter != peer or vote.kind not in (PREPARE, CONFIRM):
             return "vote not from its voter"
         if vote.slot != self.votes.slot or self.committee.leader(vote.slot, vote.view) != self.me:
+            return None
+        if vote.view > self.votes.view + MAX_VIEWS_AHEAD:
             return None
         if not vote.verify(self.committee):
             return "bad vote signature"
