@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pysei.chain.accounts import DevAccount
 from pysei.rpc.chainview import ChainView
+from pysei.rpc.consensus import Consensus
 from pysei.rpc.eth_blocks import EthBlocks
 from pysei.rpc.eth_call import EthCall
 from pysei.rpc.eth_chain import EthChain
@@ -28,6 +29,7 @@ from pysei.rpc.interfaces import (
     ChainReader,
     ChainSettings,
     CommitEvents,
+    ConsensusView,
     IngestSettings,
     PendingPool,
     Simulator,
@@ -57,6 +59,8 @@ class Services:
     stats: StatsSource
     accounts: Sequence[DevAccount]
     """Unlocked dev accounts (eth_accounts, eth_sendTransaction, eth_sign)."""
+    consensus: ConsensusView | None = None
+    """A validator's consensus engine (sei_consensusStatus & co.); None on the single-process devnet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,10 @@ def build_api(services: Services) -> RpcApi:
         EthSend(ingest, view, s.head, s.params, s.pool, s.simulator, s.accounts),
         subscriptions,
         TxPool(s.pool),
-        Sei(view, s.params),
+        Sei(view, s.params, s.consensus),
         Pysei(s.stats),
     ):
         table.add(namespace)
+    if s.consensus is not None:
+        table.add(Consensus(s.consensus))
     return RpcApi(table, ingest, subscriptions)

@@ -48,9 +48,9 @@ class Ingest:
                 results[i] = server_error(item)
                 continue
             tx = item.tx
-            if tx.chain_id is None:
+            if tx.chain_id is None and not cfg.allow_unprotected_txs:
                 results[i] = server_error("only replay-protected (EIP-155) transactions allowed over RPC")
-            elif tx.chain_id != cfg.chain_id:
+            elif tx.chain_id is not None and tx.chain_id != cfg.chain_id:
                 results[i] = server_error(f"invalid chain id for signer: have {tx.chain_id} want {cfg.chain_id}")
             elif tx.gas_limit < item.intrinsic_gas:
                 results[i] = server_error(

@@ -172,18 +172,22 @@ class ChainStore:
     ) -> None:
         """Writes the block, its state changes and every index in one atomic transaction."""
         number = block.header.number
-        writes = self.block_writes(block)
-        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
-        if logs:
-            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        writes = self.block_writes(block, txs, logs)
         self.native.commit(number, result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
 
     @staticmethod
-    def block_writes(block: BlockRecord) -> list[tuple[str, bytes, bytes | None]]:
-        """The table writes that make ``block`` the stored head: its record, its hash index and the head mark."""
+    def block_writes(
+        block: BlockRecord, txs: Iterable[TxRecord] = (), logs: list[BlockLog] | None = None
+    ) -> list[tuple[str, bytes, bytes | None]]:
+        """The table writes that make ``block`` the stored head: its record, its hash index, the head mark, and its
+        transactions (with receipts) and logs."""
         number = block.header.number
-        return [
+        writes: list[tuple[str, bytes, bytes | None]] = [
             (BLOCKS, _num(number), _block_codec[0].encode(block)),
             (BLOCK_NUMBERS, block.hash, _num(number)),
             (META, b"head", _num(number)),
         ]
+        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
+        if logs:
+            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        return writes
