@@ -17,10 +17,9 @@ export async function render(_ctx, address) {
     ['ots_searchTransactionsBefore', address, 0, PAGE],
   ]);
   const blocks = param('blocks', WINDOW);
-  const [token, moves] = await Promise.all([
-    isContract ? tokenInfo(address) : null,
-    transfers({ holder: address, head: num(head), blocks }).catch((e) => e),
-  ]);
+  // A token contract lists its own transfers; any other address the transfers to or from it.
+  const token = isContract ? await tokenInfo(address) : null;
+  const moves = await transfers({ [token ? 'token' : 'holder']: address, head: num(head), blocks }).catch((e) => e);
 
   return h('div', null,
     section(isContract ? 'Contract' : 'Address', kv([
@@ -32,7 +31,7 @@ export async function render(_ctx, address) {
       ['Code', isContract ? h('details', null, h('summary', null, `${count((code.length - 2) / 2)} bytes`), h('pre', { class: 'mono break' }, code)) : undefined],
     ])),
     section('Transactions', historyView(history)),
-    section('Token transfers', transfersView(moves, address, blocks, num(head))),
+    section('Token transfers', transfersView(moves, address, blocks, num(head), Boolean(token))),
     section('Storage', storageForm(address)));
 }
 
@@ -54,11 +53,11 @@ function historyView(history) {
   return table(['Hash', 'Block', 'From', 'To', 'Value', 'Status'], rows, { empty: 'No transactions.' });
 }
 
-function transfersView(moves, address, blocks, head) {
+function transfersView(moves, address, blocks, head, isToken) {
   if (moves instanceof RpcError) return problem(`Token transfers: ${moves.message}`);
   const rows = moves.slice(0, PAGE).map((m) => [
     txLink(m.log.transactionHash), blockLink(m.log.blockNumber), tokenLink(m.log.address),
-    m.from.toLowerCase() === address.toLowerCase() ? 'out' : 'in', addrLink(m.from), addrLink(m.to),
+    isToken ? '' : m.from.toLowerCase() === address.toLowerCase() ? 'out' : 'in', addrLink(m.from), addrLink(m.to),
     m.tokenId !== null ? `#${m.tokenId}` : units(m.amount, 0)]);
   const whole = blocks > head;
   return h('div', null,
