@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from eth_account.hdaccount.mnemonic import Language, Mnemonic
 
@@ -21,7 +21,7 @@ from pysei.node.datadir import LOCK_FILE, DataDirLock, GenesisParams, StartupErr
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
 
-class _Help(argparse.ArgumentDefaultsHelpFormatter):
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows each default, except where there is none to show (the help text then says what happens)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
@@ -82,13 +82,18 @@ U63 = 2**63 - 1
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-def _node_parser(sub: argparse._SubParsersAction) -> None:
+def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "node",
         help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)",
         description="Run a single-validator devnet: JSON-RPC over HTTP and WebSocket on one port, dev accounts "
         "funded at genesis, a block every --block-time while transactions are pending.",
+        epilog="examples:\n  pysei node --automine --ephemeral\n  pysei init && pysei node --config pysei.toml "
+        "--port 8546   (flags override the file)",
         formatter_class=_Help,
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="TOML settings file ([node] table; `pysei init` writes one)"
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     p.add_argument("--port", type=_int_in(0, 65535), default=8545, help="HTTP and WebSocket port (0 = any free port)")
@@ -140,6 +145,11 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--segment-blocks", type=_int_in(1, 2**32), default=SEGMENT_BLOCKS, help="blocks per cold segment")
     p.add_argument(
+        "--no-dev-methods",
+        action="store_true",
+        help="refuse the anvil_*/hardhat_*/evm_* dev methods (state edits, snapshots, time travel)",
+    )
+    p.add_argument(
         "--allow-origin",
         default="*",
         help="comma-separated origins browser pages may call the RPC from (CORS; * = any, as anvil)",
@@ -157,6 +167,102 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="log level (default: info; warning with --quiet)",
     )
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
+    p.add_argument(
+        "--metrics-port",
+        type=_int_in(0, 65535),
+        default=None,
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (0 = any free port; off by default)",
+    )
+    return p
+
+
+def _settings(node: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The node's settings a config file may hold: every option of ``pysei node`` but --config and --help."""
+    return [a for a in node._actions if a.option_strings and a.dest not in ("help", "config")]
+
+
+def _setting_value(action: argparse.Action, value: Any, where: str) -> Any:
+    """A config file's value for ``action``, checked as the flag's own parser would check it."""
+    name = action.option_strings[0].removeprefix("--")
+    flag = action.nargs == 0
+    if flag or isinstance(value, bool):
+        if not (flag and isinstance(value, bool)):
+            want = "true or false" if flag else f"a value of {name}"
+            raise SystemExit(f"error: {where}: {name} must be {want}, got {value!r}")
+        return value
+    if isinstance(value, (dict, list)):
+        raise SystemExit(f"error: {where}: {name} must be a single value, got {value!r}")
+    convert = action.type if callable(action.type) else str
+    if convert in (int, float) and not isinstance(value, (int, float)) or convert is int and isinstance(value, float):
+        raise SystemExit(f"error: {where}: {name} must be a number, got {value!r}")
+    try:
+        # The flags' own parsers take the text a command line would give them.
+        converted = convert(value if isinstance(value, str) else str(value))
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+        raise SystemExit(f"error: {where}: {name}: {e}") from None
+    if action.choices is not None and converted not in action.choices:
+        raise SystemExit(f"error: {where}: {name} must be one of {', '.join(map(str, action.choices))}")
+    return converted
+
+
+def _load_config(path: Path, node: argparse.ArgumentParser) -> dict[str, Any]:
+    """The ``[node]`` settings of a TOML file, validated; unknown keys and bad values stop with one line."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"error: config file {path} not found (`pysei init --out {path}` writes one)") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SystemExit(f"error: config file {path}: {e}") from None
+    table = data.get("node", {})
+    if not isinstance(table, dict) or set(data) - {"node"}:
+        raise SystemExit(f"error: config file {path}: settings go in a [node] table (see `pysei init`)")
+    actions = {a.option_strings[0].removeprefix("--"): a for a in _settings(node)}
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        action = actions.get(key.replace("_", "-"))
+        if action is None:
+            raise SystemExit(f"error: config file {path}: unknown setting {key!r} (settings: {', '.join(actions)})")
+        out[action.dest] = _setting_value(action, value, f"config file {path}")
+    return out
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def default_config(node: argparse.ArgumentParser) -> str:
+    """A commented TOML file with every node setting at its default (unset ones commented out)."""
+    lines = [
+        "# pysei node settings: `pysei node --config THIS_FILE`. Flags given on the command line override them.",
+        "# Every key is a `pysei node` flag without its dashes; `pysei node --help` describes each.",
+        "",
+        "[node]",
+    ]
+    for action in _settings(node):
+        name = action.option_strings[0].removeprefix("--")
+        lines.append(f"# {action.help or name}")
+        default = action.default
+        lines.append(f"# {name} = <value>" if default is None else f"{name} = {_toml(default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _init_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "init",
+        help="write a commented default config file for `pysei node --config`",
+        epilog="example:\n  pysei init --out pysei.toml && pysei node --config pysei.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", type=Path, default=Path("pysei.toml"), help="where to write it (default: pysei.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
 
 def _snapshot_parser(sub: argparse._SubParsersAction) -> None:
@@ -278,6 +384,8 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         hot_blocks=args.hot_blocks,
         segment_blocks=args.segment_blocks,
         cors_origins=() if args.no_cors else tuple(o.strip() for o in args.allow_origin.split(",") if o.strip()),
+        dev_methods=not args.no_dev_methods,
+        metrics_port=args.metrics_port,
     )
 
 
@@ -291,7 +399,8 @@ def _explorer_parser(sub: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    _node_parser(sub)
+    node_parser = _node_parser(sub)
+    _init_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
     _explorer_parser(sub)
@@ -302,10 +411,22 @@ def main(argv: list[str] | None = None) -> int:
 
     add_network_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command == "node" and args.config is not None:
+        # The file's values become the defaults, so flags given on the command line still win.
+        node_parser.set_defaults(**_load_config(args.config, node_parser))
+        args = parser.parse_args(argv)
+    if args.command == "init":
+        if args.out.exists() and not args.force:
+            print(f"error: {args.out} exists (--force overwrites it)", file=sys.stderr)
+            return 1
+        args.out.write_text(default_config(node_parser))
+        print(f"wrote {args.out}")
+        return 0
     if args.command == "node":
         config = _node_config(sub.choices["node"], args)
-        level = args.log_level or ("warning" if args.quiet else "info")
-        logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from pysei.node.logs import configure
+
+        configure(args.log_level or ("warning" if args.quiet else "info"), args.log_format)
         from pysei.app.devnet import run
 
         try:

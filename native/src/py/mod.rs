@@ -2,7 +2,7 @@
 //! and converts results. Logic lives in the other modules; `pysei/execution/native.py` is its only importer.
 //!
 //! One module per concern: `store` (the LMDB store), `block` (block parameters, execution and its result),
-//! `decode` (transaction decoding), `call` (the simulator) and `conversions` (Python values ↔ kernel types).
+//! `decode` (transaction decoding), `call` (the simulator), `trace` (tracers) and `conversions` (Python values ↔ kernel types).
 //! This file registers them as the `_native` module.
 
 mod block;
@@ -10,6 +10,7 @@ mod call;
 mod conversions;
 mod decode;
 mod store;
+mod trace;
 
 use pyo3::{prelude::*, types::PyBytes};
 use revm::primitives::keccak256;
@@ -46,6 +47,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keccak, m)?)?;
     m.add_function(wrap_pyfunction!(block::execute_in_memory, m)?)?;
     m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::trace_block, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::trace_call, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -17,6 +17,7 @@ from pysei.execution.simulator import Simulator
 from pysei.explorer.site import PREFIX, mount_explorer
 from pysei.node.config import NodeConfig
 from pysei.node.datadir import StartupError
+from pysei.node.metrics import NodeMetrics
 from pysei.node.node import Node
 from pysei.rpc.api import RpcApi, Services, build_api
 from pysei.rpc.interfaces import ConsensusView
@@ -53,19 +54,22 @@ def banner(console: Console, node: Node, port: int) -> None:
 def rpc_api(node: Node, consensus: ConsensusView | None = None) -> RpcApi:
     """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces (and, on a validator,
     its consensus engine's)."""
+    simulator = Simulator(node.store, node.params.chain_id)
     return build_api(
         Services(
             chain=node.store,
             head=node.executor,
             params=node.params,
-            ingest=node.config,
-            simulator=Simulator(node.store, node.params.chain_id),
+            ingest=node.dev,
+            simulator=simulator,
             submitter=node,
             pool=node.mempool,
             events=node,
             stats=node,
             accounts=node.accounts,
             consensus=consensus,
+            dev=node.dev,
+            tracer=simulator,
         )
     )
 
@@ -87,8 +91,16 @@ async def wait_for_stop(node: Node) -> BaseException | None:
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
-    server = RpcServer(rpc_api(node), cors_origins=config.cors_origins)
+    api = rpc_api(node)
+    server = RpcServer(api, cors_origins=config.cors_origins)
     mount_explorer(server.app, rpc_url="/", ws_url="/")  # the explorer's pages call this same endpoint
+    metrics_runner = None
+    if config.metrics_port is not None:
+        metrics = NodeMetrics(node)
+        metrics.known(set(api.methods))
+        server.observe = metrics.observe_rpc
+        metrics_runner, metrics_port = await metrics.serve(config.host, config.metrics_port)
+        print(f"metrics {config.host}:{metrics_port}", flush=True)
     await node.start()
     try:
         port = await server.start(config.host, config.port)
@@ -109,6 +121,8 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
         print(f"listening {config.host}:{port}", flush=True)
     failure = await wait_for_stop(node)
     await server.stop()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await node.stop()
     if failure is not None:
         logging.getLogger("pysei").critical("node stopped after a failure: %r", failure)

@@ -409,6 +409,33 @@ class Mempool:
             self._forget_if_empty(acct)
         return dropped
 
+    # ------------------------------------------------------------------ devnet edits
+
+    def remove(self, tx_hash: bytes) -> bool:
+        """Drops a pooled transaction (anvil_dropTransaction); later nonces of its sender become queued.
+        In-flight ones are already in an ordered block and stay. Returns whether it was pooled."""
+        entry = self._by_hash.get(tx_hash)
+        if entry is None:
+            return False
+        acct = self._senders[entry.tx.sender]
+        self._unpool(acct, entry, self._clock())
+        self._forget_if_empty(acct)
+        return True
+
+    def clear(self) -> int:
+        """Drops every pooled transaction (a devnet revert or reset: the state they were admitted against is gone).
+        Call only when nothing is in flight. Returns how many were dropped."""
+        assert not self._inflight, "clear() with transactions in flight"
+        dropped = len(self._by_hash)
+        self._senders.clear()
+        self._by_hash.clear()
+        self._ghosts.clear()
+        self._ready.clear()
+        self._price_heap = []
+        self._heap_live = False
+        self._n_pending = 0
+        return dropped
+
     # ------------------------------------------------------------------ queries
 
     def pending_nonce(self, sender: bytes) -> int:

@@ -36,6 +36,7 @@ from pysei.node.datadir import (
     reset,
     stored_genesis,
 )
+from pysei.node.dev import DevControl
 from pysei.state.store import Alloc, ChainStore
 from pysei.state.tiering import TierPolicy, TierWorker
 
@@ -122,6 +123,7 @@ class Node:
         self._waiters: dict[bytes, asyncio.Future[None]] = {}
         self.recent_stats: deque[tuple[int, dict[str, int], str | None]] = deque(maxlen=STATS_KEPT)
         """(block number, execution stats, fallback reason) of recent blocks, for metrics."""
+        self.dev = DevControl(self)
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: BaseException | None = None
         self.stopped = asyncio.Event()
@@ -217,38 +219,49 @@ class Node:
             listener(hashes)
 
     # --- execution -----------------------------------------------------------------------------------------
+    async def quiesced(self) -> None:
+        """Returns once every ordered block was executed and published; the caller holds the sequencer's lock, so
+        none is being ordered either (dev state edits and reverts run in that window)."""
+        await self.execution_queue.join()
+
     async def _execute_loop(self) -> None:
         while True:
             ordered = await self.execution_queue.get()
-            started = time.perf_counter()
-            executed = await asyncio.to_thread(self.executor.execute, ordered)
-            self.tiers.notify(ordered.number)
-            self.mempool.on_executed(ordered.txs, self.store)
-            if log.isEnabledFor(logging.INFO):
-                _log_block(executed, time.perf_counter() - started)
-            self._record_skipped(ordered.number, executed.skipped)
-            stats = executed.stats
-            self.recent_stats.append((ordered.number, stats, executed.fallback))
-            log.debug(
-                "block %d: %d txs, %d gas, %d incarnations, %d aborts, %d waits, %s",
-                ordered.number,
-                len(executed.txs),
-                stats["gas_used"],
-                stats["incarnations"],
-                stats["validation_aborts"],
-                stats["dependency_waits"],
-                f"sequential ({executed.fallback})" if executed.fallback else f"{stats['threads']} threads",
-            )
-            for listener in self.block_listeners:
-                try:
-                    listener(executed)
-                except Exception:  # a subscriber's bug must not stop execution
-                    log.exception("block listener failed")
-            if self._waiters:
-                for tx in ordered.txs:
-                    fut = self._waiters.pop(tx.hash, None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(None)
+            try:
+                await self._execute(ordered)
+            finally:
+                self.execution_queue.task_done()
+
+    async def _execute(self, ordered: OrderedBlock) -> None:
+        started = time.perf_counter()
+        executed = await asyncio.to_thread(self.executor.execute, ordered)
+        self.tiers.notify(ordered.number)
+        self.mempool.on_executed(ordered.txs, self.store)
+        if log.isEnabledFor(logging.INFO):
+            _log_block(executed, time.perf_counter() - started)
+        self._record_skipped(ordered.number, executed.skipped)
+        stats = executed.stats
+        self.recent_stats.append((ordered.number, stats, executed.fallback))
+        log.debug(
+            "block %d: %d txs, %d gas, %d incarnations, %d aborts, %d waits, %s",
+            ordered.number,
+            len(executed.txs),
+            stats["gas_used"],
+            stats["incarnations"],
+            stats["validation_aborts"],
+            stats["dependency_waits"],
+            f"sequential ({executed.fallback})" if executed.fallback else f"{stats['threads']} threads",
+        )
+        for listener in self.block_listeners:
+            try:
+                listener(executed)
+            except Exception:  # a subscriber's bug must not stop execution
+                log.exception("block listener failed")
+        if self._waiters:
+            for tx in ordered.txs:
+                fut = self._waiters.pop(tx.hash, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(None)
 
     def _record_skipped(self, number: int, skipped: Sequence[tuple[Transaction, str]]) -> None:
         """Skipped transactions never vanish silently: each is logged, and one that did not go back to the pool

@@ -19,7 +19,7 @@ from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.eth_call import call_failure, call_request
 from pysei.rpc.eth_fees import SUGGESTED_TIP
 from pysei.rpc.ingest import Ingest
-from pysei.rpc.interfaces import ChainHead, ChainSettings, PendingPool, Simulator
+from pysei.rpc.interfaces import ChainHead, ChainSettings, Impersonation, PendingPool, Simulator
 
 
 class EthSend:
@@ -32,6 +32,7 @@ class EthSend:
         pool: PendingPool,
         simulator: Simulator,
         accounts: Sequence[DevAccount],
+        impersonation: Impersonation | None = None,
     ) -> None:
         self.ingest = ingest
         self.view = view
@@ -40,6 +41,7 @@ class EthSend:
         self.pool = pool
         self.simulator = simulator
         self.dev_keys = {a.address: a.private_key for a in accounts}
+        self.impersonation = impersonation
 
     async def rpc_eth_sendRawTransaction(self, params: list[Any]) -> str:
         return await self.ingest.one(codec.data(param(params, 0, "data"), "raw transaction"))
@@ -53,6 +55,8 @@ class EthSend:
     def _sign_tx(self, obj: dict[str, Any]) -> bytes:
         sender = codec.address(param([obj.get("from")], 0, "from"), "from")
         key = self.dev_keys.get(sender)
+        if key is None and self.impersonation is not None:
+            key = self.impersonation.signing_key(sender)
         if key is None:
             raise server_error("unknown account")
         req = call_request(obj)
