@@ -750,6 +750,40 @@ fn keccak<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, keccak256(data).as_slice())
 }
 
+/// The module accounts' genesis storage: `[(address, [(slot, value)])]` for the bank (total supply in usei) and
+/// staking (`params` = (unbonding seconds, max entries, max validators, min commission rate × 10^18);
+/// `validators` = [(operator, self-delegation in usei, commission rate × 10^18)]). ValueError on an invalid one.
+#[pyfunction]
+fn module_genesis(
+    total_supply_usei: BigUint,
+    params: (u64, u64, u64, BigUint),
+    validators: Vec<(Vec<u8>, BigUint, BigUint)>,
+) -> PyResult<Vec<(Vec<u8>, Vec<(BigUint, BigUint)>)>> {
+    let (unbonding_time, max_entries, max_validators, min_commission) = params;
+    let params = crate::modules::staking::Params {
+        unbonding_time,
+        max_entries,
+        max_validators,
+        min_commission_rate: u256(&min_commission)?,
+    };
+    let validators = validators
+        .iter()
+        .map(|(operator, bonded, rate)| {
+            Ok(crate::modules::staking::GenesisValidator {
+                operator: address(operator)?,
+                self_delegation: u256(bonded)?,
+                commission_rate: u256(rate)?,
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let modules =
+        crate::modules::genesis(u256(&total_supply_usei)?, &params, &validators).map_err(PyValueError::new_err)?;
+    Ok(modules
+        .into_iter()
+        .map(|(module, slots)| (module.to_vec(), slots.into_iter().map(|(k, v)| (big(k), big(v))).collect()))
+        .collect())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyStore>()?;
@@ -764,6 +798,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keccak, m)?)?;
     m.add_function(wrap_pyfunction!(execute_in_memory, m)?)?;
     m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
+    m.add_function(wrap_pyfunction!(module_genesis, m)?)?;
+    m.add("MODULE_CODE", PyBytes::new(m.py(), &crate::modules::MODULE_CODE))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -25,6 +25,7 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ephemeral", action="store_true", help="use a temporary data directory, deleted at exit")
     p.add_argument("--accounts", type=int, default=20, help="number of funded dev accounts")
     p.add_argument("--mnemonic", default=DEV_MNEMONIC)
+    p.add_argument("--genesis", type=Path, default=None, help="network genesis file (default: the built-in one)")
     p.add_argument(
         "--exec-threads",
         type=int,
@@ -96,12 +97,55 @@ def _db_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data-dir", type=Path, default=default_data_dir())
 
 
+def _genesis_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("genesis", help="write or validate a network genesis file (10B SEI, validators, parameters)")
+    g = p.add_subparsers(dest="action", required=True)
+    w = g.add_parser("write", help="write the network genesis (48/20/20/9/3 allocation of 10B SEI) to a file")
+    w.add_argument("--out", type=Path, required=True)
+    w.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
+    w.add_argument(
+        "--validator",
+        action="append",
+        default=[],
+        metavar="0xOPERATOR[:SEI]",
+        help="a validator and its self-delegation in SEI (default 1,000,000), funded from the foundation's share;"
+        " repeatable (default: one placeholder validator)",
+    )
+    w.add_argument("--unbonding-time", type=int, default=21 * 86_400, help="seconds of block time (default 21 days)")
+    w.add_argument("--max-entries", type=int, default=7, help="unbonding entries per delegator and validator")
+    v = g.add_parser("validate", help="check a genesis file and print its allocation")
+    v.add_argument("file", type=Path)
+
+
+def _genesis(args: argparse.Namespace) -> int:
+    from pysei.chain import genesis as gen
+
+    try:
+        if args.action == "write":
+            validators = []
+            for spec in args.validator:
+                operator, _, sei = spec.partition(":")
+                validators.append((operator, int(sei or 1_000_000) * gen.USEI_PER_SEI))
+            staking = gen.StakingParams(unbonding_time=args.unbonding_time, max_entries=args.max_entries)
+            genesis = gen.default_genesis(args.chain_id, validators or None, staking)
+            gen.validate(genesis)
+            args.out.write_bytes(gen.dump(genesis))
+        else:
+            genesis = gen.load(args.file)
+    except (gen.GenesisError, ValueError) as e:
+        print(f"invalid genesis: {e}", file=sys.stderr)
+        return 1
+    gen.print_summary(genesis)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _node_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
+    _genesis_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
@@ -119,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             ephemeral=args.ephemeral,
             dev_accounts=args.accounts,
             mnemonic=args.mnemonic,
+            genesis=args.genesis,
             exec_threads=max(1, args.exec_threads),
             commitment_delay=max(1, args.commitment_delay),
             fsync=not args.no_fsync,
@@ -135,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
+    if args.command == "genesis":
+        return _genesis(args)
     return int(args.func(args) or 0)
 
 

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pysei.chain import genesis
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import FEE_COLLECTOR
@@ -64,7 +65,11 @@ class Node:
         self.executor = Executor(self.store, self.params)
         self.accounts: list[DevAccount] = dev_accounts(config.mnemonic, config.dev_accounts)
         if self.executor.head is None:
-            alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
+            network = genesis.load(config.genesis) if config.genesis else genesis.default_genesis(config.chain_id)
+            if network.chain_id != config.chain_id:
+                raise genesis.GenesisError(f"genesis is for chain {network.chain_id}, the node runs {config.chain_id}")
+            # The network's genesis, with the devnet's funded dev accounts on top.
+            alloc: Alloc = genesis.alloc(network, [(a.address, config.dev_balance) for a in self.accounts])
             self.executor.init_genesis(alloc, int(time.time()))
         self.tiers = TierWorker(
             self.store,
