@@ -8,6 +8,7 @@ completion time, and the devnet cuts a block when a transaction arrives.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -16,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account
 from web3 import Web3
-from web3.middleware import SignAndSendRawMiddlewareBuilder
 from web3.exceptions import ContractLogicError
+from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from tests.clients import solc
 from tests.conftest import ROOT, Devnet, start_devnet
@@ -149,3 +150,28 @@ def test_bank_reports_usei_balances_and_supply(w3: Web3) -> None:
     assert bank.functions.symbol("usei").call() == "SEI"
     with pytest.raises(ContractLogicError, match="unknown denom"):
         bank.functions.supply("uatom").call()
+
+
+def pysei(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pysei.cli", *args], capture_output=True, text=True, cwd=ROOT, check=False, timeout=120
+    )
+
+
+def test_command_line_delegates_and_queries(node: Devnet, w3: Web3) -> None:
+    name = validators(w3)[0][0]
+    me = node.accounts[7].address
+    sent = pysei("tx", "--rpc", node.http_url, "--dev-account", "7", "--json", "delegate", name, "1.5")
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["block"] > 0
+    shown = pysei("query", "--rpc", node.http_url, "--json", "delegation", me, name)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)[0]["usei"] == 1_500_000
+    listed = pysei("query", "--rpc", node.http_url, "--json", "validators")
+    assert [v["validator"] for v in json.loads(listed.stdout)] == [name]
+    # A bad one stops at estimation with the precompile's reason, and sends nothing.
+    nonce = w3.eth.get_transaction_count(me)
+    refused = pysei("tx", "--rpc", node.http_url, "--dev-account", "7", "undelegate", name, "2")
+    assert refused.returncode == 1
+    assert "exceeds the delegation of 1500000 usei" in refused.stderr
+    assert w3.eth.get_transaction_count(me) == nonce

@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     _db_parser(sub)
     _snapshot_parser(sub)
     _genesis_parser(sub)
+    from pysei.token_cli import add_parsers as add_token_parsers
+
+    add_token_parsers(sub)
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
