@@ -17,7 +17,7 @@ use revm::{
 };
 
 use crate::{
-    call::{self as sim, CallError, CallOutcome, CallRequest},
+    call::{self as sim, AccountOverride, CallError, CallOutcome, CallRequest, StateOverrides},
     db::{StateChanges, StateReader, Store, StoreError, TableWrite},
     decode,
     exec::{BlockOutput, BlockParams, Location, OrderedTx},
@@ -593,8 +593,14 @@ fn execute_block(
     Ok(PyBlockResult { output, parallel })
 }
 
+/// Storage slots of a state override: `[(slot, value)]`.
+type PySlots = Vec<(BigUint, BigUint)>;
+
+/// A state override: `(address, balance | None, nonce | None, code | None, state | None, state_diff)`.
+type PyOverride = (Vec<u8>, Option<BigUint>, Option<u64>, Option<Vec<u8>>, Option<PySlots>, PySlots);
+
 /// An eth_call-style request: `(from, to | None, gas | None, max_fee | None, max_priority_fee | None, value,
-/// data, nonce | None, access_list)`.
+/// data, nonce | None, access_list, overrides)`.
 type PyCallRequest = (
     Vec<u8>,
     Option<Vec<u8>>,
@@ -605,10 +611,31 @@ type PyCallRequest = (
     Vec<u8>,
     Option<u64>,
     Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    Vec<PyOverride>,
 );
 
+fn slots(slots: &PySlots) -> PyResult<std::collections::HashMap<U256, U256>> {
+    slots.iter().map(|(k, v)| Ok((u256(k)?, u256(v)?))).collect()
+}
+
+fn state_overrides(overrides: Vec<PyOverride>) -> PyResult<StateOverrides> {
+    overrides
+        .into_iter()
+        .map(|(addr, balance, nonce, code, state, diff)| {
+            let o = AccountOverride {
+                balance: balance.as_ref().map(u256).transpose()?,
+                nonce,
+                code: code.map(Into::into),
+                state: state.as_ref().map(slots).transpose()?,
+                state_diff: slots(&diff)?,
+            };
+            Ok((address(&addr)?, o))
+        })
+        .collect()
+}
+
 fn call_request(r: PyCallRequest) -> PyResult<CallRequest> {
-    let (from, to, gas, max_fee, max_priority, value, data, nonce, access_list) = r;
+    let (from, to, gas, max_fee, max_priority, value, data, nonce, access_list, overrides) = r;
     Ok(CallRequest {
         from: address(&from)?,
         to: to.as_deref().map(address).transpose()?,
@@ -622,6 +649,7 @@ fn call_request(r: PyCallRequest) -> PyResult<CallRequest> {
             .iter()
             .map(|(a, keys)| Ok((address(a)?, keys.iter().map(|k| b256(k)).collect::<PyResult<_>>()?)))
             .collect::<PyResult<_>>()?,
+        overrides: state_overrides(overrides)?,
     })
 }
 

@@ -16,13 +16,16 @@ from pysei._native import MODULE_CODE, BlockEnv, BlockResult, Store, keccak, log
 
 if TYPE_CHECKING:
     from pysei._native import CallRequest as NativeCallRequest
+    from pysei._native import StateOverride as NativeStateOverride
 
 __all__ = [
     "BlockEnv",
+    "BlockOverrides",
     "BlockResult",
     "MODULE_CODE",
     "CallRequest",
     "CallResult",
+    "StateOverride",
     "Store",
     "call",
     "create_access_list",
@@ -77,6 +80,35 @@ def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], sender
 
 
 @dataclass(frozen=True, slots=True)
+class BlockOverrides:
+    """eth_call's block overrides: fields of the block environment a call sees instead of its block's."""
+
+    number: int | None = None
+    timestamp: int | None = None
+    gas_limit: int | None = None
+    beneficiary: bytes | None = None
+    prevrandao: bytes | None = None
+    base_fee: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateOverride:
+    """geth's state override of one account; None keeps the stored value."""
+
+    address: bytes
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    state: list[tuple[int, int]] | None = None
+    """Replaces the whole storage (slots not listed read zero)."""
+    state_diff: list[tuple[int, int]] = field(default_factory=list)
+    """Replaces only the listed slots."""
+
+    def as_tuple(self) -> NativeStateOverride:
+        return (self.address, self.balance, self.nonce, self.code, self.state, self.state_diff)
+
+
+@dataclass(frozen=True, slots=True)
 class CallRequest:
     """eth_call / eth_estimateGas parameters after JSON decoding (None = not given)."""
 
@@ -89,6 +121,8 @@ class CallRequest:
     data: bytes = b""
     nonce: int | None = None
     access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
+    overrides: list[StateOverride] = field(default_factory=list)
+    """eth_call's state overrides: the state the call sees instead of the stored one."""
 
     def as_tuple(self) -> NativeCallRequest:
         return (
@@ -101,6 +135,7 @@ class CallRequest:
             self.data,
             self.nonce,
             self.access_list,
+            [o.as_tuple() for o in self.overrides],
         )
 
 

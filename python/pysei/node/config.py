@@ -53,5 +53,9 @@ class NodeConfig:
     """A network genesis file (`pysei genesis write`); None: the default 10B SEI genesis for `chain_id`."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
+    genesis_timestamp: int | None = None
+    """Timestamp of block 0 (None: now); validators of one network take it from the genesis file."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins a browser page may call the RPC from (``*``: any, as anvil allows; empty: none)."""
     fees: FeeParams = field(default_factory=FeeParams)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)
