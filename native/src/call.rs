@@ -18,7 +18,10 @@ use revm::{
 
 use crate::{
     db::{StateReader, StoreError},
-    exec::{build_evm, BlockParams, BlockState, Location, SeiHandler, TxAccess},
+    exec::{
+        api::{build_evm, skip_reason, BlockState, SeiHandler},
+        BlockParams, Location, TxAccess,
+    },
     precompiles::SeiPrecompiles,
 };
 
@@ -198,7 +201,7 @@ fn run_once<R: StateReader>(
     let result = match result {
         Ok(r) => r,
         Err(EVMError::Database(e)) => return Err(e.into()),
-        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(crate::exec::skip_reason(&e))),
+        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(skip_reason(&e))),
         Err(e) => return Err(CallError::Invalid(e.to_string())),
     };
     let gas_used = result.gas().tx_gas_used();

@@ -8,7 +8,7 @@ use revm::Database;
 use super::{revert, Failure, Ledger, Outcome};
 use crate::{
     db::{StateReader, StoreError},
-    exec::BlockState,
+    exec::api::BlockState,
 };
 
 struct OverlayLedger<'s, 'r, R> {

@@ -10,7 +10,7 @@
 //! about) and lets end-of-block logic tell from a changed slot's key what it belongs to.
 //!
 //! Module logic is written once against `Ledger`: the journal implements it inside a precompile call
-//! (`JournalLedger`), the block overlay at the end of a block (`exec::BlockState`).
+//! (`JournalLedger`), the block overlay at the end of a block (`exec::api::BlockState`).
 
 pub(crate) mod bank;
 pub(crate) mod end_block;
@@ -171,6 +171,13 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     let module = inputs.bytecode_address;
     if !MODULES.contains(&module) {
         return None;
+    }
+    if inputs.target_address != module {
+        // DELEGATECALL or CALLCODE would run the module as another account, with that account's value: refused,
+        // as Sei refuses them.
+        let reason = "module precompiles cannot be called with DELEGATECALL or CALLCODE";
+        let output = alloy_sol_types::Revert::from(reason).abi_encode().into();
+        return Some(InterpreterResult::new(InstructionResult::Revert, output, Gas::new(inputs.gas_limit)));
     }
     let input = inputs.input.bytes(ctx);
     let call = Call { caller: inputs.caller, value: inputs.call_value(), input: &input, is_static: inputs.is_static };

@@ -144,6 +144,7 @@ fn query(reader: &MemReader, to: Address, data: &[u8]) -> Bytes {
         data: Bytes::copy_from_slice(data),
         nonce: None,
         access_list: Vec::new(),
+        overrides: Default::default(),
     };
     let out = crate::call::call(reader, &params_at(START), &request).expect("call");
     assert!(out.success, "query reverted: {:?}", out.output);
@@ -278,6 +279,27 @@ fn send_native_moves_value_and_keeps_the_bank_account_unchanged() {
     assert!(out.outcomes[0].success, "{:?}", out.outcomes[0]);
     assert_eq!(balance(&reader, bob), U256::from(3 * SEI + 7));
     assert_eq!(balance(&reader, BANK), U256::ZERO);
+}
+
+/// A contract that DELEGATECALLs the staking precompile cannot make it act for the contract, even when the
+/// module's account holds value (say, forced there by a SELFDESTRUCT).
+#[test]
+fn delegatecall_is_refused() {
+    let alice = Key::new(1);
+    let proxy = Address::with_last_byte(0xdc);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    reader.accounts.get_mut(&STAKING).expect("module account").balance = U256::from(10) * U256::from(SEI);
+    // CALLDATACOPY the input, DELEGATECALL 0x1005 with it, SSTORE the success flag in slot 0.
+    reader.deploy(
+        proxy,
+        &[0x36, 0x5f, 0x5f, 0x37, 0x5f, 0x5f, 0x36, 0x5f, 0x61, 0x10, 0x05, 0x5a, 0xf4, 0x5f, 0x55, 0x00],
+    );
+    let data = IStaking::delegateCall { valAddress: valoper(OPERATOR) }.abi_encode();
+    let out = block(&mut reader, START, &[alice.sign(CHAIN, 0, Some(proxy), SEI, &data, 300_000)]);
+    assert!(out.outcomes[0].success);
+    assert_eq!(slot(&reader, proxy, U256::ZERO), U256::ZERO, "the DELEGATECALL must fail");
+    assert_eq!(delegation(&reader, proxy, OPERATOR), U256::ZERO);
+    assert_eq!(balance(&reader, STAKING), U256::from(10) * U256::from(SEI));
 }
 
 proptest! {
