@@ -121,7 +121,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
 }
 
 /// The bank's genesis slots: the total supply.
-pub(crate) fn genesis(total_supply_usei: U256) -> Vec<(U256, U256)> {
+pub(crate) fn genesis(total_supply_usei: U256) -> super::Slots {
     vec![(SUPPLY, total_supply_usei)]
 }
 

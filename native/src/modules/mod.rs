@@ -207,12 +207,15 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     Some(InterpreterResult::new(result, output, gas))
 }
 
+/// Storage slots (key, value) of one module account.
+pub(crate) type Slots = Vec<(U256, U256)>;
+
 /// The module accounts' genesis storage: bank supply (usei), staking parameters and validators.
 pub(crate) fn genesis(
     total_supply_usei: U256,
     params: &staking::Params,
     validators: &[staking::GenesisValidator],
-) -> Result<Vec<(Address, Vec<(U256, U256)>)>, String> {
+) -> Result<Vec<(Address, Slots)>, String> {
     let bonded = validators.iter().fold(U256::ZERO, |sum, v| sum + v.self_delegation);
     if bonded > total_supply_usei {
         return Err("self-delegations exceed the total supply".into());

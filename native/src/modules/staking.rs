@@ -235,7 +235,7 @@ pub(crate) struct GenesisValidator {
 
 /// The staking module's genesis slots. Fails on an invalid genesis (duplicate operator, commission out of
 /// bounds, zero self-delegation).
-pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Result<Vec<(U256, U256)>, String> {
+pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Result<super::Slots, String> {
     if params.max_entries == 0 || params.max_entries > ENTRY_LIMIT {
         return Err(format!("staking: max_entries must be within 1..={ENTRY_LIMIT}"));
     }

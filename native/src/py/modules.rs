@@ -9,6 +9,9 @@ use crate::modules::{
     staking::{GenesisValidator, Params},
 };
 
+/// Each module account's address and its (slot, value) pairs.
+type ModuleSlots = Vec<(Vec<u8>, Vec<(BigUint, BigUint)>)>;
+
 /// The module accounts' genesis storage: `[(address, [(slot, value)])]` for the bank (total supply in usei) and
 /// staking (`params` = (unbonding seconds, max entries, max validators, min commission rate × 10^18);
 /// `validators` = [(operator, self-delegation in usei, commission rate × 10^18)]). ValueError on an invalid one.
@@ -17,7 +20,7 @@ pub(super) fn module_genesis(
     total_supply_usei: BigUint,
     params: (u64, u64, u64, BigUint),
     validators: Vec<(Vec<u8>, BigUint, BigUint)>,
-) -> PyResult<Vec<(Vec<u8>, Vec<(BigUint, BigUint)>)>> {
+) -> PyResult<ModuleSlots> {
     let (unbonding_time, max_entries, max_validators, min_commission) = params;
     let params = Params { unbonding_time, max_entries, max_validators, min_commission_rate: u256(&min_commission)? };
     let validators = validators
