@@ -59,14 +59,14 @@ pub type StateOverrides = HashMap<Address, AccountOverride>;
 
 /// The stored state seen through a call's overrides. An overlay over the reader rather than writes into a
 /// scratch copy: nothing is copied, and the committed state cannot be touched by construction.
-struct Overlay<'a, R> {
+pub(crate) struct Overlay<'a, R> {
     inner: &'a R,
     overrides: &'a StateOverrides,
     codes: HashMap<B256, Bytecode>,
 }
 
 impl<'a, R: StateReader> Overlay<'a, R> {
-    fn new(inner: &'a R, overrides: &'a StateOverrides) -> Self {
+    pub(crate) fn new(inner: &'a R, overrides: &'a StateOverrides) -> Self {
         let codes = overrides
             .values()
             .filter_map(|o| o.code.as_ref())
@@ -176,6 +176,17 @@ fn tx_env(req: &CallRequest, gas: u64, chain_id: u64) -> TxEnv {
     }
 }
 
+/// The configuration and transaction of a call: geth's relaxations (see the module docs) over the block's rules.
+pub(crate) fn call_env(params: &BlockParams, req: &CallRequest, gas: u64) -> (revm::context::CfgEnv, TxEnv) {
+    let mut cfg = params.cfg_env();
+    cfg.disable_nonce_check = req.nonce.is_none();
+    cfg.disable_eip3607 = true;
+    let priced = req.max_fee_per_gas.is_some_and(|p| p > 0);
+    cfg.disable_base_fee = !priced;
+    cfg.disable_fee_charge = !priced;
+    (cfg, tx_env(req, gas, params.chain_id))
+}
+
 fn run_once<R: StateReader>(
     reader: &R,
     params: &BlockParams,
@@ -187,14 +198,9 @@ fn run_once<R: StateReader>(
     if record {
         state.start_recording();
     }
-    let mut cfg = params.cfg_env();
-    cfg.disable_nonce_check = req.nonce.is_none();
-    cfg.disable_eip3607 = true;
-    let priced = req.max_fee_per_gas.is_some_and(|p| p > 0);
-    cfg.disable_base_fee = !priced;
-    cfg.disable_fee_charge = !priced;
+    let (cfg, tx) = call_env(params, req, gas);
     let mut evm = build_evm(&mut state, params.block_env(), cfg, &params.host);
-    evm.ctx.set_tx(tx_env(req, gas, params.chain_id));
+    evm.ctx.set_tx(tx);
     let result = SeiHandler::default().run(&mut evm);
     let _ = evm.finalize();
     let access = evm.ctx.journaled_state.database.take_record();
@@ -219,7 +225,7 @@ fn run_once<R: StateReader>(
 
 /// The gas a call may use when the request names none: the block's limit, and for a priced call no more than
 /// the sender can pay for.
-fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<u64, CallError> {
+pub(crate) fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<u64, CallError> {
     let mut cap = req.gas.unwrap_or(params.gas_limit);
     if let Some(price) = req.max_fee_per_gas.filter(|p| *p > 0) {
         let balance = reader.account(req.from)?.map_or(U256::ZERO, |a| a.balance);

@@ -5,7 +5,7 @@
 //! function in Rust because the node's commitment worker runs it on every block: it must not hold the GIL, and
 //! a block of 20,000 ERC-20 transfers changes ~60,000 records. Tests check both against each other.
 
-use heed::RwTxn;
+use heed::{RoTxn, RwTxn, WithoutTls};
 use rayon::prelude::*;
 use revm::primitives::B256;
 
@@ -124,8 +124,11 @@ impl LtHash {
 impl Store {
     /// The block whose state the commitment accumulator is at, and the accumulator.
     pub fn commitment_state(&self) -> Result<Option<(u64, LtHash)>, StoreError> {
-        let rtxn = self.env.read_txn()?;
-        match self.lthash.get(&rtxn, b"state")? {
+        self.accumulator(&self.env.read_txn()?)
+    }
+
+    pub(crate) fn accumulator(&self, txn: &RoTxn<WithoutTls>) -> Result<Option<(u64, LtHash)>, StoreError> {
+        match self.lthash.get(txn, b"state")? {
             None => Ok(None),
             Some(raw) => {
                 let corrupt = || StoreError::Corrupt { table: "lthash", key: "state".into(), why: "length != 2056" };
@@ -133,6 +136,12 @@ impl Store {
                 Ok(Some((number, LtHash::from_bytes(&raw[8..]).ok_or_else(corrupt)?)))
             }
         }
+    }
+
+    pub(crate) fn put_accumulator(&self, wtxn: &mut RwTxn, number: u64, acc: &LtHash) -> Result<(), StoreError> {
+        let mut state = number.to_be_bytes().to_vec();
+        state.extend_from_slice(&acc.to_bytes());
+        Ok(self.lthash.put(wtxn, b"state", &state)?)
     }
 
     /// The state commitment (LtHash digest) after block `number`, once the worker has computed it.
@@ -146,6 +155,7 @@ impl Store {
     /// written in one transaction, so after a crash it resumes from the last block it recorded. Returns the
     /// digests it computed. One caller at a time (the node's commitment worker).
     pub fn advance_commitment(&self, target: u64) -> Result<Vec<(u64, B256)>, StoreError> {
+        let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (mut next, mut acc) = match self.commitment_state()? {
             Some((number, acc)) => (number + 1, acc),
             // A new store: the chain starts at its first change set (genesis, usually block 0).
@@ -167,9 +177,7 @@ impl Store {
         if let Some(&(last, _)) = digests.last() {
             let mut wtxn = self.env.write_txn()?;
             self.put_commitments(&mut wtxn, &digests)?;
-            let mut state = last.to_be_bytes().to_vec();
-            state.extend_from_slice(&acc.to_bytes());
-            self.lthash.put(&mut wtxn, b"state", &state)?;
+            self.put_accumulator(&mut wtxn, last, &acc)?;
             wtxn.commit()?;
         }
         Ok(digests)

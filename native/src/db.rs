@@ -16,8 +16,10 @@
 use std::{
     collections::HashMap,
     path::Path,
-    sync::{Arc, RwLock},
+    sync::{Arc, Mutex, RwLock},
 };
+
+mod dev;
 
 use crate::history::{self, Recorder};
 use heed::{types::Bytes as RawBytes, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
@@ -89,6 +91,9 @@ pub struct Store {
     named: Arc<HashMap<String, RawDb>>,
     /// Analysed bytecode by hash, shared across blocks: jump-table analysis of a hot contract is paid once.
     code_cache: Arc<RwLock<HashMap<B256, Bytecode>>>,
+    /// Held by whatever rewrites committed change sets (the dev edits in `dev.rs`) and by the commitment
+    /// worker, which reads the accumulator and change sets before it writes: the two must not interleave.
+    pub(crate) rewrite: Arc<Mutex<()>>,
 }
 
 /// State changes of a block, in the form the commit writes them.
@@ -224,6 +229,7 @@ impl Store {
             lthash,
             named: Arc::new(named),
             code_cache: Arc::default(),
+            rewrite: Arc::default(),
         })
     }
 

@@ -17,6 +17,7 @@ mod precompiles;
 mod py;
 #[cfg(test)]
 mod testutil;
+mod trace;
 
 pub use call::{call, create_access_list, estimate_gas, CallError, CallOutcome, CallRequest};
 pub use db::{StateChanges, StateReader, Store, StoreError, TableWrite};

@@ -37,6 +37,8 @@ __all__ = [
     "keccak",
     "logs_bloom",
     "module_genesis",
+    "trace_block",
+    "trace_call",
 ]
 
 
@@ -168,3 +170,44 @@ def create_access_list(
 ) -> tuple[list[tuple[bytes, list[bytes]]], CallResult]:
     access, result = _native.create_access_list(store, env, request.as_tuple(), at)
     return access, CallResult(*result)
+
+
+TracerKind = str
+"""``"geth"`` (options: geth's tracer options), ``"parity"`` (trace_transaction's flat traces) or ``"replay"``
+(options: a list of Parity trace types)."""
+
+
+def trace_block(
+    store: Store,
+    env: BlockEnv,
+    parent: int,
+    block_hash: bytes,
+    txs: list[tuple[bytes, bytes, bytes]],
+    first: int,
+    kind: TracerKind,
+    options: str,
+    max_bytes: int,
+) -> list[str]:
+    """Replays a committed block's transactions ``(raw, sender, hash)`` on the state after block ``parent`` and
+    returns the JSON traces of those from index ``first`` on. Raises ValueError for bad options, a trace over
+    ``max_bytes`` recorded bytes, or a transaction that does not replay."""
+    return _native.trace_block(
+        store,
+        env,
+        parent,
+        block_hash,
+        [raw for raw, _, _ in txs],
+        b"".join(sender for _, sender, _ in txs),
+        [h for _, _, h in txs],
+        first,
+        kind,
+        options,
+        max_bytes,
+    )
+
+
+def trace_call(
+    store: Store, env: BlockEnv, request: CallRequest, at: int | None, kind: TracerKind, options: str, max_bytes: int
+) -> str:
+    """debug_traceCall: the call traced as JSON on the state after block ``at`` (None: the latest)."""
+    return _native.trace_call(store, env, request.as_tuple(), at, kind, options, max_bytes)

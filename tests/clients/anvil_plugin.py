@@ -85,8 +85,9 @@ def anvil_binary() -> str:
 
 
 class AnvilProcess:
-    def __init__(self, binary: str, log_dir: Path, block_time: str | None = None):
+    def __init__(self, binary: str, log_dir: Path, block_time: str | None = None, extra_args: list[str] | None = None):
         self.binary = binary
+        self.extra_args = extra_args or []
         self.log_dir = log_dir
         self.block_time = block_time
         self.proc: subprocess.Popen | None = None
@@ -108,6 +109,7 @@ class AnvilProcess:
             ]  # fmt: skip
             if self.block_time:
                 cmd += ["--block-time", self.block_time]
+            cmd += self.extra_args
             log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             log.close()

@@ -6,7 +6,7 @@ pub(crate) use super::{
     builder::{BlockBuilder, BloomMemo, Sealing},
     diff::{into_run, AccountChange, AccountDiff, TxDiff, TxRun},
     execute_prepared,
-    handler::{build_evm, skip_reason, FeeSink, SeiEvm, SeiHandler},
+    handler::{build_evm, build_inspected_evm, skip_reason, FeeSink, SeiContext, SeiEvm, SeiHandler},
     overlay::BlockState,
     prepare, ExecStats, Prepared,
 };

@@ -75,12 +75,23 @@ pub type SeiEvm<DB, INSP = ()> = Evm<
 >;
 
 pub(crate) fn build_evm<DB: Database>(db: DB, block: BlockEnv, cfg: CfgEnv, host: &HostRegistry) -> SeiEvm<DB> {
+    build_inspected_evm(db, block, cfg, host, ())
+}
+
+/// `build_evm` with an inspector in revm's slot (tracing, `trace.rs`); `()` inspects nothing.
+pub(crate) fn build_inspected_evm<DB: Database, INSP>(
+    db: DB,
+    block: BlockEnv,
+    cfg: CfgEnv,
+    host: &HostRegistry,
+    inspector: INSP,
+) -> SeiEvm<DB, INSP> {
     let spec = cfg.spec;
     Context::mainnet()
         .with_db(db)
         .with_block(block)
         .with_cfg(cfg)
-        .build_mainnet()
+        .build_mainnet_with_inspector(inspector)
         .with_precompiles(SeiPrecompiles::with_host(spec, host.clone()))
 }
 

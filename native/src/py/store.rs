@@ -156,6 +156,34 @@ impl PyStore {
         py.detach(|| self.inner.write_tables(&writes, &drop_change_sets)).map_err(store_err)
     }
 
+    /// Writes state records `(key, value-or-None)` (the commitment's encoding) as part of the head block `head`
+    /// (devnet edits: anvil_setBalance and friends); returns each record's previous value, which undoes it.
+    #[allow(clippy::type_complexity)]
+    fn amend_head(
+        &self,
+        py: Python<'_>,
+        head: u64,
+        records: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    ) -> PyResult<Vec<(Py<PyBytes>, Option<Py<PyBytes>>)>> {
+        let previous = py.detach(|| self.inner.amend_head(head, &records)).map_err(store_err)?;
+        let bytes = |v: &[u8]| PyBytes::new(py, v).unbind();
+        Ok(previous.iter().map(|(k, v)| (bytes(k), v.as_deref().map(bytes))).collect())
+    }
+
+    /// Undoes blocks `to + 1 ..= head` from their change sets and applies the node's table `writes`, in one
+    /// transaction (devnet evm_revert).
+    fn rollback(
+        &self,
+        py: Python<'_>,
+        to: u64,
+        head: u64,
+        writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
+    ) -> PyResult<()> {
+        let writes: Vec<TableWrite> =
+            writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
+        py.detach(|| self.inner.rollback(to, head, &writes)).map_err(store_err)
+    }
+
     /// `[(table, entries, bytes)]` of every LMDB table (read-only; for `pysei db stats`).
     fn table_stats(&self, py: Python<'_>) -> PyResult<Vec<(String, u64, u64)>> {
         py.detach(|| self.inner.table_stats()).map_err(store_err)

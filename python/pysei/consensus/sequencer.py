@@ -46,29 +46,60 @@ class Sequencer:
         self._base_fee = base_fee
         self._wake = asyncio.Event()
         self._last_timestamp = 0
+        self.automine = config.automine
+        self.block_time: float | None = config.block_time
+        """Seconds between blocks in interval mode; None: blocks only on request (evm_mine), anvil's manual mode."""
+        self.time_offset = 0
+        """Seconds added to the wall clock for block timestamps (evm_increaseTime, evm_setTime)."""
+        self.next_timestamp: int | None = None
+        """The next block's timestamp, once (evm_setNextBlockTimestamp)."""
+        self.lock = asyncio.Lock()
+        """Held while a block is cut: whoever holds it knows no block is being ordered (dev state edits)."""
 
     def notify(self) -> None:
-        """Called by ingest when transactions became pending."""
+        """Called by ingest when transactions became pending, and when the mining mode changed."""
         self._wake.set()
+
+    def set_mode(self, *, automine: bool, block_time: float | None) -> None:
+        self.automine = automine
+        self.block_time = block_time
+        self.notify()
 
     async def run(self) -> None:
         while True:
-            if self.mempool.pending_count == 0:
+            if self.mempool.pending_count == 0 or (not self.automine and self.block_time is None):
                 self._wake.clear()
                 await self._wake.wait()
-            if not self.config.automine:
-                await asyncio.sleep(self.config.block_time)
-            await self.cut()
+                continue
+            if not self.automine:
+                await asyncio.sleep(self.block_time or 0)
+            if self.automine or self.block_time is not None:
+                await self.cut()
 
-    async def cut(self) -> OrderedBlock | None:
-        """Cuts one block from what is pending now (also used by evm_mine)."""
-        txs = self.mempool.take(self.config.max_txs, self.config.gas_limit, self._base_fee())
-        block = OrderedBlock(number=self.next_number, timestamp=self._timestamp(), txs=txs)
-        self.next_number += 1
-        await self.tx_execution.put(block)
-        return block
+    async def cut(self, timestamp: int | None = None) -> OrderedBlock:
+        """Cuts one block from what is pending now (also used by evm_mine), at ``timestamp`` if given."""
+        async with self.lock:
+            txs = self.mempool.take(self.config.max_txs, self.config.gas_limit, self._base_fee())
+            block = OrderedBlock(number=self.next_number, timestamp=self._timestamp(timestamp), txs=txs)
+            self.next_number += 1
+            await self.tx_execution.put(block)
+            return block
 
-    def _timestamp(self) -> int:
+    def _timestamp(self, requested: int | None) -> int:
+        if requested is None and self.next_timestamp is not None:
+            requested, self.next_timestamp = self.next_timestamp, None
+        if requested is not None:
+            # Later blocks continue from the requested time, as in anvil and Hardhat.
+            self.time_offset = requested - int(time.time())
+            self._last_timestamp = requested
+            return requested
         # Several blocks may share a second at 400 ms; timestamps never go backwards.
-        self._last_timestamp = max(int(time.time()), self._last_timestamp)
+        self._last_timestamp = max(int(time.time()) + self.time_offset, self._last_timestamp)
         return self._last_timestamp
+
+    def rewind(self, next_number: int, last_timestamp: int, time_offset: int) -> None:
+        """Continues ordering after a revert: from block ``next_number``, with the clock as it was then."""
+        self.next_number = next_number
+        self._last_timestamp = last_timestamp
+        self.time_offset = time_offset
+        self.next_timestamp = None

@@ -7,6 +7,7 @@ only what this stage has committed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pysei.chain.block import BlockLog, BlockRecord, Header, Log, OrderedBlock, TxRecord
@@ -69,6 +70,10 @@ class Executor:
         head = store.head()
         self.head: BlockRecord | None = None if head is None else store.block(head)
         self.commitments = CommitmentWorker(store)
+        self.base_fee_override: int | None = None
+        """The next block's base fee, once (anvil_setNextBlockBaseFeePerGas); devnet only."""
+        self.prevrandao_override: bytes | None = None
+        """The next block's PREVRANDAO, once (hardhat_setPrevRandao); devnet only."""
         if head is not None:
             self.commitments.notify(head)  # after a restart: catch up with what was committed before
 
@@ -82,6 +87,8 @@ class Executor:
     @property
     def next_base_fee(self) -> int:
         """Base fee of the next block (Sei computes it at the end of each block)."""
+        if self.base_fee_override is not None:
+            return self.base_fee_override
         if self.head is None:
             return self.params.fees.min_base_fee
         h = self.head.header
@@ -113,6 +120,12 @@ class Executor:
             raise RuntimeError(f"genesis commitment {computed.hex()} != reference {header.state_root.hex()}")
         return block
 
+    def rewind(self, head: BlockRecord) -> None:
+        """Makes ``head`` the head again after the store rolled the later blocks back (devnet revert)."""
+        self.head = head
+        self.commitments.rewind(head.header.number)
+        self.base_fee_override = self.prevrandao_override = None
+
     def execute(self, ordered: OrderedBlock) -> ExecutedBlock:
         """Executes ``ordered`` on top of the head and commits it. Runs off the event loop (GIL released)."""
         parent = self.head
@@ -121,7 +134,8 @@ class Executor:
             raise ValueError(f"ordered block {ordered.number} does not follow head {parent.header.number}")
         base_fee = self.next_base_fee
         timestamp = max(ordered.timestamp, parent.header.timestamp)
-        randao = prevrandao(timestamp, ordered.number)
+        randao = self.prevrandao_override or prevrandao(timestamp, ordered.number)
+        self.base_fee_override = self.prevrandao_override = None
         env = BlockEnv(
             number=ordered.number,
             timestamp=timestamp,
@@ -132,6 +146,7 @@ class Executor:
             chain_id=self.params.chain_id,
             spec_name=self.params.spec,
         )
+        started = time.perf_counter_ns()
         result = execute_block(
             self.store.native,
             env,
@@ -139,6 +154,7 @@ class Executor:
             b"".join(t.sender for t in ordered.txs),
             threads=self.params.exec_threads,
         )
+        executed_at = time.perf_counter_ns()
         outcomes = result.outcomes()
         header = Header(
             parent_hash=parent.hash,
@@ -196,10 +212,13 @@ class Executor:
                 )
             )
         block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)
+        committing = time.perf_counter_ns()
         self.store.commit_block(block, records, logs, result=result)
+        stats = dict(result.stats())
+        stats["execute_ns"] = executed_at - started
+        stats["commit_ns"] = time.perf_counter_ns() - committing
         self.commitments.notify(ordered.number)
         self.head = block
-        stats = dict(result.stats())
         return ExecutedBlock(
             block=block, txs=records, logs=logs, skipped=skipped, stats=stats, fallback=result.fallback
         )

@@ -15,6 +15,8 @@ from pysei.native import (
     call,
     create_access_list,
     estimate_gas,
+    trace_block,
+    trace_call,
 )
 from pysei.state.store import ChainStore
 
@@ -49,3 +51,25 @@ class Simulator:
         self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
     ) -> tuple[list[tuple[bytes, list[bytes]]], CallResult]:
         return create_access_list(self.store.native, self.env(block, env), request, block.header.number)
+
+    def trace_block(
+        self, block: BlockRecord, first: int, last: int, kind: str, options: str, max_bytes: int
+    ) -> list[str]:
+        """JSON traces of transactions ``first ..= last`` of ``block``, replayed on its parent's state (the
+        transactions before ``first`` run untraced). Raises ValueError with the reason a trace is refused."""
+        records = [r for r in self.store.txs(block.tx_hashes[: last + 1]) if r is not None]
+        return trace_block(
+            self.store.native,
+            self.env(block),
+            block.header.number - 1,
+            block.hash,
+            [(r.raw, r.sender, r.hash) for r in records],
+            first,
+            kind,
+            options,
+            max_bytes,
+        )
+
+    def trace_call(self, block: BlockRecord, request: CallRequest, kind: str, options: str, max_bytes: int) -> str:
+        """A call traced on the state after ``block``, as JSON."""
+        return trace_call(self.store.native, self.env(block), request, block.header.number, kind, options, max_bytes)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pysei.chain.accounts import DevAccount
 from pysei.rpc.chainview import ChainView
+from pysei.rpc.consensus import Consensus
+from pysei.rpc.dev import DevApi, PoolContent, Proofs, client_version
 from pysei.rpc.eth_blocks import EthBlocks
 from pysei.rpc.eth_call import EthCall
 from pysei.rpc.eth_chain import EthChain
@@ -28,17 +31,21 @@ from pysei.rpc.interfaces import (
     ChainReader,
     ChainSettings,
     CommitEvents,
+    ConsensusView,
+    DevNode,
     IngestSettings,
     PendingPool,
     Simulator,
     StatsSource,
+    Tracer,
     TxSubmitter,
 )
 from pysei.rpc.net import Net
 from pysei.rpc.pysei import Pysei
 from pysei.rpc.sei import Sei
 from pysei.rpc.subscriptions import Subscriptions
-from pysei.rpc.table import MethodTable
+from pysei.rpc.table import Handler, MethodTable
+from pysei.rpc.trace import Tracing
 from pysei.rpc.txpool import TxPool
 
 
@@ -57,6 +64,12 @@ class Services:
     stats: StatsSource
     accounts: Sequence[DevAccount]
     """Unlocked dev accounts (eth_accounts, eth_sendTransaction, eth_sign)."""
+    consensus: ConsensusView | None = None
+    """A validator's consensus engine (sei_consensusStatus & co.); None on the single-process devnet."""
+    dev: DevNode | None = None
+    """A devnet's dev controls (anvil_*/hardhat_*/evm_*, impersonation); None: the dev methods are refused."""
+    tracer: Tracer | None = None
+    """Replays transactions with a tracer (debug_trace*, trace_*); None: those methods are not served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +85,7 @@ class RpcApi:
 def build_api(services: Services) -> RpcApi:
     s = services
     view = ChainView(s.chain, s.head)
-    ingest = Ingest(s.ingest, s.submitter)
+    ingest = Ingest(s.ingest, s.submitter, s.dev)
     filters = FilterRegistry()
     subscriptions = Subscriptions()
     Fanout(s.events, filters, subscriptions)
@@ -85,11 +98,28 @@ def build_api(services: Services) -> RpcApi:
         EthCall(view, s.simulator),
         EthBlocks(view, s.pool),
         EthFilters(view, filters),
-        EthSend(ingest, view, s.head, s.params, s.pool, s.simulator, s.accounts),
+        EthSend(ingest, view, s.head, s.params, s.pool, s.simulator, s.accounts, s.dev),
         subscriptions,
         TxPool(s.pool),
-        Sei(view, s.params),
+        PoolContent(s.pool),
+        Proofs(),
+        Sei(view, s.params, s.consensus),
         Pysei(s.stats),
     ):
         table.add(namespace)
+    if s.consensus is not None:
+        table.add(Consensus(s.consensus))
+    if s.tracer is not None:
+        table.add(Tracing(view, s.tracer))
+    for name, handler in DevApi(s.dev, view).methods.items():
+        table.register(name, handler)
+    if s.dev is not None:
+        table.replace("web3_clientVersion", _client_version(s.dev))
     return RpcApi(table, ingest, subscriptions)
+
+
+def _client_version(dev: DevNode) -> Handler:
+    async def rpc_web3_clientVersion(params: list[Any]) -> str:
+        return client_version(dev.enabled)
+
+    return rpc_web3_clientVersion

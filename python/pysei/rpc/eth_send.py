@@ -8,6 +8,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from eth_utils.address import to_checksum_address
 
 from pysei.chain.accounts import DevAccount
 from pysei.native import CallResult
@@ -18,7 +19,7 @@ from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.eth_call import call_failure, call_request
 from pysei.rpc.eth_fees import SUGGESTED_TIP
 from pysei.rpc.ingest import Ingest
-from pysei.rpc.interfaces import ChainHead, ChainSettings, PendingPool, Simulator
+from pysei.rpc.interfaces import ChainHead, ChainSettings, Impersonation, PendingPool, Simulator
 
 
 class EthSend:
@@ -31,6 +32,7 @@ class EthSend:
         pool: PendingPool,
         simulator: Simulator,
         accounts: Sequence[DevAccount],
+        impersonation: Impersonation | None = None,
     ) -> None:
         self.ingest = ingest
         self.view = view
@@ -39,6 +41,7 @@ class EthSend:
         self.pool = pool
         self.simulator = simulator
         self.dev_keys = {a.address: a.private_key for a in accounts}
+        self.impersonation = impersonation
 
     async def rpc_eth_sendRawTransaction(self, params: list[Any]) -> str:
         return await self.ingest.one(codec.data(param(params, 0, "data"), "raw transaction"))
@@ -52,6 +55,8 @@ class EthSend:
     def _sign_tx(self, obj: dict[str, Any]) -> bytes:
         sender = codec.address(param([obj.get("from")], 0, "from"), "from")
         key = self.dev_keys.get(sender)
+        if key is None and self.impersonation is not None:
+            key = self.impersonation.signing_key(sender)
         if key is None:
             raise server_error("unknown account")
         req = call_request(obj)
@@ -63,7 +68,8 @@ class EthSend:
             "data": req.data,
         }
         if req.to is not None:
-            tx["to"] = "0x" + req.to.hex()
+            # eth-account >= 0.14 refuses a lower-case address that is not EIP-55 checksummed.
+            tx["to"] = to_checksum_address(req.to)
         if "gasPrice" in obj and "maxFeePerGas" not in obj:
             tx["gasPrice"] = codec.quantity(obj["gasPrice"], "gasPrice")
         else:
@@ -73,7 +79,8 @@ class EthSend:
             tx["type"] = 2
         if req.access_list:
             tx["accessList"] = [
-                {"address": "0x" + a.hex(), "storageKeys": ["0x" + k.hex() for k in ks]} for a, ks in req.access_list
+                {"address": to_checksum_address(a), "storageKeys": ["0x" + k.hex() for k in ks]}
+                for a, ks in req.access_list
             ]
         if req.gas is not None:
             tx["gas"] = req.gas

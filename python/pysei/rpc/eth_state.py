@@ -41,7 +41,12 @@ class EthState:
 
     async def rpc_eth_getStorageAt(self, params: list[Any]) -> str:
         addr = codec.address(param(params, 0, "address"))
-        slot = codec.quantity(param(params, 1, "slot"), "storage slot")
+        raw = param(params, 1, "slot")
+        # geth takes the slot as a quantity or as a 32-byte word (leading zeros), which Hardhat's helpers send.
+        if isinstance(raw, str) and len(raw) == 66:
+            slot = int.from_bytes(codec.fixed(raw, 32, "storage slot"), "big")
+        else:
+            slot = codec.quantity(raw, "storage slot")
         if slot >= 2**256:
             raise invalid_params("invalid storage slot: exceeds 32 bytes")
         return hb(self._read(params, 2, lambda n: self.chain.storage(addr, slot, n)).to_bytes(32, "big"))

@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from pysei.chain.transaction import Transaction, decode_transactions
 from pysei.mempool import MempoolError
 from pysei.rpc.codec import hb
 from pysei.rpc.errors import RpcError, server_error
-from pysei.rpc.interfaces import IngestSettings, TxSubmitter
+from pysei.rpc.interfaces import Impersonation, IngestSettings, TxSubmitter
 
 OFFLOAD_DECODE = 16
 """Batches at least this large are decoded on a worker thread rather than on the event loop."""
 
 
 class Ingest:
-    def __init__(self, settings: IngestSettings, submitter: TxSubmitter) -> None:
+    def __init__(
+        self, settings: IngestSettings, submitter: TxSubmitter, impersonation: Impersonation | None = None
+    ) -> None:
         self.settings = settings
         self.submitter = submitter
+        self.impersonation = impersonation
 
     async def ingest(self, raws: list[bytes]) -> list[str | RpcError]:
         """Validates, decodes (one native call for the whole batch) and pools raw transactions; answers each
@@ -48,9 +53,11 @@ class Ingest:
                 results[i] = server_error(item)
                 continue
             tx = item.tx
-            if tx.chain_id is None:
+            if self.impersonation is not None and (account := self.impersonation.alias(tx.sender)) is not None:
+                tx = msgspec.structs.replace(tx, sender=account)
+            if tx.chain_id is None and not cfg.allow_unprotected_txs:
                 results[i] = server_error("only replay-protected (EIP-155) transactions allowed over RPC")
-            elif tx.chain_id != cfg.chain_id:
+            elif tx.chain_id is not None and tx.chain_id != cfg.chain_id:
                 results[i] = server_error(f"invalid chain id for signer: have {tx.chain_id} want {cfg.chain_id}")
             elif tx.gas_limit < item.intrinsic_gas:
                 results[i] = server_error(

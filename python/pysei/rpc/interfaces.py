@@ -8,12 +8,12 @@ root (``pysei/app`` or ``pysei/node/run.py``) passes the node's implementations 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord
 from pysei.chain.fees import FeeParams
 from pysei.chain.transaction import Transaction
-from pysei.mempool import AddOutcome, MempoolError
+from pysei.mempool import AddOutcome, MempoolError, PoolContent
 from pysei.native import BlockOverrides, CallRequest, CallResult
 
 AccessList = list[tuple[bytes, list[bytes]]]
@@ -101,6 +101,11 @@ class IngestSettings(Protocol):
         """Answer a send only once the transaction is executed."""
         ...
 
+    @property
+    def allow_unprotected_txs(self) -> bool:
+        """Accept pre-EIP-155 transactions (no chain id in the signature)."""
+        ...
+
 
 class Simulator(Protocol):
     """Runs calls against the state after a committed block, writing nothing (eth_call, estimates, access lists)."""
@@ -121,6 +126,17 @@ class Simulator(Protocol):
     ) -> tuple[AccessList, CallResult]: ...
 
 
+class Tracer(Protocol):
+    """Replays committed transactions, or a call, with one of the kernel's tracers (``kind`` "geth", "parity" or
+    "replay" with ``options`` as JSON); answers JSON. Raises ValueError with the reason a trace is refused."""
+
+    def trace_block(
+        self, block: BlockRecord, first: int, last: int, kind: str, options: str, max_bytes: int
+    ) -> list[str]: ...
+
+    def trace_call(self, block: BlockRecord, request: CallRequest, kind: str, options: str, max_bytes: int) -> str: ...
+
+
 class TxSubmitter(Protocol):
     """Hands decoded transactions to the node's pool and ordering."""
 
@@ -138,6 +154,10 @@ class PendingPool(Protocol):
 
     def get(self, tx_hash: bytes) -> Transaction | None: ...
 
+    def why_dropped(self, tx_hash: bytes) -> tuple[int, str] | None:
+        """(block, reason) if execution skipped the transaction and it left the pool for good."""
+        ...
+
     @property
     def pending_count(self) -> int: ...
 
@@ -146,6 +166,10 @@ class PendingPool(Protocol):
 
     @property
     def in_flight_count(self) -> int: ...
+
+    def content(self) -> PoolContent:
+        """Every pooled and in-flight transaction by sender and nonce (txpool_content)."""
+        ...
 
 
 class CommittedBlock(Protocol):
@@ -179,3 +203,97 @@ class StatsSource(Protocol):
     def recent_stats(self) -> Sequence[ExecutionStats]:
         """Recent blocks' execution statistics, oldest first."""
         ...
+
+
+class ConsensusView(Protocol):
+    """A validator's consensus engine, as the sei_ consensus methods see it (absent on the devnet)."""
+
+    def status(self) -> dict[str, Any]:
+        """Slot, view, leader, lane tips, commit counts, peers (sei_consensusStatus)."""
+        ...
+
+    def validators(self) -> list[dict[str, Any]]: ...
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """Stored evidence: two conflicting messages signed by one validator."""
+        ...
+
+    def certificate(self, block: int) -> tuple[bytes, list[bytes]] | None:
+        """The AppQC of ``block``: (certified commitment, signers' public keys), or None."""
+        ...
+
+
+class Impersonation(Protocol):
+    """A devnet's impersonated accounts: ``eth_sendTransaction`` signs for them with a stand-in key, and ingest
+    sends a transaction signed by that key as the account."""
+
+    def signing_key(self, address: bytes) -> bytes | None: ...
+
+    def alias(self, signer: bytes) -> bytes | None: ...
+
+
+class DevNode(IngestSettings, Impersonation, Protocol):
+    """A devnet's dev controls (anvil's/Hardhat's dev methods); see ``pysei.node.dev``. Methods raise ValueError
+    with the reason for a request they refuse."""
+
+    @property
+    def enabled(self) -> bool:
+        """False on a network with other validators: every dev method is refused."""
+        ...
+
+    @property
+    def instance_id(self) -> bytes: ...
+
+    async def mine(self, count: int = 1, interval: int | None = None, timestamp: int | None = None) -> int: ...
+
+    def check_next_timestamp(self, timestamp: int) -> None: ...
+
+    def set_automine(self, enabled: bool) -> None: ...
+
+    def set_interval(self, seconds: float) -> None: ...
+
+    def increase_time(self, seconds: int) -> int: ...
+
+    def set_next_timestamp(self, timestamp: int) -> None: ...
+
+    def set_time(self, timestamp: int) -> None: ...
+
+    def set_gas_limit(self, gas_limit: int) -> None: ...
+
+    def set_base_fee(self, base_fee: int) -> None: ...
+
+    def set_prevrandao(self, value: bytes) -> None: ...
+
+    def set_coinbase(self, address: bytes) -> None: ...
+
+    async def set_account(
+        self, address: bytes, *, balance: int | None = None, nonce: int | None = None, code: bytes | None = None
+    ) -> None: ...
+
+    async def add_balance(self, address: bytes, amount: int) -> None: ...
+
+    async def set_storage(self, address: bytes, slot: int, value: int) -> None: ...
+
+    def dump_state(self) -> bytes: ...
+
+    async def load_state(self, blob: bytes) -> None: ...
+
+    async def snapshot(self) -> int: ...
+
+    async def revert(self, snapshot_id: int) -> bool: ...
+
+    async def reset(self) -> None: ...
+
+    def impersonate(self, address: bytes) -> None: ...
+
+    def stop_impersonating(self, address: bytes) -> None: ...
+
+    def set_auto_impersonate(self, enabled: bool) -> None: ...
+
+    def drop_transaction(self, tx_hash: bytes) -> bool: ...
+
+    async def drop_all_transactions(self) -> None: ...
+
+    def snapshot_blocks(self) -> dict[int, int]: ...
+
+    def environment(self) -> dict[str, Any]: ...

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -71,6 +72,8 @@ class RpcServer:
         self.app.router.add_get("/", self.handle_ws)
         self.app.router.add_route("OPTIONS", "/", self.handle_preflight)
         self.runner: web.AppRunner | None = None
+        self.observe: Callable[[str, float, int | None], None] | None = None
+        """Told each call's method, latency and error code (metrics); None: nothing is measured."""
 
     async def start(self, host: str, port: int) -> int:
         self.runner = web.AppRunner(self.app, access_log=None)
@@ -145,6 +148,15 @@ class RpcServer:
         return await self._call(method, rid, req.get("params", []))
 
     async def _call(self, method: str, rid: Any, params: Any) -> dict[str, Any]:
+        if self.observe is None:
+            return await self._answer(method, rid, params)
+        started = time.perf_counter()
+        response = await self._answer(method, rid, params)
+        error = response.get("error")
+        self.observe(method, time.perf_counter() - started, None if error is None else error["code"])
+        return response
+
+    async def _answer(self, method: str, rid: Any, params: Any) -> dict[str, Any]:
         if params is None:
             params = []
         if not isinstance(params, list):

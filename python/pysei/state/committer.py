@@ -47,6 +47,13 @@ class CommitmentWorker(TrailingWorker):
         assert digest is not None, f"commitment {number} recorded but not found"
         return digest
 
+    def rewind(self, number: int) -> None:
+        """The store rolled back to block ``number`` (its accumulator with it); call only while the worker is idle,
+        which it is once it has caught up with every committed block and no block is being committed."""
+        with self._cond:
+            self._done = min(self._done, number)
+            self._target = min(self._target, number)
+
     def _advance(self, target: int) -> None:
         self._store.native.advance_commitment(target)
 

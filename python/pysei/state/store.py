@@ -172,18 +172,48 @@ class ChainStore:
     ) -> None:
         """Writes the block, its state changes and every index in one atomic transaction."""
         number = block.header.number
-        writes = self.block_writes(block)
-        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
-        if logs:
-            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        writes = self.block_writes(block, txs, logs)
         self.native.commit(number, result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
 
+    def rollback(self, to: int) -> BlockRecord:
+        """Undoes every block after ``to`` (a devnet revert): state from the change sets, and the blocks, their
+        transactions, logs and indexes, in one transaction. The blocks must still be hot. Returns block ``to``."""
+        head = self.head()
+        target = self.block(to)
+        if head is None or target is None or to > head:
+            raise ValueError(f"cannot roll back to block {to}: not in the chain (head {head})")
+        if to < head and self.native.change_set(to + 1) is None:
+            raise ValueError(
+                f"cannot roll back to block {to}: block {to + 1} already moved to the cold tier "
+                f"(only the last --hot-blocks blocks can be reverted)"
+            )
+        writes: list[tuple[str, bytes, bytes | None]] = []
+        for number in range(to + 1, head + 1):
+            block = self.block(number)
+            assert block is not None, f"block {number} below the head is missing"
+            writes += [
+                (BLOCKS, _num(number), None),
+                (BLOCK_NUMBERS, block.hash, None),
+                (BLOCK_LOGS, _num(number), None),
+            ]
+            writes += [(TXS, h, None) for h in block.tx_hashes]
+        writes.append((META, b"head", _num(to)))
+        self.native.rollback(to, head, writes)
+        return target
+
     @staticmethod
-    def block_writes(block: BlockRecord) -> list[tuple[str, bytes, bytes | None]]:
-        """The table writes that make ``block`` the stored head: its record, its hash index and the head mark."""
+    def block_writes(
+        block: BlockRecord, txs: Iterable[TxRecord] = (), logs: list[BlockLog] | None = None
+    ) -> list[tuple[str, bytes, bytes | None]]:
+        """The table writes that make ``block`` the stored head: its record, its hash index, the head mark, and its
+        transactions (with receipts) and logs."""
         number = block.header.number
-        return [
+        writes: list[tuple[str, bytes, bytes | None]] = [
             (BLOCKS, _num(number), _block_codec[0].encode(block)),
             (BLOCK_NUMBERS, block.hash, _num(number)),
             (META, b"head", _num(number)),
         ]
+        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
+        if logs:
+            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        return writes

@@ -18,6 +18,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import hardhatEthers from "@nomicfoundation/hardhat-ethers";
+import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
 import hardhatNodeTestRunner from "@nomicfoundation/hardhat-node-test-runner";
 import { defineConfig } from "hardhat/config";
 
@@ -43,7 +44,7 @@ const keys = (process.env.PYSEI_PRIVATE_KEYS || "")
   .map((k) => (k.startsWith("0x") ? k : `0x${k}`));
 
 export default defineConfig({
-  plugins: [hardhatEthers, hardhatNodeTestRunner],
+  plugins: [hardhatEthers, hardhatNetworkHelpers, hardhatNodeTestRunner],
   solidity: {
     version: SOLC_VERSION,
     path: require.resolve("solc/soljson.js"),
@@ -56,6 +57,16 @@ export default defineConfig({
       url: process.env.PYSEI_RPC_URL || "http://127.0.0.1:8545",
       chainId: Number(process.env.PYSEI_CHAIN_ID || 713714),
       accounts: keys,
+      timeout: 60_000,
+    },
+    // The same node with the node's own accounts ("remote"): eth_sendTransaction goes to the node, which is how
+    // an account impersonated with hardhat_impersonateAccount sends (a locally-signing network cannot).
+    pyseiRemote: {
+      type: "http",
+      chainType: "l1",
+      url: process.env.PYSEI_RPC_URL || "http://127.0.0.1:8545",
+      chainId: Number(process.env.PYSEI_CHAIN_ID || 713714),
+      accounts: "remote",
       timeout: 60_000,
     },
   },
