@@ -44,6 +44,8 @@ pub enum StoreError {
     ChangeSet(#[from] history::MalformedChangeSet),
     #[error("change set of block {0} is missing: the commitment cannot advance past it")]
     MissingChangeSet(u64),
+    #[error("end of block: {0}")]
+    EndBlock(String),
 }
 
 impl revm::database_interface::DBErrorMarker for StoreError {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pysei import _native
-from pysei._native import BlockEnv, BlockResult, Store, keccak, logs_bloom
+from pysei._native import MODULE_CODE, BlockEnv, BlockResult, Store, keccak, logs_bloom, module_genesis
 
 if TYPE_CHECKING:
     from pysei._native import CallRequest as NativeCallRequest
@@ -22,6 +22,7 @@ __all__ = [
     "BlockEnv",
     "BlockOverrides",
     "BlockResult",
+    "MODULE_CODE",
     "CallRequest",
     "CallResult",
     "StateOverride",
@@ -35,6 +36,7 @@ __all__ = [
     "execute_in_memory",
     "keccak",
     "logs_bloom",
+    "module_genesis",
     "trace_block",
     "trace_call",
 ]

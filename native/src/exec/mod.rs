@@ -209,7 +209,7 @@ pub(crate) fn execute_prepared<R: StateReader>(
             builder.push(state, tx.raw, prepared.tx_type, prepared.create_address, run, record)?;
         }
     }
-    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() })
+    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() }, params.timestamp)
 }
 
 #[cfg(test)]
