@@ -14,6 +14,7 @@ mod history;
 mod parallel;
 mod precompiles;
 mod py;
+mod records;
 #[cfg(test)]
 mod testutil;
 

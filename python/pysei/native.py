@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pysei import _native
-from pysei._native import BlockEnv, BlockResult, Store, keccak, logs_bloom
+from pysei._native import BlockEnv, BlockRecords, BlockResult, Store, keccak, logs_bloom
 from pysei.chain.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BlockEnv",
+    "BlockRecords",
     "BlockResult",
     "CallRequest",
     "CallResult",
