@@ -51,16 +51,21 @@ run: build ## start the devnet on 127.0.0.1:8545 (RUN_ARGS="--automine" etc. are
 npm-deps: ## install the npm packages of the client tests (ethers, viem, cast, anvil, solc, Hardhat 2 and 3)
 	bash tests/clients/install.sh
 
+.PHONY: browser-deps
+browser-deps: ## install Debian's chromium for the explorer's browser tests (apt-get, only when missing)
+	bash tests/explorer/install-chromium.sh
+
 .PHONY: test
-test: build npm-deps ## run the Rust and Python test suites
+test: build npm-deps browser-deps ## run the Rust and Python test suites
 	cd native && cargo test --release --quiet
 	$(PY) -m pytest -q -p no:cacheprovider
 
 .PHONY: lint
-lint: venv ## ruff, cargo fmt and clippy
+lint: venv ## ruff, mypy, the layering contract (import-linter), cargo fmt and clippy
 	$(VENV)/bin/ruff check python tests
 	$(VENV)/bin/ruff format --check python tests
-	$(VENV)/bin/mypy python/pysei --ignore-missing-imports
+	$(VENV)/bin/mypy python/pysei
+	$(VENV)/bin/lint-imports --no-cache
 	cd native && cargo fmt --check && cargo clippy --release --all-targets -- -D warnings
 
 .PHONY: format
@@ -73,6 +78,11 @@ format: venv ## format Python and Rust sources
 bench-contracts: npm-deps ## recompile the benchmark contracts (committed as python/pysei/bench/contracts/contracts.json)
 	node tests/clients/js/compile.mjs python/pysei/bench/contracts/contracts.json \
 	  --contracts-dir python/pysei/bench/contracts --evm-version prague
+
+.PHONY: explorer-vendor
+explorer-vendor: npm-deps ## refresh the explorer's vendored ethers (ABI decoding) from the pinned npm package
+	cp tests/clients/js/node_modules/ethers/dist/ethers.min.js python/pysei/explorer/static/vendor/ethers.min.js
+	cp tests/clients/js/node_modules/ethers/LICENSE.md python/pysei/explorer/static/vendor/ethers.LICENSE.md
 
 .PHONY: clean
 clean: ## remove build outputs (keeps the venv and node_modules)

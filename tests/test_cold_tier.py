@@ -39,8 +39,8 @@ from pysei.bench.workloads import MAX_FEE, TIP, TOKEN_ADDRESS, artifact, balance
 from pysei.chain.block import BlockLog, BlockRecord, OrderedBlock, TxRecord
 from pysei.chain.constants import DEVNET_CHAIN_ID, FEE_COLLECTOR
 from pysei.chain.fees import FeeParams
+from pysei.chain.transaction import decode_transactions
 from pysei.execution.executor import ChainParams, Executor
-from pysei.native import decode_transactions
 from pysei.state import tiering
 from pysei.state.store import BLOCKS, ChainStore
 from pysei.state.tiering import TierPolicy, cold_state, maintain, recover, tier_sizes

@@ -10,9 +10,10 @@ from blake3 import blake3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pysei.chain.constants import EMPTY_CODE_HASH
 from pysei.state import commitment as cm
 from pysei.state import lthash
-from pysei.state.commitment import EMPTY_CODE_HASH, Account
+from pysei.state.commitment import Account
 from pysei.state.lthash import LANES, NBYTES, LtHash
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

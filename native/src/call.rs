@@ -2,15 +2,17 @@
 //! kernel and the same state view as block execution, with geth's relaxations for calls (no EOA check on the
 //! sender, no nonce check, no base-fee check when no price is given, no fee charge).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use revm::{
+    bytecode::Bytecode,
     context::{
         result::{EVMError, ExecutionResult},
         ContextSetters, TxEnv,
     },
     handler::Handler,
-    primitives::{Address, Bytes, TxKind, B256, U256},
+    primitives::{keccak256, Address, Bytes, TxKind, B256, KECCAK_EMPTY, U256},
+    state::AccountInfo,
     ExecuteEvm,
 };
 
@@ -36,6 +38,87 @@ pub struct CallRequest {
     pub data: Bytes,
     pub nonce: Option<u64>,
     pub access_list: AccessList,
+    /// eth_call's third parameter: the state the call sees instead of the stored one (never written).
+    pub overrides: StateOverrides,
+}
+
+/// geth's state override of one account: fields left `None` keep the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct AccountOverride {
+    pub balance: Option<U256>,
+    pub nonce: Option<u64>,
+    pub code: Option<Bytes>,
+    /// `state`: replaces the whole storage (slots not listed read zero).
+    pub state: Option<HashMap<U256, U256>>,
+    /// `stateDiff`: replaces only the listed slots.
+    pub state_diff: HashMap<U256, U256>,
+}
+
+/// State overrides by address.
+pub type StateOverrides = HashMap<Address, AccountOverride>;
+
+/// The stored state seen through a call's overrides. An overlay over the reader rather than writes into a
+/// scratch copy: nothing is copied, and the committed state cannot be touched by construction.
+struct Overlay<'a, R> {
+    inner: &'a R,
+    overrides: &'a StateOverrides,
+    codes: HashMap<B256, Bytecode>,
+}
+
+impl<'a, R: StateReader> Overlay<'a, R> {
+    fn new(inner: &'a R, overrides: &'a StateOverrides) -> Self {
+        let codes = overrides
+            .values()
+            .filter_map(|o| o.code.as_ref())
+            .filter(|code| !code.is_empty())
+            .map(|code| (keccak256(code), Bytecode::new_raw(code.clone())))
+            .collect();
+        Overlay { inner, overrides, codes }
+    }
+}
+
+impl<R: StateReader> StateReader for Overlay<'_, R> {
+    fn account(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        let stored = self.inner.account(address)?;
+        let Some(o) = self.overrides.get(&address) else {
+            return Ok(stored);
+        };
+        let mut info = stored.unwrap_or_default();
+        if let Some(balance) = o.balance {
+            info.balance = balance;
+        }
+        if let Some(nonce) = o.nonce {
+            info.nonce = nonce;
+        }
+        if let Some(code) = &o.code {
+            info.code_hash = if code.is_empty() { KECCAK_EMPTY } else { keccak256(code) };
+            info.code = self.codes.get(&info.code_hash).cloned().or_else(|| Some(Bytecode::default()));
+        }
+        Ok(Some(info))
+    }
+
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        if let Some(o) = self.overrides.get(&address) {
+            if let Some(value) = o.state_diff.get(&slot) {
+                return Ok(*value);
+            }
+            if let Some(state) = &o.state {
+                return Ok(state.get(&slot).copied().unwrap_or_default());
+            }
+        }
+        self.inner.storage(address, slot)
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Bytecode, StoreError> {
+        match self.codes.get(&code_hash) {
+            Some(code) => Ok(code.clone()),
+            None => self.inner.code(code_hash),
+        }
+    }
+
+    fn block_hash(&self, number: u64) -> Result<B256, StoreError> {
+        self.inner.block_hash(number)
+    }
 }
 
 /// An EIP-2930 access list: addresses with the storage keys touched at each.
@@ -148,6 +231,7 @@ fn gas_cap<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) 
 
 /// eth_call.
 pub fn call<R: StateReader>(reader: &R, params: &BlockParams, req: &CallRequest) -> Result<CallOutcome, CallError> {
+    let reader = &Overlay::new(reader, &req.overrides);
     let gas = gas_cap(reader, params, req)?;
     Ok(run_once(reader, params, req, gas, false)?.0)
 }
@@ -159,6 +243,7 @@ pub fn estimate_gas<R: StateReader>(
     params: &BlockParams,
     req: &CallRequest,
 ) -> Result<Result<u64, CallOutcome>, CallError> {
+    let reader = &Overlay::new(reader, &req.overrides);
     let cap = gas_cap(reader, params, req)?;
     let (first, _) = run_once(reader, params, req, cap, false)?;
     if !first.success {
@@ -195,6 +280,7 @@ pub fn create_access_list<R: StateReader>(
     params: &BlockParams,
     req: &CallRequest,
 ) -> Result<(AccessList, CallOutcome), CallError> {
+    let reader = &Overlay::new(reader, &req.overrides);
     let gas = gas_cap(reader, params, req)?;
     let (_, access) = run_once(reader, params, req, gas, true)?;
     let mut list: BTreeMap<Address, Vec<B256>> = BTreeMap::new();
@@ -220,4 +306,81 @@ pub fn create_access_list<R: StateReader>(
     let with_list = CallRequest { access_list: list.clone(), ..req.clone() };
     let (outcome, _) = run_once(reader, params, &with_list, gas, false)?;
     Ok((list, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::testutil::{block_params, MemReader};
+
+    /// Returns SLOAD(calldata word 0).
+    const SLOAD_ARG: [u8; 12] = [0x60, 0x00, 0x35, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+    /// Returns SELFBALANCE.
+    const SELFBALANCE: [u8; 9] = [0x47, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+
+    fn request(to: Address, data: Vec<u8>, overrides: StateOverrides) -> CallRequest {
+        CallRequest {
+            from: Address::with_last_byte(0x99),
+            to: Some(to),
+            gas: Some(1_000_000),
+            max_fee_per_gas: None,
+            max_priority_fee_per_gas: None,
+            value: U256::ZERO,
+            data: data.into(),
+            nonce: None,
+            access_list: vec![],
+            overrides,
+        }
+    }
+
+    fn word(outcome: &CallOutcome) -> U256 {
+        assert!(outcome.success, "{outcome:?}");
+        U256::from_be_slice(&outcome.output)
+    }
+
+    proptest! {
+        /// A slot read through the overrides is the stateDiff value, else the `state` value (zero when `state`
+        /// replaces the storage and omits the slot), else the stored one; the store itself is never touched.
+        #[test]
+        fn overridden_slots_read_as_geth_defines(
+            stored in proptest::collection::btree_map(0u8..8, any::<u64>(), 0..8),
+            state in proptest::option::of(proptest::collection::btree_map(0u8..8, any::<u64>(), 0..8)),
+            diff in proptest::collection::btree_map(0u8..8, any::<u64>(), 0..8),
+            slot in 0u8..8,
+        ) {
+            let contract = Address::with_last_byte(0xc0);
+            let mut reader = MemReader::default();
+            reader.deploy(contract, &SLOAD_ARG);
+            for (k, v) in &stored {
+                reader.storage.insert((contract, U256::from(*k)), U256::from(*v));
+            }
+            let to_map = |m: &BTreeMap<u8, u64>| m.iter().map(|(k, v)| (U256::from(*k), U256::from(*v))).collect();
+            let o = AccountOverride { state: state.as_ref().map(to_map), state_diff: to_map(&diff), ..Default::default() };
+            let overrides = StateOverrides::from([(contract, o)]);
+            let data = U256::from(slot).to_be_bytes::<32>().to_vec();
+            let got = word(&call(&reader, &block_params(30_000_000), &request(contract, data.clone(), overrides)).unwrap());
+            let want = diff.get(&slot).or_else(|| match &state {
+                Some(state) => Some(state.get(&slot).unwrap_or(&0)),
+                None => stored.get(&slot),
+            });
+            prop_assert_eq!(got, U256::from(*want.unwrap_or(&0)));
+            let plain = word(&call(&reader, &block_params(30_000_000), &request(contract, data, StateOverrides::new())).unwrap());
+            prop_assert_eq!(plain, U256::from(*stored.get(&slot).unwrap_or(&0)));
+        }
+    }
+
+    #[test]
+    fn code_and_balance_overrides_apply_to_an_absent_account() {
+        let target = Address::with_last_byte(0xaa);
+        let o = AccountOverride {
+            balance: Some(U256::from(12_345)),
+            code: Some(Bytes::from_static(&SELFBALANCE)),
+            ..Default::default()
+        };
+        let req = request(target, vec![], StateOverrides::from([(target, o)]));
+        let outcome = call(&MemReader::default(), &block_params(30_000_000), &req).unwrap();
+        assert_eq!(word(&outcome), U256::from(12_345));
+    }
 }

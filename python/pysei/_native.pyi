@@ -5,8 +5,18 @@ from typing import final
 __version__: str
 
 Alloc = list[tuple[bytes, int, int, bytes, list[tuple[int, int]]]]
+StateOverride = tuple[bytes, int | None, int | None, bytes | None, list[tuple[int, int]] | None, list[tuple[int, int]]]
 CallRequest = tuple[
-    bytes, bytes | None, int | None, int | None, int | None, int, bytes, int | None, list[tuple[bytes, list[bytes]]]
+    bytes,
+    bytes | None,
+    int | None,
+    int | None,
+    int | None,
+    int,
+    bytes,
+    int | None,
+    list[tuple[bytes, list[bytes]]],
+    list[StateOverride],
 ]
 CallOutcome = tuple[bool, int, bytes, str | None]
 Log = tuple[bytes, list[bytes], bytes]

@@ -1,4 +1,5 @@
-"""The ``pysei`` command line: ``pysei node`` runs the devnet; ``pysei bench …`` measures."""
+"""The ``pysei`` command line: ``pysei node`` runs the devnet, ``pysei explorer`` serves the block explorer in
+front of a node, ``pysei bench …`` measures."""
 
 from __future__ import annotations
 
@@ -47,6 +48,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--history-blocks", type=int, default=HISTORY_BLOCKS, help="blocks of state history kept")
     p.add_argument("--hot-blocks", type=int, default=HOT_BLOCKS, help="blocks kept in LMDB before moving to cold")
     p.add_argument("--segment-blocks", type=int, default=SEGMENT_BLOCKS, help="blocks per cold segment")
+    p.add_argument(
+        "--allow-origin",
+        default="*",
+        help="comma-separated origins browser pages may call the RPC from (CORS; default: * = any, as anvil)",
+    )
+    p.add_argument("--no-cors", action="store_true", help="send no CORS headers: browsers block other origins")
     p.add_argument("--quiet", action="store_true", help="print only the listening address")
     p.add_argument("--log-level", default="INFO")
 
@@ -96,15 +103,26 @@ def _db_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--data-dir", type=Path, default=default_data_dir())
 
 
+def _explorer_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explorer", help="serve the block explorer in front of any pysei node (read methods only)")
+    p.add_argument("--rpc", default="http://127.0.0.1:8545", help="the node's JSON-RPC URL (its WebSocket is the same)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
+    p.add_argument("--port", type=int, default=8546, help="port of the explorer (0 = any free port)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _node_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
+    _explorer_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
+    from pysei.app.localnet import add_network_parsers
+
+    add_network_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "node":
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -125,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             history_blocks=None if args.pruning == "archive" else args.history_blocks,
             hot_blocks=args.hot_blocks,
             segment_blocks=max(1, args.segment_blocks),
+            cors_origins=() if args.no_cors else tuple(o.strip() for o in args.allow_origin.split(",") if o.strip()),
         )
-        from pysei.node.run import run
+        from pysei.app.devnet import run
 
         return run(config, quiet=args.quiet)
     if args.command == "db":
@@ -135,6 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
+    if args.command == "explorer":
+        import asyncio
+        import contextlib
+
+        from pysei.explorer.proxy import serve
+
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops it
+            asyncio.run(serve(args.rpc, args.host, args.port))
+        return 0
     return int(args.func(args) or 0)
 
 

@@ -1,27 +1,31 @@
-"""The one door to the native kernel (``pysei._native``): typed wrappers that convert to pysei's types.
+"""The one door to the native kernel (``pysei._native``): typed wrappers over its calls.
 
-Nothing else imports ``pysei._native``. Every call here is coarse (a batch or a whole block) and releases the
-GIL inside Rust, so the asyncio loop keeps serving while a block executes on another thread.
+Nothing else imports ``pysei._native``, and this module imports nothing else of pysei: it is the bottom layer,
+and the layers above turn what it returns into their own types (``pysei.chain.transaction`` builds
+``Transaction``s). Every call here is coarse (a batch or a whole block) and releases the GIL inside Rust, so the
+asyncio loop keeps serving while a block executes on another thread.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from pysei import _native
 from pysei._native import BlockEnv, BlockRecords, BlockResult, Store, keccak, logs_bloom
-from pysei.chain.transaction import Transaction
 
 if TYPE_CHECKING:
     from pysei._native import CallRequest as NativeCallRequest
+    from pysei._native import StateOverride as NativeStateOverride
 
 __all__ = [
     "BlockEnv",
+    "BlockOverrides",
     "BlockRecords",
     "BlockResult",
     "CallRequest",
     "CallResult",
+    "StateOverride",
     "Store",
     "call",
     "create_access_list",
@@ -35,40 +39,16 @@ __all__ = [
 ]
 
 
-class Decoded(NamedTuple):
-    """A transaction that decoded and whose signature recovered, with the least gas it must carry.
-
-    A named tuple rather than a frozen dataclass: one is built per ingested transaction.
-    """
-
-    tx: Transaction
-    intrinsic_gas: int
+def decode_transactions(raws: list[bytes]) -> list[_native.TxFields | str]:
+    """Decodes and recovers a batch (in parallel in Rust): each entry is the transaction's fields, or a string
+    saying why it was refused. ``pysei.chain.transaction`` turns the fields into ``Transaction``s."""
+    return _native.decode_transactions(raws)
 
 
-def _transaction(fields: tuple[Any, ...], raw: bytes) -> Decoded:
-    # Positional construction, in Transaction's field order: this runs once per ingested transaction, and
-    # keyword arguments made it the largest single cost of ingest (py-spy, `pysei bench e2e`).
-    h, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, v, r, s, access, gas_price, intrinsic = (
-        fields
-    )
-    tx = Transaction(
-        h, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, raw, v, r, s, access, gas_price
-    )
-    return Decoded(tx, intrinsic)
-
-
-def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
-    """Decodes and recovers a batch (in parallel in Rust); a string says why an entry was refused."""
-    return [
-        item if isinstance(item, str) else _transaction(item, raw)
-        for item, raw in zip(_native.decode_transactions(raws), raws, strict=True)
-    ]
-
-
-def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transaction]:
-    """Rebuilds stored transactions whose senders are known, without signature recovery."""
-    items = _native.decode_with_senders(raws, b"".join(senders))
-    return [_transaction(item, raw).tx for item, raw in zip(items, raws, strict=True)]
+def decode_with_senders(raws: list[bytes], senders: bytes) -> list[_native.TxFields]:
+    """The fields of stored transactions whose senders (concatenated 20-byte addresses) are known, without
+    signature recovery."""
+    return _native.decode_with_senders(raws, senders)
 
 
 def execute_block(
@@ -99,6 +79,35 @@ def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], sender
 
 
 @dataclass(frozen=True, slots=True)
+class BlockOverrides:
+    """eth_call's block overrides: fields of the block environment a call sees instead of its block's."""
+
+    number: int | None = None
+    timestamp: int | None = None
+    gas_limit: int | None = None
+    beneficiary: bytes | None = None
+    prevrandao: bytes | None = None
+    base_fee: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StateOverride:
+    """geth's state override of one account; None keeps the stored value."""
+
+    address: bytes
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    state: list[tuple[int, int]] | None = None
+    """Replaces the whole storage (slots not listed read zero)."""
+    state_diff: list[tuple[int, int]] = field(default_factory=list)
+    """Replaces only the listed slots."""
+
+    def as_tuple(self) -> NativeStateOverride:
+        return (self.address, self.balance, self.nonce, self.code, self.state, self.state_diff)
+
+
+@dataclass(frozen=True, slots=True)
 class CallRequest:
     """eth_call / eth_estimateGas parameters after JSON decoding (None = not given)."""
 
@@ -111,6 +120,8 @@ class CallRequest:
     data: bytes = b""
     nonce: int | None = None
     access_list: list[tuple[bytes, list[bytes]]] = field(default_factory=list)
+    overrides: list[StateOverride] = field(default_factory=list)
+    """eth_call's state overrides: the state the call sees instead of the stored one."""
 
     def as_tuple(self) -> NativeCallRequest:
         return (
@@ -123,6 +134,7 @@ class CallRequest:
             self.data,
             self.nonce,
             self.access_list,
+            [o.as_tuple() for o in self.overrides],
         )
 
 

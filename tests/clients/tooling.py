@@ -43,3 +43,12 @@ def ensure_installed() -> None:
             f"{' '.join(args)} failed (rc={proc.returncode}); run `bash {INSTALL_SH}` by hand.\n"
             f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
         )
+
+
+def cast_bin() -> str:
+    """Foundry's cast binary from @foundry-rs/cast (the npm wrapper always exits 0, so the platform binary)."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    path = JS_DIR / "node_modules" / "@foundry-rs" / f"cast-linux-{arch}" / "bin" / "cast"
+    if not path.exists():
+        raise RuntimeError(f"cast not found at {path}; run `bash {INSTALL_SH}`")
+    return str(path)

@@ -6,9 +6,11 @@ import dataclasses
 import itertools
 import tempfile
 
+from pysei.chain.constants import EMPTY_CODE_HASH
+from pysei.chain.transaction import decode_transactions
 from pysei.native import BlockEnv as NativeEnv
-from pysei.native import Store, decode_transactions, execute_block, keccak
-from pysei.state.commitment import EMPTY_CODE_HASH, state_commitment
+from pysei.native import Store, execute_block, keccak
+from pysei.state.commitment import state_commitment
 from tests.oracle.model import Account, BlockEnv, BlockOutcome, PreState, TxOutcome, block_hash
 
 fallbacks: list[str | None] = []

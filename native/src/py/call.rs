@@ -2,16 +2,23 @@
 
 use num_bigint::BigUint;
 use pyo3::{exceptions::PyValueError, prelude::*, types::PyBytes};
+use revm::primitives::U256;
 
 use super::{
     block::PyBlockEnv,
     conversions::{address, b256, store_err, u256},
     store::PyStore,
 };
-use crate::call::{self as sim, CallError, CallOutcome, CallRequest};
+use crate::call::{self as sim, AccountOverride, CallError, CallOutcome, CallRequest, StateOverrides};
+
+/// Storage slots of a state override: `[(slot, value)]`.
+type PySlots = Vec<(BigUint, BigUint)>;
+
+/// A state override: `(address, balance | None, nonce | None, code | None, state | None, state_diff)`.
+type PyOverride = (Vec<u8>, Option<BigUint>, Option<u64>, Option<Vec<u8>>, Option<PySlots>, PySlots);
 
 /// An eth_call-style request: `(from, to | None, gas | None, max_fee | None, max_priority_fee | None, value,
-/// data, nonce | None, access_list)`.
+/// data, nonce | None, access_list, overrides)`.
 pub(super) type PyCallRequest = (
     Vec<u8>,
     Option<Vec<u8>>,
@@ -22,10 +29,31 @@ pub(super) type PyCallRequest = (
     Vec<u8>,
     Option<u64>,
     Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+    Vec<PyOverride>,
 );
 
+fn slots(slots: &PySlots) -> PyResult<std::collections::HashMap<U256, U256>> {
+    slots.iter().map(|(k, v)| Ok((u256(k)?, u256(v)?))).collect()
+}
+
+fn state_overrides(overrides: Vec<PyOverride>) -> PyResult<StateOverrides> {
+    overrides
+        .into_iter()
+        .map(|(addr, balance, nonce, code, state, diff)| {
+            let o = AccountOverride {
+                balance: balance.as_ref().map(u256).transpose()?,
+                nonce,
+                code: code.map(Into::into),
+                state: state.as_ref().map(slots).transpose()?,
+                state_diff: slots(&diff)?,
+            };
+            Ok((address(&addr)?, o))
+        })
+        .collect()
+}
+
 pub(super) fn call_request(r: PyCallRequest) -> PyResult<CallRequest> {
-    let (from, to, gas, max_fee, max_priority, value, data, nonce, access_list) = r;
+    let (from, to, gas, max_fee, max_priority, value, data, nonce, access_list, overrides) = r;
     Ok(CallRequest {
         from: address(&from)?,
         to: to.as_deref().map(address).transpose()?,
@@ -39,6 +67,7 @@ pub(super) fn call_request(r: PyCallRequest) -> PyResult<CallRequest> {
             .iter()
             .map(|(a, keys)| Ok((address(a)?, keys.iter().map(|k| b256(k)).collect::<PyResult<_>>()?)))
             .collect::<PyResult<_>>()?,
+        overrides: state_overrides(overrides)?,
     })
 }
 

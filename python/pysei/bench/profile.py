@@ -52,7 +52,7 @@ class PySpy:
 
 _PLUMBING = re.compile(
     r"<frozen runpy>|asyncio/(runners|base_events|events)\.py|threading\.py|concurrent/futures/thread\.py|"
-    r"pysei/cli\.py|pysei/node/run\.py|aiohttp/web_protocol\.py|aiohttp/web_app\.py|^<module>"
+    r"pysei/cli\.py|pysei/app/devnet\.py|aiohttp/web_protocol\.py|aiohttp/web_app\.py|^<module>"
 )
 """Frames every sample of a thread passes through (entry points, event loop, thread pool): left out of the
 inclusive ranking, where they would only say "100%"."""

@@ -29,5 +29,8 @@ EMPTY_OMMERS_HASH = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7
 EMPTY_REQUESTS_HASH = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 """EIP-7685 requestsHash of a block with no requests (sha256 of nothing)."""
 
+EMPTY_CODE_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+"""keccak256 of empty code: the code hash of an account without code."""
+
 ZERO_HASH = b"\x00" * 32
 ZERO_ADDRESS = b"\x00" * 20

@@ -1,12 +1,16 @@
 """Decoded, sender-recovered transactions as the node passes them between stages.
 
-Decoding and signature recovery happen in the native kernel (``pysei.execution.native``); this module only holds
+Decoding and signature recovery happen in the native kernel (``pysei.native``); this module only holds
 the result, so that the mempool and RPC layers never touch RLP or secp256k1 themselves.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import msgspec
+
+from pysei import native
 
 LEGACY_TX_TYPE = 0
 ACCESS_LIST_TX_TYPE = 1
@@ -56,3 +60,39 @@ class Transaction(msgspec.Struct, frozen=True, array_like=True):
     def effective_tip(self, base_fee: int) -> int:
         """Tip per gas the block producer earns at ``base_fee``; negative when the fee cap is below it."""
         return min(self.max_priority_fee_per_gas, self.max_fee_per_gas - base_fee)
+
+
+class Decoded(NamedTuple):
+    """A transaction that decoded and whose signature recovered, with the least gas it must carry.
+
+    A named tuple rather than a frozen dataclass: one is built per ingested transaction.
+    """
+
+    tx: Transaction
+    intrinsic_gas: int
+
+
+def _transaction(fields: tuple[Any, ...], raw: bytes) -> Decoded:
+    # Positional construction, in Transaction's field order: this runs once per ingested transaction, and
+    # keyword arguments made it the largest single cost of ingest (py-spy, `pysei bench e2e`).
+    h, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, v, r, s, access, gas_price, intrinsic = (
+        fields
+    )
+    tx = Transaction(
+        h, sender, nonce, gas, max_fee, tip, value, to, data, type_, chain_id, raw, v, r, s, access, gas_price
+    )
+    return Decoded(tx, intrinsic)
+
+
+def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
+    """Decodes and recovers a batch (in parallel in Rust); a string says why an entry was refused."""
+    return [
+        item if isinstance(item, str) else _transaction(item, raw)
+        for item, raw in zip(native.decode_transactions(raws), raws, strict=True)
+    ]
+
+
+def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transaction]:
+    """Rebuilds stored transactions whose senders are known, without signature recovery."""
+    items = native.decode_with_senders(raws, b"".join(senders))
+    return [_transaction(item, raw).tx for item, raw in zip(items, raws, strict=True)]

@@ -7,15 +7,14 @@ only what this stage has committed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pysei.chain.block import BlockLog, BlockLogs, BlockRecord, Header, OrderedBlock, TxRecord, TxRecords
-from pysei.chain.constants import EMPTY_ROOT, ZERO_HASH
+from pysei.chain.block import BlockLogs, BlockRecord, Header, OrderedBlock, TxRecords
+from pysei.chain.constants import EMPTY_CODE_HASH, EMPTY_ROOT, ZERO_HASH
+from pysei.chain.events import ExecutedBlock
 from pysei.chain.fees import FeeParams, next_base_fee
-from pysei.chain.transaction import Transaction
 from pysei.native import BlockEnv, execute_block, keccak
-from pysei.state.commitment import EMPTY_CODE_HASH, Account, state_commitment
+from pysei.state.commitment import Account, state_commitment
 from pysei.state.committer import CommitmentWorker
 from pysei.state.store import Alloc, ChainStore
 
@@ -35,23 +34,6 @@ class ChainParams:
     commitment_delay: int = 2
     """k: the header of block n carries the state commitment of block n − k (of genesis while n < k), so that
     computing the commitment never delays execution. A consensus parameter."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutedBlock:
-    """A committed block and what happened to each ordered transaction."""
-
-    block: BlockRecord
-    txs: Sequence[TxRecord]
-    """Decoded on access (``TxRecords``)."""
-    logs: Sequence[BlockLog]
-    """Decoded on first access (``BlockLogs``)."""
-    skipped: list[tuple[Transaction, str]]
-    stats: dict[str, int]
-    """Execution statistics: txs, skipped, gas, writes, and the parallel executor's threads, incarnations,
-    validation aborts, dependency waits and whether it fell back to sequential."""
-    fallback: str | None = None
-    """Why the block ran sequentially, when it did."""
 
 
 def prevrandao(timestamp: int, number: int) -> bytes:

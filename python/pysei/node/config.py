@@ -51,5 +51,9 @@ class NodeConfig:
     """Blocks per cold-tier segment file (and per pruning batch)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
+    genesis_timestamp: int | None = None
+    """Timestamp of block 0 (None: now); validators of one network take it from the genesis file."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins a browser page may call the RPC from (``*``: any, as anvil allows; empty: none)."""
     fees: FeeParams = field(default_factory=FeeParams)
     mempool: MempoolConfig = field(default_factory=MempoolConfig)

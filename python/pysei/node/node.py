@@ -15,13 +15,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import FEE_COLLECTOR
+from pysei.chain.events import ExecutedBlock
 from pysei.chain.transaction import Transaction
 from pysei.consensus.sequencer import Sequencer, SequencerConfig
-from pysei.execution.executor import ChainParams, ExecutedBlock, Executor
+from pysei.execution.executor import ChainParams, Executor
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
 from pysei.state.store import Alloc, ChainStore
@@ -36,6 +38,16 @@ EXECUTION_QUEUE = 64
 """Ordered blocks that may wait for execution before ordering blocks (back-pressure)."""
 
 BlockListener = Callable[[ExecutedBlock], None]
+
+
+class Ordering(Protocol):
+    """What the node needs of its ordering stage."""
+
+    def notify(self) -> None: ...
+
+    async def run(self) -> None: ...
+
+
 PendingListener = Callable[[Sequence[bytes]], None]
 
 
@@ -64,7 +76,7 @@ class Node:
         self.accounts: list[DevAccount] = dev_accounts(config.mnemonic, config.dev_accounts)
         if self.executor.head is None:
             alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
-            self.executor.init_genesis(alloc, int(time.time()))
+            self.executor.init_genesis(alloc, config.genesis_timestamp or int(time.time()))
         self.tiers = TierWorker(
             self.store,
             TierPolicy(
@@ -74,16 +86,19 @@ class Node:
             ),
         )
         self.mempool = Mempool(self.store, config.mempool)
-        self._queue: asyncio.Queue[OrderedBlock] = asyncio.Queue(EXECUTION_QUEUE)
+        self.execution_queue: asyncio.Queue[OrderedBlock] = asyncio.Queue(EXECUTION_QUEUE)
         head = self.executor.head
         assert head is not None
         self.sequencer = Sequencer(
             SequencerConfig(block_time=config.block_time, automine=config.automine, gas_limit=config.gas_limit),
             self.mempool,
-            self._queue,
+            self.execution_queue,
             head.header.number + 1,
             lambda: self.executor.next_base_fee,
         )
+        self.ordering: Ordering = self.sequencer
+        """The stage that feeds ``execution_queue``: the sequencer here; a localnet validator puts its consensus
+        engine in its place before ``start``."""
         self.block_listeners: list[BlockListener] = []
         self.pending_listeners: list[PendingListener] = []
         self.mempool.subscribe(self._on_pending)
@@ -97,7 +112,7 @@ class Node:
     # --- lifecycle -----------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self.sequencer.run(), name="ordering"),
+            asyncio.create_task(self.ordering.run(), name="ordering"),
             asyncio.create_task(self._execute_loop(), name="execution"),
             asyncio.create_task(self._evict_loop(), name="mempool-eviction"),
         ]
@@ -128,7 +143,7 @@ class Node:
     def submit(self, txs: list[Transaction]) -> list[AddOutcome | MempoolError]:
         results = self.mempool.add_many(txs, self.executor.next_base_fee)
         if self.mempool.pending_count:
-            self.sequencer.notify()
+            self.ordering.notify()
         return results
 
     async def wait_executed(self, tx_hashes: list[bytes]) -> None:
@@ -142,6 +157,14 @@ class Node:
             futures.append(fut)
         await asyncio.gather(*futures)
 
+    def on_block(self, listener: BlockListener) -> None:
+        """Calls ``listener`` with each executed block, after its commit."""
+        self.block_listeners.append(listener)
+
+    def on_pending(self, listener: PendingListener) -> None:
+        """Calls ``listener`` with the hashes of transactions that just became executable."""
+        self.pending_listeners.append(listener)
+
     def _on_pending(self, hashes: Sequence[bytes]) -> None:
         for listener in self.pending_listeners:
             listener(hashes)
@@ -149,7 +172,7 @@ class Node:
     # --- execution -----------------------------------------------------------------------------------------
     async def _execute_loop(self) -> None:
         while True:
-            ordered = await self._queue.get()
+            ordered = await self.execution_queue.get()
             executed = await asyncio.to_thread(self.executor.execute, ordered)
             self.tiers.notify(ordered.number)
             self.mempool.on_executed(ordered.txs, self.store)

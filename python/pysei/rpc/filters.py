@@ -42,11 +42,15 @@ def parse_criteria(obj: dict[str, Any]) -> LogCriteria:
     if raw_addr is None:
         addresses = None
     elif isinstance(raw_addr, list):
-        addresses = frozenset(codec.address(a) for a in raw_addr)
+        addresses = frozenset(codec.address(a) for a in raw_addr) if raw_addr else None
     else:
         addresses = frozenset([codec.address(raw_addr)])
-    raw_topics = obj.get("topics") or []
-    if not isinstance(raw_topics, list) or len(raw_topics) > 4:
+    raw_topics = obj.get("topics")
+    if raw_topics is None:
+        raw_topics = []
+    if not isinstance(raw_topics, list):
+        raise invalid_params("invalid topics: expected an array")
+    if len(raw_topics) > 4:
         raise invalid_params("invalid topics: at most 4 positions")
     topics: list[frozenset[bytes] | None] = []
     for t in raw_topics:

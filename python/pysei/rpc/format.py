@@ -10,6 +10,10 @@ from pysei.chain.transaction import LEGACY_TX_TYPE, Transaction
 from pysei.native import logs_bloom
 from pysei.rpc.codec import checksum, hb, hx
 
+BLOB_BASE_FEE = 1
+"""The blob base fee of every block: headers carry zero excess blob gas (Sei runs Pectra without blobs), so it
+stays at EIP-4844's minimum, which clients read from receipts and eth_feeHistory as geth and anvil report it."""
+
 
 def block_json(block: BlockRecord, txs: list[Any]) -> dict[str, Any]:
     """``txs`` are hashes (hex strings) or full transaction objects, as the request asked."""
@@ -118,6 +122,7 @@ def receipt_json(record: TxRecord) -> dict[str, Any]:
         "cumulativeGasUsed": hx(record.cumulative_gas_used),
         "gasUsed": hx(record.gas_used),
         "effectiveGasPrice": hx(record.effective_gas_price),
+        "blobGasPrice": hx(BLOB_BASE_FEE),
         "contractAddress": None if record.contract_address is None else checksum(record.contract_address),
         "logs": logs,
         "logsBloom": hb(logs_bloom([(log.address, log.topics) for log in record.logs])),

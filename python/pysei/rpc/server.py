@@ -7,16 +7,16 @@ call and pooled in one mempool call, instead of one round through Python per tra
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
 
-from pysei.execution.executor import ExecutedBlock
 from pysei.rpc import codec
+from pysei.rpc.api import RpcApi
 from pysei.rpc.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
@@ -25,16 +25,17 @@ from pysei.rpc.errors import (
     RpcError,
     invalid_params,
 )
-from pysei.rpc.filters import LogCriteria, parse_criteria
-from pysei.rpc.format import block_json, block_log_json
-from pysei.rpc.methods import EthApi
+from pysei.rpc.subscriptions import CONNECTION, Connection
 
 log = logging.getLogger("pysei.rpc")
 
 MAX_BATCH = 10_000
 MAX_BODY = 64 * 1024 * 1024
-WS_QUEUE = 10_000
-"""Notifications buffered per WebSocket before a slow subscriber is disconnected."""
+BACKLOG = 2048
+"""Pending connections the listening socket queues: hundreds of clients connecting at once must not have their
+SYNs dropped (the kernel caps it at net.core.somaxconn)."""
+CORS_MAX_AGE = 86_400
+"""Seconds a browser may cache a preflight answer."""
 
 
 def _error(id_: Any, err: RpcError) -> dict[str, Any]:
@@ -45,41 +46,36 @@ def _result(id_: Any, result: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": id_, "result": result}
 
 
-class Connection:
-    """A WebSocket connection's subscriptions and outgoing queue."""
+def _valid_id(rid: Any) -> bool:
+    """JSON-RPC 2.0: an id is a string, a number or null. Fractions and integers beyond 64 bits (which arrive
+    as floats) and nested values are refused, so an answer never echoes what cannot round-trip."""
+    return rid is None or isinstance(rid, str) or (isinstance(rid, int) and not isinstance(rid, bool))
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
-        self.subs: dict[str, tuple[str, LogCriteria | None]] = {}
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(WS_QUEUE)
-        self.closed = False
 
-    def send(self, payload: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        try:
-            self.queue.put_nowait(orjson.dumps(payload))
-        except asyncio.QueueFull:
-            log.warning("websocket subscriber too slow; closing it")
-            self.closed = True
+def _encode(response: Any) -> bytes:
+    try:
+        return orjson.dumps(response)
+    except orjson.JSONEncodeError as e:  # the server answers every request; a bug is an internal error, logged
+        log.error("cannot encode a response: %s", e)
+        return orjson.dumps(_error(None, RpcError(INTERNAL_ERROR, "internal error: response not encodable")))
 
 
 class RpcServer:
-    def __init__(self, api: EthApi) -> None:
+    def __init__(self, api: RpcApi, *, cors_origins: Sequence[str] = ("*",)) -> None:
+        """``cors_origins``: the origins a browser page may call from (``*``: any, as anvil allows; empty: none)."""
         self.api = api
-        self.connections: set[Connection] = set()
-        self._sub_ids = itertools.count(1)
-        api.node.block_listeners.append(self._notify_block)
-        api.node.pending_listeners.append(self._notify_pending)
-        self.app = web.Application(client_max_size=MAX_BODY)
+        self.connections = api.subscriptions.connections
+        self.cors_origins = frozenset(cors_origins)
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._cors])
         self.app.router.add_post("/", self.handle_http)
         self.app.router.add_get("/", self.handle_ws)
+        self.app.router.add_route("OPTIONS", "/", self.handle_preflight)
         self.runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> int:
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
-        await web.TCPSite(self.runner, host, port).start()
+        await web.TCPSite(self.runner, host, port, backlog=BACKLOG).start()
         return int(self.runner.addresses[0][1])
 
     async def stop(self) -> None:
@@ -90,6 +86,13 @@ class RpcServer:
 
     # --- dispatch ------------------------------------------------------------------------------------------
     async def dispatch(self, body: bytes, conn: Connection | None) -> Any:
+        token = CONNECTION.set(conn)
+        try:
+            return await self._dispatch(body)
+        finally:
+            CONNECTION.reset(token)
+
+    async def _dispatch(self, body: bytes) -> Any:
         try:
             req = orjson.loads(body)
         except orjson.JSONDecodeError as e:
@@ -99,10 +102,10 @@ class RpcServer:
                 return _error(None, RpcError(INVALID_REQUEST, "empty batch"))
             if len(req) > MAX_BATCH:
                 return _error(None, RpcError(INVALID_REQUEST, f"batch too large (max {MAX_BATCH})"))
-            return await self.batch(req, conn)
-        return await self.one(req, conn)
+            return await self.batch(req)
+        return await self.one(req)
 
-    async def batch(self, reqs: list[Any], conn: Connection | None) -> list[Any] | None:
+    async def batch(self, reqs: list[Any]) -> list[Any] | None:
         responses: list[Any] = [None] * len(reqs)
         raw_idx: list[int] = []
         raws: list[bytes] = []
@@ -117,58 +120,90 @@ class RpcServer:
                 except RpcError as err:
                     responses[i] = _error(r.get("id"), err)
         if raws:
-            for i, outcome in zip(raw_idx, await self.api.ingest(raws), strict=True):
+            for i, outcome in zip(raw_idx, await self.api.ingest.ingest(raws), strict=True):
                 rid = reqs[i].get("id")
                 responses[i] = _error(rid, outcome) if isinstance(outcome, RpcError) else _result(rid, outcome)
         for i, r in enumerate(reqs):
             if responses[i] is None and not _is_raw_send(r):
-                responses[i] = await self.one(r, conn)
+                responses[i] = await self.one(r)
         # Notifications (valid requests without id) get no response entry; a batch of only notifications gets
         # no response at all (JSON-RPC 2.0: never an empty array).
         out = [resp for r, resp in zip(reqs, responses, strict=True) if not _is_notification(r)]
         return out or None
 
-    async def one(self, req: Any, conn: Connection | None) -> Any:
+    async def one(self, req: Any) -> Any:
+        rid = req.get("id") if isinstance(req, dict) else None
+        if not _valid_id(rid):
+            return _error(None, RpcError(INVALID_REQUEST, "invalid request: id must be a string, an integer or null"))
         if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
-            rid = req.get("id") if isinstance(req, dict) else None
             return _error(rid, RpcError(INVALID_REQUEST, "invalid request"))
-        rid = req.get("id")
         method = req["method"]
         if "id" not in req:
             # A notification: executed, never answered (JSON-RPC 2.0 and geth).
-            await self._call(method, None, req.get("params", []), conn)
+            await self._call(method, None, req.get("params", []))
             return None
-        return await self._call(method, rid, req.get("params", []), conn)
+        return await self._call(method, rid, req.get("params", []))
 
-    async def _call(self, method: str, rid: Any, params: Any, conn: Connection | None) -> dict[str, Any]:
+    async def _call(self, method: str, rid: Any, params: Any) -> dict[str, Any]:
         if params is None:
             params = []
         if not isinstance(params, list):
             return _error(rid, invalid_params("params must be an array"))
         try:
-            if method == "eth_subscribe":
-                return _result(rid, self.subscribe(conn, params))
-            if method == "eth_unsubscribe":
-                return _result(rid, self.unsubscribe(conn, params))
             handler = self.api.methods.get(method)
             if handler is None:
                 return _error(rid, RpcError(METHOD_NOT_FOUND, f"the method {method} does not exist/is not available"))
             return _result(rid, await handler(params))
         except RpcError as err:
             return _error(rid, err)
-        except (KeyError, TypeError, ValueError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
             return _error(rid, invalid_params(f"invalid params: {e}"))
         except Exception as e:  # the server answers every request; a bug is an internal error, logged
             log.exception("method %s failed", method)
             return _error(rid, RpcError(INTERNAL_ERROR, f"internal error: {e}"))
 
     # --- transports ----------------------------------------------------------------------------------------
-    async def handle_http(self, request: web.Request) -> web.Response:
-        body = await request.read()
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.read()
+        except ConnectionError as e:
+            # The client went away mid-body: nobody to answer, nothing lost.
+            log.debug("client %s disconnected before its request was read: %s", request.remote, e)
+            return web.Response(status=400)
         response = await self.dispatch(body, None)
         if response is None:  # only notifications: nothing to answer
             return web.Response(body=b"", content_type="application/json")
-        return web.Response(body=orjson.dumps(response), content_type="application/json")
+        return web.Response(body=_encode(response), content_type="application/json")
+
+    # --- CORS ----------------------------------------------------------------------------------------------
+    # Hand-written rather than aiohttp-cors: one route, and what a dapp needs is the two headers below.
+    def _allowed_origin(self, origin: str | None) -> str | None:
+        if origin is None or not self.cors_origins:
+            return None
+        if "*" in self.cors_origins:
+            return "*"
+        return origin if origin in self.cors_origins else None
+
+    async def handle_preflight(self, request: web.Request) -> web.Response:
+        """A browser's CORS preflight (``OPTIONS``): which methods and headers a page may use."""
+        response = web.Response(status=204)
+        if self._allowed_origin(request.headers.get("Origin")) is not None:
+            response.headers["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+                "Access-Control-Request-Headers", "content-type"
+            )
+            response.headers["Access-Control-Max-Age"] = str(CORS_MAX_AGE)
+        return response
+
+    @web.middleware
+    async def _cors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        allowed = self._allowed_origin(request.headers.get("Origin"))
+        if allowed is not None and not response.prepared:  # a WebSocket is prepared already; browsers need none
+            response.headers["Access-Control-Allow-Origin"] = allowed
+            if allowed != "*":
+                response.headers["Vary"] = "Origin"
+        return response
 
     async def handle_ws(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -190,7 +225,7 @@ class RpcServer:
                     body = msg.data.encode() if isinstance(msg.data, str) else msg.data
                     response = await self.dispatch(body, conn)
                     if response is not None:
-                        conn.send(response)
+                        conn.send_bytes(_encode(response))
                 elif msg.type == WSMsgType.ERROR:
                     break
                 if conn.closed:
@@ -207,59 +242,16 @@ class RpcServer:
             payload = await conn.queue.get()
             await conn.ws.send_str(payload.decode())
 
-    # --- subscriptions -------------------------------------------------------------------------------------
-    def subscribe(self, conn: Connection | None, params: list[Any]) -> str:
-        if conn is None:
-            raise RpcError(METHOD_NOT_FOUND, "notifications not supported over HTTP: use a WebSocket")
-        kind = codec.param(params, 0, "subscription type")
-        criteria = None
-        if kind == "logs":
-            criteria = parse_criteria(params[1] if len(params) > 1 and isinstance(params[1], dict) else {})
-        elif kind not in ("newHeads", "newPendingTransactions"):
-            raise invalid_params(f"unsupported subscription type {kind!r}")
-        sub_id = hex(next(self._sub_ids) | (1 << 64))
-        conn.subs[sub_id] = (kind, criteria)
-        return sub_id
-
-    def unsubscribe(self, conn: Connection | None, params: list[Any]) -> bool:
-        if conn is None:
-            return False
-        return conn.subs.pop(codec.param(params, 0, "subscription id"), None) is not None
-
-    def _notify_block(self, executed: ExecutedBlock) -> None:
-        if not self.connections:
-            return
-        block = executed.block
-        head = None
-        for conn in self.connections:
-            for sub_id, (kind, criteria) in conn.subs.items():
-                if kind == "newHeads":
-                    if head is None:
-                        head = block_json(block, [])
-                        del head["transactions"], head["uncles"], head["withdrawals"]
-                    conn.send(_notification(sub_id, head))
-                elif kind == "logs":
-                    assert criteria is not None
-                    for e in executed.logs:
-                        if criteria.matches(e.log):
-                            conn.send(_notification(sub_id, block_log_json(e, block.header.number, block.hash)))
-
-    def _notify_pending(self, hashes: Sequence[bytes]) -> None:
-        for conn in self.connections:
-            for sub_id, (kind, _) in conn.subs.items():
-                if kind == "newPendingTransactions":
-                    for h in hashes:
-                        conn.send(_notification(sub_id, codec.hb(h)))
-
 
 def _is_raw_send(r: Any) -> bool:
-    return isinstance(r, dict) and r.get("jsonrpc") == "2.0" and r.get("method") == "eth_sendRawTransaction"
+    return (
+        isinstance(r, dict)
+        and r.get("jsonrpc") == "2.0"
+        and r.get("method") == "eth_sendRawTransaction"
+        and _valid_id(r.get("id"))
+    )
 
 
 def _is_notification(r: Any) -> bool:
     """A valid request without ``id``; an invalid one is answered (with id null) even without an id."""
     return isinstance(r, dict) and "id" not in r and r.get("jsonrpc") == "2.0" and isinstance(r.get("method"), str)
-
-
-def _notification(sub_id: str, result: Any) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sub_id, "result": result}}

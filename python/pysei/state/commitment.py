@@ -32,15 +32,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from pysei.chain.constants import EMPTY_CODE_HASH
 from pysei.state import lthash
 from pysei.state.lthash import LtHash
 
 ACCOUNT_PREFIX = b"a"
 CODE_PREFIX = b"c"
 STORAGE_PREFIX = b"s"
-
-EMPTY_CODE_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
-"""keccak256 of empty code: the code hash of an account without code."""
 
 
 class Account(NamedTuple):

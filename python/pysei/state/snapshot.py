@@ -22,9 +22,10 @@ import msgspec
 import zstandard
 
 from pysei.chain.block import BlockRecord
+from pysei.chain.constants import EMPTY_CODE_HASH
 from pysei.native import Store
 from pysei.state import lthash
-from pysei.state.commitment import ACCOUNT_PREFIX, CODE_PREFIX, EMPTY_CODE_HASH, STORAGE_PREFIX
+from pysei.state.commitment import ACCOUNT_PREFIX, CODE_PREFIX, STORAGE_PREFIX
 from pysei.state.store import META, Alloc, ChainStore
 
 FORMAT = "pysei-snapshot/1"

@@ -18,8 +18,8 @@ from pathlib import Path
 import msgspec
 
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord, decode_block_logs, decode_tx_record
-from pysei.chain.transaction import Transaction
-from pysei.native import BlockRecords, BlockResult, Store, decode_with_senders
+from pysei.chain.transaction import Transaction, decode_with_senders
+from pysei.native import BlockRecords, BlockResult, Store
 from pysei.state.cold import ColdFrame, ColdLocation, ColdTier
 
 BLOCKS = "blocks"

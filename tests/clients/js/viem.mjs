@@ -58,6 +58,23 @@ function revertOf(err) {
 }
 
 const steps = [
+  ["eth_call with stateOverride and blockOverrides", async () => {
+    const target = "0x00000000000000000000000000000000000000aa";
+    const ret = (op) => `0x${op}60005260206000f3`; // the opcode's result, MSTOREd and returned
+    const bal = await pub.call({ to: target, stateOverride: [{ address: target, balance: 12345n, code: ret("47") }] });
+    checkEq(BigInt(bal.data), 12345n, "SELFBALANCE under balance and code overrides");
+    const slot = `0x${"00".repeat(31)}07`;
+    const diff = await pub.call({
+      to: target,
+      data: slot,
+      stateOverride: [{ address: target, code: "0x6000355460005260206000f3", stateDiff: [{ slot, value: `0x${"00".repeat(31)}2a` }] }],
+    });
+    checkEq(BigInt(diff.data), 42n, "SLOAD under a stateDiff override");
+    const time = await pub.call({ to: target, stateOverride: [{ address: target, code: ret("42") }], blockOverrides: { time: 4102444800n } });
+    checkEq(BigInt(time.data), 4102444800n, "TIMESTAMP under a block override");
+    checkEq(await pub.getCode({ address: target }), undefined, "overrides are not written");
+  }],
+
   ["chain id / block number / balance / fees", async () => {
     checkEq(await pub.getChainId(), chainId, "getChainId");
     s.startBlock = await pub.getBlockNumber({ cacheTime: 0 });

@@ -1,4 +1,5 @@
-"""Running a devnet node: start the stages and the RPC server, print the banner, stop cleanly on a signal."""
+"""The devnet composition root: one process with the node (ordering, execution, store) and its JSON-RPC server;
+prints the banner and stops cleanly on a signal."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import signal
 from rich.console import Console
 
 from pysei.chain.constants import WEI_PER_SEI
+from pysei.execution.simulator import Simulator
+from pysei.explorer.site import PREFIX, mount_explorer
 from pysei.node.config import NodeConfig
 from pysei.node.node import Node
-from pysei.rpc.methods import EthApi
+from pysei.rpc.api import RpcApi, Services, build_api
 from pysei.rpc.server import RpcServer
 
 
@@ -31,13 +34,32 @@ def banner(console: Console, node: Node, port: int) -> None:
     console.print(f"Block gas limit:   {cfg.gas_limit:,}\nBlocks:            {mining}")
     console.print(f"Data directory:    {'(ephemeral) ' if cfg.ephemeral else ''}{node.data_dir}")
     console.print(f"\nListening on {cfg.host}:{port} (HTTP and WebSocket)", highlight=False)
+    console.print(f"Explorer:          http://{cfg.host}:{port}{PREFIX}", highlight=False)
+
+
+def rpc_api(node: Node) -> RpcApi:
+    """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces."""
+    return build_api(
+        Services(
+            chain=node.store,
+            head=node.executor,
+            params=node.params,
+            ingest=node.config,
+            simulator=Simulator(node.store, node.params.chain_id),
+            submitter=node,
+            pool=node.mempool,
+            events=node,
+            stats=node,
+            accounts=node.accounts,
+        )
+    )
 
 
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
-    api = EthApi(node)
-    server = RpcServer(api)
+    server = RpcServer(rpc_api(node), cors_origins=config.cors_origins)
+    mount_explorer(server.app, rpc_url="/", ws_url="/")  # the explorer's pages call this same endpoint
     await node.start()
     port = await server.start(config.host, config.port)
     if not quiet:

@@ -1,0 +1,134 @@
+"""The validator committee: keys, stakes, stake-weighted quorums, leader schedule and lane routing.
+
+Pure functions of the genesis (no I/O), so every validator computes the same answers. Quorums follow Sei's
+``types/committee.go``: with total stake W, F = ⌊(W−1)/3⌋; availability (a PoA) needs F+1, everything else
+(PrepareQC, CommitQC, TC, AppQC) needs W−F. With equal stakes and n = 3f+1 that is f+1 and 2f+1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import blake3
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    index: int
+    """Position in committee order (validators sorted by public key, as Sei orders lanes)."""
+    pubkey: bytes
+    stake: int
+    host: str
+    p2p_port: int
+    rpc_port: int
+
+
+def quorum_parameters(total: int) -> tuple[int, int, int]:
+    """(F, availability threshold F+1, quorum W−F) for total stake W."""
+    if total < 1:
+        raise ValueError("total stake must be positive")
+    f = (total - 1) // 3
+    return f, f + 1, total - f
+
+
+@dataclass(frozen=True)
+class Committee:
+    members: tuple[Member, ...]
+    total: int = field(init=False)
+    f: int = field(init=False)
+    availability: int = field(init=False)
+    quorum: int = field(init=False)
+    _keys: tuple[VerifyKey, ...] = field(init=False, repr=False)
+    _by_key: dict[bytes, int] = field(init=False, repr=False)
+    _ring: tuple[int, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if [m.pubkey for m in self.members] != sorted(m.pubkey for m in self.members):
+            raise ValueError("committee members must be sorted by public key")
+        if any(m.index != i for i, m in enumerate(self.members)) or any(m.stake <= 0 for m in self.members):
+            raise ValueError("members must be indexed in order and have positive stake")
+        total = sum(m.stake for m in self.members)
+        f, availability, quorum = quorum_parameters(total)
+        object.__setattr__(self, "total", total)
+        object.__setattr__(self, "f", f)
+        object.__setattr__(self, "availability", availability)
+        object.__setattr__(self, "quorum", quorum)
+        object.__setattr__(self, "_keys", tuple(VerifyKey(m.pubkey) for m in self.members))
+        object.__setattr__(self, "_by_key", {m.pubkey: m.index for m in self.members})
+        # The leader ring: each member once per unit of stake ratio, interleaved, so consecutive views go to
+        # different validators (a dead leader costs one view) while a member's share of slots follows its stake.
+        gcd_stake = 0
+        for m in self.members:
+            gcd_stake = _gcd(gcd_stake, m.stake)
+        weights = [m.stake // gcd_stake for m in self.members]
+        ring: list[int] = []
+        credit = [0] * len(weights)
+        for _ in range(min(sum(weights), 10_000)):
+            for i, w in enumerate(weights):
+                credit[i] += w
+            best = max(range(len(credit)), key=lambda i: (credit[i], -i))
+            credit[best] -= sum(weights)
+            ring.append(best)
+        object.__setattr__(self, "_ring", tuple(ring))
+
+    @property
+    def n(self) -> int:
+        return len(self.members)
+
+    def index_of(self, pubkey: bytes) -> int | None:
+        return self._by_key.get(pubkey)
+
+    def stake(self, signers: Iterable[int]) -> int:
+        return sum(self.members[i].stake for i in set(signers))
+
+    def has_quorum(self, signers: Iterable[int]) -> bool:
+        return self.stake(signers) >= self.quorum
+
+    def is_available(self, signers: Iterable[int]) -> bool:
+        return self.stake(signers) >= self.availability
+
+    def leader(self, slot: int, view: int) -> int:
+        """Deterministic from (slot, view): a hash of the slot picks a start on the stake ring, views rotate."""
+        start = int.from_bytes(blake3.blake3(slot.to_bytes(8, "big")).digest()[:8], "big")
+        return self._ring[(start + view) % len(self._ring)]
+
+    def lane_of(self, sender: bytes) -> int:
+        """The lane that orders ``sender``'s transactions (Sei's ``EvmShard``): one lane per sender keeps its
+        nonces in order; a hash spreads senders evenly over validators."""
+        return int.from_bytes(blake3.blake3(sender).digest()[:8], "big") % len(self.members)
+
+    def verify(self, signer: int, message: bytes, signature: bytes) -> bool:
+        if not 0 <= signer < len(self._keys) or len(signature) != 64:
+            return False
+        try:
+            self._keys[signer].verify(message, signature)
+        except BadSignatureError:
+            return False
+        return True
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def make_committee(entries: Sequence[tuple[bytes, int, str, int, int]]) -> Committee:
+    """Builds a committee from (pubkey, stake, host, p2p port, rpc port) in any order."""
+    ordered = sorted(entries, key=lambda e: e[0])
+    return Committee(tuple(Member(i, pk, st, h, pp, rp) for i, (pk, st, h, pp, rp) in enumerate(ordered)))
+
+
+class Signer:
+    """This validator's Ed25519 key."""
+
+    def __init__(self, seed: bytes, index: int) -> None:
+        self._key = SigningKey(seed)
+        self.pubkey = bytes(self._key.verify_key)
+        self.index = index
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message).signature

@@ -1,0 +1,964 @@
+"""The Autobahn ordering stage of one validator: lanes, slots, commit → blocks, catch-up and AppQCs.
+
+It replaces the devnet sequencer: committed cuts become ``OrderedBlock``s on the same bounded execution queue.
+All protocol decisions are in ``rules.py``; this module does the I/O around them on the node's event loop.
+
+Commit rule (documented in the README): slot s, once its CommitQC exists, becomes exactly one block, number s.
+Its transactions are, for each lane in committee order, the lane's cars after the last position an earlier slot
+committed, up to the cut's tip, by position, each car's transactions in car order. Its timestamp is the leader's
+proposal timestamp (seconds). One block per cut rather than Sei's one per car: fewer fsyncs, same order.
+
+Slots run one at a time (as in Sei's implementation: slot s + 1 starts with CommitQC_s) and the leader proposes
+only when some lane has a certified tip the chain has not committed, so an idle network sends nothing.
+
+Routing: each sender's transactions belong to one lane (``Committee.lane_of``). A validator that receives a
+transaction for another lane forwards it to the owner and remembers it; if it has not been executed after
+``forward_timeout`` (the owner is down or lost it), the validator puts it into its own lane. A copy that reaches
+the chain twice is harmless: execution skips a transaction whose nonce is spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from pysei.chain.block import OrderedBlock
+from pysei.chain.transaction import Transaction, decode_transactions
+from pysei.consensus.committee import Committee, Signer
+from pysei.consensus.journal import Journal
+from pysei.consensus.messages import (
+    CONFIRM,
+    PREPARE,
+    QC,
+    TC,
+    ZERO,
+    AppVote,
+    Car,
+    CarRequest,
+    Cars,
+    CarVote,
+    Commit,
+    Confirm,
+    Evidence,
+    PoA,
+    Prepare,
+    Proposal,
+    SlotRecord,
+    Status,
+    SyncRequest,
+    SyncResponse,
+    Timeout,
+    Txs,
+    Vote,
+)
+from pysei.consensus.rules import LaneVotes, SlotVotes, Tally, choose_reproposal
+from pysei.mempool import Mempool
+from pysei.p2p.network import Network
+from pysei.state.store import ChainStore
+
+log = logging.getLogger("pysei.consensus")
+
+FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
+"""Test-only fault hook (process tests of Byzantine behaviour): equivocate-lane, double-vote, conflicting-cuts,
+bad-state. Empty in every real run."""
+
+
+LEADER_UNREACHABLE_TIMEOUT = 0.3
+"""View timer (seconds) while this replica has no connection to the view's leader."""
+
+
+class StateDivergence(RuntimeError):
+    """This validator computed a state commitment other than the one the committee certified."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusConfig:
+    car_interval: float = 0.1
+    """Least seconds between cars of this validator's lane (Sei cuts one every 0.4 s); a car also waits for its
+    parent's PoA, so under load the cadence is set by the PoA round trip."""
+    max_car_txs: int = 2000
+    max_car_bytes: int = 2_000_000
+    view_timeout: float = 1.5
+    """Seconds a slot's view may take before replicas time out (Sei's default)."""
+    fast_path_wait: float = 0.05
+    """After a Prepare quorum, how long the leader waits for all n votes before taking the slow path."""
+    forward_timeout: float = 2.0
+    """Seconds a forwarded transaction may stay unexecuted before this validator orders it in its own lane."""
+
+
+class ConsensusEngine:
+    def __init__(
+        self,
+        config: ConsensusConfig,
+        committee: Committee,
+        signer: Signer,
+        chain_id: int,
+        journal: Journal,
+        mempool: Mempool,
+        store: ChainStore,
+        execution_queue: asyncio.Queue[OrderedBlock],
+        head: int,
+        base_fee: Callable[[], int],
+        gas_limit: int,
+        submit: Callable[[list[Transaction]], Any],
+    ) -> None:
+        self.config = config
+        self.committee = committee
+        self.signer = signer
+        self.me = signer.index
+        self.journal = journal
+        self.mempool = mempool
+        self.store = store
+        self.queue = execution_queue
+        self._base_fee = base_fee
+        self._gas_limit = gas_limit
+        self._submit = submit
+        self.network = Network(committee, signer, chain_id, self._on_message)
+        n = committee.n
+        self.failure: BaseException | None = None
+        self.halted = asyncio.Event()
+        # --- lanes
+        self.cars: dict[bytes, Car] = {}
+        self.lane_votes = LaneVotes(journal.lane_votes())
+        own = journal.own_tip()
+        self.own_pos, self.own_digest = own if own is not None else (0, ZERO)
+        self.own_poa: PoA | None = None
+        self.own_pending: Car | None = None
+        self._own_tally: Tally | None = None
+        self._own_sent_at = 0.0
+        self.tips: dict[int, PoA] = {}
+        if self.own_pos > 0 and (last := journal.car(self.own_digest)) is not None:
+            # After a restart the last own car's PoA is unknown: collect it again (voters that already voted
+            # for this car vote again; nobody votes for another car at this position).
+            self._await_poa(last)
+        self._wanted: set[bytes] = set()
+        # --- emission (slots → blocks) and consensus progress
+        self.emitted_slot = head
+        lanes = journal.emitted(head)
+        self.lane_emitted: list[int] = lanes[1] if lanes is not None else [0] * n
+        self.committed_tips = list(self.lane_emitted)
+        self.committed_slot = head
+        self.commits: dict[int, Commit] = {}
+        while (c := journal.commit(self.committed_slot + 1)) is not None:
+            self._apply_commit(c)
+        self.votes = SlotVotes(self.committed_slot + 1)
+        self._proposed: set[tuple[int, int]] = set()
+        self._prepares: dict[tuple[int, int], Prepare] = {}
+        self._tallies: dict[tuple[int, int, int], Tally] = {}
+        self._timeouts: dict[tuple[int, int], dict[int, Timeout]] = {}
+        self._tc: TC | None = None
+        self._future: dict[int, list[tuple[int, Any]]] = {}
+        self._last_ts = 0
+        self._view_timer: asyncio.TimerHandle | None = None
+        self._progress = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._last_sync = 0.0
+        self._last_commit_at = time.monotonic()
+        self.peer_slots: dict[int, int] = {}
+        # --- state agreement
+        self.app_voted = journal.last_app_qc()
+        self._app_tallies: dict[int, Tally] = {}
+        self.certified: dict[int, tuple[bytes, list[int]]] = {}
+        self.last_certified = journal.last_app_qc()
+        # --- routing
+        self.forwarded: dict[bytes, tuple[Transaction, float]] = {}
+        self._lane_txs: list[bytes] = []
+        """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
+        # --- observability
+        self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
+        self.recent_commits: deque[tuple[int, int, str, float]] = deque(maxlen=256)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # =================================================================================================== life
+    async def start(self, host: str, port: int) -> int:
+        bound = await self.network.start(host, port)
+        self._enter(self.committed_slot + 1, 0)
+        self._check_own_poa()  # after a restart, alone (a network of one) the own vote is the PoA
+        for coro, name in (
+            (self._lane_loop(), "lane"),
+            (self._emit_loop(), "emit"),
+            (self._app_loop(), "appqc"),
+            (self._status_loop(), "status"),
+        ):
+            task = asyncio.create_task(coro, name=f"consensus-{name}")
+            task.add_done_callback(self._task_done)
+            self._tasks.append(task)
+        return bound
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.critical("consensus task %s failed: %s", task.get_name(), exc, exc_info=exc)
+            self.failure = exc
+            self.halted.set()
+
+    async def run(self) -> None:
+        """The node's ordering stage: runs until the engine halts (a failure is re-raised to stop the node)."""
+        await self.halted.wait()
+        if self.failure is not None:
+            raise self.failure
+
+    async def stop(self) -> None:
+        if self._view_timer is not None:
+            self._view_timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.network.stop()
+
+    def status(self) -> dict[str, Any]:
+        leader = self.committee.leader(self.votes.slot, self.votes.view)
+        return {
+            "validator": self.me,
+            "slot": self.votes.slot,
+            "view": self.votes.view,
+            "leader": leader,
+            "committedSlot": self.committed_slot,
+            "executedBlock": self.emitted_slot,
+            "laneTips": [self.tips[lane].pos if lane in self.tips else 0 for lane in range(self.committee.n)],
+            "laneCommitted": list(self.committed_tips),
+            "lastCertifiedBlock": self.last_certified,
+            "fastCommits": self.stats["fast_commits"],
+            "slowCommits": self.stats["slow_commits"],
+            "viewChanges": self.stats["view_changes"],
+            "cars": self.stats["cars"],
+            "evidence": self.stats["evidence"],
+            "forwardedPending": len(self.forwarded),
+            "peers": [
+                {
+                    "validator": p,
+                    "connected": s.connected,
+                    "sent": s.sent,
+                    "received": s.received,
+                    "dropped": s.dropped,
+                    "misbehaviour": s.misbehaviour,
+                    "lastError": s.last_error,
+                }
+                for p, s in self.network.stats.items()
+            ],
+            "rejectedConnections": self.network.rejected_handshakes,
+        }
+
+    # ============================================================================================== dispatch
+    def _on_message(self, peer: int, msg: Any) -> None:
+        if msg == "connected":
+            self.network.send(peer, Status(self.committed_slot))
+            if self.own_pending is not None:
+                self.network.send(peer, self.own_pending)
+            return
+        try:
+            err = self._dispatch(peer, msg)
+        except StateDivergence as exc:
+            self.failure = exc
+            self.halted.set()
+            return
+        if err is not None:
+            self.network.penalize(peer, err)
+
+    def _dispatch(self, peer: int, msg: Any) -> str | None:  # noqa: PLR0911 - one branch per message type
+        if isinstance(msg, Car):
+            return self._on_car(peer, msg)
+        if isinstance(msg, CarVote):
+            return self._on_car_vote(peer, msg)
+        if isinstance(msg, PoA):
+            return self._on_poa(msg)
+        if isinstance(msg, Prepare):
+            return self._on_prepare(peer, msg)
+        if isinstance(msg, Vote):
+            return self._on_vote(peer, msg)
+        if isinstance(msg, Confirm):
+            return self._on_confirm(peer, msg)
+        if isinstance(msg, Commit):
+            return self._on_commit(peer, msg)
+        if isinstance(msg, Timeout):
+            return self._on_timeout(peer, msg)
+        if isinstance(msg, AppVote):
+            return self._on_app_vote(peer, msg)
+        if isinstance(msg, Txs):
+            return self._on_txs(msg)
+        if isinstance(msg, CarRequest):
+            return self._on_car_request(peer, msg)
+        if isinstance(msg, Cars):
+            return self._on_cars(msg)
+        if isinstance(msg, Status):
+            self.peer_slots[peer] = msg.committed_slot
+            self._maybe_sync(peer, msg.committed_slot)
+            return None
+        if isinstance(msg, SyncRequest):
+            return self._on_sync_request(peer, msg)
+        if isinstance(msg, SyncResponse):
+            return self._on_sync_response(msg)
+        return "message a validator may not send"  # e.g. a TC on its own: TCs travel inside Prepares
+
+    def _evidence(self, kind: str, offender: int, first: Any, second: Any) -> None:
+        enc = msgspec.msgpack.encode
+        self.journal.put_evidence(Evidence(kind, offender, enc(first), enc(second)))
+        self.stats["evidence"] += 1
+        log.warning("evidence: %s by validator %d stored", kind, offender)
+
+    # ================================================================================================= lanes
+    async def _lane_loop(self) -> None:
+        """Cuts this validator's cars: one unconfirmed car at a time (the next car carries the previous one's PoA),
+        at most one per ``car_interval`` unless a full car is waiting, and only while transactions are pending."""
+        last = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.car_interval)
+            self._wake.clear()
+            self._route_pending()
+            if self.own_pending is not None:
+                if time.monotonic() - self._own_sent_at > 1.0:  # votes lost or peers reconnecting: resend
+                    self._own_sent_at = time.monotonic()
+                    self.network.broadcast(self.own_pending)
+                continue
+            now = time.monotonic()
+            if self.forwarded:
+                self._lane_txs.extend(self._due_forwards(now))
+            full = len(self._lane_txs) >= self.config.max_car_txs
+            if self._lane_txs and (full or now - last >= self.config.car_interval):
+                last = now
+                self._propose_car(self._take_car())
+
+    def notify(self) -> None:
+        """Ingest made transactions pending: route them now (forwarding has no cadence to wait for)."""
+        self._route_pending()
+        self._wake.set()
+
+    def _route_pending(self) -> None:
+        """Moves pending transactions out of the mempool: this lane's into the next car, others' to their owner."""
+        if not self.mempool.pending_count:
+            return
+        taken = self.mempool.take(self.config.max_car_txs * 4, self._gas_limit, self._base_fee())
+        forward: dict[int, list[bytes]] = {}
+        now = time.monotonic()
+        for tx in taken:
+            owner = self.committee.lane_of(tx.sender)
+            if owner == self.me:
+                self._lane_txs.append(tx.raw)
+            else:
+                forward.setdefault(owner, []).append(tx.raw)
+                self.forwarded[tx.hash] = (tx, now + self.config.forward_timeout)
+        for owner, raws in forward.items():
+            self.network.send(owner, Txs(raws))
+
+    def _take_car(self) -> list[bytes]:
+        size = 0
+        for i, raw in enumerate(self._lane_txs):
+            size += len(raw)
+            if size > self.config.max_car_bytes or i >= self.config.max_car_txs:
+                break
+        else:
+            i = len(self._lane_txs)
+        car, self._lane_txs = self._lane_txs[:i], self._lane_txs[i:]
+        return car
+
+    def _due_forwards(self, now: float) -> list[bytes]:
+        """Forwarded transactions not executed in time go into this lane (the owner may be down)."""
+        due = [(h, tx) for h, (tx, deadline) in self.forwarded.items() if deadline <= now]
+        if not due:
+            return []
+        nonces = self.store.nonces_and_balances([tx.sender for _, tx in due])
+        out = []
+        for (h, tx), (nonce, _) in zip(due, nonces, strict=True):
+            if nonce > tx.nonce:
+                del self.forwarded[h]
+            else:
+                self.forwarded[h] = (tx, now + self.config.forward_timeout)
+                out.append(tx.raw)
+        return out
+
+    def _propose_car(self, txs: list[bytes]) -> None:
+        pos = self.own_pos + 1
+        poa = self.own_poa if pos > 1 else None
+        car = Car(self.me, pos, self.own_digest, txs, poa).signed(self.signer)
+        d = car.digest()
+        self.own_pos, self.own_digest = pos, d
+        self.journal.put_own_tip(pos, d)
+        self.journal.put_cars([(d, car)])
+        self.cars[d] = car
+        self.lane_votes.record(car, d)
+        self.journal.put_lane_vote(self.me, pos, d)
+        self._await_poa(car)
+        self.stats["cars"] += 1
+        self.network.broadcast(car)
+        if FAULT == "equivocate-lane" and pos == 2:
+            twin = Car(self.me, pos, car.parent, txs[::-1] + [b"\x00"], poa).signed(self.signer)
+            self.network.broadcast(twin)
+        self._check_own_poa()
+
+    def _await_poa(self, car: Car) -> None:
+        self.own_pending = car
+        self._own_tally = Tally(self.committee, self.committee.availability)
+        self._own_tally.add(
+            self.me, self.own_digest, self.signer.sign(CarVote.message(self.me, car.pos, self.own_digest))
+        )
+        self._own_sent_at = time.monotonic()
+
+    def _on_car(self, peer: int, car: Car) -> str | None:
+        if car.lane != peer:
+            return "car of another validator's lane"
+        if (err := car.verify(self.committee)) is not None:
+            return err
+        d = car.digest()
+        if car.parent_poa is not None:
+            self._learn_tip(car.parent_poa)
+        refusal = self.lane_votes.decide(car, d)
+        if refusal == "duplicate":
+            pass  # our vote was lost: vote again below
+        elif refusal is not None:
+            voted = self.lane_votes.voted.get(car.lane)
+            if voted is not None and voted[0] == car.pos and voted[1] != d:
+                first = self.cars.get(voted[1]) or self.journal.car(voted[1])
+                if first is not None:
+                    self._evidence("lane-equivocation", car.lane, first, car)
+            return None
+        else:
+            self.lane_votes.record(car, d)
+            self.journal.put_lane_vote(car.lane, car.pos, d)
+            self.journal.put_cars([(d, car)])
+            self.cars[d] = car
+        self.network.send(
+            peer, CarVote(car.lane, car.pos, d, self.me, self.signer.sign(CarVote.message(car.lane, car.pos, d)))
+        )
+        return None
+
+    def _on_car_vote(self, peer: int, vote: CarVote) -> str | None:
+        if vote.voter != peer or vote.lane != self.me:
+            return "car vote not from its voter or not for this lane"
+        if not self.committee.verify(vote.voter, CarVote.message(vote.lane, vote.pos, vote.digest), vote.sig):
+            return "bad car vote signature"
+        pending = self.own_pending
+        if pending is None or self._own_tally is None or vote.pos != pending.pos:
+            return None
+        self._own_tally.add(vote.voter, vote.digest, vote.sig)
+        self._check_own_poa()
+        return None
+
+    def _check_own_poa(self) -> None:
+        pending, tally = self.own_pending, self._own_tally
+        if pending is None or tally is None:
+            return
+        sigs = tally.certificate(self.own_digest)
+        if sigs is None:
+            return
+        poa = PoA(self.me, pending.pos, self.own_digest, sigs)
+        self.own_poa, self.own_pending, self._own_tally = poa, None, None
+        self._wake.set()  # the next car may go
+        self.network.broadcast(poa)
+        self._learn_tip(poa)
+
+    def _on_poa(self, poa: PoA) -> str | None:
+        known = self.tips.get(poa.lane)
+        if known is not None and known.pos >= poa.pos:
+            return None
+        if (err := poa.verify(self.committee)) is not None:
+            return err
+        self._learn_tip(poa)
+        return None
+
+    def _learn_tip(self, poa: PoA) -> None:
+        known = self.tips.get(poa.lane)
+        if known is None or poa.pos > known.pos:
+            self.tips[poa.lane] = poa
+            if poa.lane == self.me and poa.pos == self.own_pos and self.own_pending is not None:
+                self.own_poa, self.own_pending, self._own_tally = poa, None, None  # learnt from a peer
+            self._maybe_propose()
+
+    # ================================================================================================= slots
+    def _enter(self, slot: int, view: int, tc: TC | None = None) -> None:
+        if slot != self.votes.slot:
+            self.votes = SlotVotes(slot)
+            self._tc = None
+            self._tallies = {k: t for k, t in self._tallies.items() if k[1] >= slot}
+            self._timeouts = {k: t for k, t in self._timeouts.items() if k[0] >= slot}
+            self._prepares = {k: p for k, p in self._prepares.items() if k[0] >= slot}
+        if view > self.votes.view:
+            self.stats["view_changes"] += view - self.votes.view
+            log.info("slot %d: view change to view %d (leader %d)", slot, view, self.committee.leader(slot, view))
+        self.votes.view = max(self.votes.view, view)
+        if tc is not None:
+            self._tc = tc
+        self._arm_timer()
+        self._maybe_propose()
+        for sender, msg in self._future.pop(slot, []):
+            self._on_message(sender, msg)
+
+    def _arm_timer(self) -> None:
+        if self._view_timer is not None:
+            self._view_timer.cancel()
+        loop = asyncio.get_running_loop()
+        # Consecutive view changes in one slot back off, so a slow network still reaches a view it can finish.
+        delay = self.config.view_timeout * min(1.5**self.votes.view, 8)
+        leader = self.committee.leader(self.votes.slot, self.votes.view)
+        if leader != self.me and leader not in self.network.connected:
+            # No link to the leader (crashed, or cut off): don't wait out the full timer. One replica's early
+            # timeout changes nothing by itself; it takes F+1 of them for everyone to join.
+            delay = min(delay, LEADER_UNREACHABLE_TIMEOUT)
+        self._view_timer = loop.call_later(delay, self._on_view_timer, self.votes.slot, self.votes.view)
+
+    def _work_pending(self) -> bool:
+        if self.votes.voted is not None or (self.votes.slot, self.votes.view) in self._prepares:
+            return True
+        return any(poa.pos > self.committed_tips[lane] for lane, poa in self.tips.items())
+
+    def _on_view_timer(self, slot: int, view: int) -> None:
+        if (slot, view) != (self.votes.slot, self.votes.view):
+            return
+        if not self._work_pending():
+            self._arm_timer()
+            return
+        self._send_timeout()
+        self._arm_timer()
+
+    def _send_timeout(self) -> None:
+        v = self.votes
+        if v.view in v.timed_out:
+            return
+        v.timed_out.add(v.view)
+        t = Timeout(v.slot, v.view, v.high_qc, v.high_qc_prop, v.voted_view, v.voted, self.me)
+        t = msgspec.structs.replace(t, sig=self.signer.sign(t.message()))
+        log.info("slot %d view %d: timeout", v.slot, v.view)
+        self.network.broadcast(t)
+        self._add_timeout(t)
+
+    def _on_timeout(self, peer: int, t: Timeout) -> str | None:
+        if t.voter != peer:
+            return "timeout not from its voter"
+        if t.slot < self.votes.slot:
+            if (c := self.commits.get(t.slot) or self.journal.commit(t.slot)) is not None:
+                self.network.send(peer, c)  # the peer missed this slot's commit
+            return None
+        if t.slot > self.votes.slot:
+            self._maybe_sync(peer, t.slot - 1)
+            return None
+        if t.view < self.votes.view:
+            return None
+        if (err := t.verify(self.committee)) is not None:
+            return err
+        self._add_timeout(t)
+        return None
+
+    def _add_timeout(self, t: Timeout) -> None:
+        got = self._timeouts.setdefault((t.slot, t.view), {})
+        got[t.voter] = t
+        if t.view == self.votes.view and t.view not in self.votes.timed_out and self.committee.is_available(got):
+            self._send_timeout()  # F+1 gave up: at least one honest one did, join them
+        if self.committee.has_quorum(got) and t.view >= self.votes.view and t.slot == self.votes.slot:
+            tc = TC(t.slot, t.view, sorted(got.values(), key=lambda x: x.voter))
+            self._enter(t.slot, t.view + 1, tc)
+
+    def _maybe_propose(self) -> None:
+        v = self.votes
+        slot, view = v.slot, v.view
+        if self.committee.leader(slot, view) != self.me or (slot, view) in self._proposed:
+            return
+        if slot <= self.committed_slot:
+            return
+        ticket_qc = None
+        if slot > 1:
+            prev = self.commits.get(slot - 1) or self.journal.commit(slot - 1)
+            if prev is None:
+                return
+            ticket_qc = prev.qc
+        proposal = None
+        tc = None
+        if view > 0:
+            tc = self._tc
+            if tc is None or tc.view != view - 1:
+                return
+            proposal = choose_reproposal(tc, self.committee)
+        if proposal is None:
+            tips = [p for lane, p in sorted(self.tips.items()) if p.pos > self.committed_tips[lane]]
+            if not tips:
+                return
+            self._last_ts = max(self._last_ts + 1, int(time.time() * 1000))
+            proposal = Proposal(slot, self._last_ts, tips)
+        self._proposed.add((slot, view))
+        prepare = Prepare(view, proposal, ticket_qc, tc, self.me).signed(self.signer)
+        self.network.broadcast(prepare)
+        if FAULT == "conflicting-cuts":
+            twin = Prepare(
+                view, msgspec.structs.replace(proposal, timestamp_ms=proposal.timestamp_ms + 1), ticket_qc, tc, self.me
+            )
+            self.network.broadcast(twin.signed(self.signer))
+        self._on_prepare(self.me, prepare)
+
+    def _on_prepare(self, peer: int, p: Prepare) -> str | None:
+        slot = p.proposal.slot
+        if p.leader != peer or self.committee.leader(slot, p.view) != peer:
+            return "prepare not from the slot's leader"
+        if slot < self.votes.slot:
+            return None
+        if slot > self.votes.slot:
+            if slot <= self.votes.slot + 2:
+                self._future.setdefault(slot, []).append((peer, p))
+            self._maybe_sync(peer, slot - 1)
+            return None
+        if not self.committee.verify(peer, p.message(), p.sig):
+            return "bad prepare signature"
+        key = (slot, p.view)
+        seen = self._prepares.get(key)
+        if seen is not None:
+            if seen.proposal.digest() != p.proposal.digest():
+                self._evidence("conflicting-proposals", peer, seen, p)
+            return None
+        if (err := p.proposal.verify(self.committee)) is not None:
+            return err
+        if p.view > 0:
+            if p.ticket_tc is None or p.ticket_tc.slot != slot or p.ticket_tc.view != p.view - 1:
+                return "prepare in a later view without its timeout certificate"
+            if (err := p.ticket_tc.verify(self.committee)) is not None:
+                return err
+            required = choose_reproposal(p.ticket_tc, self.committee)
+            if required is not None and required.digest() != p.proposal.digest():
+                return "prepare ignores the proposal its timeout certificate requires"
+            if p.view > self.votes.view:
+                self._enter(slot, p.view, p.ticket_tc)
+        self._prepares[key] = p
+        for tip in p.proposal.tips:
+            self._learn_tip(tip)
+        if not self.votes.may_prepare(p.view) or p.view in self.votes.timed_out:
+            return None
+        self.votes.record_prepare(p.view, p.proposal)
+        vote = Vote.make(self.signer, PREPARE, slot, p.view, p.proposal.digest())
+        self._send_vote(peer, vote)
+        if FAULT == "double-vote":
+            self._send_vote(peer, Vote.make(self.signer, PREPARE, slot, p.view, bytes(32)))
+        return None
+
+    def _send_vote(self, leader: int, vote: Vote) -> None:
+        if leader == self.me:
+            self._on_vote(self.me, vote)
+        else:
+            self.network.send(leader, vote)
+
+    def _on_vote(self, peer: int, vote: Vote) -> str | None:
+        if vote.voter != peer or vote.kind not in (PREPARE, CONFIRM):
+            return "vote not from its voter"
+        if vote.slot != self.votes.slot or self.committee.leader(vote.slot, vote.view) != self.me:
+            return None
+        if not vote.verify(self.committee):
+            return "bad vote signature"
+        key = (vote.kind, vote.slot, vote.view)
+        tally = self._tallies.get(key)
+        if tally is None:
+            tally = self._tallies[key] = Tally(self.committee, self.committee.quorum)
+        had_quorum = tally.certificate(vote.digest) is not None
+        conflict = tally.add(vote.voter, vote.digest, vote.sig)
+        if conflict is not None:
+            first = Vote(vote.kind, vote.slot, vote.view, conflict[0], vote.voter, conflict[1])
+            self._evidence("double-vote", vote.voter, first, vote)
+            return None
+        prepare = self._prepares.get((vote.slot, vote.view))
+        if prepare is None or prepare.proposal.digest() != vote.digest:
+            return None
+        sigs = tally.certificate(vote.digest)
+        if sigs is None:
+            return None
+        qc = QC(vote.kind, vote.slot, vote.view, vote.digest, sigs)
+        if vote.kind == CONFIRM:
+            self._finish(prepare.proposal, qc, fast=False)
+        elif tally.unanimous(vote.digest):
+            self._finish(prepare.proposal, qc, fast=True)
+        elif not had_quorum:
+            asyncio.get_running_loop().call_later(self.config.fast_path_wait, self._slow_path, vote.slot, vote.view)
+        return None
+
+    def _slow_path(self, slot: int, view: int) -> None:
+        if slot != self.votes.slot or self.committed_slot >= slot:
+            return
+        prepare = self._prepares.get((slot, view))
+        tally = self._tallies.get((PREPARE, slot, view))
+        if prepare is None or tally is None:
+            return
+        d = prepare.proposal.digest()
+        sigs = tally.certificate(d)
+        if sigs is None:
+            return
+        confirm = Confirm(QC(PREPARE, slot, view, d, sigs))
+        self.network.broadcast(confirm)
+        self._on_confirm(self.me, confirm)
+
+    def _on_confirm(self, peer: int, c: Confirm) -> str | None:
+        qc = c.qc
+        if qc.kind != PREPARE or self.committee.leader(qc.slot, qc.view) != peer:
+            return "confirm not from the slot's leader"
+        if qc.slot != self.votes.slot:
+            return None
+        prepare = self._prepares.get((qc.slot, qc.view))
+        if prepare is None or prepare.proposal.digest() != qc.digest:
+            return None  # a replica acks only proposals it holds, so a TC can always name the proposal
+        if not self.votes.may_ack(qc):
+            return None
+        if peer != self.me and (err := qc.verify(self.committee)) is not None:
+            return err
+        self.votes.record_qc(qc, prepare.proposal)
+        self.votes.acked_views.add(qc.view)
+        self._send_vote(peer, Vote.make(self.signer, CONFIRM, qc.slot, qc.view, qc.digest))
+        return None
+
+    def _finish(self, proposal: Proposal, qc: QC, *, fast: bool) -> None:
+        if self.committed_slot >= proposal.slot:
+            return
+        commit = Commit(proposal, qc)
+        self.network.broadcast(commit)
+        self.stats["fast_commits" if fast else "slow_commits"] += 1
+        self._commit(commit)
+
+    def _on_commit(self, peer: int, c: Commit) -> str | None:
+        slot = c.proposal.slot
+        if slot <= self.committed_slot:
+            return None
+        if slot > self.committed_slot + 1:
+            self._maybe_sync(peer, slot)
+            return None
+        if (err := c.verify(self.committee)) is not None:
+            return err
+        self._commit(c)
+        return None
+
+    def _apply_commit(self, c: Commit) -> None:
+        slot = c.proposal.slot
+        self.commits[slot] = c
+        self.committed_slot = slot
+        for tip in c.proposal.tips:
+            self.committed_tips[tip.lane] = max(self.committed_tips[tip.lane], tip.pos)
+
+    def _commit(self, c: Commit) -> None:
+        self.journal.put_commit(c)
+        self._apply_commit(c)
+        slot = c.proposal.slot
+        path = "fast" if c.qc.kind == PREPARE else "slow"
+        now = time.monotonic()
+        log.info(
+            "slot %d committed (view %d, %s path, leader %d, tips %s, %.0f ms since the last)",
+            slot,
+            c.qc.view,
+            path,
+            self.committee.leader(slot, c.qc.view),
+            [(t.lane, t.pos) for t in c.proposal.tips],
+            (now - self._last_commit_at) * 1000,
+        )
+        self.recent_commits.append((slot, c.qc.view, path, time.time()))
+        self._last_commit_at = now
+        self._progress.set()
+        self._enter(slot + 1, 0)
+
+    # ============================================================================================== emission
+    async def _emit_loop(self) -> None:
+        """Turns committed slots into blocks, in slot order, fetching cars it lacks from their PoA signers."""
+        while True:
+            slot = self.emitted_slot + 1
+            commit = self.commits.get(slot) or self.journal.commit(slot)
+            if commit is None:
+                self._progress.clear()
+                await self._progress.wait()
+                continue
+            cars = await self._gather(commit)
+            lanes = list(self.lane_emitted)
+            for car in cars:
+                lanes[car.lane] = car.pos
+            raws = [raw for car in cars for raw in car.txs]
+            decoded = await asyncio.to_thread(decode_transactions, raws) if raws else []
+            # An entry that does not decode is dropped identically by every validator.
+            txs = [d.tx for d in decoded if not isinstance(d, str)]
+            self.journal.put_emitted(slot, [c.digest() for c in cars], lanes)
+            await self.queue.put(OrderedBlock(number=slot, timestamp=commit.proposal.timestamp_ms // 1000, txs=txs))
+            self.emitted_slot = slot
+            self.lane_emitted = lanes
+            self.commits.pop(slot - 64, None)
+            for car in cars:
+                self.cars.pop(car.digest(), None)
+
+    async def _gather(self, commit: Commit) -> list[Car]:
+        attempt = 0
+        while True:
+            cars: list[Car] = []
+            missing: list[tuple[bytes, PoA]] = []
+            for tip in commit.proposal.tips:
+                chain: list[Car] = []
+                want, pos = tip.digest, tip.pos
+                while pos > self.lane_emitted[tip.lane]:
+                    car = self.cars.get(want) or self.journal.car(want)
+                    if car is None:
+                        missing.append((want, tip))
+                        break
+                    chain.append(car)
+                    want, pos = car.parent, pos - 1
+                cars.extend(reversed(chain))
+            if not missing:
+                return cars
+            for want, tip in missing:
+                self._wanted.add(want)
+                signers = [s.signer for s in tip.sigs if s.signer != self.me]
+                targets = signers if attempt < 3 else self.network.connected
+                for peer in targets:
+                    self.network.send(peer, CarRequest([want]))
+            attempt += 1
+            await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+
+    def _on_car_request(self, peer: int, req: CarRequest) -> str | None:
+        if len(req.digests) > 256:
+            return "car request too large"
+        found = [c for d in req.digests if (c := self.cars.get(d) or self.journal.car(d)) is not None]
+        if found:
+            self.network.send(peer, Cars(found))
+        return None
+
+    def _on_cars(self, msg: Cars) -> str | None:
+        for car in msg.cars:
+            d = car.digest()
+            if d not in self._wanted:
+                continue
+            if (err := car.verify(self.committee)) is not None:
+                return err
+            self._wanted.discard(d)
+            self.cars[d] = car
+            self.journal.put_cars([(d, car)])
+        return None
+
+    # =================================================================================================== sync
+    def _maybe_sync(self, peer: int, their_slot: int) -> None:
+        now = time.monotonic()
+        if their_slot <= self.committed_slot or now - self._last_sync < 0.3:
+            return
+        self._last_sync = now
+        self.network.send(peer, SyncRequest(self.committed_slot + 1, 32))
+
+    def _on_sync_request(self, peer: int, req: SyncRequest) -> str | None:
+        records = []
+        for slot in range(req.from_slot, req.from_slot + min(req.count, 64)):
+            commit = self.commits.get(slot) or self.journal.commit(slot)
+            emitted = self.journal.emitted(slot)
+            if commit is None or emitted is None:
+                break
+            cars = [c for d in emitted[0] if (c := self.cars.get(d) or self.journal.car(d)) is not None]
+            records.append(SlotRecord(commit, cars))
+        if records:
+            self.network.send(peer, SyncResponse(records))
+        return None
+
+    def _on_sync_response(self, msg: SyncResponse) -> str | None:
+        """Applies certified slots in order; cars are checked against the cut's tips by their hash chain."""
+        for rec in msg.records:
+            slot = rec.commit.proposal.slot
+            if slot <= self.committed_slot:
+                continue
+            if slot != self.committed_slot + 1:
+                return None
+            if (err := rec.commit.verify(self.committee)) is not None:
+                return err
+            by_lane: dict[int, list[Car]] = {}
+            for car in rec.cars:
+                by_lane.setdefault(car.lane, []).append(car)
+            verified: list[tuple[bytes, Car]] = []
+            for tip in rec.commit.proposal.tips:
+                chain = by_lane.pop(tip.lane, [])
+                if len(chain) != max(0, tip.pos - self.committed_tips[tip.lane]):
+                    return "sync response without exactly the cars the cut commits"
+                want, pos = tip.digest, tip.pos
+                for car in reversed(chain):
+                    d = car.digest()
+                    if d != want or car.pos != pos or car.lane != tip.lane:
+                        return "sync response with cars that do not chain to the certified tip"
+                    verified.append((d, car))
+                    want, pos = car.parent, pos - 1
+            if by_lane:
+                return "sync response with cars outside the cut"
+            self.journal.put_cars(verified)
+            for d, car in verified:
+                self.cars[d] = car
+            self._commit(rec.commit)
+        return None
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.network.broadcast(Status(self.committed_slot))
+            if self.forwarded and len(self.forwarded) > 200_000:  # bounded: forget the oldest
+                for h in list(self.forwarded)[:50_000]:
+                    del self.forwarded[h]
+
+    # ================================================================================================ routing
+    def _on_txs(self, msg: Txs) -> str | None:
+        if len(msg.raws) > 20_000:
+            return "too many forwarded transactions in one message"
+        decoded = decode_transactions(msg.raws)
+        txs = [d.tx for d in decoded if not isinstance(d, str)]
+        if txs:
+            self._submit(txs)
+        return None
+
+    # ====================================================================================== state agreement
+    def own_commitment(self, block: int) -> bytes | None:
+        c = self.store.commitment(block)
+        if c is not None and FAULT == "bad-state" and block >= 3:
+            c = bytes([c[0] ^ 1]) + c[1:]  # the test hook: this validator "computes" a different state
+        return c
+
+    async def _app_loop(self) -> None:
+        """Signs the LtHash commitment of every executed block once the commitment worker has it."""
+        while True:
+            await asyncio.sleep(0.1)
+            head = self.store.head() or 0
+            while self.app_voted < head:
+                block = self.app_voted + 1
+                c = self.own_commitment(block)
+                if c is None:
+                    break
+                vote = AppVote(block, c, self.me, self.signer.sign(AppVote.message(block, c)))
+                self.network.broadcast(vote)
+                self.app_voted = block
+                self._add_app_vote(vote)
+            self._check_certified()
+
+    def _on_app_vote(self, peer: int, vote: AppVote) -> str | None:
+        if vote.voter != peer:
+            return "app vote not from its voter"
+        if vote.block <= self.last_certified and vote.block in self.certified:
+            return None
+        if not vote.verify(self.committee):
+            return "bad app vote signature"
+        self._add_app_vote(vote)
+        return None
+
+    def _add_app_vote(self, vote: AppVote) -> None:
+        tally = self._app_tallies.get(vote.block)
+        if tally is None:
+            if len(self._app_tallies) > 10_000:
+                return
+            tally = self._app_tallies[vote.block] = Tally(self.committee, self.committee.quorum)
+        tally.add(vote.voter, vote.commitment, vote.sig)
+        sigs = tally.certificate(vote.commitment)
+        if sigs is None or vote.block in self.certified:
+            return
+        signers = [s.signer for s in sigs]
+        self.certified[vote.block] = (vote.commitment, signers)
+        self.journal.put_app_qc(vote.block, vote.commitment, signers)
+        self.last_certified = max(self.last_certified, vote.block)
+        del self._app_tallies[vote.block]
+        for old in [b for b in self.certified if b < vote.block - 10_000]:
+            del self.certified[old]
+        self._check_certified()
+
+    def _check_certified(self) -> None:
+        for block, (commitment, signers) in list(self.certified.items()):
+            if block > self.app_voted:
+                continue
+            own = self.own_commitment(block)
+            if own is not None and own != commitment:
+                raise StateDivergence(
+                    f"state divergence at block {block}: this validator's commitment is {own.hex()}, but validators "
+                    f"{signers} certified {commitment.hex()}; stopping rather than continuing on a different state"
+                )
+
+    def certificate(self, block: int) -> tuple[bytes, list[int]] | None:
+        return self.certified.get(block) or self.journal.app_qc(block)

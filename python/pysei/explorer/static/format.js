@@ -1,0 +1,51 @@
+// Formatting chain values and the explorer's links (hash routes built only from validated values).
+
+export const isAddress = (v) => /^0x[0-9a-fA-F]{40}$/.test(v);
+export const isHash = (v) => /^0x[0-9a-fA-F]{64}$/.test(v);
+export const isNumber = (v) => /^[0-9]{1,20}$/.test(v);
+
+export const big = (hex) => (hex === null || hex === undefined ? 0n : BigInt(hex));
+export const num = (hex) => Number(big(hex));
+export const hex = (n) => '0x' + BigInt(n).toString(16);
+
+const group = (digits) => digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+
+/** ``value`` scaled down by 10^decimals, grouped, with at most ``frac`` fraction digits (trailing zeros cut). */
+export function units(value, decimals = 18, frac = 6) {
+  const v = BigInt(value);
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  const scale = 10n ** BigInt(decimals);
+  const whole = group((a / scale).toString());
+  let rest = decimals ? (a % scale).toString().padStart(decimals, '0').slice(0, frac).replace(/0+$/, '') : '';
+  if (!rest && a % scale !== 0n && a < scale) rest = '0'.repeat(Math.min(frac, decimals)) + '…';
+  return (neg ? '-' : '') + whole + (rest ? '.' + rest : '');
+}
+
+export const sei = (wei) => `${units(wei, 18, 8)} SEI`;
+export const gwei = (wei) => `${units(wei, 9, 3)} gwei`;
+export const count = (n) => group(String(n));
+export const short = (h, n = 8) => (h && h.length > 2 * n + 2 ? `${h.slice(0, n + 2)}…${h.slice(-n)}` : h);
+
+export function ago(ts) {
+  const s = Math.max(0, Math.round(Date.now() / 1000 - ts));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+export const when = (ts) => `${new Date(ts * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC')} (${ago(ts)})`;
+
+/** A non-negative integer parameter of the current route (#/token/0x…?blocks=20000), or ``fallback``. */
+export function param(name, fallback) {
+  const v = Number(new URLSearchParams(location.hash.split('?')[1] || '').get(name));
+  return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+}
+
+export const route = {
+  block: (n) => `#/block/${typeof n === 'string' && n.startsWith('0x') && n.length === 66 ? n : BigInt(n).toString()}`,
+  tx: (hash) => `#/tx/${hash}`,
+  address: (a) => `#/address/${a}`,
+  token: (a) => `#/token/${a}`,
+};

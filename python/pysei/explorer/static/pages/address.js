@@ -1,0 +1,83 @@
+// An address: balance, nonce, code, creator, transactions (from the address index), token transfers, storage.
+import { h, kv, problem, section, table, unavailable } from '../dom.js';
+import { count, num, param, sei, units } from '../format.js';
+import { addrLink, blockLink, tokenLink, txLink } from '../links.js';
+import { RpcError, all, batch, call } from '../rpc.js';
+import { WINDOW, tokenInfo, transfers } from '../token.js';
+
+const PAGE = 25;
+
+export async function render(_ctx, address) {
+  const [balance, nonce, code, head] = await all([
+    ['eth_getBalance', address, 'latest'], ['eth_getTransactionCount', address, 'latest'], ['eth_getCode', address, 'latest'], ['eth_blockNumber'],
+  ]);
+  const isContract = code !== '0x';
+  const [creator, history] = await batch([
+    ['ots_getContractCreator', address],
+    ['ots_searchTransactionsBefore', address, 0, PAGE],
+  ]);
+  const blocks = param('blocks', WINDOW);
+  const [token, moves] = await Promise.all([
+    isContract ? tokenInfo(address) : null,
+    transfers({ holder: address, head: num(head), blocks }).catch((e) => e),
+  ]);
+
+  return h('div', null,
+    section(isContract ? 'Contract' : 'Address', kv([
+      ['Address', h('span', { class: 'mono' }, address)],
+      ['Balance', sei(balance)],
+      ['Nonce', count(num(nonce))],
+      ['Token', token ? h('span', { 'data-token': '' }, tokenLink(address, `${token.name ?? '(no name)'} (${token.symbol ?? '?'})`), ` · ${token.kind}`) : undefined],
+      ['Creator', isContract ? creatorView(creator) : undefined],
+      ['Code', isContract ? h('details', null, h('summary', null, `${count((code.length - 2) / 2)} bytes`), h('pre', { class: 'mono break' }, code)) : undefined],
+    ])),
+    section('Transactions', historyView(history)),
+    section('Token transfers', transfersView(moves, address, blocks, num(head))),
+    section('Storage', storageForm(address)));
+}
+
+function creatorView(creator) {
+  if (creator instanceof RpcError) return creator.missing ? unavailable('Contract creator', 'ots_getContractCreator') : creator.message;
+  if (!creator) return 'unknown';
+  return h('span', null, addrLink(creator.creator), ' in ', txLink(creator.hash));
+}
+
+function historyView(history) {
+  if (history instanceof RpcError) {
+    return history.missing ? unavailable('Transaction history (the address index)', 'ots_searchTransactionsBefore') : problem(history.message);
+  }
+  const rows = (history.txs || []).map((tx, i) => {
+    const r = (history.receipts || [])[i];
+    return [txLink(tx.hash), blockLink(tx.blockNumber), addrLink(tx.from), addrLink(tx.to), sei(tx.value),
+      r ? h('span', { class: r.status === '0x1' ? 'ok' : 'bad' }, r.status === '0x1' ? 'success' : 'reverted') : ''];
+  });
+  return table(['Hash', 'Block', 'From', 'To', 'Value', 'Status'], rows, { empty: 'No transactions.' });
+}
+
+function transfersView(moves, address, blocks, head) {
+  if (moves instanceof RpcError) return problem(`Token transfers: ${moves.message}`);
+  const rows = moves.slice(0, PAGE).map((m) => [
+    txLink(m.log.transactionHash), blockLink(m.log.blockNumber), tokenLink(m.log.address),
+    m.from.toLowerCase() === address.toLowerCase() ? 'out' : 'in', addrLink(m.from), addrLink(m.to),
+    m.tokenId !== null ? `#${m.tokenId}` : units(m.amount, 0)]);
+  const whole = blocks > head;
+  return h('div', null,
+    h('p', { class: 'muted' }, `Transfer events ${whole ? 'in the whole chain' : `in the last ${count(blocks)} blocks`} (raw amounts; the token page scales them).`),
+    table(['Tx', 'Block', 'Token', '', 'From', 'To', 'Amount'], rows, { empty: 'No token transfers.' }),
+    whole ? null : h('p', null, h('a', { href: `#/address/${address}?blocks=${blocks * 10}` }, `Look ${count(blocks * 10)} blocks back`)));
+}
+
+function storageForm(address) {
+  const out = h('p', { class: 'mono break', 'data-storage': '' });
+  const input = h('input', { name: 'slot', placeholder: 'slot (number or 0x…)', 'aria-label': 'Storage slot', spellcheck: 'false' });
+  const submit = async (event) => {
+    event.preventDefault();
+    try {
+      const slot = /^[0-9]+$/.test(input.value.trim()) ? '0x' + BigInt(input.value.trim()).toString(16) : input.value.trim();
+      out.textContent = await call('eth_getStorageAt', address, slot, 'latest');
+    } catch (e) {
+      out.textContent = e.message;
+    }
+  };
+  return h('form', { class: 'inline', onsubmit: submit }, input, h('button', { type: 'submit' }, 'Read'), out);
+}

@@ -1,0 +1,1 @@
+"""Validator-to-validator transport: authenticated asyncio TCP with length-prefixed msgspec frames."""

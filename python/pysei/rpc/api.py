@@ -1,0 +1,95 @@
+"""The devnet's JSON-RPC surface: every namespace wired to the node's interfaces, in one method table.
+
+To add a namespace (e.g. ``debug_``, ``trace_``, ``ots_``, ``anvil_``): write a module with a class whose
+``rpc_<method>`` coroutines take the params list, give its constructor only the interfaces it needs (add a
+protocol to :mod:`pysei.rpc.interfaces` if none fits, and pass the node's implementation in :class:`Services`
+from the composition root), and ``table.add(...)`` it in :func:`build_api`. See ``rpc/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pysei.chain.accounts import DevAccount
+from pysei.rpc.chainview import ChainView
+from pysei.rpc.eth_blocks import EthBlocks
+from pysei.rpc.eth_call import EthCall
+from pysei.rpc.eth_chain import EthChain
+from pysei.rpc.eth_fees import EthFees
+from pysei.rpc.eth_filters import EthFilters
+from pysei.rpc.eth_send import EthSend
+from pysei.rpc.eth_state import EthState
+from pysei.rpc.fanout import Fanout
+from pysei.rpc.filters import FilterRegistry
+from pysei.rpc.ingest import Ingest
+from pysei.rpc.interfaces import (
+    ChainHead,
+    ChainReader,
+    ChainSettings,
+    CommitEvents,
+    IngestSettings,
+    PendingPool,
+    Simulator,
+    StatsSource,
+    TxSubmitter,
+)
+from pysei.rpc.net import Net
+from pysei.rpc.pysei import Pysei
+from pysei.rpc.sei import Sei
+from pysei.rpc.subscriptions import Subscriptions
+from pysei.rpc.table import MethodTable
+from pysei.rpc.txpool import TxPool
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The node's implementations of what the RPC needs, passed in by the composition root."""
+
+    chain: ChainReader
+    head: ChainHead
+    params: ChainSettings
+    ingest: IngestSettings
+    simulator: Simulator
+    submitter: TxSubmitter
+    pool: PendingPool
+    events: CommitEvents
+    stats: StatsSource
+    accounts: Sequence[DevAccount]
+    """Unlocked dev accounts (eth_accounts, eth_sendTransaction, eth_sign)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RpcApi:
+    """What the server dispatches to: the method table, plus the ingest it calls directly for batches of
+    raw transactions and the subscriptions whose connections it registers."""
+
+    methods: MethodTable
+    ingest: Ingest
+    subscriptions: Subscriptions
+
+
+def build_api(services: Services) -> RpcApi:
+    s = services
+    view = ChainView(s.chain, s.head)
+    ingest = Ingest(s.ingest, s.submitter)
+    filters = FilterRegistry()
+    subscriptions = Subscriptions()
+    Fanout(s.events, filters, subscriptions)
+    table = MethodTable()
+    for namespace in (
+        Net(s.params),
+        EthChain(view, s.params, s.accounts),
+        EthFees(view, s.head, s.params),
+        EthState(view, s.pool),
+        EthCall(view, s.simulator),
+        EthBlocks(view, s.pool),
+        EthFilters(view, filters),
+        EthSend(ingest, view, s.head, s.params, s.pool, s.simulator, s.accounts),
+        subscriptions,
+        TxPool(s.pool),
+        Sei(view, s.params),
+        Pysei(s.stats),
+    ):
+        table.add(namespace)
+    return RpcApi(table, ingest, subscriptions)

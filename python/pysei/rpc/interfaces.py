@@ -1,0 +1,181 @@
+"""What the RPC layer needs from the node, as narrow protocols.
+
+Each namespace module takes only the interfaces it uses, so the RPC never reaches into the node's attributes and
+can be served by any node that implements these (the devnet today, a consensus node later). The composition
+root (``pysei/app`` or ``pysei/node/run.py``) passes the node's implementations in; see ``rpc/README.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from pysei.chain.block import BlockLog, BlockRecord, TxRecord
+from pysei.chain.fees import FeeParams
+from pysei.chain.transaction import Transaction
+from pysei.mempool import AddOutcome, MempoolError
+from pysei.native import BlockOverrides, CallRequest, CallResult
+
+AccessList = list[tuple[bytes, list[bytes]]]
+
+
+class ChainReader(Protocol):
+    """Committed chain data: blocks, transactions, receipts, logs and state at any retained block."""
+
+    def block(self, number: int) -> BlockRecord | None: ...
+
+    def block_number(self, block_hash: bytes) -> int | None: ...
+
+    def tx(self, tx_hash: bytes) -> TxRecord | None: ...
+
+    def txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]: ...
+
+    def transactions(self, records: list[TxRecord]) -> list[Transaction]:
+        """The decoded transactions of stored records."""
+        ...
+
+    def block_logs(self, number: int) -> list[BlockLog]: ...
+
+    def balance(self, address: bytes, at: int | None = None) -> int: ...
+
+    def nonce(self, address: bytes, at: int | None = None) -> int: ...
+
+    def code(self, address: bytes, at: int | None = None) -> bytes: ...
+
+    def storage(self, address: bytes, slot: int, at: int | None = None) -> int: ...
+
+    def history_floor(self) -> int:
+        """The lowest block whose state can still be read."""
+        ...
+
+    def commitment(self, number: int) -> bytes | None:
+        """The LtHash state commitment after block ``number``; None while the worker has not reached it."""
+        ...
+
+
+class ChainHead(Protocol):
+    """The executed head, which moves as blocks commit."""
+
+    @property
+    def head(self) -> BlockRecord | None: ...
+
+    @property
+    def next_base_fee(self) -> int: ...
+
+
+class ChainSettings(Protocol):
+    """The chain's parameters."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def gas_limit(self) -> int: ...
+
+    @property
+    def beneficiary(self) -> bytes:
+        """The fee collector: COINBASE of every block."""
+        ...
+
+    @property
+    def fees(self) -> FeeParams: ...
+
+    @property
+    def commitment_delay(self) -> int: ...
+
+
+class IngestSettings(Protocol):
+    """Admission rules of ``eth_sendRawTransaction`` beyond the mempool's."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def gas_limit(self) -> int: ...
+
+    @property
+    def max_tx_size(self) -> int: ...
+
+    @property
+    def automine(self) -> bool:
+        """Answer a send only once the transaction is executed."""
+        ...
+
+
+class Simulator(Protocol):
+    """Runs calls against the state after a committed block, writing nothing (eth_call, estimates, access lists)."""
+
+    def call(self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None) -> CallResult:
+        """Raises ValueError when the call is an invalid transaction (e.g. a nonce or fee rule). ``env``
+        overrides fields of the block's environment; the state read is still the block's."""
+        ...
+
+    def estimate_gas(
+        self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
+    ) -> int | CallResult:
+        """The least gas with which the call succeeds, or the failing result at the gas cap."""
+        ...
+
+    def create_access_list(
+        self, block: BlockRecord, request: CallRequest, env: BlockOverrides | None = None
+    ) -> tuple[AccessList, CallResult]: ...
+
+
+class TxSubmitter(Protocol):
+    """Hands decoded transactions to the node's pool and ordering."""
+
+    def submit(self, txs: list[Transaction]) -> list[AddOutcome | MempoolError]: ...
+
+    def wait_executed(self, tx_hashes: list[bytes]) -> Awaitable[None]:
+        """Resolves once every transaction was executed (included or skipped)."""
+        ...
+
+
+class PendingPool(Protocol):
+    """Read access to transactions not yet executed."""
+
+    def pending_nonce(self, sender: bytes) -> int: ...
+
+    def get(self, tx_hash: bytes) -> Transaction | None: ...
+
+    @property
+    def pending_count(self) -> int: ...
+
+    @property
+    def queued_count(self) -> int: ...
+
+    @property
+    def in_flight_count(self) -> int: ...
+
+
+class CommittedBlock(Protocol):
+    """A commit event: the block and its logs, published after the block is durable."""
+
+    @property
+    def block(self) -> BlockRecord: ...
+
+    @property
+    def logs(self) -> Sequence[BlockLog]: ...
+
+
+BlockListener = Callable[[CommittedBlock], None]
+PendingListener = Callable[[Sequence[bytes]], None]
+
+
+class CommitEvents(Protocol):
+    """Where committed blocks and newly pending transaction hashes are announced."""
+
+    def on_block(self, listener: BlockListener) -> None: ...
+
+    def on_pending(self, listener: PendingListener) -> None: ...
+
+
+ExecutionStats = tuple[int, dict[str, int], str | None]
+"""(block number, execution statistics, why it ran sequentially if it did)."""
+
+
+class StatsSource(Protocol):
+    @property
+    def recent_stats(self) -> Sequence[ExecutionStats]:
+        """Recent blocks' execution statistics, oldest first."""
+        ...

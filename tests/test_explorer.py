@@ -1,0 +1,322 @@
+"""The block explorer in a real headless Chromium (Debian's ``chromium``, driven by Playwright) against a node.
+
+One node (automine off, 100 ms blocks) serves /explorer/ itself; a second test runs ``pysei explorer --rpc`` in
+front of it. Every page visited is also photographed at phone and desktop width into ``build/explorer-screenshots``
+(``PYSEI_SCREENSHOTS`` overrides the folder), and every test fails on a console error or an uncaught exception.
+
+Uses dev accounts 10-13 (other suites use 0-5 and 19) and its own node, so no test shares nonces with another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from web3 import Web3
+
+from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
+
+try:
+    from tests.clients import solc
+    from tests.clients.web3_utils import deploy, make_w3, sign_and_send, wait
+    from tests.conftest import ROOT, Devnet, start_devnet
+except ImportError:  # tests/ itself is the import root
+    from clients import solc  # type: ignore[no-redef]
+    from clients.web3_utils import deploy, make_w3, sign_and_send, wait  # type: ignore[no-redef]
+    from conftest import ROOT, Devnet, start_devnet  # type: ignore[no-redef]
+
+SHOTS = Path(os.environ.get("PYSEI_SCREENSHOTS", ROOT / "build" / "explorer-screenshots"))
+WIDTHS = {"phone": (390, 844), "desktop": (1280, 900)}
+HTML_NAME = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
+NFT = json.loads((ROOT / "python/pysei/bench/contracts/contracts.json").read_text())["contracts"]["BenchNFT"]
+ETHER = 10**18
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    devnet = start_devnet(tmp_path_factory.mktemp("explorer"), "--block-time", "0.1")
+    yield devnet
+    assert devnet.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def w3(node: Devnet) -> Web3:
+    return make_w3(node.http_url, *(a.key for a in node.accounts[10:14]))
+
+
+@pytest.fixture(scope="module")
+def chain(node: Devnet, w3: Web3) -> dict[str, Any]:
+    """A token with an HTML name and a transfer of it, an NFT mint, and a reverted transaction."""
+    owner, alice = node.accounts[10], node.accounts[11]
+    token_art = solc.contract("Token")
+    token, _ = deploy(w3, owner.key, token_art["abi"], token_art["bytecode"], HTML_NAME, "<b>X</b>", 1000 * ETHER)
+    tx = token.functions.transfer(alice.address, 25 * ETHER).build_transaction({"from": owner.address})
+    transfer_hash, _ = sign_and_send(w3, owner.key, tx)
+    transfer = wait(w3, transfer_hash)
+    assert transfer["status"] == 1
+
+    nft, _ = deploy(w3, owner.key, NFT["abi"], NFT["bytecode"])
+    mint_hash, _ = sign_and_send(w3, alice.key, nft.functions.mint().build_transaction({"from": alice.address}))
+    assert wait(w3, mint_hash)["status"] == 1
+
+    rev_art = solc.contract("Reverter")
+    reverter, _ = deploy(w3, owner.key, rev_art["abi"], rev_art["bytecode"])
+    bad = reverter.functions.setValue(101).build_transaction({"from": owner.address, "gas": 200_000})
+    bad_hash, _ = sign_and_send(w3, owner.key, bad)
+    failed = wait(w3, bad_hash)
+    assert failed["status"] == 0
+    return {
+        "token": token.address,
+        "nft": nft.address,
+        "transfer": "0x" + bytes(transfer_hash).hex(),
+        "transfer_block": transfer["blockNumber"],
+        "transfer_block_hash": "0x" + bytes(transfer["blockHash"]).hex(),
+        "reverted": "0x" + bytes(bad_hash).hex(),
+        "owner": owner.address,
+        "alice": alice.address,
+    }
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = shutil.which("chromium")
+    assert executable, "chromium is missing: run `make browser-deps` (tests/explorer/install-chromium.sh)"
+    with sync_playwright() as pw:
+        yield _launch(pw, executable)
+
+
+def _launch(pw: Playwright, executable: str) -> Browser:
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    return pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A desktop-width page that fails the test on any console error, uncaught exception or dialog."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    problems: list[str] = []
+    pg.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    pg.on("pageerror", lambda e: problems.append(f"exception: {e}"))
+    pg.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    yield pg
+    context.close()
+    assert not problems, problems
+
+
+def open_page(pg: Page, base: str, route: str, shot: str | None = None) -> None:
+    pg.goto(f"{base}/explorer/#{route}")
+    # From another explorer page this is a same-document navigation: wait for this route's page, not the last one.
+    pg.wait_for_selector(f"body[data-ready='1'][data-route='#{route}']", timeout=20_000)
+    ready(pg, shot)
+
+
+def ready(pg: Page, shot: str | None = None) -> None:
+    """Waits for the router to finish the page; photographs it at both widths when ``shot`` names it."""
+    pg.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    if shot:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        for width, (w, h) in WIDTHS.items():
+            pg.set_viewport_size({"width": w, "height": h})
+            pg.screenshot(path=str(SHOTS / f"{shot}-{width}.png"), full_page=True)
+        pg.set_viewport_size({"width": 1280, "height": 900})
+
+
+def click_and_wait(pg: Page, locator: Any, page_name: str) -> None:
+    locator.click()
+    pg.wait_for_selector(f"body[data-ready='1'][data-page='{page_name}']", timeout=20_000)
+
+
+def test_home_shows_new_blocks_arriving(node: Devnet, w3: Web3, chain: dict[str, Any], page: Page) -> None:
+    open_page(page, node.http_url, "/", shot="home")
+    head = int(page.get_attribute("[data-head]", "data-head") or -1)
+    assert head >= chain["transfer_block"]
+    sender, to = node.accounts[12], node.accounts[13]
+    tx_hash, _ = sign_and_send(w3, sender.key, {"to": to.address, "value": 1, "gas": 21_000})
+    receipt = wait(w3, tx_hash)
+    # The new block and its transaction appear without a reload (the WebSocket newHeads subscription).
+    expect(page.locator(f"#blocks tr[data-block='{receipt['blockNumber']}']")).to_be_visible(timeout=10_000)
+    expect(page.locator(f"#txs tr[data-tx='0x{bytes(tx_hash).hex()}']")).to_be_visible(timeout=10_000)
+    expect(page.locator("[data-head]")).to_have_attribute("data-head", str(receipt["blockNumber"]), timeout=10_000)
+    assert page.locator("figure.chart svg rect").count() > 0
+
+
+def test_click_through_block_tx_address_token(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    block = chain["transfer_block"]
+    open_page(page, node.http_url, f"/block/{block}", shot="block")
+    assert f"Block {block:,}" in page.inner_text("main")
+    click_and_wait(page, page.locator(f"main a[href='#/tx/{chain['transfer']}' i]"), "tx")
+    ready(page, "tx")
+    main = page.locator("main")
+    expect(main.locator("[data-status]")).to_have_text("success")
+    expect(main.locator("[data-decoded]")).to_have_attribute("data-decoded", "transfer")
+    expect(main.locator("[data-log='Transfer']")).to_have_count(1)
+    assert "25" in main.locator("[data-log='Transfer']").inner_text()
+    click_and_wait(page, main.locator(f"a[href='#/address/{chain['token']}' i]").first, "address")
+    ready(page, "address")
+    expect(page.locator("[data-token]")).to_contain_text("ERC-20")
+    # The address page feature-detects the address index (and the creator): shown, or "not available", never an error.
+    assert page.locator("main .problem").count() == 0
+    click_and_wait(page, page.locator("[data-token] a"), "token")
+    ready(page, "token")
+    # The HTML-named token is shown as text: no element was created from it and no script ran.
+    expect(page.locator("[data-token-name]")).to_have_text(HTML_NAME)
+    assert page.evaluate("document.querySelectorAll('main script, main img, main b').length") == 0
+    assert page.title() == "pysei explorer"
+    holders = page.inner_text("main")
+    assert "975" in holders and "25" in holders  # owner's and alice's balances from the Transfer logs
+
+
+def test_nft_token_page(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    open_page(page, node.http_url, f"/token/{chain['nft']}", shot="nft")
+    text = page.inner_text("main")
+    assert "ERC-721" in text and "#1" in text and chain["alice"].lower() in text.lower()
+
+
+def test_search_by_each_key(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    open_page(page, node.http_url, "/")
+    cases = [
+        (str(chain["transfer_block"]), "block", f"#/block/{chain['transfer_block']}"),
+        (chain["transfer_block_hash"], "block", f"#/block/{chain['transfer_block_hash']}"),
+        (chain["transfer"], "tx", f"#/tx/{chain['transfer']}"),
+        (chain["alice"], "address", f"#/address/{chain['alice']}"),
+        ("0x" + "ab" * 32, "search", "#/search/" + "0x" + "ab" * 32),
+        ("not a key", "search", "#/search/not%20a%20key"),
+    ]
+    for query, page_name, route in cases:
+        page.fill("#q", query)
+        page.press("#q", "Enter")
+        # The search resolves asynchronously (a hash is looked up as a transaction, then a block): wait for the
+        # page of the route it chose.
+        page.wait_for_selector(f"body[data-ready='1'][data-route='{route}'][data-page='{page_name}']", timeout=20_000)
+        if page_name == "search":
+            expect(page.locator("[data-notfound]")).to_contain_text("Nothing found")
+
+
+def test_reverted_transaction_shows_reason(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    open_page(page, node.http_url, f"/tx/{chain['reverted']}", shot="tx-reverted")
+    expect(page.locator("[data-status]")).to_have_text("reverted")
+    expect(page.locator("[data-revert]")).to_have_text("Reverter: value too large")
+    # The call tree comes from debug_traceTransaction where the node has it, else says so.
+    calls = page.locator("ul.calls, [data-unavailable='debug_traceTransaction']")
+    expect(calls.first).to_be_visible()
+
+
+def test_network_page(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    open_page(page, node.http_url, "/network", shot="network")
+    expect(page.locator("#exec-stats tbody tr").first).to_be_visible()
+    for method in ("sei_consensusStatus", "sei_validators", "sei_proposals"):
+        # Present on a node that has consensus and staking; otherwise a note, not an error.
+        assert page.locator(f"[data-unavailable='{method}']").count() in (0, 1)
+    assert not page.locator("main .problem").count()
+
+
+def test_unknown_route_and_missing_block(node: Devnet, page: Page) -> None:
+    open_page(page, node.http_url, "/block/99999999")
+    expect(page.locator("main .problem")).to_contain_text("does not exist")
+    open_page(page, node.http_url, "/nowhere")
+    expect(page.locator("main .problem")).to_contain_text("No page")
+
+
+def test_uploaded_abi_decodes_input(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    abi = json.dumps(solc.contract("Reverter")["abi"])
+    open_page(page, node.http_url, "/abi")
+    page.fill("input[name=label]", "Reverter")
+    page.fill("textarea[name=abi]", abi)
+    page.click("form.stack button[type=submit]")
+    expect(page.locator("main [role=status]")).to_have_text("Saved Reverter.")
+    open_page(page, node.http_url, f"/tx/{chain['reverted']}")
+    expect(page.locator("[data-decoded]")).to_have_attribute("data-decoded", "setValue")
+    open_page(page, node.http_url, "/abi")
+    page.fill("input[name=label]", "broken")
+    page.fill("textarea[name=abi]", "[{]")
+    page.click("form.stack button[type=submit]")
+    expect(page.locator("main [role=status]")).to_contain_text("Not a valid ABI")
+
+
+def test_standalone_explorer_serves_read_methods_only(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pysei.cli", "explorer", "--rpc", node.http_url, "--port", "0"],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        match = re.search(r"http://([\d.]+:\d+)/explorer/", line)
+        assert match, line
+        base = f"http://{match.group(1)}"
+        rpc = f"{base}/explorer/rpc"
+        send = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [{"from": chain["owner"]}]}
+        refused = requests.post(rpc, json=send, timeout=10).json()
+        assert refused["error"]["code"] == -32601
+        assert "not available through the explorer" in refused["error"]["message"]
+        mixed = [
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []},
+            {"jsonrpc": "2.0", "id": 2, "method": "anvil_setBalance", "params": [chain["owner"], "0x1"]},
+            {"jsonrpc": "2.0", "id": 3, "method": "eth_chainId", "params": []},
+        ]
+        answers = requests.post(rpc, json=mixed, timeout=10).json()
+        assert [a["id"] for a in answers] == [1, 2, 3]
+        assert "result" in answers[0] and "error" in answers[1] and answers[2]["result"] == hex(node.chain_id)
+        open_page(page, base, f"/tx/{chain['transfer']}")
+        expect(page.locator("[data-status]")).to_have_text("success")
+        open_page(page, base, "/")
+        head = int(page.get_attribute("[data-head]", "data-head") or -1)
+        assert head >= chain["transfer_block"]
+        w3 = make_w3(node.http_url)
+        key = node.accounts[12]
+        tx_hash, _ = sign_and_send(w3, key.key, {"to": node.accounts[13].address, "value": 1, "gas": 21_000})
+        number = wait(w3, tx_hash)["blockNumber"]
+        expect(page.locator(f"#blocks tr[data-block='{number}']")).to_be_visible(timeout=10_000)
+    finally:
+        page.goto("about:blank")  # leave before the proxy goes, so its live updates end quietly
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+_METHODS = st.sampled_from(sorted(READ_METHODS) + ["eth_sendTransaction", "eth_sign", "anvil_mine", "admin_peers"])
+
+
+@given(st.lists(_METHODS, min_size=1, max_size=12))
+def test_proxy_filter_keeps_batch_order(methods: list[str]) -> None:
+    """Refused entries are answered in place; the node sees only allowed methods, in order."""
+    batch = [{"jsonrpc": "2.0", "id": i, "method": m, "params": ["newHeads"]} for i, m in enumerate(methods)]
+    forward, refused = filter_request(json.dumps(batch).encode())
+    sent = json.loads(forward) if forward else []
+    assert all(r["method"] in READ_METHODS for r in sent)
+    node_answers = [{"jsonrpc": "2.0", "id": r["id"], "result": None} for r in sent]
+    answers = merge_batch(node_answers, refused or []) if refused is not None else node_answers
+    assert [a["id"] for a in answers] == list(range(len(methods)))
+    for a, m in zip(answers, methods, strict=True):
+        assert ("error" in a) == (m not in READ_METHODS)
+
+
+def test_explorer_assets_are_local() -> None:
+    """Nothing the pages load comes from another origin (fonts, scripts, styles are served by the node)."""
+    static = ROOT / "python/pysei/explorer/static"
+    for path in static.rglob("*"):
+        if path.suffix in (".html", ".css", ".js") and "vendor" not in path.parts:
+            text = path.read_text()
+            assert not re.search(r"(src|href)=[\"']https?:|url\(\s*[\"']?https?:|from [\"']https?:", text), path
+            assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text, path
+
+
+def test_node_serves_explorer_with_csp(node: Devnet) -> None:
+    r = requests.get(f"{node.http_url}/explorer", timeout=10)
+    assert r.status_code == 200 and r.url.endswith("/explorer/")
+    assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+    assert '<meta name="pysei-rpc" content="/">' in r.text
+    assert requests.get(f"{node.http_url}/explorer/../pyproject.toml", timeout=10).status_code == 404
