@@ -15,6 +15,7 @@ mod modules;
 mod parallel;
 mod precompiles;
 mod py;
+mod records;
 #[cfg(test)]
 mod testutil;
 mod trace;

@@ -40,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_class::<block::PyBlockEnv>()?;
     m.add_class::<block::PyBlockResult>()?;
+    m.add_class::<block::PyBlockRecords>()?;
     m.add_function(wrap_pyfunction!(decode::decode_transactions, m)?)?;
     m.add_function(wrap_pyfunction!(decode::decode_with_senders, m)?)?;
     m.add_function(wrap_pyfunction!(block::execute_block, m)?)?;
