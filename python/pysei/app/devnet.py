@@ -55,6 +55,7 @@ def rpc_api(node: Node) -> RpcApi:
             accounts=node.accounts,
             dev=node.dev,
             tracer=simulator,
+            index=node.store,
         )
     )
 
