@@ -39,9 +39,18 @@ lock: ## re-resolve pyproject.toml's dependency ranges (+ extras, maturin) in a 
 .PHONY: venv
 venv: $(VENV)/.deps ## create the virtual environment with every Python dependency
 
+# The kernel is rebuilt only when its sources (or the packaging) changed, so `make run` on a built tree starts at
+# once; Python sources need no rebuild (the install is editable). Its output is shown only when it fails.
+NATIVE_LIB := python/pysei/_native.abi3.so
+NATIVE_SOURCES := $(shell find native/src -name '*.rs') native/Cargo.toml native/Cargo.lock pyproject.toml
+
+$(NATIVE_LIB): $(VENV)/.deps $(NATIVE_SOURCES)
+	@echo "building the native kernel (release; a first build takes minutes)"
+	@out=$$(cd $(CURDIR) && PIP_QUIET=1 maturin develop --release --quiet 2>&1) || { echo "$$out"; exit 1; }
+	@touch $@
+
 .PHONY: build
-build: venv ## build the native kernel (release) and install pysei into the venv (editable)
-	cd $(CURDIR) && maturin develop --release --quiet
+build: $(NATIVE_LIB) ## build the native kernel (release) and install pysei into the venv (editable), if sources changed
 
 .PHONY: run
 run: build ## start the devnet on 127.0.0.1:8545 (RUN_ARGS="--automine" etc. are passed through)

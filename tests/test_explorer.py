@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 from web3 import Web3
+from websockets.sync.client import connect as ws_connect
 
+from pysei.app.localnet import ValidatorProcesses, create_genesis
+from pysei.chain.accounts import dev_accounts
+from pysei.chain.constants import DEV_MNEMONIC
 from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
 
 try:
@@ -84,6 +90,7 @@ def chain(node: Devnet, w3: Web3) -> dict[str, Any]:
         "transfer_block": transfer["blockNumber"],
         "transfer_block_hash": "0x" + bytes(transfer["blockHash"]).hex(),
         "reverted": "0x" + bytes(bad_hash).hex(),
+        "mint": "0x" + bytes(mint_hash).hex(),
         "owner": owner.address,
         "alice": alice.address,
     }
@@ -157,6 +164,8 @@ def test_click_through_block_tx_address_token(node: Devnet, chain: dict[str, Any
     block = chain["transfer_block"]
     open_page(page, node.http_url, f"/block/{block}", shot="block")
     assert f"Block {block:,}" in page.inner_text("main")
+    # A devnet's blocks carry no AppQC (one sequencer); a consensus node says whether a quorum certified the block.
+    expect(page.locator("[data-unavailable='appqc'], [data-appqc]").first).to_be_visible()
     click_and_wait(page, page.locator(f"main a[href='#/tx/{chain['transfer']}' i]"), "tx")
     ready(page, "tx")
     main = page.locator("main")
@@ -167,6 +176,9 @@ def test_click_through_block_tx_address_token(node: Devnet, chain: dict[str, Any
     click_and_wait(page, main.locator(f"a[href='#/address/{chain['token']}' i]").first, "address")
     ready(page, "address")
     expect(page.locator("[data-token]")).to_contain_text("ERC-20")
+    page.fill("input[name=slot]", "2")  # Token's totalSupply slot (after name and symbol)
+    page.click("form.inline button")
+    expect(page.locator("[data-storage]")).to_have_text("0x" + f"{1000 * ETHER:064x}")
     # The address page feature-detects the address index (and the creator): shown, or "not available", never an error.
     assert page.locator("main .problem").count() == 0
     click_and_wait(page, page.locator("[data-token] a"), "token")
@@ -183,6 +195,10 @@ def test_nft_token_page(node: Devnet, chain: dict[str, Any], page: Page) -> None
     open_page(page, node.http_url, f"/token/{chain['nft']}", shot="nft")
     text = page.inner_text("main")
     assert "ERC-721" in text and "#1" in text and chain["alice"].lower() in text.lower()
+    # The mint calls BenchNFT.mint(), no standard's function: decoded with the project's own contracts' ABIs.
+    click_and_wait(page, page.locator(f"main a[href='#/tx/{chain['mint']}' i]").first, "tx")
+    expect(page.locator("[data-decoded]")).to_have_attribute("data-decoded", "mint")
+    expect(page.locator("[data-decoded]")).to_contain_text("BenchNFT")
 
 
 def test_search_by_each_key(node: Devnet, chain: dict[str, Any], page: Page) -> None:
@@ -203,6 +219,7 @@ def test_search_by_each_key(node: Devnet, chain: dict[str, Any], page: Page) -> 
         page.wait_for_selector(f"body[data-ready='1'][data-route='{route}'][data-page='{page_name}']", timeout=20_000)
         if page_name == "search":
             expect(page.locator("[data-notfound]")).to_contain_text("Nothing found")
+    ready(page, "search-miss")
 
 
 def test_reverted_transaction_shows_reason(node: Devnet, chain: dict[str, Any], page: Page) -> None:
@@ -228,6 +245,8 @@ def test_unknown_route_and_missing_block(node: Devnet, page: Page) -> None:
     expect(page.locator("main .problem")).to_contain_text("does not exist")
     open_page(page, node.http_url, "/nowhere")
     expect(page.locator("main .problem")).to_contain_text("No page")
+    open_page(page, node.http_url, "/search/%E0%A4%A")  # not valid percent-encoding: a message, no exception
+    expect(page.locator("main .problem")).to_contain_text("Could not load this page")
 
 
 def test_uploaded_abi_decodes_input(node: Devnet, chain: dict[str, Any], page: Page) -> None:
@@ -237,6 +256,7 @@ def test_uploaded_abi_decodes_input(node: Devnet, chain: dict[str, Any], page: P
     page.fill("textarea[name=abi]", abi)
     page.click("form.stack button[type=submit]")
     expect(page.locator("main [role=status]")).to_have_text("Saved Reverter.")
+    ready(page, "abi")
     open_page(page, node.http_url, f"/tx/{chain['reverted']}")
     expect(page.locator("[data-decoded]")).to_have_attribute("data-decoded", "setValue")
     open_page(page, node.http_url, "/abi")
@@ -271,6 +291,14 @@ def test_standalone_explorer_serves_read_methods_only(node: Devnet, chain: dict[
         answers = requests.post(rpc, json=mixed, timeout=10).json()
         assert [a["id"] for a in answers] == [1, 2, 3]
         assert "result" in answers[0] and "error" in answers[1] and answers[2]["result"] == hex(node.chain_id)
+        with ws_connect(f"ws://{match.group(1)}/explorer/ws") as ws:
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "eth_sign", "params": [chain["owner"], "0x00"]}))
+            assert json.loads(ws.recv(timeout=10))["error"]["code"] == -32601
+            pending = {"jsonrpc": "2.0", "id": 8, "method": "eth_subscribe", "params": ["newPendingTransactions"]}
+            ws.send(json.dumps(pending))
+            assert json.loads(ws.recv(timeout=10))["error"]["code"] == -32601
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": 9, "method": "eth_chainId", "params": []}))
+            assert json.loads(ws.recv(timeout=10)) == {"jsonrpc": "2.0", "id": 9, "result": hex(node.chain_id)}
         open_page(page, base, f"/tx/{chain['transfer']}")
         expect(page.locator("[data-status]")).to_have_text("success")
         open_page(page, base, "/")
@@ -290,18 +318,22 @@ def test_standalone_explorer_serves_read_methods_only(node: Devnet, chain: dict[
 _METHODS = st.sampled_from(sorted(READ_METHODS) + ["eth_sendTransaction", "eth_sign", "anvil_mine", "admin_peers"])
 
 
-@given(st.lists(_METHODS, min_size=1, max_size=12))
-def test_proxy_filter_keeps_batch_order(methods: list[str]) -> None:
-    """Refused entries are answered in place; the node sees only allowed methods, in order."""
-    batch = [{"jsonrpc": "2.0", "id": i, "method": m, "params": ["newHeads"]} for i, m in enumerate(methods)]
+@given(st.lists(st.tuples(_METHODS, st.booleans()), min_size=1, max_size=12))
+def test_proxy_filter_keeps_batch_order(entries: list[tuple[str, bool]]) -> None:
+    """Refused entries are answered in place (refused notifications not at all); the node sees only allowed
+    methods, in order."""
+    batch = [
+        {"jsonrpc": "2.0", "method": m, "params": ["newHeads"], **({"id": i} if with_id else {})}
+        for i, (m, with_id) in enumerate(entries)
+    ]
     forward, refused = filter_request(json.dumps(batch).encode())
     sent = json.loads(forward) if forward else []
-    assert all(r["method"] in READ_METHODS for r in sent)
-    node_answers = [{"jsonrpc": "2.0", "id": r["id"], "result": None} for r in sent]
+    assert [r["method"] for r in sent] == [m for m, _ in entries if m in READ_METHODS]
+    node_answers = [{"jsonrpc": "2.0", "id": r["id"], "result": None} for r in sent if "id" in r]
     answers = merge_batch(node_answers, refused or []) if refused is not None else node_answers
-    assert [a["id"] for a in answers] == list(range(len(methods)))
-    for a, m in zip(answers, methods, strict=True):
-        assert ("error" in a) == (m not in READ_METHODS)
+    assert [a["id"] for a in answers] == [i for i, (_, with_id) in enumerate(entries) if with_id]
+    for a in answers:
+        assert ("error" in a) == (entries[a["id"]][0] not in READ_METHODS)
 
 
 def test_explorer_assets_are_local() -> None:
@@ -320,3 +352,48 @@ def test_node_serves_explorer_with_csp(node: Devnet) -> None:
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert '<meta name="pysei-rpc" content="/">' in r.text
     assert requests.get(f"{node.http_url}/explorer/../pyproject.toml", timeout=10).status_code == 404
+
+
+def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
+    """On a 4-validator localnet the network page shows the live consensus view (one row per lane) and a block
+    page shows the AppQC that certifies its state commitment."""
+    ports = _free_ports(8)
+    create_genesis(tmp_path, 4, ports=[(ports[2 * i], ports[2 * i + 1]) for i in range(4)])
+    net = ValidatorProcesses(tmp_path, fsync=False)
+    net.start_all()
+    try:
+        for i in range(4):
+            net.wait_ready(i)
+        url = net.url(0)
+        w3 = make_w3(url)
+        keys = dev_accounts(DEV_MNEMONIC, 13)
+        tx = {"to": Web3.to_checksum_address(keys[12].address), "value": 1, "gas": 21_000, "nonce": 0}
+        tx_hash, _ = sign_and_send(w3, "0x" + keys[11].private_key.hex(), tx)
+        number = wait(w3, tx_hash)["blockNumber"]
+        deadline = time.monotonic() + 120
+        while not _rpc(url, "sei_getStateCommitment", hex(number)).get("certified"):
+            assert time.monotonic() < deadline, "no AppQC for the block within 120 s"
+            time.sleep(0.5)
+        open_page(page, url, "/network", shot="network-localnet")
+        expect(page.locator("[data-consensus]")).to_be_visible()
+        expect(page.locator("#lanes tbody tr")).to_have_count(4)
+        open_page(page, url, f"/block/{number}", shot="block-localnet")
+        expect(page.locator("[data-appqc='certified']")).to_contain_text("certified by")
+    finally:
+        page.goto("about:blank")  # leave before the validators go, so live updates end quietly
+        net.stop_all()
+
+
+def _free_ports(k: int) -> list[int]:
+    socks = [socket.socket() for _ in range(k)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10)
+    return answer.json()["result"]

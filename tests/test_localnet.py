@@ -10,12 +10,14 @@ counted; a validator whose state differs from the certified one halts with a cle
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,12 +31,13 @@ from hexbytes import HexBytes
 from nacl.signing import SigningKey
 from web3 import Web3
 
-from pysei.app.localnet import GENESIS, KEY, ValidatorProcesses, create_genesis
 from pysei.bench.loadgen import artifact
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
-from pysei.consensus.messages import Status, digest
-from pysei.p2p.network import Auth, Hello
+from pysei.consensus.genesis import GENESIS, Genesis, create_genesis, load_key, write_genesis, write_key
+from pysei.consensus.launcher import ValidatorProcesses
+from pysei.consensus.messages import Status
+from pysei.p2p.network import Auth, Hello, auth_message
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [a.private_key for a in dev_accounts(DEV_MNEMONIC, 12)]
@@ -61,14 +64,83 @@ def rpc(url: str, method: str, *params: Any) -> Any:
     return out["result"]
 
 
-def start_network(tmp: Path, n: int = 4, env: dict[int, dict[str, str]] | None = None) -> ValidatorProcesses:
-    ports = free_ports(2 * n)
-    create_genesis(tmp, n, ports=[(ports[2 * i], ports[2 * i + 1]) for i in range(n)])
-    net = ValidatorProcesses(tmp, fsync=False, env=env)
+class CutProxy:
+    """A TCP forwarder in front of every validator's p2p port (the address peers dial, from the genesis) to the
+    port it really listens on. ``cut(i)`` drops every link through validator i's port and refuses new ones until
+    ``heal(i)``. The lower-indexed validator dials, so validator i's links to higher ones go through their ports:
+    cutting {3} isolates validator 3; cutting {2, 3} leaves {0, 1} | {2} | {3}."""
+
+    def __init__(self, routes: dict[int, tuple[int, int]]) -> None:
+        self.routes = routes
+        self.cut_set: set[int] = set()
+        self.links: dict[int, list[asyncio.StreamWriter]] = {i: [] for i in routes}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.servers = [
+            asyncio.run_coroutine_threadsafe(self._listen(i, public), self.loop).result(10)
+            for i, (public, _) in routes.items()
+        ]
+
+    async def _listen(self, i: int, port: int) -> asyncio.Server:
+        return await asyncio.start_server(lambda r, w: self._link(i, r, w), "127.0.0.1", port)
+
+    async def _link(self, i: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if i in self.cut_set:
+            writer.close()
+            return
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.routes[i][1])
+        except OSError:
+            writer.close()
+            return
+        self.links[i] += [writer, up_w]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))
+
+    def _cut(self, i: int) -> None:
+        self.cut_set.add(i)
+        for w in self.links[i]:
+            w.close()
+        self.links[i] = []
+
+    def cut(self, *validators: int) -> None:
+        for i in validators:
+            self.loop.call_soon_threadsafe(self._cut, i)
+
+    def heal(self, *validators: int) -> None:
+        for i in validators:
+            self.loop.call_soon_threadsafe(self.cut_set.discard, i)
+
+    def close(self) -> None:
+        for server in self.servers:
+            self.loop.call_soon_threadsafe(server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def start_network(
+    tmp: Path, n: int = 4, env: dict[int, dict[str, str]] | None = None, *, proxy: bool = False
+) -> tuple[ValidatorProcesses, CutProxy | None]:
+    ports = free_ports(3 * n)
+    rpc_ports, p2p_ports, private = ports[:n], ports[n : 2 * n], ports[2 * n :]
+    create_genesis(tmp, n, ports=list(zip(rpc_ports, p2p_ports, strict=True)))
+    cut = CutProxy({i: (p2p_ports[i], private[i]) for i in range(n)}) if proxy else None
+    net = ValidatorProcesses(tmp, fsync=False, env=env, p2p_listen=dict(enumerate(private)) if proxy else None)
     net.start_all()
     for i in range(n):
         net.wait_ready(i)
-    return net
+    return net, cut
 
 
 class Sender:
@@ -138,6 +210,14 @@ def fund_holders(sender: Sender, token: str, holders: list[bytes]) -> None:
     assert all(r["status"] == 1 for r in sender.wait(hashes))
 
 
+def token_with_holders(sender: Sender) -> tuple[str, list[bytes]]:
+    """Deploys a BenchToken and gives dev accounts 1-8 a balance of it."""
+    token = deploy_token(sender)
+    holders = KEYS[1:9]
+    fund_holders(sender, token, holders)
+    return token, holders
+
+
 def same_chain(urls: list[str], upto: int) -> None:
     """Every endpoint reports the same block hashes and receipts for blocks 1..upto."""
     for number in range(1, upto + 1):
@@ -174,19 +254,25 @@ def certified_everywhere(urls: list[str], number: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValidatorProcesses]:
-    net = start_network(tmp_path_factory.mktemp("localnet"))
-    yield net
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ValidatorProcesses, CutProxy]]:
+    """Four validators whose p2p links run through a proxy that can cut them; shared by the tests below."""
+    net, proxy = start_network(tmp_path_factory.mktemp("localnet"), proxy=True)
+    assert proxy is not None
+    yield net, proxy
     codes = net.stop_all()
+    proxy.close()
     assert all(c == 0 for c in codes.values()), f"exit codes {codes}: {net.log_tail(0)}"
+
+
+@pytest.fixture
+def network(proxied: tuple[ValidatorProcesses, CutProxy]) -> ValidatorProcesses:
+    return proxied[0]
 
 
 def test_four_validators_finalise_erc20_transfers_sent_to_every_endpoint(network: ValidatorProcesses) -> None:
     urls = [network.url(i) for i in range(4)]
     sender = Sender(network, urls)
-    token = deploy_token(sender)
-    holders = KEYS[1:9]
-    fund_holders(sender, token, holders)
+    token, holders = token_with_holders(sender)
     receipts = sender.wait(transfers(sender, token, 80, holders))
     assert all(r["status"] == 1 for r in receipts)
     for url in urls:  # the receipt is on every validator, in the same block
@@ -209,10 +295,8 @@ def test_four_validators_finalise_erc20_transfers_sent_to_every_endpoint(network
 def test_killed_validators_and_leaders_do_not_stop_the_chain(network: ValidatorProcesses) -> None:
     urls = [network.url(i) for i in range(4)]
     sender0 = Sender(network, urls)
-    token = deploy_token(sender0)
-    holders = KEYS[1:9]
-    fund_holders(sender0, token, holders)
-    for round_ in range(3):
+    token, holders = token_with_holders(sender0)
+    for round_ in range(2):
         # Kill -9 the leader of the slot now open (the first round kills validator 3 instead: any validator).
         status = rpc(urls[0 if round_ else 1], "sei_consensusStatus")
         victim = 3 if round_ == 0 else status["leader"]
@@ -240,6 +324,54 @@ def test_killed_validators_and_leaders_do_not_stop_the_chain(network: ValidatorP
     certified_everywhere(urls, head)
 
 
+def connected_to(url: str, peer: int) -> bool:
+    return any(p["validator"] == peer and p["connected"] for p in rpc(url, "sei_consensusStatus")["peers"])
+
+
+def test_network_cuts_heal_without_losing_or_duplicating_transactions(
+    proxied: tuple[ValidatorProcesses, CutProxy],
+) -> None:
+    net, proxy = proxied
+    urls = [net.url(i) for i in range(4)]
+    to = Account.from_key(KEYS[11]).address
+    senders = KEYS[:8]
+    # 1. Validator 3 cut off for 10 s: the other three keep committing what is sent to them.
+    proxy.cut(3)
+    wait_for(lambda: not connected_to(urls[0], 3), 30, "the cut")
+    sender = Sender(net, urls[:3])
+    head0 = int(rpc(urls[0], "eth_blockNumber"), 16)
+    hashes: list[bytes] = []
+    t_end = time.monotonic() + 10
+    while time.monotonic() < t_end:
+        hashes += [sender.send(k, to) for k in senders[:3]]
+        time.sleep(0.5)
+    assert all(r["status"] == 1 for r in sender.wait(hashes))
+    assert int(rpc(urls[0], "eth_blockNumber"), 16) > head0
+    proxy.heal(3)
+    head = int(rpc(urls[0], "eth_blockNumber"), 16)
+    wait_for(lambda: int(rpc(urls[3], "eth_blockNumber"), 16) >= head, 60, "validator 3 to catch up")
+    same_chain([urls[0], urls[3]], head)
+    # 2. Validators 2 and 3 cut off: no quorum among {0, 1}, so nothing commits …
+    proxy.cut(2, 3)
+    wait_for(lambda: not connected_to(urls[0], 2) and not connected_to(urls[1], 3), 30, "the cut")
+    sender.urls, sender.w3 = urls[:2], sender.w3[:2]
+    stalled = [sender.send(k, to) for k in senders]
+    time.sleep(2)  # a slot already under way when the links went down may still finish
+    frozen = int(rpc(urls[0], "eth_blockNumber"), 16)
+    time.sleep(4)
+    assert int(rpc(urls[0], "eth_blockNumber"), 16) == frozen
+    assert int(rpc(urls[1], "eth_blockNumber"), 16) == frozen
+    # … and healing resumes: every transaction sent meanwhile finalises, each exactly once.
+    proxy.heal(2, 3)
+    assert all(r["status"] == 1 for r in sender.wait(stalled))
+    head = int(rpc(urls[0], "eth_blockNumber"), 16)
+    wait_for(lambda: min(int(rpc(u, "eth_blockNumber"), 16) for u in urls) >= head, 60, "all validators")
+    same_chain(urls, head)
+    for k in senders:
+        nonce = int(rpc(urls[0], "eth_getTransactionCount", Account.from_key(k).address, "latest"), 16)
+        assert nonce == sender.nonces[k], "a transaction was lost or executed twice"
+
+
 def _hello(chain_id: int, key: SigningKey) -> bytes:
     payload = msgspec.msgpack.encode(Hello(chain_id, bytes(key.verify_key), os.urandom(32)))
     return len(payload).to_bytes(4, "big") + payload
@@ -251,7 +383,7 @@ def _connect_as(port: int, key: SigningKey, chain_id: int) -> socket.socket:
     s.sendall(_hello(chain_id, key))
     size = int.from_bytes(s.recv(4), "big")
     theirs = msgspec.msgpack.decode(s.recv(size, socket.MSG_WAITALL), type=Hello)
-    sig = key.sign(digest(b"p2p-auth", chain_id, theirs.nonce, bytes(key.verify_key), theirs.pubkey)).signature
+    sig = key.sign(auth_message(chain_id, theirs.nonce, bytes(key.verify_key), theirs.pubkey)).signature
     auth = msgspec.msgpack.encode(Auth(sig))
     s.sendall(len(auth).to_bytes(4, "big") + auth)
     return s
@@ -259,7 +391,7 @@ def _connect_as(port: int, key: SigningKey, chain_id: int) -> socket.socket:
 
 def test_byzantine_behaviour_is_detected_and_garbage_is_refused(tmp_path: Path) -> None:
     faults = {1: "equivocate-lane", 2: "double-vote", 3: "conflicting-cuts", 0: "bad-state"}
-    net = start_network(tmp_path, env={i: {"PYSEI_TEST_FAULT": f} for i, f in faults.items()})
+    net, _ = start_network(tmp_path, env={i: {"PYSEI_TEST_FAULT": f} for i, f in faults.items()})
     try:
         urls = [net.url(i) for i in range(4)]
         honest = urls[1:]
@@ -284,7 +416,7 @@ def test_byzantine_behaviour_is_detected_and_garbage_is_refused(tmp_path: Path) 
             while s.recv(4096):
                 pass
         # A member (validator 0's key, its process stopped) that sends undecodable and unauthorised messages.
-        key0 = SigningKey(bytes.fromhex((net.homes[0] / KEY).read_text().strip()))
+        key0 = SigningKey(load_key(net.homes[0]))
         for bad in (b"\x93garbage", msgspec.msgpack.encode(Status(10**9)) + b"trailing"):
             with _connect_as(p2p, key0, chain_id) as s:
                 s.sendall(len(bad).to_bytes(4, "big") + bad)
@@ -341,3 +473,25 @@ def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
         assert proc.returncode == 0
         assert b"http://127.0.0.1:" in out and b"localnet stopped" in out
     assert (tmp_path / GENESIS).exists()
+
+
+def test_init_and_genesis_commands_build_a_network_description(tmp_path: Path) -> None:
+    """The multi-machine set-up: each operator runs `pysei init`, one assembles `pysei genesis` from the entries."""
+    pysei = [sys.executable, "-m", "pysei.cli"]
+    for i in range(2):
+        home = tmp_path / f"n{i}"
+        out = subprocess.run([*pysei, "init", "--home", str(home), "--host", f"10.0.0.{i + 1}"], capture_output=True)
+        assert out.returncode == 0, out.stderr
+        assert (home / "validator_key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        write_key(tmp_path / "n0")
+    entries = [str(tmp_path / f"n{i}" / "validator.json") for i in range(2)]
+    out = subprocess.run([*pysei, "genesis", "--out", str(tmp_path / GENESIS), "--chain-id", "4242", *entries])
+    assert out.returncode == 0
+    genesis = Genesis.load(tmp_path / GENESIS)
+    assert genesis.chain_id == 4242 and genesis.committee.n == 2
+    keys = [m.pubkey for m in genesis.committee.members]
+    assert keys == sorted(keys)
+    assert {m.host for m in genesis.committee.members} == {"10.0.0.1", "10.0.0.2"}
+    with pytest.raises(ValueError, match="twice"):
+        write_genesis(tmp_path / "x.json", [json.loads(Path(entries[0]).read_text())] * 2)

@@ -764,9 +764,14 @@ class Model:
             return Expect(FeeCapTooLowError)
         if tx.nonce < self.base(s):
             return Expect(NonceTooLowError, next_nonce=self.base(s))
-        if tx.gas_limit * fee + tx.value > self.balance[s]:
+        cost = tx.gas_limit * fee + tx.value
+        if cost > self.balance[s]:
             return Expect(InsufficientFundsError)
         old = pooled.get(tx.nonce)
+        # What the sender's other pooled and in-flight transactions may spend must stay covered too.
+        others = [m for m in pooled.values() if m is not old] + [m for m, _ in self.inflight.get(s, [])]
+        if sum(m.tx.gas_limit * m.tx.max_fee_per_gas + m.tx.value for m in others) + cost > self.balance[s]:
+            return Expect(InsufficientFundsError)
         victim = None
         if old is not None:
             bump = 100 + cfg.price_bump_percent

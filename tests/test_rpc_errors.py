@@ -468,7 +468,8 @@ def _bad_cases(node: Devnet, key: str, nonce: int) -> list[tuple[str, bytes, str
         ("sig-high-s", _reencode(good, _high_s), "invalid"),
         ("wrong-chain-id", signed(tx_fields(node, nonce, chainId=1), key), "invalid chain id for signer"),
         ("wrong-chain-id-legacy", signed({**legacy, "chainId": 1}, key), "invalid chain id for signer"),
-        ("pre-eip155-legacy", signed(legacy, key), "only replay-protected (EIP-155) transactions allowed"),
+        # A pre-EIP-155 transaction is accepted on the devnet (keyless deployments); its refusal under
+        # --refuse-unprotected-txs is tested in test_deterministic_deploy.py.
         ("intrinsic-gas-too-low", signed(tx_fields(node, nonce, gas=20_999), key), "intrinsic gas too low"),
         (
             "intrinsic-gas-too-low-calldata",
@@ -524,7 +525,6 @@ _BAD_IDS = [
     "sig-high-s",
     "wrong-chain-id",
     "wrong-chain-id-legacy",
-    "pre-eip155-legacy",
     "intrinsic-gas-too-low",
     "intrinsic-gas-too-low-calldata",
     "intrinsic-gas-too-low-create",

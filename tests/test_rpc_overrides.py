@@ -141,6 +141,15 @@ def test_estimate_gas_sees_overrides(node: Devnet, w3: Web3) -> None:
     assert int(over["result"], 16) > int(plain["result"], 16) == 21_000
 
 
+def test_access_list_sees_overrides(w3: Web3, store_contract: str) -> None:
+    """The overriding code's storage read shows in the access list (geth takes overrides there too)."""
+    resp = w3.provider.make_request(
+        "eth_createAccessList",  # type: ignore[arg-type]
+        [{"to": EMPTY, "data": word(3)}, "latest", {EMPTY: {"code": "0x" + SLOAD_ARG}}],
+    )
+    assert resp["result"]["accessList"] == [{"address": EMPTY.lower(), "storageKeys": [word(3)]}], resp
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

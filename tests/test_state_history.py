@@ -31,8 +31,10 @@ from pysei.state.snapshot import recompute_commitment
 from pysei.state.store import ChainStore
 
 try:
+    from tests.clients.tooling import cast
     from tests.conftest import ROOT, Devnet, start_devnet
 except ImportError:
+    from clients.tooling import cast  # type: ignore[no-redef]
     from conftest import ROOT, Devnet, start_devnet  # type: ignore[no-redef]
 
 # Constructor: SSTORE(0, 42); SSTORE(1, CALLVALUE + 7); returns the runtime `PUSH1 0 SLOAD PUSH1 0 MSTORE
@@ -158,6 +160,13 @@ def test_history_commitment_and_snapshots(tmp_path: Path) -> None:
                 a: recorded[number].get(a, (0, 0, "0x", ["0x" + "00" * 32] * 2)) for a in watched
             }
             assert rpc(u, "sei_getStateCommitment", hex(number))["commitment"] == commitments[number]
+            # A client works on the imported head: fee history (reads the head's transactions), later cast send.
+            history = rpc(u, "eth_feeHistory", "0x4", "latest", [25, 75])
+            assert len(history["reward"]) == 1 and len(history["baseFeePerGas"]) == 2, history
+            full = rpc(u, "eth_getBlockByNumber", hex(number), True)
+            assert [t["hash"] for t in full["transactions"]] == rpc(u, "eth_getBlockByNumber", hex(number), False)[
+                "transactions"
+            ]
             # The chain goes on from the imported block, on top of its hash.
             nonce = int(rpc(u, "eth_getTransactionCount", sender, "latest"), 16)
             receipt = send(imported, key, nonce, to=RECEIVERS[0], value=1, gas=21_000)
@@ -170,6 +179,9 @@ def test_history_commitment_and_snapshots(tmp_path: Path) -> None:
                     "historical state not available"
                     in rpc_error(u, "eth_getBalance", sender, hex(number - 1))["message"]
                 )
+            sent = cast("send", "--private-key", imported.accounts[1].key, RECEIVERS[1], "--value", "5", "--json",
+                        "--rpc-url", u)  # fmt: skip
+            assert '"status":"0x1"' in sent.replace(" ", ""), sent
         finally:
             assert imported.stop() == 0
 
@@ -182,6 +194,7 @@ def test_history_commitment_and_snapshots(tmp_path: Path) -> None:
     target = tmp_path / "refused"
     done = cli("snapshot", "import", "--data-dir", str(target), "--in", str(flipped))
     assert done.returncode == 1 and "corrupt snapshot" in done.stderr, done.stderr
+    assert not target.exists(), "a refused import left its data directory behind"
 
     # A cleanly re-encoded snapshot with one balance changed is refused by its commitment.
     frames = []

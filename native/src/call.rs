@@ -18,7 +18,10 @@ use revm::{
 
 use crate::{
     db::{StateReader, StoreError},
-    exec::{build_evm, BlockParams, BlockState, Location, SeiHandler, TxAccess},
+    exec::{
+        api::{build_evm, skip_reason, BlockState, SeiHandler},
+        BlockParams, Location, TxAccess,
+    },
     precompiles::SeiPrecompiles,
 };
 
@@ -204,7 +207,7 @@ fn run_once<R: StateReader>(
     let result = match result {
         Ok(r) => r,
         Err(EVMError::Database(e)) => return Err(e.into()),
-        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(crate::exec::skip_reason(&e))),
+        Err(EVMError::Transaction(e)) => return Err(CallError::Invalid(skip_reason(&e))),
         Err(e) => return Err(CallError::Invalid(e.to_string())),
     };
     let gas_used = result.gas().tx_gas_used();
@@ -309,4 +312,81 @@ pub fn create_access_list<R: StateReader>(
     let with_list = CallRequest { access_list: list.clone(), ..req.clone() };
     let (outcome, _) = run_once(reader, params, &with_list, gas, false)?;
     Ok((list, outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::testutil::{block_params, MemReader};
+
+    /// Returns SLOAD(calldata word 0).
+    const SLOAD_ARG: [u8; 12] = [0x60, 0x00, 0x35, 0x54, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+    /// Returns SELFBALANCE.
+    const SELFBALANCE: [u8; 9] = [0x47, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+
+    fn request(to: Address, data: Vec<u8>, overrides: StateOverrides) -> CallRequest {
+        CallRequest {
+            from: Address::with_last_byte(0x99),
+            to: Some(to),
+            gas: Some(1_000_000),
+            max_fee_per_gas: None,
+            max_priority_fee_per_gas: None,
+            value: U256::ZERO,
+            data: data.into(),
+            nonce: None,
+            access_list: vec![],
+            overrides,
+        }
+    }
+
+    fn word(outcome: &CallOutcome) -> U256 {
+        assert!(outcome.success, "{outcome:?}");
+        U256::from_be_slice(&outcome.output)
+    }
+
+    proptest! {
+        /// A slot read through the overrides is the stateDiff value, else the `state` value (zero when `state`
+        /// replaces the storage and omits the slot), else the stored one; the store itself is never touched.
+        #[test]
+        fn overridden_slots_read_as_geth_defines(
+            stored in proptest::collection::btree_map(0u8..8, any::<u64>(), 0..8),
+            state in proptest::option::of(proptest::collection::btree_map(0u8..8, any::<u64>(), 0..8)),
+            diff in proptest::collection::btree_map(0u8..8, any::<u64>(), 0..8),
+            slot in 0u8..8,
+        ) {
+            let contract = Address::with_last_byte(0xc0);
+            let mut reader = MemReader::default();
+            reader.deploy(contract, &SLOAD_ARG);
+            for (k, v) in &stored {
+                reader.storage.insert((contract, U256::from(*k)), U256::from(*v));
+            }
+            let to_map = |m: &BTreeMap<u8, u64>| m.iter().map(|(k, v)| (U256::from(*k), U256::from(*v))).collect();
+            let o = AccountOverride { state: state.as_ref().map(to_map), state_diff: to_map(&diff), ..Default::default() };
+            let overrides = StateOverrides::from([(contract, o)]);
+            let data = U256::from(slot).to_be_bytes::<32>().to_vec();
+            let got = word(&call(&reader, &block_params(30_000_000), &request(contract, data.clone(), overrides)).unwrap());
+            let want = diff.get(&slot).or_else(|| match &state {
+                Some(state) => Some(state.get(&slot).unwrap_or(&0)),
+                None => stored.get(&slot),
+            });
+            prop_assert_eq!(got, U256::from(*want.unwrap_or(&0)));
+            let plain = word(&call(&reader, &block_params(30_000_000), &request(contract, data, StateOverrides::new())).unwrap());
+            prop_assert_eq!(plain, U256::from(*stored.get(&slot).unwrap_or(&0)));
+        }
+    }
+
+    #[test]
+    fn code_and_balance_overrides_apply_to_an_absent_account() {
+        let target = Address::with_last_byte(0xaa);
+        let o = AccountOverride {
+            balance: Some(U256::from(12_345)),
+            code: Some(Bytes::from_static(&SELFBALANCE)),
+            ..Default::default()
+        };
+        let req = request(target, vec![], StateOverrides::from([(target, o)]));
+        let outcome = call(&MemReader::default(), &block_params(30_000_000), &req).unwrap();
+        assert_eq!(word(&outcome), U256::from(12_345));
+    }
 }

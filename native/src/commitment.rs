@@ -5,9 +5,14 @@
 //! function in Rust because the node's commitment worker runs it on every block: it must not hold the GIL, and
 //! a block of 20,000 ERC-20 transfers changes ~60,000 records. Tests check both against each other.
 
+use heed::{RoTxn, RwTxn, WithoutTls};
 use rayon::prelude::*;
+use revm::primitives::B256;
 
-use crate::history::Change;
+use crate::{
+    db::{Store, StoreError},
+    history::{self, Change},
+};
 
 pub const LANES: usize = 1024;
 pub const BYTES: usize = 2 * LANES;
@@ -111,6 +116,79 @@ impl LtHash {
             );
         self.add(&added);
         self.sub(&removed);
+    }
+}
+
+/// The commitment worker's side of the store: the accumulator and the per-block digests live in the store's
+/// `lthash` and `commitment` tables, advanced here from the change sets the block commit wrote.
+impl Store {
+    /// The block whose state the commitment accumulator is at, and the accumulator.
+    pub fn commitment_state(&self) -> Result<Option<(u64, LtHash)>, StoreError> {
+        self.accumulator(&self.env.read_txn()?)
+    }
+
+    pub(crate) fn accumulator(&self, txn: &RoTxn<WithoutTls>) -> Result<Option<(u64, LtHash)>, StoreError> {
+        match self.lthash.get(txn, b"state")? {
+            None => Ok(None),
+            Some(raw) => {
+                let corrupt = || StoreError::Corrupt { table: "lthash", key: "state".into(), why: "length != 2056" };
+                let number = u64::from_be_bytes(raw.get(..8).ok_or_else(corrupt)?.try_into().expect("8 bytes"));
+                Ok(Some((number, LtHash::from_bytes(&raw[8..]).ok_or_else(corrupt)?)))
+            }
+        }
+    }
+
+    pub(crate) fn put_accumulator(&self, wtxn: &mut RwTxn, number: u64, acc: &LtHash) -> Result<(), StoreError> {
+        let mut state = number.to_be_bytes().to_vec();
+        state.extend_from_slice(&acc.to_bytes());
+        Ok(self.lthash.put(wtxn, b"state", &state)?)
+    }
+
+    /// The state commitment (LtHash digest) after block `number`, once the worker has computed it.
+    pub fn commitment(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        let rtxn = self.env.read_txn()?;
+        Ok(self.commitment.get(&rtxn, &number.to_be_bytes())?.map(B256::from_slice))
+    }
+
+    /// Advances the commitment accumulator through block `target`, applying each block's change set in order,
+    /// and records each block's digest. Idempotent and restartable: the accumulator and the digests are
+    /// written in one transaction, so after a crash it resumes from the last block it recorded. Returns the
+    /// digests it computed. One caller at a time (the node's commitment worker).
+    pub fn advance_commitment(&self, target: u64) -> Result<Vec<(u64, B256)>, StoreError> {
+        let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (mut next, mut acc) = match self.commitment_state()? {
+            Some((number, acc)) => (number + 1, acc),
+            // A new store: the chain starts at its first change set (genesis, usually block 0).
+            None => {
+                let rtxn = self.env.read_txn()?;
+                match self.changes.first(&rtxn)? {
+                    Some((first, _)) => (u64::from_be_bytes(first.try_into().expect("8-byte key")), LtHash::default()),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let mut digests = Vec::new();
+        while next <= target {
+            let blob = self.change_set(next)?.ok_or(StoreError::MissingChangeSet(next))?;
+            acc.apply(&history::decode(&blob)?);
+            digests.push((next, acc.digest()));
+            next += 1;
+        }
+        if let Some(&(last, _)) = digests.last() {
+            let mut wtxn = self.env.write_txn()?;
+            self.put_commitments(&mut wtxn, &digests)?;
+            self.put_accumulator(&mut wtxn, last, &acc)?;
+            wtxn.commit()?;
+        }
+        Ok(digests)
+    }
+
+    /// Records commitments computed elsewhere (a verified snapshot's recent blocks), for headers that carry them.
+    pub(crate) fn put_commitments(&self, wtxn: &mut RwTxn, commitments: &[(u64, B256)]) -> Result<(), StoreError> {
+        for (number, digest) in commitments {
+            self.commitment.put(wtxn, &number.to_be_bytes(), digest.as_slice())?;
+        }
+        Ok(())
     }
 }
 

@@ -21,10 +21,7 @@ use std::{
 
 mod dev;
 
-use crate::{
-    commitment::LtHash,
-    history::{self, Recorder},
-};
+use crate::history::{self, Recorder};
 use heed::{types::Bytes as RawBytes, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use revm::{
     bytecode::Bytecode,
@@ -32,7 +29,7 @@ use revm::{
     state::AccountInfo,
 };
 
-type RawDb = Database<RawBytes, RawBytes>;
+pub(crate) type RawDb = Database<RawBytes, RawBytes>;
 
 /// A failure of the store itself: always fatal for the block being executed.
 #[derive(Debug, thiserror::Error)]
@@ -80,21 +77,21 @@ impl<T: StateReader + ?Sized> StateReader for &T {
 /// The LMDB environment and its tables. Cheap to clone (the environment is reference-counted).
 #[derive(Clone)]
 pub struct Store {
-    env: Env<WithoutTls>,
+    pub(crate) env: Env<WithoutTls>,
     account: RawDb,
     code: RawDb,
     storage: RawDb,
     block_hash: RawDb,
-    changes: RawDb,
+    pub(crate) changes: RawDb,
     history: RawDb,
-    commitment: RawDb,
-    lthash: RawDb,
+    pub(crate) commitment: RawDb,
+    pub(crate) lthash: RawDb,
     named: Arc<HashMap<String, RawDb>>,
     /// Analysed bytecode by hash, shared across blocks: jump-table analysis of a hot contract is paid once.
     code_cache: Arc<RwLock<HashMap<B256, Bytecode>>>,
     /// Held by whatever rewrites committed change sets (the dev edits in `dev.rs`) and by the commitment
     /// worker, which reads the accumulator and change sets before it writes: the two must not interleave.
-    rewrite: Arc<Mutex<()>>,
+    pub(crate) rewrite: Arc<Mutex<()>>,
 }
 
 /// State changes of a block, in the form the commit writes them.
@@ -414,67 +411,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The block whose state the commitment accumulator is at, and the accumulator.
-    pub fn commitment_state(&self) -> Result<Option<(u64, LtHash)>, StoreError> {
-        self.accumulator(&self.env.read_txn()?)
-    }
-
-    fn accumulator(&self, txn: &RoTxn<WithoutTls>) -> Result<Option<(u64, LtHash)>, StoreError> {
-        match self.lthash.get(txn, b"state")? {
-            None => Ok(None),
-            Some(raw) => {
-                let corrupt = || StoreError::Corrupt { table: "lthash", key: "state".into(), why: "length != 2056" };
-                let number = u64::from_be_bytes(raw.get(..8).ok_or_else(corrupt)?.try_into().expect("8 bytes"));
-                Ok(Some((number, LtHash::from_bytes(&raw[8..]).ok_or_else(corrupt)?)))
-            }
-        }
-    }
-
-    fn put_accumulator(&self, wtxn: &mut RwTxn, number: u64, acc: &LtHash) -> Result<(), StoreError> {
-        let mut state = number.to_be_bytes().to_vec();
-        state.extend_from_slice(&acc.to_bytes());
-        Ok(self.lthash.put(wtxn, b"state", &state)?)
-    }
-
-    /// The state commitment (LtHash digest) after block `number`, once the worker has computed it.
-    pub fn commitment(&self, number: u64) -> Result<Option<B256>, StoreError> {
-        let rtxn = self.env.read_txn()?;
-        Ok(self.commitment.get(&rtxn, &number.to_be_bytes())?.map(B256::from_slice))
-    }
-
-    /// Advances the commitment accumulator through block `target`, applying each block's change set in order,
-    /// and records each block's digest. Idempotent and restartable: the accumulator and the digests are
-    /// written in one transaction, so after a crash it resumes from the last block it recorded. Returns the
-    /// digests it computed. One caller at a time (the node's commitment worker).
-    pub fn advance_commitment(&self, target: u64) -> Result<Vec<(u64, B256)>, StoreError> {
-        let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (mut next, mut acc) = match self.commitment_state()? {
-            Some((number, acc)) => (number + 1, acc),
-            // A new store: the chain starts at its first change set (genesis, usually block 0).
-            None => {
-                let rtxn = self.env.read_txn()?;
-                match self.changes.first(&rtxn)? {
-                    Some((first, _)) => (u64::from_be_bytes(first.try_into().expect("8-byte key")), LtHash::default()),
-                    None => return Ok(Vec::new()),
-                }
-            }
-        };
-        let mut digests = Vec::new();
-        while next <= target {
-            let blob = self.change_set(next)?.ok_or(StoreError::MissingChangeSet(next))?;
-            acc.apply(&history::decode(&blob)?);
-            digests.push((next, acc.digest()));
-            next += 1;
-        }
-        if let Some(&(last, _)) = digests.last() {
-            let mut wtxn = self.env.write_txn()?;
-            self.put_commitments(&mut wtxn, &digests)?;
-            self.put_accumulator(&mut wtxn, last, &acc)?;
-            wtxn.commit()?;
-        }
-        Ok(digests)
-    }
-
     /// Point read of a named table.
     pub fn get(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let db = self.table(table)?;
@@ -526,14 +462,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Records commitments computed elsewhere (a verified snapshot's recent blocks), for headers that carry them.
-    fn put_commitments(&self, wtxn: &mut RwTxn, commitments: &[(u64, B256)]) -> Result<(), StoreError> {
-        for (number, digest) in commitments {
-            self.commitment.put(wtxn, &number.to_be_bytes(), digest.as_slice())?;
-        }
-        Ok(())
     }
 
     /// Every account and every storage slot, in key order: for snapshots and for tests that compare whole

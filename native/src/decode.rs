@@ -6,7 +6,8 @@
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{keccak256, Address, TxKind, B256, U256};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
+use alloy_rlp::{Decodable, Header};
 use rayon::prelude::*;
 use revm::context::TxEnv;
 use secp256k1::{
@@ -48,7 +49,11 @@ pub struct DecodedTx {
 /// Decodes an EIP-2718 envelope (legacy RLP list or typed) without recovering the sender.
 pub fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope, DecodeError> {
     let mut buf = raw;
-    let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| DecodeError::Rlp(e.to_string()))?;
+    let envelope = TxEnvelope::decode_2718(&mut buf).map_err(|e| match raw.first() {
+        // alloy reports any malformed legacy list as "unexpected type flag 0"; say which field is wrong instead.
+        Some(first) if *first >= 0xc0 => DecodeError::Rlp(legacy_field_error(raw).unwrap_or_else(|| e.to_string())),
+        _ => DecodeError::Rlp(e.to_string()),
+    })?;
     if !buf.is_empty() {
         return Err(DecodeError::Rlp("trailing bytes after transaction".into()));
     }
@@ -56,6 +61,48 @@ pub fn decode_envelope(raw: &[u8]) -> Result<TxEnvelope, DecodeError> {
         return Err(DecodeError::UnsupportedType);
     }
     Ok(envelope)
+}
+
+/// The first field of a legacy transaction list (`[nonce, gasPrice, gas, to, value, data, v, r, s]`) that does
+/// not decode, as a message; None when every field decodes (the list is wrong some other way).
+fn legacy_field_error(raw: &[u8]) -> Option<String> {
+    fn field<T: Decodable>(buf: &mut &[u8]) -> Result<(), alloy_rlp::Error> {
+        T::decode(buf).map(|_| ())
+    }
+    type FieldDecoder = fn(&mut &[u8]) -> Result<(), alloy_rlp::Error>;
+    const FIELDS: [(&str, FieldDecoder); 9] = [
+        ("nonce", field::<u64>),
+        ("gasPrice", field::<u128>),
+        ("gas", field::<u64>),
+        ("to", field::<TxKind>),
+        ("value", field::<U256>),
+        ("data", field::<Bytes>),
+        ("v", field::<u64>),
+        ("r", field::<U256>),
+        ("s", field::<U256>),
+    ];
+    let mut buf = raw;
+    let header = match Header::decode(&mut buf) {
+        Ok(h) if h.list => h,
+        Ok(_) => return Some("legacy transaction: expected an RLP list".into()),
+        Err(e) => return Some(format!("legacy transaction: {e}")),
+    };
+    if buf.len() < header.payload_length {
+        return Some("legacy transaction: list longer than the input".into());
+    }
+    let mut payload = &buf[..header.payload_length];
+    for (name, decode) in FIELDS {
+        if payload.is_empty() {
+            return Some(format!("legacy transaction: missing field {name}"));
+        }
+        if let Err(e) = decode(&mut payload) {
+            return Some(format!("legacy transaction: invalid field {name}: {e}"));
+        }
+    }
+    if !payload.is_empty() {
+        return Some("legacy transaction: more than 9 fields".into());
+    }
+    None
 }
 
 /// Recovers the signer of `envelope` with libsecp256k1, enforcing EIP-2's low-s rule.
@@ -140,6 +187,26 @@ mod tests {
         assert!(matches!(decode_envelope(&[0xc0]), Err(DecodeError::Rlp(_))));
         assert!(matches!(decode_envelope(&[]), Err(DecodeError::Rlp(_))));
         assert!(matches!(decode_envelope(&[0x02, 0xc0]), Err(DecodeError::Rlp(_))));
+    }
+
+    #[test]
+    fn malformed_legacy_fields_are_named() {
+        let msg = |raw: &[u8]| match decode_envelope(raw) {
+            Err(DecodeError::Rlp(m)) => m,
+            other => panic!("expected an RLP error, got {other:?}"),
+        };
+        // [nonce = 0x01ff… (a 9-byte integer), …]: nonce overflows u64.
+        let mut raw = vec![0xca, 0x89];
+        raw.extend([0xff; 9]);
+        assert_eq!(msg(&raw), "legacy transaction: invalid field nonce: overflow");
+        // [1, 2, 3]: the list ends before `to`.
+        assert_eq!(msg(&[0xc3, 0x01, 0x02, 0x03]), "legacy transaction: missing field to");
+        // [1, 2, 3, to = 3 bytes, …]: an address must be 20 bytes.
+        assert!(
+            msg(&[0xc7, 0x01, 0x02, 0x03, 0x83, 0xaa, 0xbb, 0xcc]).starts_with("legacy transaction: invalid field to")
+        );
+        // [1, [], …]: a list where gasPrice should be.
+        assert!(msg(&[0xc2, 0x01, 0xc0]).starts_with("legacy transaction: invalid field gasPrice"));
     }
 
     #[test]

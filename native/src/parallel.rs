@@ -51,9 +51,11 @@ use self::{
 use crate::{
     db::{StateReader, StoreError},
     exec::{
-        build_evm, execute_block, execute_prepared, into_run, prepare, AccountChange, AccountDiff, BlockBuilder,
-        BlockOutput, BlockParams, BlockState, BloomMemo, ExecStats, Location, OrderedTx, Prepared, Sealing, SeiHandler,
-        TxAccess, TxDiff, TxRun,
+        api::{
+            build_evm, execute_prepared, into_run, prepare, AccountChange, AccountDiff, BlockBuilder, BlockState,
+            BloomMemo, ExecStats, Prepared, Sealing, SeiEvm, SeiHandler, TxDiff, TxRun,
+        },
+        execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess,
     },
     precompiles::HOST_CALL_DEFERRED,
 };
@@ -539,7 +541,7 @@ fn observe(diff: &TxDiff, to: Address, code_hash: B256, env: &TxEnv) -> Observat
     Observation { code_hash, caller: env.caller, input: env.data.clone(), slots }
 }
 
-type WorkerEvm<'a, 'r, R> = crate::exec::SeiEvm<&'a mut VmDb<'r, R>>;
+type WorkerEvm<'a, 'r, R> = SeiEvm<&'a mut VmDb<'r, R>>;
 
 fn execute<R: StateReader>(
     evm: &mut WorkerEvm<'_, '_, R>,

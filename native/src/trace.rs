@@ -31,7 +31,10 @@ use revm_inspectors::tracing::{
 use crate::{
     call::{call_env, gas_cap, CallError, CallRequest, Overlay},
     db::{StateReader, StoreError},
-    exec::{build_evm, build_inspected_evm, prepare, skip_reason, BlockParams, FeeSink, OrderedTx, SeiHandler},
+    exec::{
+        api::{build_evm, build_inspected_evm, prepare, skip_reason, FeeSink, SeiHandler},
+        BlockParams, OrderedTx,
+    },
 };
 
 /// What to record, and how to render it.
@@ -244,7 +247,7 @@ fn run_inspected<'d, 'r, R, I>(
 ) -> (RunResult, EvmState)
 where
     R: StateReader,
-    I: Inspector<crate::exec::SeiContext<&'d mut ReplayDb<'r, R>>, EthInterpreter>,
+    I: Inspector<crate::exec::api::SeiContext<&'d mut ReplayDb<'r, R>>, EthInterpreter>,
 {
     let mut evm = build_inspected_evm(db, block.clone(), cfg.clone(), &params.host, inspector);
     evm.ctx.set_tx(env);

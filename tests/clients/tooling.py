@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +27,17 @@ def node_bin() -> str:
     if not node:
         raise RuntimeError("node not found on PATH (Node >= 20 is required)")
     return node
+
+
+def cast(*args: str) -> str:
+    """Runs Foundry's ``cast`` (the platform binary: the npm wrapper always exits 0); returns its stdout."""
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+    binary = (
+        os.environ.get("CAST_BIN") or JS_DIR / "node_modules" / "@foundry-rs" / f"cast-linux-{arch}" / "bin" / "cast"
+    )
+    proc = subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"cast {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout.strip()
 
 
 @functools.cache

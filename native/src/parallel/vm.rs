@@ -12,7 +12,7 @@ use revm::{
 use super::mv::{Key, MvMemory, Origin, Read, TxIdx, Value};
 use crate::{
     db::{StateReader, StoreError},
-    exec::{AccountChange, AccountDiff, FeeSink, TxDiff},
+    exec::api::{AccountChange, AccountDiff, FeeSink, TxDiff},
 };
 
 /// Why an incarnation stopped reading.

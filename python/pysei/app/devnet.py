@@ -4,8 +4,11 @@ prints the banner and stops cleanly on a signal."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import signal
+from decimal import Decimal
 
 from rich.console import Console
 
@@ -13,9 +16,11 @@ from pysei.chain.constants import WEI_PER_SEI
 from pysei.execution.simulator import Simulator
 from pysei.explorer.site import PREFIX, mount_explorer
 from pysei.node.config import NodeConfig
+from pysei.node.datadir import StartupError
 from pysei.node.metrics import NodeMetrics
 from pysei.node.node import Node
 from pysei.rpc.api import RpcApi, Services, build_api
+from pysei.rpc.interfaces import ConsensusView
 from pysei.rpc.server import RpcServer
 
 
@@ -23,8 +28,10 @@ def banner(console: Console, node: Node, port: int) -> None:
     cfg = node.config
     console.print("[bold]pysei devnet[/bold]\n")
     console.print("Available Accounts\n==================")
-    for i, a in enumerate(node.accounts):
-        console.print(f"({i}) {a.checksum_address} ({cfg.dev_balance // WEI_PER_SEI} SEI)")
+    balances = node.store.nonces_and_balances([a.address for a in node.accounts])
+    for i, (a, (_, balance)) in enumerate(zip(node.accounts, balances, strict=True)):
+        # The balance now, not the genesis one: a resumed chain's accounts have spent.
+        console.print(f"({i}) {a.checksum_address} ({Decimal(balance) / WEI_PER_SEI:f} SEI)")
     console.print("\nPrivate Keys\n==================")
     for i, a in enumerate(node.accounts):
         console.print(f"({i}) 0x{a.private_key.hex()}")
@@ -33,13 +40,20 @@ def banner(console: Console, node: Node, port: int) -> None:
     console.print(f"\nChain ID:          {cfg.chain_id}")
     mining = "automine" if cfg.automine else f"every {cfg.block_time * 1000:.0f} ms while transactions are pending"
     console.print(f"Block gas limit:   {cfg.gas_limit:,}\nBlocks:            {mining}")
-    console.print(f"Data directory:    {'(ephemeral) ' if cfg.ephemeral else ''}{node.data_dir}")
+    console.print(f"Data directory:    {'(ephemeral) ' if cfg.ephemeral else ''}{node.data_dir}", highlight=False)
+    if node.resumed_at is None:
+        console.print("Chain:             new (genesis written now)")
+    else:
+        console.print(
+            f"Chain:             resumed at block {node.resumed_at:,} (--reset deletes it and starts a new chain)"
+        )
     console.print(f"\nListening on {cfg.host}:{port} (HTTP and WebSocket)", highlight=False)
     console.print(f"Explorer:          http://{cfg.host}:{port}{PREFIX}", highlight=False)
 
 
-def rpc_api(node: Node) -> RpcApi:
-    """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces."""
+def rpc_api(node: Node, consensus: ConsensusView | None = None) -> RpcApi:
+    """The JSON-RPC namespaces over this node's implementations of the RPC's interfaces (and, on a validator,
+    its consensus engine's)."""
     simulator = Simulator(node.store, node.params.chain_id)
     return build_api(
         Services(
@@ -53,11 +67,26 @@ def rpc_api(node: Node) -> RpcApi:
             events=node,
             stats=node,
             accounts=node.accounts,
+            consensus=consensus,
             dev=node.dev,
             tracer=simulator,
             index=node.store,
         )
     )
+
+
+def stop_on_signals(node: Node) -> None:
+    """SIGINT/SIGTERM stop the node cleanly. Installed before the listening address is printed: whoever reads
+    it may signal at once, and must get a clean stop."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, node.stopped.set)
+
+
+async def wait_for_stop(node: Node) -> BaseException | None:
+    """Waits for a signal (see ``stop_on_signals``) or a failed stage; returns the failure, if any."""
+    await node.stopped.wait()
+    return node.failure
 
 
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
@@ -74,16 +103,24 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
         metrics_runner, metrics_port = await metrics.serve(config.host, config.metrics_port)
         print(f"metrics {config.host}:{metrics_port}", flush=True)
     await node.start()
-    port = await server.start(config.host, config.port)
+    try:
+        port = await server.start(config.host, config.port)
+    except OSError as e:
+        await node.stop()
+        # asyncio wraps the bind error's text; the errno says it plainly (gaierror's are negative: name lookups).
+        reason = os.strerror(e.errno).lower() if e.errno and e.errno > 0 else str(e)
+        hint = (
+            "another node (or anvil) may be running: choose another --port"
+            if e.errno == errno.EADDRINUSE
+            else ("choose a local address with --host")
+        )
+        raise StartupError(f"cannot listen on {config.host}:{config.port}: {reason}; {hint}") from None
+    stop_on_signals(node)
     if not quiet:
-        banner(Console(), node, port)
+        banner(Console(soft_wrap=True), node, port)
     else:
         print(f"listening {config.host}:{port}", flush=True)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.stopped.set)
-    await node.stopped.wait()
-    failure = node.failure
+    failure = await wait_for_stop(node)
     await server.stop()
     if metrics_runner is not None:
         await metrics_runner.cleanup()

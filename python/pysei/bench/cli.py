@@ -13,5 +13,5 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     exec_bench.add_parser(bench)
     e2e.add_parser(bench)
     state_bench.add_parser(bench)
-    explorer_bench.add_parser(bench)
     consensus.add_parser(bench)
+    explorer_bench.add_parser(bench)

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +27,9 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from pysei.app.localnet import ValidatorProcesses, create_genesis
-from pysei.bench.loadgen import WORKLOADS, Rpc, hx, make_plan, run_setup
 from pysei.bench.nodes import free_port
+from pysei.consensus.genesis import create_genesis
+from pysei.consensus.launcher import ValidatorProcesses
 
 TICK = 0.02
 """Seconds between send batches of the open-loop sender."""
@@ -37,7 +38,7 @@ TICK = 0.02
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("consensus", help="Autobahn: load through every validator of a loopback localnet")
     p.add_argument("--validators", type=int, default=4)
-    p.add_argument("--workload", choices=WORKLOADS, default="erc20")
+    p.add_argument("--workload", default="erc20", help="a `pysei bench e2e` workload: transfer, erc20, erc20-zipf, …")
     p.add_argument("--rate", type=float, default=1000.0, help="offered load, transactions per second")
     p.add_argument("--duration", type=float, default=20.0, help="seconds of sending")
     p.add_argument("--accounts", type=int, default=400, help="sending accounts")
@@ -57,6 +58,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def _run(args: argparse.Namespace, net: ValidatorProcesses, say: Any) -> dict[str, Any]:
+    from pysei.bench.loadgen import Rpc, hx, make_plan, run_setup  # heavy; only when a run starts
+
     n = net.genesis.committee.n
     urls = [net.url(i) for i in range(n)]
     n_txs = int(args.rate * args.duration)
@@ -96,18 +99,40 @@ async def _run(args: argparse.Namespace, net: ValidatorProcesses, say: Any) -> d
         await asyncio.gather(*pending)
         sending_done.set()
 
+    via = [-1] * n_txs
+    """The endpoint each transaction was last sent to."""
+
     async def post(node: int, idxs: list[int]) -> None:
-        if node in killed.get("nodes", ()):
-            node = (node + 1) % n  # the wallet fails over to another endpoint
-        try:
-            answers = await rpcs[node].batch([("eth_sendRawTransaction", [hx(plan.raws[i])]) for i in idxs])
-        except Exception as exc:  # a killed endpoint: count and go on
-            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + len(idxs)
+        # A wallet fails over: an endpoint that is down (killed) gets no more requests, a refused request goes to
+        # the next endpoint.
+        for attempt in range(n):
+            target = (node + attempt) % n
+            if target in killed.get("nodes", ()):
+                continue
+            for i in idxs:
+                via[i] = target
+            try:
+                answers = await rpcs[target].batch([("eth_sendRawTransaction", [hx(plan.raws[i])]) for i in idxs])
+            except Exception as exc:  # noqa: BLE001 - a dead endpoint, whatever aiohttp calls it
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + len(idxs)
+                continue
+            for _, err in answers:
+                if err is not None:
+                    msg = str(err.get("message", err) if isinstance(err, dict) else err)[:80]
+                    errors[msg] = errors.get(msg, 0) + 1
             return
-        for _, err in answers:
-            if err is not None:
-                msg = str(err.get("message", err) if isinstance(err, dict) else err)[:80]
-                errors[msg] = errors.get(msg, 0) + 1
+
+    async def rebroadcast_lost() -> None:
+        """What the killed validator had accepted but not ordered died with it: send it again (wallets do)."""
+        await sending_done.wait()
+        await asyncio.sleep(3)
+        dead = killed.get("nodes", set())
+        lost = [i for i in range(n_txs) if final_at[i] == 0.0 and via[i] in dead]
+        if lost:
+            say(f"rebroadcasting {len(lost)} transactions the killed validator had accepted")
+            killed["rebroadcast"] = len(lost)
+            for k in range(0, len(lost), 200):
+                await post((via[lost[k]] + 1) % n, lost[k : k + 200])
 
     async def track() -> None:
         number = int(await follow.call("eth_blockNumber"), 16)
@@ -140,10 +165,10 @@ async def _run(args: argparse.Namespace, net: ValidatorProcesses, say: Any) -> d
         if leader == 0:  # validator 0 is the observer; kill the next slot's candidate instead
             leader = 1
         killed.update(nodes={leader}, at=time.perf_counter(), validator=leader)
-        net.kill(leader)
+        await asyncio.to_thread(net.kill, leader)
         say(f"killed validator {leader} (leader) at {args.kill_leader_at:.1f} s")
 
-    await asyncio.gather(send(), track(), kill_leader())
+    await asyncio.gather(send(), track(), kill_leader(), rebroadcast_lost())
     t_end = time.perf_counter()
     cpu = {
         i: (sum(p.cpu_times()[:2]) - sum(cpu0[i][:2])) / (t_end - t_start)
@@ -183,6 +208,7 @@ async def _run(args: argparse.Namespace, net: ValidatorProcesses, say: Any) -> d
         ]
         out["killed_validator"] = killed["validator"]
         out["max_gap_after_kill_ms"] = max(after or [0.0])
+        out["rebroadcast"] = killed.get("rebroadcast", 0)
     out["_series"] = {"blocks": [(t - t_start, num, k) for t, num, k in block_times], "latency_ms": lat}
     return out
 
@@ -207,6 +233,10 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json)
     tmp = Path(tempfile.mkdtemp(prefix="pysei-localnet-"))
@@ -214,6 +244,8 @@ def main(args: argparse.Namespace) -> int:
     ports = [(free_port(), free_port()) for _ in range(n)]
     create_genesis(tmp, n, ports=ports, dev_accounts=1)
     net = ValidatorProcesses(tmp, fsync=args.fsync)
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the validators are stopped, not orphaned.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         net.start_all()
         for i in range(n):

@@ -171,7 +171,8 @@ def measure(url: str, pages: dict[str, str], loads: int, chromium: str) -> dict[
                 page.wait_for_selector(f"body[data-ready='1'][data-route='#{route}']", timeout=60_000)
                 if page.locator("main .problem").count():
                     raise RuntimeError(f"{name}: {page.inner_text('main .problem')}")
-                times[name].append((page.evaluate("performance.now()"), page.evaluate(_RPC_MS)))
+                loaded = float(page.get_attribute("body", "data-ready-ms") or "nan")
+                times[name].append((loaded, page.evaluate(_RPC_MS)))
                 page.close()
         browser.close()
     return times

@@ -34,3 +34,14 @@ EMPTY_CODE_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273
 
 ZERO_HASH = b"\x00" * 32
 ZERO_ADDRESS = b"\x00" * 20
+
+CREATE2_DEPLOYER = bytes.fromhex("4e59b44847b379578588920ca78fbf26c0b4956c")
+"""The deterministic deployment proxy (Arachnid's, deployed by Nick's method: a keyless pre-EIP-155 transaction):
+calldata salt(32) ‖ init code → CREATE2. Predeployed at genesis, as anvil does and as Sei's networks have it, so
+Foundry's and Hardhat's deterministic deployments work."""
+
+CREATE2_DEPLOYER_CODE = bytes.fromhex(
+    "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182"
+    "fd5b8082525050506014600cf3"
+)
+"""Its runtime code (the same on every chain that has it)."""

@@ -14,6 +14,9 @@ import blake3
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+VERIFIED_CACHE = 200_000
+"""Verified signatures remembered (about 40 MB at most); the set starts over when full."""
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -44,6 +47,7 @@ class Committee:
     _keys: tuple[VerifyKey, ...] = field(init=False, repr=False)
     _by_key: dict[bytes, int] = field(init=False, repr=False)
     _ring: tuple[int, ...] = field(init=False, repr=False)
+    _verified: set[tuple[int, bytes, bytes]] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
         if [m.pubkey for m in self.members] != sorted(m.pubkey for m in self.members):
@@ -101,12 +105,20 @@ class Committee:
         return int.from_bytes(blake3.blake3(sender).digest()[:8], "big") % len(self.members)
 
     def verify(self, signer: int, message: bytes, signature: bytes) -> bool:
+        """Ed25519 check; a signature already verified for this exact (signer, message) is not checked again
+        (a PoA travels in its car, alone, in proposals and in commits: each is verified once)."""
         if not 0 <= signer < len(self._keys) or len(signature) != 64:
             return False
+        key = (signer, message, signature)
+        if key in self._verified:
+            return True
         try:
             self._keys[signer].verify(message, signature)
         except BadSignatureError:
             return False
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()
+        self._verified.add(key)
         return True
 
 

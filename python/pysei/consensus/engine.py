@@ -32,7 +32,7 @@ from typing import Any
 import msgspec
 
 from pysei.chain.block import OrderedBlock
-from pysei.chain.transaction import Transaction, decode_transactions
+from pysei.chain.transaction import Transaction, decode_transactions, decode_with_senders
 from pysei.consensus.committee import Committee, Signer
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
@@ -49,6 +49,7 @@ from pysei.consensus.messages import (
     Commit,
     Confirm,
     Evidence,
+    Message,
     PoA,
     Prepare,
     Proposal,
@@ -72,6 +73,8 @@ FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
 bad-state. Empty in every real run."""
 
 
+SYNC_BATCH = 32
+"""Committed slots per sync response (a response is pulled right after the previous one is applied)."""
 LEADER_UNREACHABLE_TIMEOUT = 0.3
 """View timer (seconds) while this replica has no connection to the view's leader."""
 
@@ -122,7 +125,7 @@ class ConsensusEngine:
         self._base_fee = base_fee
         self._gas_limit = gas_limit
         self._submit = submit
-        self.network = Network(committee, signer, chain_id, self._on_message)
+        self.network = Network(committee, signer, chain_id, self._on_message, Message)
         n = committee.n
         self.failure: BaseException | None = None
         self.halted = asyncio.Event()
@@ -172,11 +175,32 @@ class ConsensusEngine:
         # --- routing
         self.forwarded: dict[bytes, tuple[Transaction, float]] = {}
         self._lane_txs: list[bytes] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.lane_progress: dict[int, float] = {}
+        """lane → when this validator last learnt a new PoA of it (a lane that certifies cars is alive)."""
         """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
         # --- observability
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
         self.recent_commits: deque[tuple[int, int, str, float]] = deque(maxlen=256)
         self._tasks: list[asyncio.Task[None]] = []
+        self._handlers: dict[type, Callable[[int, Any], str | None]] = {
+            Car: self._on_car,
+            CarVote: self._on_car_vote,
+            PoA: lambda _, m: self._on_poa(m),
+            Prepare: self._on_prepare,
+            Vote: self._on_vote,
+            Confirm: self._on_confirm,
+            Commit: self._on_commit,
+            Timeout: self._on_timeout,
+            TC: lambda _, m: self._on_tc(m),
+            AppVote: self._on_app_vote,
+            Txs: lambda _, m: self._on_txs(m),
+            CarRequest: self._on_car_request,
+            Cars: lambda _, m: self._on_cars(m),
+            Status: self._on_status,
+            SyncRequest: self._on_sync_request,
+            SyncResponse: self._on_sync_response,
+        }
 
     # =================================================================================================== life
     async def start(self, host: str, port: int) -> int:
@@ -254,6 +278,10 @@ class ConsensusEngine:
             if self.own_pending is not None:
                 self.network.send(peer, self.own_pending)
             return
+        if msg == "disconnected":
+            if peer == self.committee.leader(self.votes.slot, self.votes.view):
+                self._arm_timer()  # the leader is gone: the short timer applies now, not after the full one
+            return
         try:
             err = self._dispatch(peer, msg)
         except StateDivergence as exc:
@@ -263,40 +291,16 @@ class ConsensusEngine:
         if err is not None:
             self.network.penalize(peer, err)
 
-    def _dispatch(self, peer: int, msg: Any) -> str | None:  # noqa: PLR0911 - one branch per message type
-        if isinstance(msg, Car):
-            return self._on_car(peer, msg)
-        if isinstance(msg, CarVote):
-            return self._on_car_vote(peer, msg)
-        if isinstance(msg, PoA):
-            return self._on_poa(msg)
-        if isinstance(msg, Prepare):
-            return self._on_prepare(peer, msg)
-        if isinstance(msg, Vote):
-            return self._on_vote(peer, msg)
-        if isinstance(msg, Confirm):
-            return self._on_confirm(peer, msg)
-        if isinstance(msg, Commit):
-            return self._on_commit(peer, msg)
-        if isinstance(msg, Timeout):
-            return self._on_timeout(peer, msg)
-        if isinstance(msg, AppVote):
-            return self._on_app_vote(peer, msg)
-        if isinstance(msg, Txs):
-            return self._on_txs(msg)
-        if isinstance(msg, CarRequest):
-            return self._on_car_request(peer, msg)
-        if isinstance(msg, Cars):
-            return self._on_cars(msg)
-        if isinstance(msg, Status):
-            self.peer_slots[peer] = msg.committed_slot
-            self._maybe_sync(peer, msg.committed_slot)
-            return None
-        if isinstance(msg, SyncRequest):
-            return self._on_sync_request(peer, msg)
-        if isinstance(msg, SyncResponse):
-            return self._on_sync_response(msg)
-        return "message a validator may not send"  # e.g. a TC on its own: TCs travel inside Prepares
+    def _dispatch(self, peer: int, msg: Any) -> str | None:
+        """Runs the message's handler; returns why the peer misbehaved, if it did."""
+        handler = self._handlers.get(type(msg))
+        if handler is None:
+            return "message a validator may not send"
+        return handler(peer, msg)
+
+    def _on_status(self, peer: int, msg: Status) -> str | None:
+        self._maybe_sync(peer, msg.committed_slot)
+        return None
 
     def _evidence(self, kind: str, offender: int, first: Any, second: Any) -> None:
         enc = msgspec.msgpack.encode
@@ -337,17 +341,17 @@ class ConsensusEngine:
         if not self.mempool.pending_count:
             return
         taken = self.mempool.take(self.config.max_car_txs * 4, self._gas_limit, self._base_fee())
-        forward: dict[int, list[bytes]] = {}
+        forward: dict[int, list[Transaction]] = {}
         now = time.monotonic()
         for tx in taken:
             owner = self.committee.lane_of(tx.sender)
             if owner == self.me:
                 self._lane_txs.append(tx.raw)
             else:
-                forward.setdefault(owner, []).append(tx.raw)
+                forward.setdefault(owner, []).append(tx)
                 self.forwarded[tx.hash] = (tx, now + self.config.forward_timeout)
-        for owner, raws in forward.items():
-            self.network.send(owner, Txs(raws))
+        for owner, txs in forward.items():
+            self.network.send(owner, Txs([t.raw for t in txs], [t.sender for t in txs]))
 
     def _take_car(self) -> list[bytes]:
         size = 0
@@ -361,17 +365,27 @@ class ConsensusEngine:
         return car
 
     def _due_forwards(self, now: float) -> list[bytes]:
-        """Forwarded transactions not executed in time go into this lane (the owner may be down)."""
-        due = [(h, tx) for h, (tx, deadline) in self.forwarded.items() if deadline <= now]
-        if not due:
+        """Forwarded transactions not executed in time go into this lane when their owner's lane looks dead
+        (no link to it, or no new PoA of its lane for ``forward_timeout``); an owner that is merely busy keeps
+        them, so a slow chain does not fill with duplicates. ``forwarded`` is kept in deadline order."""
+        timeout = self.config.forward_timeout
+        expired = []
+        for h, (tx, deadline) in self.forwarded.items():
+            if deadline > now:
+                break
+            expired.append((h, tx))
+        if not expired:
             return []
-        nonces = self.store.nonces_and_balances([tx.sender for _, tx in due])
+        connected = set(self.network.connected)
+        nonces = self.store.nonces_and_balances([tx.sender for _, tx in expired])
         out = []
-        for (h, tx), (nonce, _) in zip(due, nonces, strict=True):
+        for (h, tx), (nonce, _) in zip(expired, nonces, strict=True):
+            del self.forwarded[h]
             if nonce > tx.nonce:
-                del self.forwarded[h]
-            else:
-                self.forwarded[h] = (tx, now + self.config.forward_timeout)
+                continue  # executed (or its nonce spent by another): done
+            self.forwarded[h] = (tx, now + timeout)  # re-inserted at the end: the order stays by deadline
+            owner = self.committee.lane_of(tx.sender)
+            if owner not in connected or now - self.lane_progress.get(owner, 0.0) >= timeout:
                 out.append(tx.raw)
         return out
 
@@ -468,6 +482,7 @@ class ConsensusEngine:
         known = self.tips.get(poa.lane)
         if known is None or poa.pos > known.pos:
             self.tips[poa.lane] = poa
+            self.lane_progress[poa.lane] = time.monotonic()
             if poa.lane == self.me and poa.pos == self.own_pos and self.own_pending is not None:
                 self.own_poa, self.own_pending, self._own_tally = poa, None, None  # learnt from a peer
             self._maybe_propose()
@@ -520,7 +535,10 @@ class ConsensusEngine:
 
     def _send_timeout(self) -> None:
         v = self.votes
-        if v.view in v.timed_out:
+        mine = self._timeouts.get((v.slot, v.view), {}).get(self.me)
+        if mine is not None:
+            # Still stuck in this view: send the same Timeout again (peers that were cut off never got it).
+            self.network.broadcast(mine)
             return
         v.timed_out.add(v.view)
         t = Timeout(v.slot, v.view, v.high_qc, v.high_qc_prop, v.voted_view, v.voted, self.me)
@@ -540,17 +558,30 @@ class ConsensusEngine:
             self._maybe_sync(peer, t.slot - 1)
             return None
         if t.view < self.votes.view:
+            if self._tc is not None and self._tc.view >= t.view:
+                self.network.send(peer, self._tc)  # the peer missed the TC that moved us on
             return None
         if (err := t.verify(self.committee)) is not None:
             return err
         self._add_timeout(t)
         return None
 
+    def _on_tc(self, tc: TC) -> str | None:
+        if tc.slot != self.votes.slot or tc.view < self.votes.view:
+            return None
+        if (err := tc.verify(self.committee)) is not None:
+            return err
+        self._enter(tc.slot, tc.view + 1, tc)
+        return None
+
     def _add_timeout(self, t: Timeout) -> None:
         got = self._timeouts.setdefault((t.slot, t.view), {})
         got[t.voter] = t
-        if t.view == self.votes.view and t.view not in self.votes.timed_out and self.committee.is_available(got):
-            self._send_timeout()  # F+1 gave up: at least one honest one did, join them
+        if t.view >= self.votes.view and t.view not in self.votes.timed_out and self.committee.is_available(got):
+            # F+1 gave up on this view (at least one of them honest): join them, catching up from a lower view.
+            if t.view > self.votes.view:
+                self._enter(t.slot, t.view)
+            self._send_timeout()
         if self.committee.has_quorum(got) and t.view >= self.votes.view and t.slot == self.votes.slot:
             tc = TC(t.slot, t.view, sorted(got.values(), key=lambda x: x.voter))
             self._enter(t.slot, t.view + 1, tc)
@@ -826,16 +857,17 @@ class ConsensusEngine:
         return None
 
     # =================================================================================================== sync
-    def _maybe_sync(self, peer: int, their_slot: int) -> None:
-        now = time.monotonic()
-        if their_slot <= self.committed_slot or now - self._last_sync < 0.3:
+    def _maybe_sync(self, peer: int, their_slot: int, *, now: bool = False) -> None:
+        t = time.monotonic()
+        self.peer_slots[peer] = max(self.peer_slots.get(peer, 0), their_slot)
+        if their_slot <= self.committed_slot or (not now and t - self._last_sync < 0.3):
             return
-        self._last_sync = now
-        self.network.send(peer, SyncRequest(self.committed_slot + 1, 32))
+        self._last_sync = t
+        self.network.send(peer, SyncRequest(self.committed_slot + 1, SYNC_BATCH))
 
     def _on_sync_request(self, peer: int, req: SyncRequest) -> str | None:
         records = []
-        for slot in range(req.from_slot, req.from_slot + min(req.count, 64)):
+        for slot in range(req.from_slot, req.from_slot + min(req.count, SYNC_BATCH)):
             commit = self.commits.get(slot) or self.journal.commit(slot)
             emitted = self.journal.emitted(slot)
             if commit is None or emitted is None:
@@ -846,7 +878,13 @@ class ConsensusEngine:
             self.network.send(peer, SyncResponse(records))
         return None
 
-    def _on_sync_response(self, msg: SyncResponse) -> str | None:
+    def _on_sync_response(self, peer: int, msg: SyncResponse) -> str | None:
+        err = self._apply_sync(msg)
+        if err is None and msg.records:
+            self._maybe_sync(peer, self.peer_slots.get(peer, 0), now=True)  # far behind: keep pulling
+        return err
+
+    def _apply_sync(self, msg: SyncResponse) -> str | None:
         """Applies certified slots in order; cars are checked against the cut's tips by their hash chain."""
         for rec in msg.records:
             slot = rec.commit.proposal.slot
@@ -889,12 +927,14 @@ class ConsensusEngine:
 
     # ================================================================================================ routing
     def _on_txs(self, msg: Txs) -> str | None:
-        if len(msg.raws) > 20_000:
-            return "too many forwarded transactions in one message"
-        decoded = decode_transactions(msg.raws)
-        txs = [d.tx for d in decoded if not isinstance(d, str)]
-        if txs:
-            self._submit(txs)
+        if len(msg.raws) > 20_000 or len(msg.senders) != len(msg.raws) or any(len(s) != 20 for s in msg.senders):
+            return "malformed forwarded transactions"
+        try:
+            # No signature recovery here (the forwarder did it; see Txs): decoding only, in Rust.
+            txs = decode_with_senders(msg.raws, msg.senders)
+        except ValueError as exc:
+            return f"undecodable forwarded transaction: {exc}"
+        self._submit(txs)
         return None
 
     # ====================================================================================== state agreement
@@ -960,5 +1000,28 @@ class ConsensusEngine:
                     f"{signers} certified {commitment.hex()}; stopping rather than continuing on a different state"
                 )
 
-    def certificate(self, block: int) -> tuple[bytes, list[int]] | None:
-        return self.certified.get(block) or self.journal.app_qc(block)
+    def certificate(self, block: int) -> tuple[bytes, list[bytes]] | None:
+        """The AppQC of ``block``: the certified commitment and its signers' public keys."""
+        cert = self.certified.get(block) or self.journal.app_qc(block)
+        if cert is None:
+            return None
+        return cert[0], [self.committee.members[i].pubkey for i in cert[1]]
+
+    def validators(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "index": m.index,
+                "publicKey": "0x" + m.pubkey.hex(),
+                "stake": m.stake,
+                "p2p": f"{m.host}:{m.p2p_port}",
+                "rpc": f"http://{m.host}:{m.rpc_port}",
+                "connected": m.index == self.me or m.index in self.network.connected,
+            }
+            for m in self.committee.members
+        ]
+
+    def evidence(self) -> list[dict[str, Any]]:
+        return [
+            {"kind": e.kind, "offender": e.offender, "first": "0x" + e.first.hex(), "second": "0x" + e.second.hex()}
+            for e in self.journal.evidence()
+        ]

@@ -258,9 +258,12 @@ class AppVote(msgspec.Struct, frozen=True, array_like=True, tag="appvote"):
 
 # ---------------------------------------------------------------------------------------------- sync, routing
 class Txs(msgspec.Struct, frozen=True, array_like=True, tag="txs"):
-    """Raw transactions forwarded to the validator whose lane orders their senders."""
+    """Raw transactions forwarded to the validator whose lane orders their senders, with the senders the
+    forwarder recovered (used only to order them in the owner's mempool: every validator recovers the senders
+    itself when the transactions are committed, so a lying forwarder can only get its own forwards skipped)."""
 
     raws: list[bytes]
+    senders: list[bytes]
 
 
 class CarRequest(msgspec.Struct, frozen=True, array_like=True, tag="carreq"):

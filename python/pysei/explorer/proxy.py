@@ -50,6 +50,7 @@ READ_METHODS = frozenset(
         "pysei_executionStats",
         "sei_getStateCommitment",
         "sei_consensusStatus",
+        "sei_getEvidence",
         "sei_validators",
         "sei_delegations",
         "sei_proposals",
@@ -87,24 +88,30 @@ def filter_request(body: bytes) -> tuple[bytes | None, Any]:
     """Splits a request (or batch) into what may go to the node and the refusals, answered here.
 
     Returns (body to forward or None, refusals): a single refused request gives (None, its error); a batch gives
-    the allowed entries to forward and a list of (position, error) to merge back into the node's answer.
+    the allowed entries to forward and a list of (position, error) to merge back into the node's answer. A refused
+    notification (no ``id``) is dropped unanswered, as JSON-RPC answers no notification.
     """
     try:
         req = orjson.loads(body)
     except orjson.JSONDecodeError:
         return body, None  # the node reports the parse error
     if isinstance(req, list):
-        refused = [(i, err) for i, r in enumerate(req) if (err := _denied(r)) is not None]
-        if not refused:
+        verdicts = [_denied(r) for r in req]
+        if not any(verdicts):
             return body, None
-        keep = [r for i, r in enumerate(req) if _denied(r) is None]
+        keep = [r for r, err in zip(req, verdicts, strict=True) if err is None]
+        # Positions among the answered entries (those with an id), where merge_batch puts each refusal.
+        answered = [(r, err) for r, err in zip(req, verdicts, strict=True) if isinstance(r, dict) and "id" in r]
+        refused = [(i, err) for i, (_, err) in enumerate(answered) if err]
         return (orjson.dumps(keep) if keep else None), refused
     err = _denied(req)
-    return (None, err) if err is not None else (body, None)
+    if err is None:
+        return body, None
+    return None, (err if "id" in req else None)
 
 
 def merge_batch(forwarded: list[Any] | None, refused: list[tuple[int, Any]]) -> list[Any]:
-    """The batch answer: the node's answers (in order) with the refusals at their positions."""
+    """The batch answer: the node's answers (in order) with the refusals at their positions among the answers."""
     out = list(forwarded or [])
     for i, err in refused:
         out.insert(min(i, len(out)), err)
@@ -143,9 +150,10 @@ class ExplorerServer:
         return orjson.loads(raw) if raw else None
 
     async def answer(self, body: bytes) -> Any:
+        """The answer to a request or batch; None when there is none to give (only notifications)."""
         forward, refused = filter_request(body)
         if isinstance(refused, list):
-            return merge_batch(await self._forward(forward) if forward is not None else None, refused)
+            return merge_batch(await self._forward(forward) if forward is not None else None, refused) or None
         if forward is None:
             return refused
         return await self._forward(forward)
@@ -156,7 +164,8 @@ class ExplorerServer:
         except aiohttp.ClientError as e:
             msg = f"the node at {self.rpc_url} did not answer: {e}"
             answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": msg}}
-        return web.Response(body=orjson.dumps(answer), content_type="application/json")
+        body = b"" if answer is None else orjson.dumps(answer)
+        return web.Response(body=body, content_type="application/json")
 
     async def handle_ws(self, request: web.Request) -> web.WebSocketResponse:
         """Pipes a page's WebSocket to the node's: requests filtered on the way in, everything back unchanged."""
@@ -171,13 +180,15 @@ class ExplorerServer:
                         if msg.type != WSMsgType.TEXT:
                             break
                         forward, refused = filter_request(msg.data.encode())
-                        if refused is not None:
-                            # The pages send single requests over the socket; a batch with a refused entry is
-                            # refused whole rather than split across the node's asynchronous answers.
-                            answer = [e for _, e in refused] if isinstance(refused, list) else refused
-                            await page.send_str(orjson.dumps(answer).decode())
-                            continue
-                        await node.send_str(msg.data)
+                        if isinstance(refused, list):
+                            # A batch: the node answers the allowed entries (in one array), the refusals come in an
+                            # array of their own; clients match answers by id.
+                            if refused:
+                                await page.send_str(orjson.dumps([e for _, e in refused]).decode())
+                        elif refused is not None:
+                            await page.send_str(orjson.dumps(refused).decode())
+                        if forward is not None:
+                            await node.send_str(forward.decode())
                 finally:
                     back.cancel()
         except aiohttp.ClientError as e:

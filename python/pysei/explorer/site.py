@@ -7,12 +7,20 @@ the WebSocket (the node's own endpoint when the node serves them, the proxy's wh
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 from aiohttp import web
 
 STATIC = Path(__file__).resolve().parent / "static"
 PREFIX = "/explorer/"
+PROJECT_CONTRACTS = Path(__file__).resolve().parent.parent / "bench" / "contracts" / "contracts.json"
+"""The project's own compiled contracts (the benchmark workloads): the pages decode their calls and events too."""
+
+
+def project_abis() -> dict[str, list[dict[str, object]]]:
+    contracts = json.loads(PROJECT_CONTRACTS.read_text())["contracts"] if PROJECT_CONTRACTS.exists() else {}
+    return {name: c["abi"] for name, c in contracts.items()}
 
 
 def explorer_app(rpc_url: str, ws_url: str) -> web.Application:
@@ -20,10 +28,16 @@ def explorer_app(rpc_url: str, ws_url: str) -> web.Application:
     app = web.Application()
     page = (STATIC / "index.html").read_text().format(rpc=html.escape(rpc_url), ws=html.escape(ws_url))
 
+    abis = json.dumps(project_abis())
+
     async def index(_: web.Request) -> web.Response:
         return web.Response(text=page, content_type="text/html")
 
+    async def project(_: web.Request) -> web.Response:
+        return web.Response(text=abis, content_type="application/json")
+
     app.router.add_get("/", index)
+    app.router.add_get("/project-abis.json", project)  # before the static files, which would 404 it
     app.router.add_static("/", STATIC, append_version=False)
     app.on_response_prepare.append(_security_headers)
     return app

@@ -45,16 +45,23 @@ class ReplacementUnderpricedError(MempoolError):
 
 
 class InsufficientFundsError(MempoolError):
-    def __init__(self, balance: int, cost: int) -> None:
-        super().__init__(
-            f"insufficient funds for gas * price + value: balance {balance}, tx cost {cost}, overshot {cost - balance}"
+    """The balance does not cover the transaction's cost (gas limit × fee cap + value) on top of what the sender's
+    pooled and in-flight transactions may already spend (``queued``), geth's ``ErrInsufficientFunds`` wording."""
+
+    def __init__(self, balance: int, cost: int, queued: int = 0) -> None:
+        detail = (
+            f"balance {balance}, tx cost {cost}"
+            if not queued
+            else f"balance {balance}, queued cost {queued}, tx cost {cost}"
         )
+        super().__init__(f"insufficient funds for gas * price + value: {detail}, overshot {queued + cost - balance}")
         self.balance = balance
         self.cost = cost
+        self.queued = queued
 
     @property
     def overshot(self) -> int:
-        return self.cost - self.balance
+        return self.queued + self.cost - self.balance
 
 
 class FeeCapTooLowError(MempoolError):

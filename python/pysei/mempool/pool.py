@@ -23,6 +23,7 @@ import enum
 import heapq
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ from pysei.mempool.errors import (
 from pysei.mempool.interfaces import AccountReader, NewPendingCallback
 
 _log = logging.getLogger(__name__)
+
+DROPPED_KEPT = 4096
+"""Skipped-for-good transactions remembered for RPC (bounded: a client asks soon after, or never)."""
 
 MIN_TX_GAS = 21_000
 """Intrinsic gas of the cheapest transaction; intrinsic-gas checks happen before the pool, so no pooled
@@ -132,6 +136,9 @@ class _Sender:
     pending_end: int
     txs: dict[int, _Entry] = field(default_factory=dict)
     inflight: dict[int, _Entry] = field(default_factory=dict)
+    spend: int = 0
+    """Total :func:`_cost` of ``txs`` and ``inflight``: what the sender's balance must still cover (the committed
+    balance does not reflect in-flight transactions yet)."""
 
 
 _HeapItem = tuple[int, int, int, int, _Entry]
@@ -168,6 +175,8 @@ class Mempool:
         """Whether ``_price_heap`` holds every pooled transaction (only near capacity, see ``_push_price``)."""
         self._heap_threshold = self._config.max_txs * 3 // 4
         self._subscribers: list[NewPendingCallback] = []
+        self._dropped: OrderedDict[bytes, tuple[int, str]] = OrderedDict()
+        """Hash → (block, reason) of the last ``DROPPED_KEPT`` transactions execution skipped for good."""
 
     # ------------------------------------------------------------------ admission
 
@@ -221,10 +230,14 @@ class Mempool:
         base = committed if acct is None else max(committed, acct.base)
         if nonce < base:
             raise NonceTooLowError(base, nonce)
-        cost = tx.gas_limit * fee_cap + tx.value
+        cost = _cost(tx)
         if cost > balance:
             raise InsufficientFundsError(balance, cost)
         old = acct.txs.get(nonce) if acct is not None else None
+        # As geth: the sender's other pending transactions must stay covered too (a replacement frees its old cost).
+        queued = 0 if acct is None else acct.spend - (_cost(old.tx) if old is not None else 0)
+        if queued + cost > balance:
+            raise InsufficientFundsError(balance, cost, queued)
         victim: _Entry | None = None
         if old is not None:
             _check_replacement(old.tx, fee_cap, tip, config.price_bump_percent)
@@ -254,10 +267,12 @@ class Mempool:
         entry = _Entry(tx, self._seq, now)
         txs = acct.txs
         txs[nonce] = entry
+        acct.spend += cost
         self._by_hash[tx_hash] = entry
         self._push_price(entry)
         replaced: bytes | None = None
         if old is not None:
+            acct.spend -= _cost(old.tx)
             replaced = old.tx.hash
             del self._by_hash[replaced]
             dropped.append(Dropped(replaced, DropReason.REPLACED))
@@ -354,7 +369,9 @@ class Mempool:
             if entry is None:
                 expected.setdefault(tx.sender, 0)
                 continue
-            del self._senders[tx.sender].inflight[tx.nonce]
+            owner = self._senders[tx.sender]
+            del owner.inflight[tx.nonce]
+            owner.spend -= _cost(tx)
             expected[tx.sender] = max(expected.get(tx.sender, 0), tx.nonce + 1)
         now = self._clock()
         notify: list[bytes] = []
@@ -417,6 +434,7 @@ class Mempool:
         self._price_heap = []
         self._heap_live = False
         self._n_pending = 0
+        self._dropped.clear()  # notes about skips in blocks that no longer exist
         return dropped
 
     # ------------------------------------------------------------------ queries
@@ -434,6 +452,21 @@ class Mempool:
         """A pooled or in-flight transaction (both are still unmined to a client)."""
         entry = self._by_hash.get(tx_hash) or self._inflight.get(tx_hash)
         return entry.tx if entry is not None else None
+
+    def note_skipped(self, tx_hash: bytes, number: int, reason: str) -> bool:
+        """Execution skipped ``tx_hash`` in block ``number``. Unless it is back in the pool (behind a nonce gap
+        another skip left), it is gone for good: remember why, so that RPC can answer instead of staying silent.
+        Returns whether it was back in the pool."""
+        if tx_hash in self:
+            return True
+        self._dropped[tx_hash] = (number, reason)
+        if len(self._dropped) > DROPPED_KEPT:
+            self._dropped.popitem(last=False)
+        return False
+
+    def why_dropped(self, tx_hash: bytes) -> tuple[int, str] | None:
+        """(block, reason) of a transaction execution skipped and that is not pooled again."""
+        return None if tx_hash in self else self._dropped.get(tx_hash)
 
     def status(self, tx_hash: bytes) -> TxStatus | None:
         entry = self._by_hash.get(tx_hash)
@@ -527,6 +560,7 @@ class Mempool:
                 if n in txs:
                     # Pooled nonces start above the in-flight ones, so this cannot happen; if it ever did, the
                     # pooled transaction is the newer intent and wins.
+                    acct.spend -= _cost(entry.tx)
                     dropped.append(Dropped(tx_hash, DropReason.REPLACED))
                     continue
                 entry.time = now
@@ -536,6 +570,7 @@ class Mempool:
         if nonce > old_base:
             for n in [k for k in txs if k < nonce]:
                 entry = txs.pop(n)
+                acct.spend -= _cost(entry.tx)
                 del self._by_hash[entry.tx.hash]
                 dropped.append(Dropped(entry.tx.hash, DropReason.STALE))
         base = max(nonce, max(acct.inflight) + 1) if acct.inflight else nonce
@@ -565,6 +600,7 @@ class Mempool:
         """Remove a pooled entry; if it was pending, the rest of its run is demoted to queued."""
         nonce = entry.tx.nonce
         del acct.txs[nonce]
+        acct.spend -= _cost(entry.tx)
         del self._by_hash[entry.tx.hash]
         if acct.base <= nonce < acct.pending_end:
             old_end = acct.pending_end
@@ -623,6 +659,11 @@ class Mempool:
                 return entry
             heapq.heappop(heap)
         return None
+
+
+def _cost(tx: Transaction) -> int:
+    """The most a transaction can take from its sender's balance: gas limit × fee cap + value."""
+    return tx.gas_limit * tx.max_fee_per_gas + tx.value
 
 
 def _check_replacement(old: Transaction, fee_cap: int, tip: int, bump_percent: int) -> None:

@@ -51,6 +51,12 @@ class NodeConfig:
     """Blocks per cold-tier segment file (and per pruning batch)."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
+    reset: bool = False
+    """Delete the chain in ``data_dir`` before starting (a new genesis)."""
+    allow_unprotected_txs: bool = True
+    """Accept pre-EIP-155 transactions (no chain id in the signature), as anvil does: keyless deployments such as
+    the CREATE2 deployer's need them. Off, they are refused as geth refuses them without
+    ``--rpc.allow-unprotected-txs``."""
     metrics_port: int | None = None
     """Serve Prometheus metrics on ``host:metrics_port`` (0: any free port); None: no metrics endpoint."""
     dev_methods: bool = True

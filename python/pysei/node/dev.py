@@ -112,6 +112,10 @@ class DevControl:
     def automine(self) -> bool:
         return self.node.sequencer.automine
 
+    @property
+    def allow_unprotected_txs(self) -> bool:
+        return self.node.config.allow_unprotected_txs
+
     def alias(self, signer: bytes) -> bytes | None:
         """The impersonated account a transaction signed by ``signer`` is sent as, while impersonated."""
         return self.aliases.get(signer)

@@ -19,13 +19,23 @@ from typing import Protocol
 
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
-from pysei.chain.constants import FEE_COLLECTOR
+from pysei.chain.constants import CREATE2_DEPLOYER, CREATE2_DEPLOYER_CODE, FEE_COLLECTOR
 from pysei.chain.events import ExecutedBlock
+from pysei.chain.revert import revert_reason
 from pysei.chain.transaction import Transaction
 from pysei.consensus.sequencer import Sequencer, SequencerConfig
-from pysei.execution.executor import ChainParams, Executor
+from pysei.execution.executor import ChainParams, Executor, genesis_commitment
 from pysei.mempool import AddOutcome, Mempool, MempoolError
 from pysei.node.config import NodeConfig
+from pysei.node.datadir import (
+    DataDirLock,
+    GenesisParams,
+    StartupError,
+    check_genesis,
+    record_genesis,
+    reset,
+    stored_genesis,
+)
 from pysei.node.dev import DevControl
 from pysei.state.store import Alloc, ChainStore
 from pysei.state.tiering import TierPolicy, TierWorker
@@ -64,7 +74,14 @@ class Node:
         else:
             data_dir = config.data_dir
         self.data_dir = data_dir
-        self.store = ChainStore(data_dir / "state", sync=config.fsync)
+        self._lock = DataDirLock(data_dir)
+        try:
+            if config.reset:
+                reset(data_dir)
+            self.store = ChainStore(data_dir / "state", sync=config.fsync)
+        except BaseException:
+            self._lock.release()
+            raise
         self.params = ChainParams(
             chain_id=config.chain_id,
             gas_limit=config.gas_limit,
@@ -75,9 +92,9 @@ class Node:
         )
         self.executor = Executor(self.store, self.params)
         self.accounts: list[DevAccount] = dev_accounts(config.mnemonic, config.dev_accounts)
-        if self.executor.head is None:
-            alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
-            self.executor.init_genesis(alloc, config.genesis_timestamp or int(time.time()))
+        self.resumed_at: int | None = None
+        """The head block when the node continued an existing chain (None: it created the chain)."""
+        self._open_chain()
         self.tiers = TierWorker(
             self.store,
             TierPolicy(
@@ -111,6 +128,35 @@ class Node:
         self.failure: BaseException | None = None
         self.stopped = asyncio.Event()
 
+    def _open_chain(self) -> None:
+        """Creates the chain (genesis and its parameters), or checks that these settings continue the stored one."""
+        config = self.config
+        alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
+        alloc.append((CREATE2_DEPLOYER, 0, 0, CREATE2_DEPLOYER_CODE, []))
+        wanted = GenesisParams(
+            chain_id=config.chain_id,
+            commitment_delay=config.commitment_delay,
+            gas_limit=config.gas_limit,
+            alloc_root=genesis_commitment(alloc),
+        )
+        head = self.executor.head
+        if head is None:
+            self.executor.init_genesis(alloc, config.genesis_timestamp or int(time.time()))
+            record_genesis(self.store, wanted)
+            return
+        stored = stored_genesis(self.store)
+        if stored is None:
+            # A chain from before genesis parameters were recorded (or a crash right after genesis): adopt these.
+            record_genesis(self.store, wanted)
+        else:
+            try:
+                check_genesis(stored, wanted, self.data_dir)
+            except StartupError:
+                self.executor.close()
+                self._lock.release()
+                raise
+        self.resumed_at = head.header.number
+
     # --- lifecycle -----------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [
@@ -137,6 +183,7 @@ class Node:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.tiers.close()
         self.executor.close()
+        self._lock.release()
         self.stopped.set()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
@@ -186,11 +233,13 @@ class Node:
                 self.execution_queue.task_done()
 
     async def _execute(self, ordered: OrderedBlock) -> None:
+        started = time.perf_counter()
         executed = await asyncio.to_thread(self.executor.execute, ordered)
         self.tiers.notify(ordered.number)
         self.mempool.on_executed(ordered.txs, self.store)
-        for tx, reason in executed.skipped:
-            log.info("block %d: skipped %s: %s", ordered.number, tx.hash.hex(), reason)
+        if log.isEnabledFor(logging.INFO):
+            _log_block(executed, time.perf_counter() - started)
+        self._record_skipped(ordered.number, executed.skipped)
         stats = executed.stats
         self.recent_stats.append((ordered.number, stats, executed.fallback))
         log.debug(
@@ -214,7 +263,38 @@ class Node:
                 if fut is not None and not fut.done():
                     fut.set_result(None)
 
+    def _record_skipped(self, number: int, skipped: Sequence[tuple[Transaction, str]]) -> None:
+        """Skipped transactions never vanish silently: each is logged, and one that did not go back to the pool
+        (behind a nonce gap another skip left) is remembered so that RPC can answer why it has no receipt."""
+        for tx, reason in skipped:
+            requeued = self.mempool.note_skipped(tx.hash, number, reason)
+            log.info(
+                "block %d: skipped 0x%s: %s%s", number, tx.hash.hex(), reason, " (back in the pool)" if requeued else ""
+            )
+
     async def _evict_loop(self) -> None:
         while True:
             await asyncio.sleep(60)
             self.mempool.evict_stale()
+
+
+def _log_block(executed: ExecutedBlock, seconds: float) -> None:
+    """One line per block and per transaction at info level, as anvil logs them (``--quiet`` turns them off)."""
+    h = executed.block.header
+    log.info(
+        "block %d: %d txs, %s gas, 0x%s, %.0f ms",
+        h.number,
+        len(executed.txs),
+        f"{h.gas_used:,}",
+        executed.block.hash.hex(),
+        seconds * 1000,
+    )
+    for r in executed.txs:
+        if r.contract_address is not None and r.success:
+            outcome = f"contract created 0x{r.contract_address.hex()}"
+        elif r.success:
+            outcome = "success"
+        else:
+            reason = revert_reason(r.output)
+            outcome = "reverted" if reason is None else f"reverted: {reason}"
+        log.info("  tx 0x%s: %s, gas %s", r.hash.hex(), outcome, f"{r.gas_used:,}")

@@ -16,14 +16,12 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
-
-from pysei.consensus.committee import Committee, Signer
-from pysei.consensus.messages import Message, digest
+from blake3 import blake3
 
 log = logging.getLogger("pysei.p2p")
 
@@ -33,6 +31,42 @@ SEND_QUEUE = 4096
 """Messages waiting for one peer before new ones are dropped."""
 HANDSHAKE_TIMEOUT = 5.0
 BACKOFF_MIN, BACKOFF_MAX = 0.1, 5.0
+
+
+class Peer(Protocol):
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def p2p_port(self) -> int: ...
+
+
+class Directory(Protocol):
+    """Who may connect: the committee (its members' addresses, keys and signature check)."""
+
+    @property
+    def members(self) -> Sequence[Peer]: ...
+
+    def index_of(self, pubkey: bytes) -> int | None: ...
+
+    def verify(self, signer: int, message: bytes, signature: bytes) -> bool: ...
+
+
+class Identity(Protocol):
+    """This node's key."""
+
+    pubkey: bytes
+    index: int
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+def auth_message(chain_id: int, nonce: bytes, signer: bytes, verifier: bytes) -> bytes:
+    """What a peer signs in the handshake: the other side's fresh nonce, bound to the chain and both keys."""
+    return blake3(b"p2p-auth" + msgspec.msgpack.encode((chain_id, nonce, signer, verifier))).digest()
 
 
 class Hello(msgspec.Struct, frozen=True, array_like=True, tag="hello"):
@@ -69,7 +103,8 @@ class _Link:
 
 
 Handler = Callable[[int, Any], None]
-"""Called with (peer index, decoded message) for every message from an authenticated peer."""
+"""Called with (peer index, decoded message) for every message from an authenticated peer, and with the strings
+"connected" / "disconnected" when its link comes up or goes down."""
 
 
 def _frame(payload: bytes) -> bytes:
@@ -84,7 +119,9 @@ async def _read_frame(reader: asyncio.StreamReader) -> bytes:
 
 
 class Network:
-    def __init__(self, committee: Committee, signer: Signer, chain_id: int, handler: Handler) -> None:
+    def __init__(
+        self, committee: Directory, signer: Identity, chain_id: int, handler: Handler, message_type: Any
+    ) -> None:
         self.committee = committee
         self.signer = signer
         self.chain_id = chain_id
@@ -96,7 +133,7 @@ class Network:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._encoder = msgspec.msgpack.Encoder()
-        self._decoder = msgspec.msgpack.Decoder(Message)
+        self._decoder = msgspec.msgpack.Decoder(message_type)
         self._hs_decoder = msgspec.msgpack.Decoder(Hello | Auth)
         self.blocked: set[int] = set()
         """Test hook (network cut): peers whose traffic is neither sent nor read."""
@@ -176,10 +213,10 @@ class Network:
         peer = self.committee.index_of(hello.pubkey)
         if peer is None or peer == self.signer.index:
             raise ProtocolError("handshake: key of no other committee member")
-        theirs = digest(b"p2p-auth", self.chain_id, hello.nonce, self.signer.pubkey, hello.pubkey)
+        theirs = auth_message(self.chain_id, hello.nonce, self.signer.pubkey, hello.pubkey)
         writer.write(_frame(self._encoder.encode(Auth(self.signer.sign(theirs)))))
         auth = self._hs_decoder.decode(await _read_frame(reader))
-        mine = digest(b"p2p-auth", self.chain_id, nonce, hello.pubkey, self.signer.pubkey)
+        mine = auth_message(self.chain_id, nonce, hello.pubkey, self.signer.pubkey)
         if not isinstance(auth, Auth) or not self.committee.verify(peer, mine, auth.sig):
             raise ProtocolError("handshake: bad signature")
         return peer
@@ -228,6 +265,7 @@ class Network:
                 del self._links[peer]
                 self.stats[peer].connected = False
                 log.info("p2p: disconnected from validator %d", peer)
+                self.handler(peer, "disconnected")
             if link is not None:
                 self._close(link)
             else:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pysei.chain.accounts import DevAccount
 from pysei.rpc.chainview import ChainView
+from pysei.rpc.consensus import Consensus
 from pysei.rpc.dev import DevApi, PoolContent, Proofs, client_version
 from pysei.rpc.eth_blocks import EthBlocks
 from pysei.rpc.eth_call import EthCall
@@ -31,6 +32,7 @@ from pysei.rpc.interfaces import (
     ChainReader,
     ChainSettings,
     CommitEvents,
+    ConsensusView,
     DevNode,
     IngestSettings,
     PendingPool,
@@ -64,6 +66,8 @@ class Services:
     stats: StatsSource
     accounts: Sequence[DevAccount]
     """Unlocked dev accounts (eth_accounts, eth_sendTransaction, eth_sign)."""
+    consensus: ConsensusView | None = None
+    """A validator's consensus engine (sei_consensusStatus & co.); None on the single-process devnet."""
     dev: DevNode | None = None
     """A devnet's dev controls (anvil_*/hardhat_*/evm_*, impersonation); None: the dev methods are refused."""
     tracer: Tracer | None = None
@@ -103,10 +107,12 @@ def build_api(services: Services) -> RpcApi:
         TxPool(s.pool),
         PoolContent(s.pool),
         Proofs(),
-        Sei(view, s.params),
+        Sei(view, s.params, s.consensus),
         Pysei(s.stats),
     ):
         table.add(namespace)
+    if s.consensus is not None:
+        table.add(Consensus(s.consensus))
     if s.tracer is not None:
         table.add(Tracing(view, s.tracer))
         if s.index is not None:

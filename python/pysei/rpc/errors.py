@@ -7,6 +7,8 @@ wording exactly.
 
 from __future__ import annotations
 
+from pysei.chain.revert import revert_reason
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -51,43 +53,10 @@ def server_error(message: str) -> RpcError:
     return RpcError(SERVER_ERROR, message)
 
 
-_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
-_PANIC_SELECTOR = bytes.fromhex("4e487b71")
-PANIC_REASONS = {
-    0x00: "generic compiler panic",
-    0x01: "assertion failed",
-    0x11: "arithmetic underflow or overflow",
-    0x12: "division or modulo by zero",
-    0x21: "failed to convert value into enum type",
-    0x22: "storage byte array incorrectly encoded",
-    0x31: "called `.pop()` on an empty array",
-    0x32: "array out-of-bounds access",
-    0x41: "memory allocation error",
-    0x51: "called an invalid internal function",
-}
-"""Solidity's panic codes (``Panic(uint256)``), worded as anvil words them."""
-SHOWN_ERROR_ARGS = 256
-"""Bytes of a custom error's arguments shown in the message (all of them stay in ``data``)."""
-
-
 def revert_message(output: bytes) -> str:
-    """geth's message for a revert, with the reason decoded as anvil does: ``Error(string)``'s text, a panic's
-    reason, or a custom error's selector and arguments."""
-    if output[:4] == _ERROR_STRING_SELECTOR and len(output) >= 68:
-        try:
-            length = int.from_bytes(output[36:68], "big")
-            reason = output[68 : 68 + length].decode("utf-8")
-            return f"execution reverted: {reason}"
-        except (UnicodeDecodeError, ValueError):
-            pass
-    if output[:4] == _PANIC_SELECTOR and len(output) == 36:
-        code = int.from_bytes(output[4:], "big")
-        return f"execution reverted: panic: {PANIC_REASONS.get(code, 'unknown code')} (0x{code:02x})"
-    if len(output) >= 4 and output[:4] not in (_ERROR_STRING_SELECTOR, _PANIC_SELECTOR):
-        args = output[4:]
-        shown = args[:SHOWN_ERROR_ARGS].hex() + ("…" if len(args) > SHOWN_ERROR_ARGS else "")
-        return f"execution reverted: custom error 0x{output[:4].hex()}" + (f": 0x{shown}" if args else "")
-    return "execution reverted"
+    """geth's message for a revert, with the reason decoded as anvil does (``pysei.chain.revert``)."""
+    reason = revert_reason(output)
+    return "execution reverted" if reason is None else f"execution reverted: {reason}"
 
 
 def reverted(output: bytes) -> RpcError:

@@ -8,6 +8,7 @@ from pysei.chain.block import BlockRecord
 from pysei.rpc import codec
 from pysei.rpc.chainview import ChainView
 from pysei.rpc.codec import hb, hx, param
+from pysei.rpc.errors import server_error
 from pysei.rpc.format import block_json, receipt_json, tx_json
 from pysei.rpc.interfaces import PendingPool
 
@@ -75,7 +76,11 @@ class EthBlocks:
         return self._tx_at(self.view.block_by_hash(param(params, 0, "block hash")), param(params, 1, "index"))
 
     async def rpc_eth_getTransactionReceipt(self, params: list[Any]) -> dict[str, Any] | None:
-        record = self.chain.tx(codec.hash32(param(params, 0, "transaction hash")))
+        tx_hash = codec.hash32(param(params, 0, "transaction hash"))
+        record = self.chain.tx(tx_hash)
+        if record is None and (dropped := self.pool.why_dropped(tx_hash)) is not None:
+            # No receipt will ever come: say so and why, rather than letting a client wait for one until it times out.
+            raise server_error(f"transaction {hb(tx_hash)} was dropped: skipped in block {dropped[0]}: {dropped[1]}")
         return None if record is None else receipt_json(record)
 
     async def rpc_eth_getBlockReceipts(self, params: list[Any]) -> list[dict[str, Any]] | None:

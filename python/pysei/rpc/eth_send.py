@@ -8,7 +8,7 @@ from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 from pysei.chain.accounts import DevAccount
 from pysei.native import CallResult
@@ -68,7 +68,7 @@ class EthSend:
             "data": req.data,
         }
         if req.to is not None:
-            # eth-account refuses an all-lowercase address that has letters: give it the EIP-55 form.
+            # eth-account >= 0.14 refuses a lower-case address that is not EIP-55 checksummed.
             tx["to"] = to_checksum_address(req.to)
         if "gasPrice" in obj and "maxFeePerGas" not in obj:
             tx["gasPrice"] = codec.quantity(obj["gasPrice"], "gasPrice")
@@ -79,7 +79,8 @@ class EthSend:
             tx["type"] = 2
         if req.access_list:
             tx["accessList"] = [
-                {"address": "0x" + a.hex(), "storageKeys": ["0x" + k.hex() for k in ks]} for a, ks in req.access_list
+                {"address": to_checksum_address(a), "storageKeys": ["0x" + k.hex() for k in ks]}
+                for a, ks in req.access_list
             ]
         if req.gas is not None:
             tx["gas"] = req.gas

@@ -55,9 +55,9 @@ class Ingest:
             tx = item.tx
             if self.impersonation is not None and (account := self.impersonation.alias(tx.sender)) is not None:
                 tx = msgspec.structs.replace(tx, sender=account)
-            if tx.chain_id is None:
+            if tx.chain_id is None and not cfg.allow_unprotected_txs:
                 results[i] = server_error("only replay-protected (EIP-155) transactions allowed over RPC")
-            elif tx.chain_id != cfg.chain_id:
+            elif tx.chain_id is not None and tx.chain_id != cfg.chain_id:
                 results[i] = server_error(f"invalid chain id for signer: have {tx.chain_id} want {cfg.chain_id}")
             elif tx.gas_limit < item.intrinsic_gas:
                 results[i] = server_error(

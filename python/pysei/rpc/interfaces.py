@@ -101,6 +101,11 @@ class IngestSettings(Protocol):
         """Answer a send only once the transaction is executed."""
         ...
 
+    @property
+    def allow_unprotected_txs(self) -> bool:
+        """Accept pre-EIP-155 transactions (no chain id in the signature)."""
+        ...
+
 
 class Simulator(Protocol):
     """Runs calls against the state after a committed block, writing nothing (eth_call, estimates, access lists)."""
@@ -164,6 +169,10 @@ class PendingPool(Protocol):
 
     def get(self, tx_hash: bytes) -> Transaction | None: ...
 
+    def why_dropped(self, tx_hash: bytes) -> tuple[int, str] | None:
+        """(block, reason) if execution skipped the transaction and it left the pool for good."""
+        ...
+
     @property
     def pending_count(self) -> int: ...
 
@@ -208,6 +217,24 @@ class StatsSource(Protocol):
     @property
     def recent_stats(self) -> Sequence[ExecutionStats]:
         """Recent blocks' execution statistics, oldest first."""
+        ...
+
+
+class ConsensusView(Protocol):
+    """A validator's consensus engine, as the sei_ consensus methods see it (absent on the devnet)."""
+
+    def status(self) -> dict[str, Any]:
+        """Slot, view, leader, lane tips, commit counts, peers (sei_consensusStatus)."""
+        ...
+
+    def validators(self) -> list[dict[str, Any]]: ...
+
+    def evidence(self) -> list[dict[str, Any]]:
+        """Stored evidence: two conflicting messages signed by one validator."""
+        ...
+
+    def certificate(self, block: int) -> tuple[bytes, list[bytes]] | None:
+        """The AppQC of ``block``: (certified commitment, signers' public keys), or None."""
         ...
 
 

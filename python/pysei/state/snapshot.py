@@ -21,7 +21,7 @@ from typing import BinaryIO
 import msgspec
 import zstandard
 
-from pysei.chain.block import BlockRecord
+from pysei.chain.block import BlockLog, BlockRecord, TxRecord
 from pysei.chain.constants import EMPTY_CODE_HASH
 from pysei.native import Store
 from pysei.state import lthash
@@ -51,6 +51,9 @@ class SnapshotHeader(msgspec.Struct, frozen=True):
     block_hashes: list[tuple[int, bytes]]
     """Canonical hashes of the preceding blocks, for BLOCKHASH."""
     records: int
+    txs: list[TxRecord] = msgspec.field(default_factory=list)
+    """The block's transactions with their receipts: its header lists them, so clients read them (fee history)."""
+    logs: list[BlockLog] = msgspec.field(default_factory=list)
 
 
 _header_decoder = msgspec.msgpack.Decoder(SnapshotHeader)
@@ -107,6 +110,9 @@ def export(
     block = store.block(number)
     if block is None:
         raise SnapshotError(f"block {number} not found")
+    txs = [r for r in store.txs(block.tx_hashes) if r is not None]
+    if len(txs) != len(block.tx_hashes):
+        raise SnapshotError(f"the transactions of block {number} are missing from the store: the store is corrupt")
     records = sorted(state_at(store, number).items())
     if recompute_commitment(records) != commitment:
         raise SnapshotError(f"the state rebuilt at block {number} does not match its commitment: the store is corrupt")
@@ -124,6 +130,8 @@ def export(
         commitments=[(n, c) for n, c in recent if c is not None],
         block_hashes=hashes,
         records=len(records),
+        txs=txs,
+        logs=store.block_logs(number),
     )
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as raw:
@@ -164,6 +172,8 @@ def read(path: Path) -> tuple[SnapshotHeader, list[tuple[bytes, bytes]]]:
         raise SnapshotError(f"unsupported snapshot format {header.format!r} (expected {FORMAT!r})")
     if header.block.header.hash() != header.block.hash:
         raise SnapshotError("corrupt snapshot: the block record does not hash to its hash")
+    if [r.hash for r in header.txs] != header.block.tx_hashes:
+        raise SnapshotError("corrupt snapshot: its transactions are not the ones its block lists")
     if len(records) != header.records:
         raise SnapshotError(f"corrupt snapshot: {len(records)} records, the header says {header.records}")
     computed = recompute_commitment(records)
@@ -214,7 +224,7 @@ def import_into(store: ChainStore, path: Path, *, trusted_block_hash: bytes | No
         )
     alloc, orphan_codes = _alloc(records)
     number = header.block.header.number
-    writes = store.block_writes(header.block)
+    writes = store.block_writes(header.block, header.txs, header.logs)
     writes.append((META, b"history_floor", number.to_bytes(8, "big")))
     store.native.commit(
         number,

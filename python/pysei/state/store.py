@@ -178,14 +178,7 @@ class ChainStore:
     ) -> None:
         """Writes the block, its state changes and every index in one atomic transaction."""
         number = block.header.number
-        writes = self.block_writes(block)
-        for rec in txs:
-            writes.append((TXS, rec.hash, _encode(rec)))
-            writes.extend((ADDRESS_TXS, key, rec.hash) for key in _address_keys(rec))
-            if rec.contract_address is not None:
-                writes.append((CREATORS, rec.contract_address, rec.hash))
-        if logs:
-            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        writes = self.block_writes(block, txs, logs)
         self.native.commit(number, result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
 
     def rollback(self, to: int) -> BlockRecord:
@@ -237,14 +230,25 @@ class ChainStore:
         return self.native.get(CREATORS, address)
 
     @staticmethod
-    def block_writes(block: BlockRecord) -> list[tuple[str, bytes, bytes | None]]:
-        """The table writes that make ``block`` the stored head: its record, its hash index and the head mark."""
+    def block_writes(
+        block: BlockRecord, txs: Iterable[TxRecord] = (), logs: list[BlockLog] | None = None
+    ) -> list[tuple[str, bytes, bytes | None]]:
+        """The table writes that make ``block`` the stored head: its record, its hash index, the head mark, and its
+        transactions (with receipts) and logs."""
         number = block.header.number
-        return [
+        writes: list[tuple[str, bytes, bytes | None]] = [
             (BLOCKS, _num(number), _block_codec[0].encode(block)),
             (BLOCK_NUMBERS, block.hash, _num(number)),
             (META, b"head", _num(number)),
         ]
+        for rec in txs:
+            writes.append((TXS, rec.hash, _encode(rec)))
+            writes.extend((ADDRESS_TXS, key, rec.hash) for key in _address_keys(rec))
+            if rec.contract_address is not None:
+                writes.append((CREATORS, rec.contract_address, rec.hash))
+        if logs:
+            writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
+        return writes
 
 
 def _address_keys(rec: TxRecord) -> set[bytes]:

@@ -4,6 +4,8 @@
 //   PYSEI_RPC_URL       e.g. http://127.0.0.1:8545
 //   PYSEI_CHAIN_ID      e.g. 713714
 //   PYSEI_PRIVATE_KEYS  comma-separated 0x-hex private keys (first = deployer)
+//   PYSEI_REMOTE_ACCOUNTS=1  use the node's unlocked accounts instead (Hardhat's `accounts: "remote"`: the node
+//                        signs through eth_sendTransaction)
 //
 //   PYSEI_RPC_URL=... PYSEI_CHAIN_ID=... PYSEI_PRIVATE_KEYS=... npx hardhat test --network pysei
 //
@@ -60,7 +62,7 @@ module.exports = {
     pysei: {
       url: process.env.PYSEI_RPC_URL || "http://127.0.0.1:8545",
       chainId: Number(process.env.PYSEI_CHAIN_ID || 713714),
-      accounts: keys,
+      accounts: process.env.PYSEI_REMOTE_ACCOUNTS === "1" ? "remote" : keys,
       timeout: 60_000,
     },
   },

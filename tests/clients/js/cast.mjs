@@ -8,26 +8,14 @@
 // client, balance, nonce, gas-price, send (value + contract creation + call),
 // call (incl. revert reason), estimate, receipt, tx, block, logs, rpc.
 //
-// NOTE: the npm wrapper node_modules/.bin/cast (bin.mjs of @foundry-rs/cast
-// 1.7.1) always exits 0, even when cast fails, so the platform binary from the
-// optional dependency is used directly (CAST_BIN overrides).
+// The cast binary is found by lib/cast-bin.mjs (not the npm wrapper, which always exits 0).
 import { execFile } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { castBinary } from "./lib/cast-bin.mjs";
 import { check, checkEq, parseCommonArgs, runSteps } from "./lib/common.mjs";
 
 const NAME = "cast";
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { http, chainId, key, artifacts } = await parseCommonArgs("cast.mjs");
 
-function castBinary() {
-  if (process.env.CAST_BIN) return process.env.CAST_BIN;
-  const arch = { x64: "amd64", arm64: "arm64" }[process.arch];
-  const platformBin = path.join(HERE, "node_modules", "@foundry-rs", `cast-${process.platform}-${arch}`, "bin", "cast");
-  if (fs.existsSync(platformBin)) return platformBin;
-  throw new Error(`cast binary not found at ${platformBin}; run tests/clients/install.sh`);
-}
 const CAST = castBinary();
 
 /** Run cast; returns {code, stdout, stderr}. */

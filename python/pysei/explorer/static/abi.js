@@ -30,6 +30,11 @@ export const STANDARDS = {
   ],
 };
 
+// The project's own contracts (the benchmark workloads) decode like the standards; the server sends their ABIs.
+export const PROJECT = await (await fetch('project-abis.json')).json();
+
+const BUILT_IN = [...Object.entries(STANDARDS), ...Object.entries(PROJECT)].map(([k, v]) => [k, new ethers.Interface(v)]);
+
 const KEY = 'pysei-explorer-abis';
 
 /** ABIs the user added on the ABIs page: {label: {address (lower case) or '', abi: JSON text}}. */
@@ -53,7 +58,8 @@ export function removeAbi(label) {
   localStorage.setItem(KEY, JSON.stringify(all));
 }
 
-/** [source, Interface] candidates for a contract: its own uploaded ABI first, then global uploads, then the standards. */
+/** [source, Interface] candidates for a contract: its own uploaded ABI first, then global uploads, the standards,
+ * and the project's contracts. */
 function candidates(address) {
   const own = [];
   const global = [];
@@ -66,7 +72,7 @@ function candidates(address) {
       // a stored ABI that no longer parses is skipped; the ABIs page lists it for removal
     }
   }
-  return [...own, ...global, ...Object.entries(STANDARDS).map(([k, v]) => [k, new ethers.Interface(v)])];
+  return [...own, ...global, ...BUILT_IN];
 }
 
 const show = (v) => {

@@ -52,11 +52,11 @@ async function show() {
   stops = [];
   document.body.dataset.ready = '';
   const hash = location.hash;
-  const path = decodeURIComponent(location.hash.slice(1).split('?')[0] || '/');
-  const match = ROUTES.map(([re, name]) => [re.exec(path), name]).find(([m]) => m);
   let node;
   let page = 'notfound';
   try {
+    const path = decodeURIComponent(hash.slice(1).split('?')[0] || '/');
+    const match = ROUTES.map(([re, name]) => [re.exec(path), name]).find(([m]) => m);
     if (!match) {
       node = problem(`No page at ${path}.`);
     } else {
@@ -71,6 +71,7 @@ async function show() {
   main.replaceChildren(node);
   document.body.dataset.page = page;
   document.body.dataset.route = hash; // tests and the benchmark wait for this route's page to be ready
+  document.body.dataset.readyMs = performance.now().toFixed(1); // since navigation start: the load time
   document.body.dataset.ready = '1';
   window.scrollTo(0, 0);
 }
@@ -91,7 +92,11 @@ export async function resolve(query) {
 document.getElementById('search').addEventListener('submit', async (event) => {
   event.preventDefault();
   const input = document.getElementById('q');
-  location.hash = await resolve(input.value);
+  try {
+    location.hash = await resolve(input.value);
+  } catch (e) {
+    status.textContent = ` · search failed: ${e.message}`;
+  }
   input.value = '';
 });
 

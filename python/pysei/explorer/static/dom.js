@@ -21,9 +21,10 @@ export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG
 
 export const section = (title, ...content) => h('section', { class: 'card' }, h('h2', null, title), content);
 
-/** A definition list of [label, value] rows; rows whose value is undefined are left out. */
-export function kv(rows) {
-  return h('dl', { class: 'kv' }, rows.filter((r) => r && r[1] !== undefined).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+/** A definition list of [label, value] rows; rows whose value is undefined are left out. ``compact`` keeps the
+ * two columns on a phone (for short values). */
+export function kv(rows, compact = false) {
+  return h('dl', { class: compact ? 'kv compact' : 'kv' }, rows.filter((r) => r && r[1] !== undefined).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
 }
 
 /** A table; ``rows`` are arrays of cells (a cell is text, a node, or [node, attrs]). */

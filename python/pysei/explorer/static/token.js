@@ -10,7 +10,7 @@ const SELECTOR = {
 };
 export const TRANSFER = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef';
 const ERC721_ID = '80ac58cd';
-export const WINDOW = 2_000; // blocks of Transfer logs read at first; the pages offer ten times more each step
+export const WINDOW = 1_000; // blocks of Transfer logs read at first; the pages offer ten times more each step
 
 const word = (v) => v.toLowerCase().replace(/^0x/, '').padStart(64, '0');
 const ok = (r) => typeof r === 'string' && r.length >= 66;

@@ -1,5 +1,5 @@
 // ABIs the user adds (kept in this browser's localStorage) to decode calls, logs and errors beyond the standards.
-import { removeAbi, saveAbi, savedAbis, STANDARDS } from '../abi.js';
+import { PROJECT, removeAbi, saveAbi, savedAbis, STANDARDS } from '../abi.js';
 import { h, section, table } from '../dom.js';
 
 export async function render() {
@@ -35,5 +35,6 @@ export async function render() {
   return h('div', null,
     section('Your ABIs', list),
     section('Add an ABI', h('form', { class: 'stack', onsubmit: submit }, label, address, file, text, h('button', { type: 'submit' }, 'Save'), status)),
-    section('Built in', h('p', null, `Calls, events and errors of the ${Object.keys(STANDARDS).join(', ')} standards decode without an upload.`)));
+    section('Built in', h('p', null, `Calls, events and errors of the ${Object.keys(STANDARDS).join(', ')} standards and of the `
+      + `project's contracts (${Object.keys(PROJECT).join(', ')}) decode without an upload.`)));
 }

@@ -1,5 +1,5 @@
 // A block: header fields, its state commitment and certificate, execution statistics, transactions (paged).
-import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
+import { h, kv, problem, section, table, unavailable } from '../dom.js';
 import { count, gwei, hex, isHash, num, param, sei, when } from '../format.js';
 import { addrLink, blockLink, txLink } from '../links.js';
 import { RpcError, batch, call } from '../rpc.js';
@@ -12,10 +12,9 @@ export async function render(_ctx, id) {
   const n = num(block.number);
   const page = param('page', 0);
   const hashes = block.transactions.slice(page * PAGE, (page + 1) * PAGE);
-  const [commitment, stats, cert, ...rest] = await batch([
+  const [commitment, stats, ...rest] = await batch([
     ['sei_getStateCommitment', block.number],
     ['pysei_executionStats', hex(256)],
-    ['sei_getBlockCertificate', block.number],
     ...hashes.map((t) => ['eth_getTransactionByHash', t]),
     ...hashes.map((t) => ['eth_getTransactionReceipt', t]),
   ]);
@@ -49,20 +48,26 @@ export async function render(_ctx, id) {
       ['Next', h('a', { href: `#/block/${n + 1}` }, `block ${count(n + 1)}`)],
     ])),
     section('State commitment', commitmentView(commitment, block)),
-    section('Certificate', cert instanceof RpcError
-      ? (cert.missing ? unavailable('AppQC certification', 'sei_getBlockCertificate') : problem(cert.message))
-      : json(cert)),
-    section('Execution', stat ? json(stat) : h('p', { class: 'muted' }, 'Statistics are kept for the node\'s most recent blocks only.')),
+    section('Execution', stat ? kv(Object.entries(stat).map(([k, v]) => [k.replaceAll('_', ' '), String(v ?? 'parallel')]), true) : h('p', { class: 'muted' }, 'Statistics are kept for the node\'s most recent blocks only.')),
     section('Transactions', table(['Hash', 'From', 'To', 'Value', 'Gas used', 'Status'], rows, { empty: 'No transactions.' }), pager));
 }
 
 function commitmentView(c, block) {
   if (c instanceof RpcError) return c.missing ? unavailable('State commitment', 'sei_getStateCommitment') : problem(c.message);
-  return kv([
+  return h('div', null, kv([
     ['LtHash of the state after this block', h('span', { class: 'mono' }, c.commitment ?? 'not computed yet')],
     ['Certified in block', c.certifiedInBlock === undefined ? undefined : blockLink(c.certifiedInBlock)],
     ['Delay', c.delay === undefined ? undefined
       : `${num(c.delay)} blocks (this block's stateRoot certifies block ${Math.max(0, num(block.number) - num(c.delay))})`],
     ['Scheme', c.scheme],
-  ]);
+  ]), appQc(c));
+}
+
+/** Whether an AppQC (a quorum of validators' signatures over the commitment) certifies it: a consensus node adds
+ * ``certified``/``certifiedBy`` to sei_getStateCommitment; a single-sequencer devnet has no certificates. */
+function appQc(c) {
+  if (!('certified' in c)) return h('p', { class: 'na', 'data-unavailable': 'appqc' }, 'AppQC: not available on this node (no consensus: a single sequencer orders its blocks).');
+  if (!c.certified) return h('p', { 'data-appqc': 'pending' }, 'AppQC: not certified yet.');
+  return h('div', { 'data-appqc': 'certified' }, h('p', { class: 'ok' }, `AppQC: certified by ${c.certifiedBy.length} validators`),
+    h('ul', { class: 'plain' }, c.certifiedBy.map((key) => h('li', { class: 'mono break' }, key))));
 }

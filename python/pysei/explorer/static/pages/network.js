@@ -8,11 +8,14 @@ import { RpcError, batch } from '../rpc.js';
 const STATS = ['threads', 'incarnations', 'validation_aborts', 'dependency_waits', 'predicted_dependencies', 'lazy_credits', 'fallback'];
 
 export async function render(ctx) {
-  const body = h('div', null, await view());
-  ctx.onHead(async () => {
+  const first = await view();
+  const body = h('div', null, first.sections);
+  const refresh = async () => {
     const next = await view();
-    if (ctx.current()) body.replaceChildren(next);
-  });
+    if (ctx.current()) body.replaceChildren(...next.sections);
+  };
+  ctx.onHead(refresh);
+  if (first.consensus) ctx.every(2_000, refresh); // lanes and votes move between blocks too
   return body;
 }
 
@@ -25,13 +28,42 @@ async function view() {
     ['sei_validators'],
     ['sei_proposals'],
   ]);
-  return [
-    section('Consensus', optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
+  const live = !(consensus instanceof RpcError);
+  return { consensus: live, sections: [
+    section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
     section('Validators', optional(validators, 'Validators, stake and delegations', 'sei_validators')),
     section('Governance', optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
     section('State commitment', commitmentLag(head, commitment)),
     section('Parallel execution (recent blocks)', statsTable(stats)),
-  ];
+  ] };
+}
+
+/** Autobahn as this validator sees it: one row per lane (its tip car and how far it is committed), the slots and
+ * their commits by fast or slow path, view changes, peers. An unknown shape is shown as it is. */
+function consensusView(st) {
+  if (!Array.isArray(st.laneTips)) return json(st);
+  const commits = (st.fastCommits ?? 0) + (st.slowCommits ?? 0);
+  const lanes = st.laneTips.map((tip, lane) => {
+    const committed = (st.laneCommitted || [])[lane] ?? 0;
+    return h('tr', { 'data-lane': lane }, [`${lane}${lane === st.leader ? ' (leader)' : ''}`, count(tip), count(committed), count(tip - committed)].map((c) => h('td', null, c)));
+  });
+  return h('div', { 'data-consensus': '' },
+    kv([
+      ['This validator', `${st.validator}`],
+      ['Slot · view', `${count(st.slot)} · ${st.view}`],
+      ['Leader', `validator ${st.leader}`],
+      ['Committed slot', count(st.committedSlot)],
+      ['Executed block', st.executedBlock === undefined ? undefined : blockLink(st.executedBlock)],
+      ['Last certified block (AppQC)', st.lastCertifiedBlock === undefined || st.lastCertifiedBlock === null ? 'none yet' : blockLink(st.lastCertifiedBlock)],
+      ['Certification lag', st.lastCertifiedBlock == null || st.executedBlock === undefined ? undefined : `${count(st.executedBlock - st.lastCertifiedBlock)} blocks`],
+      ['Commits', `${count(st.fastCommits ?? 0)} fast path, ${count(st.slowCommits ?? 0)} slow path${commits ? ` (${((100 * (st.fastCommits ?? 0)) / commits).toFixed(1)}% fast)` : ''}`],
+      ['View changes', count(st.viewChanges ?? 0)],
+      ['Cars proposed', st.cars === undefined ? undefined : count(st.cars)],
+      ['Evidence of misbehaviour', st.evidence === undefined ? undefined : count(st.evidence)],
+    ], true),
+    h('h3', null, 'Lanes'),
+    table(['Lane', 'Tip car', 'Committed up to', 'Not yet committed'], lanes, { attrs: { id: 'lanes' } }),
+    st.peers ? [h('h3', null, 'Peers'), json(st.peers)] : null);
 }
 
 function optional(result, what, method) {

@@ -1,5 +1,4 @@
 // A transaction: status, value and fee, decoded input and logs, revert reason, call tree and state diff.
-import { decodeCall, decodeLog, decodeRevert } from '../abi.js';
 import { h, kv, problem, section, table, unavailable } from '../dom.js';
 import { big, count, gwei, hex, num, sei, when } from '../format.js';
 import { addrLink, blockLink, tokenLink } from '../links.js';
@@ -8,6 +7,8 @@ import { RpcError, all, batch } from '../rpc.js';
 const TRANSFER_EVENTS = new Set(['Transfer', 'TransferSingle', 'TransferBatch']);
 
 export async function render(_ctx, hash) {
+  // The decoders (ethers, 500 KB) load while the JSON-RPC reads are under way, not before them.
+  const loading = import('../abi.js');
   const [tx, receipt] = await all([['eth_getTransactionByHash', hash], ['eth_getTransactionReceipt', hash]]);
   if (!tx) return problem(`Transaction ${hash} is not known to this node.`);
   if (!receipt) return section('Transaction', kv([['Hash', h('span', { class: 'mono' }, hash)], ['Status', 'pending']]), fields(tx));
@@ -20,8 +21,9 @@ export async function render(_ctx, hash) {
   ]);
   const ok = receipt.status === '0x1';
   const fee = big(receipt.gasUsed) * big(receipt.effectiveGasPrice);
-  const decoded = decodeCall(tx.to, tx.input);
-  const reason = ok ? null : await revertReason(tx, calls);
+  const abi = await loading;
+  const decoded = abi.decodeCall(tx.to, tx.input);
+  const reason = ok ? null : await revertReason(tx, calls, abi);
 
   return h('div', null,
     section('Transaction', kv([
@@ -36,8 +38,8 @@ export async function render(_ctx, hash) {
       ['Fee', `${sei(fee)} (${count(num(receipt.gasUsed))} gas × ${gwei(receipt.effectiveGasPrice)})`],
     ]), fields(tx)),
     section('Input', inputView(tx, decoded)),
-    section(`Logs (${receipt.logs.length})`, logsView(receipt.logs)),
-    section('Call tree', calls instanceof RpcError ? traceMissing(calls, 'Call tree') : callTree(calls)),
+    section(`Logs (${receipt.logs.length})`, logsView(receipt.logs, abi)),
+    section('Call tree', calls instanceof RpcError ? traceMissing(calls, 'Call tree') : callTree(calls, abi)),
     section('State diff', diff instanceof RpcError ? traceMissing(diff, 'State diff') : diffView(diff)));
 }
 
@@ -57,16 +59,16 @@ function traceMissing(err, what) {
 }
 
 /** The revert reason: from the call tracer when the node has it, else by replaying the call on the parent state. */
-async function revertReason(tx, calls) {
+async function revertReason(tx, calls, abi) {
   if (calls && !(calls instanceof RpcError)) {
-    const r = calls.revertReason || decodeRevert(calls.output, tx.to) || calls.error;
+    const r = calls.revertReason || abi.decodeRevert(calls.output, tx.to) || calls.error;
     if (r) return r;
   }
   const parent = hex(Math.max(0, num(tx.blockNumber) - 1));
   const request = { from: tx.from, to: tx.to, data: tx.input, value: tx.value, gas: tx.gas };
   const [replay] = await batch([['eth_call', request, parent]]);
   if (!(replay instanceof RpcError)) return 'reverted (the replay on the parent block\'s state did not revert)';
-  return decodeRevert(replay.data, tx.to) || replay.message;
+  return abi.decodeRevert(replay.data, tx.to) || replay.message;
 }
 
 function argsTable(args) {
@@ -82,10 +84,10 @@ function inputView(tx, decoded) {
     h('p', null, h('strong', { class: 'mono' }, decoded.signature), h('span', { class: 'muted' }, ` (${decoded.source})`)), argsTable(decoded.args), raw);
 }
 
-function logsView(logs) {
+function logsView(logs, abi) {
   if (!logs.length) return h('p', { class: 'muted' }, 'No logs.');
   return h('ol', { class: 'logs' }, logs.map((log) => {
-    const d = decodeLog(log);
+    const d = abi.decodeLog(log);
     const at = d && TRANSFER_EVENTS.has(d.name) ? tokenLink(log.address, log.address) : addrLink(log.address, true);
     return h('li', { 'data-log': d ? d.name : '' },
       h('p', null, at, d ? h('span', null, ' · ', h('strong', { class: 'mono' }, d.signature), h('span', { class: 'muted' }, ` (${d.source})`)) : null),
@@ -93,8 +95,8 @@ function logsView(logs) {
   }));
 }
 
-function callTree(frame) {
-  const decoded = frame.to ? decodeCall(frame.to, frame.input) : null;
+function callTree(frame, abi) {
+  const decoded = frame.to ? abi.decodeCall(frame.to, frame.input) : null;
   const failed = frame.error || frame.revertReason;
   return h('ul', { class: 'calls' }, h('li', null,
     h('span', { class: 'mono' }, frame.type), ' ', addrLink(frame.from), ' → ', addrLink(frame.to),
@@ -102,7 +104,7 @@ function callTree(frame) {
     big(frame.value) ? ` · ${sei(frame.value)}` : '',
     frame.gasUsed ? ` · ${count(num(frame.gasUsed))} gas` : '',
     failed ? h('span', { class: 'bad' }, ` · ${frame.revertReason || frame.error}`) : null,
-    (frame.calls || []).map(callTree)));
+    (frame.calls || []).map((call) => callTree(call, abi))));
 }
 
 function diffView(diff) {

@@ -1,0 +1,261 @@
+//! Block assembly: folds transaction runs into the block in order (state, outcomes, receipts, blooms, roots).
+//! Sequential and parallel execution both build their output here.
+
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{map::HashMap, Bloom};
+use revm::{
+    context::result::ExecutionResult,
+    primitives::{Address, Bytes, B256},
+};
+
+use super::{
+    diff::TxRun, handler::halt_name, overlay::BlockState, roots::OrderedTrie, BlockOutput, ExecStats, TxAccess,
+    TxOutcome,
+};
+use crate::db::{StateReader, StoreError};
+
+/// Receipts with their blooms, the block bloom and the receipts trie, built in block order.
+#[derive(Default)]
+struct ReceiptsBuilder {
+    memo: BloomMemo,
+    receipts: Vec<ReceiptEnvelope>,
+    logs_bloom: Bloom,
+    trie: OrderedTrie,
+}
+
+impl ReceiptsBuilder {
+    fn push(&mut self, tx_type: u8, receipt: Receipt, bloom: Option<Bloom>) {
+        let logs_bloom = bloom.unwrap_or_else(|| self.memo.logs_bloom(&receipt.logs));
+        self.logs_bloom |= logs_bloom;
+        let receipt = wrap_receipt(tx_type, ReceiptWithBloom { receipt, logs_bloom });
+        self.trie.push(|buf| receipt.encode_2718(buf));
+        self.receipts.push(receipt);
+    }
+}
+
+/// When receipts and tries are built: as each transaction is pushed (the parallel executor folds in a thread of
+/// its own, concurrently with execution), or at the end with the two tries on two cores (sequential).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sealing {
+    AsPushed,
+    AtEnd,
+}
+
+/// Folds transaction runs into the block, in block order. Sequential and parallel execution both build their
+/// output here, so the two can only differ in which runs they feed in, never in how a block is assembled.
+pub(crate) struct BlockBuilder<'t> {
+    outcomes: Vec<TxOutcome>,
+    access: Vec<TxAccess>,
+    record_access: bool,
+    sealing: Sealing,
+    /// With `Sealing::AtEnd`: what the receipts and the transactions trie are built from.
+    included_raws: Vec<&'t [u8]>,
+    plain_receipts: Vec<(u8, Receipt, Option<Bloom>)>,
+    /// With `Sealing::AsPushed`: receipts and the transactions trie so far.
+    receipts: ReceiptsBuilder,
+    transactions: OrderedTrie,
+    included: usize,
+    cumulative: u64,
+}
+
+impl<'t> BlockBuilder<'t> {
+    pub(crate) fn new(n: usize, record_access: bool, sealing: Sealing) -> Self {
+        let deferred = if sealing == Sealing::AtEnd { n } else { 0 };
+        Self {
+            outcomes: Vec::with_capacity(n),
+            access: Vec::with_capacity(if record_access { n } else { 0 }),
+            record_access,
+            sealing,
+            included_raws: Vec::with_capacity(deferred),
+            plain_receipts: Vec::with_capacity(deferred),
+            receipts: ReceiptsBuilder { receipts: Vec::with_capacity(n - deferred), ..ReceiptsBuilder::default() },
+            transactions: OrderedTrie::default(),
+            included: 0,
+            cumulative: 0,
+        }
+    }
+
+    pub(crate) const fn cumulative_gas(&self) -> u64 {
+        self.cumulative
+    }
+
+    pub(crate) const fn records_access(&self) -> bool {
+        self.record_access
+    }
+
+    /// Appends the run of `raw` (of EIP-2718 type `tx_type`; `create_address` for a creation) to the block,
+    /// applying its state changes to `state`.
+    pub(crate) fn push<R: StateReader>(
+        &mut self,
+        state: &mut BlockState<'_, R>,
+        raw: &'t [u8],
+        tx_type: u8,
+        create_address: Option<Address>,
+        run: TxRun,
+        record: Option<TxAccess>,
+    ) -> Result<(), StoreError> {
+        let (result, diff, fee, bloom) = match run {
+            TxRun::Skipped(reason) => {
+                self.outcomes.push(TxOutcome {
+                    included: Err(reason),
+                    success: false,
+                    gas_used: 0,
+                    cumulative_gas_used: self.cumulative,
+                    receipt: None,
+                    contract_address: None,
+                    output: Bytes::new(),
+                    halt: None,
+                });
+                if self.record_access {
+                    self.access.push(TxAccess::default());
+                }
+                return Ok(());
+            }
+            TxRun::Executed { result, diff, fee, bloom } => (result, diff, fee, bloom),
+        };
+        let mut record = if self.record_access { Some(record.unwrap_or_default()) } else { None };
+        state.pending_fee = fee;
+        state.apply(diff, record.as_mut().map(|r| &mut r.writes))?;
+        self.access.extend(record);
+        let gas_used = result.gas().tx_gas_used();
+        self.cumulative += gas_used;
+        // As geth does, a creation's receipt names the address even when the creation failed.
+        let (success, output, halt) = match &result {
+            ExecutionResult::Success { output, .. } => (true, output.data().clone(), None),
+            ExecutionResult::Revert { output, .. } => (false, output.clone(), None),
+            ExecutionResult::Halt { reason, .. } => (false, Bytes::new(), Some(halt_name(reason))),
+        };
+        self.outcomes.push(TxOutcome {
+            included: Ok(()),
+            success,
+            gas_used,
+            cumulative_gas_used: self.cumulative,
+            receipt: Some(self.included),
+            contract_address: create_address,
+            output,
+            halt,
+        });
+        self.included += 1;
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(success),
+            cumulative_gas_used: self.cumulative,
+            logs: result.into_logs(),
+        };
+        match self.sealing {
+            Sealing::AsPushed => {
+                self.receipts.push(tx_type, receipt, bloom);
+                // The raw bytes are the EIP-2718 encodings: the trie takes them without re-encoding.
+                self.transactions.push(|buf| buf.extend_from_slice(raw));
+            }
+            Sealing::AtEnd => {
+                self.plain_receipts.push((tx_type, receipt, bloom));
+                self.included_raws.push(raw);
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds the fee delta, sorts the change set and completes receipts, blooms and roots.
+    pub(crate) fn finish<R: StateReader>(
+        mut self,
+        state: BlockState<'_, R>,
+        mut stats: ExecStats,
+    ) -> Result<BlockOutput, StoreError> {
+        stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
+        stats.gas_used = self.cumulative;
+        let (changes, fees) = state.into_changes()?;
+        let plain_receipts = std::mem::take(&mut self.plain_receipts);
+        let included_raws = std::mem::take(&mut self.included_raws);
+        let (mut receipts, mut transactions) = (self.receipts, self.transactions);
+        // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
+        rayon::join(
+            || plain_receipts.into_iter().for_each(|(ty, r, bloom)| receipts.push(ty, r, bloom)),
+            || included_raws.iter().for_each(|raw| transactions.push(|buf| buf.extend_from_slice(raw))),
+        );
+        Ok(BlockOutput {
+            outcomes: self.outcomes,
+            receipts_root: receipts.trie.root(),
+            receipts: receipts.receipts,
+            changes,
+            access: self.access,
+            gas_used: self.cumulative,
+            fees,
+            logs_bloom: receipts.logs_bloom,
+            transactions_root: transactions.root(),
+            stats,
+        })
+    }
+}
+
+/// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every
+/// log of a block, and each bloom input otherwise costs a keccak.
+#[derive(Default)]
+pub(crate) struct BloomMemo {
+    bits: HashMap<B256, Bloom>,
+}
+
+impl BloomMemo {
+    fn accrue(&mut self, bloom: &mut Bloom, input: &[u8]) {
+        let mut key = B256::ZERO;
+        key[32 - input.len()..].copy_from_slice(input);
+        // Addresses (20 bytes) and topics (32 bytes) cannot collide: the key also encodes the length.
+        key[0] ^= input.len() as u8;
+        let bits = self.bits.entry(key).or_insert_with(|| {
+            let mut b = Bloom::ZERO;
+            b.accrue(alloy_primitives::BloomInput::Raw(input));
+            b
+        });
+        *bloom |= *bits;
+    }
+
+    pub(crate) fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
+        let mut bloom = Bloom::ZERO;
+        for log in logs {
+            self.accrue(&mut bloom, log.address.as_slice());
+            for topic in log.topics() {
+                self.accrue(&mut bloom, topic.as_slice());
+            }
+        }
+        bloom
+    }
+}
+
+fn wrap_receipt(tx_type: u8, receipt: ReceiptWithBloom<Receipt>) -> ReceiptEnvelope {
+    match tx_type {
+        1 => ReceiptEnvelope::Eip2930(receipt),
+        2 => ReceiptEnvelope::Eip1559(receipt),
+        4 => ReceiptEnvelope::Eip7702(receipt),
+        _ => ReceiptEnvelope::Legacy(receipt),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Log, LogData};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The memoised bloom equals alloy's, whatever the mix of repeated and fresh addresses and topics.
+        #[test]
+        fn bloom_memo_matches_alloy(logs in proptest::collection::vec(
+            (0u8..4, proptest::collection::vec(0u8..6, 0..4), proptest::collection::vec(any::<u8>(), 0..40)), 0..12)
+        ) {
+            let logs: Vec<Log> = logs
+                .into_iter()
+                .map(|(a, topics, data)| Log {
+                    address: Address::with_last_byte(a),
+                    data: LogData::new_unchecked(topics.into_iter().map(B256::with_last_byte).collect(), data.into()),
+                })
+                .collect();
+            let mut memo = BloomMemo::default();
+            // Twice, so the second pass runs entirely from the memo.
+            for _ in 0..2 {
+                let expected = alloy_primitives::logs_bloom(logs.iter());
+                prop_assert_eq!(memo.logs_bloom(&logs), expected);
+            }
+        }
+    }
+}

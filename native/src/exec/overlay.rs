@@ -1,0 +1,220 @@
+//! The block overlay: the committed snapshot underneath, this block's writes on top. revm reads through it
+//! (`Database`), each executed transaction's diff is applied to it, and at the end of the block it becomes the
+//! sorted change set the store commits.
+
+use alloy_primitives::map::{HashMap, HashSet};
+use revm::{
+    bytecode::Bytecode,
+    database_interface::Database,
+    primitives::{Address, B256, U256},
+    state::AccountInfo,
+};
+
+use super::{
+    diff::{AccountChange, AccountDiff, TxDiff},
+    handler::FeeSink,
+    Location, TxAccess,
+};
+use crate::db::{StateChanges, StateReader, StoreError};
+
+/// A value in the block overlay; `dirty` when this block wrote it (else it is a cached read).
+#[derive(Debug, Clone)]
+struct Slot<T> {
+    value: T,
+    dirty: bool,
+}
+
+impl<T> Slot<T> {
+    const fn clean(value: T) -> Self {
+        Self { value, dirty: false }
+    }
+
+    const fn written(value: T) -> Self {
+        Self { value, dirty: true }
+    }
+}
+
+/// The block-level view of state: committed snapshot underneath, this block's writes on top.
+pub struct BlockState<'r, R> {
+    reader: &'r R,
+    accounts: HashMap<Address, Slot<Option<AccountInfo>>>,
+    /// Per account, so that wiping an account's storage is one removal.
+    storage: HashMap<Address, HashMap<U256, Slot<U256>>>,
+    /// Accounts whose committed storage no longer counts (destroyed or re-created in this block).
+    wiped: HashSet<Address>,
+    new_codes: HashMap<B256, Bytecode>,
+    fee_collector: Address,
+    /// Fee credits not yet folded into the collector's balance.
+    fee_delta: U256,
+    /// The running transaction's fee, credited after its state is applied.
+    pub(crate) pending_fee: U256,
+    fees_total: U256,
+    record: Option<TxAccess>,
+}
+
+impl<'r, R: StateReader> BlockState<'r, R> {
+    pub fn new(reader: &'r R, fee_collector: Address) -> Self {
+        Self {
+            reader,
+            accounts: HashMap::default(),
+            storage: HashMap::default(),
+            wiped: HashSet::default(),
+            new_codes: HashMap::default(),
+            fee_collector,
+            fee_delta: U256::ZERO,
+            pending_fee: U256::ZERO,
+            fees_total: U256::ZERO,
+            record: None,
+        }
+    }
+
+    pub(crate) fn start_recording(&mut self) {
+        self.record = Some(TxAccess::default());
+    }
+
+    pub(crate) fn take_record(&mut self) -> Option<TxAccess> {
+        self.record.take()
+    }
+
+    fn load_account(&mut self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        if let Some(slot) = self.accounts.get(&address) {
+            return Ok(slot.value.clone());
+        }
+        let info = self.reader.account(address)?;
+        self.accounts.insert(address, Slot::clean(info.clone()));
+        Ok(info)
+    }
+
+    /// Applies one transaction's state diff (what `CacheDB::commit` does with a journal, plus EIP-161 deletions
+    /// and the fee delta). With `writes`, also lists the locations written.
+    pub(super) fn apply(&mut self, diff: TxDiff, mut writes: Option<&mut Vec<Location>>) -> Result<(), StoreError> {
+        for AccountDiff { address, change } in diff.0 {
+            if address == self.fee_collector {
+                // The transaction saw committed balance + pending delta, so what it leaves already includes it.
+                self.fee_delta = U256::ZERO;
+            }
+            match change {
+                AccountChange::Cleared { destructed, .. } => {
+                    // SELFDESTRUCT, or EIP-161: a touched account left empty ceases to exist.
+                    // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
+                    let existed = self.load_account(address)?.is_some();
+                    if existed || destructed {
+                        self.accounts.insert(address, Slot::written(None));
+                        self.wipe(address);
+                        if let Some(w) = writes.as_mut() {
+                            w.push(Location::Account(address));
+                        }
+                    }
+                }
+                AccountChange::Written { info, created, code, storage } => {
+                    if created {
+                        self.wipe(address);
+                    }
+                    if let Some(code) = code {
+                        self.new_codes.entry(info.code_hash).or_insert(code);
+                    }
+                    self.accounts.insert(address, Slot::written(Some(info)));
+                    if let Some(w) = writes.as_mut() {
+                        w.push(Location::Account(address));
+                    }
+                    if !storage.is_empty() {
+                        let slots = self.storage.entry(address).or_default();
+                        for (slot, value) in storage {
+                            slots.insert(slot, Slot::written(value));
+                            if let Some(w) = writes.as_mut() {
+                                w.push(Location::Storage(address, slot));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.fee_delta += self.pending_fee;
+        self.fees_total += self.pending_fee;
+        self.pending_fee = U256::ZERO;
+        Ok(())
+    }
+
+    fn wipe(&mut self, address: Address) {
+        self.wiped.insert(address);
+        self.storage.remove(&address);
+    }
+
+    /// Folds the fee delta into the collector and produces the change set to commit (sorted, so that the
+    /// commit writes LMDB in key order and the digest is canonical).
+    pub(super) fn into_changes(mut self) -> Result<(StateChanges, U256), StoreError> {
+        if !self.fee_delta.is_zero() {
+            let collector = self.fee_collector;
+            let mut info = self.load_account(collector)?.unwrap_or_default();
+            info.balance += self.fee_delta;
+            self.accounts.insert(collector, Slot::written(Some(info)));
+        }
+        let mut accounts: Vec<_> =
+            self.accounts.into_iter().filter(|(_, s)| s.dirty).map(|(a, s)| (a, s.value)).collect();
+        accounts.sort_unstable_by_key(|(a, _)| *a);
+        let mut wiped: Vec<_> = self.wiped.into_iter().collect();
+        wiped.sort_unstable();
+        let mut storage: Vec<_> = self
+            .storage
+            .into_iter()
+            .flat_map(|(a, slots)| slots.into_iter().filter(|(_, s)| s.dirty).map(move |(k, s)| (a, k, s.value)))
+            .collect();
+        storage.sort_unstable_by_key(|(a, k, _)| (*a, *k));
+        // Only code that an account holds at the end of the block is state: a contract created and destroyed
+        // within the block, or a 7702 delegation replaced by a later one, leaves nothing behind.
+        let live: HashSet<B256> = accounts.iter().filter_map(|(_, info)| info.as_ref().map(|i| i.code_hash)).collect();
+        let mut codes: Vec<_> = self.new_codes.into_iter().filter(|(h, _)| live.contains(h)).collect();
+        codes.sort_unstable_by_key(|(h, _)| *h);
+        let changes = StateChanges { accounts, wiped, storage, codes };
+        Ok((changes, self.fees_total))
+    }
+}
+
+impl<R> FeeSink for BlockState<'_, R> {
+    fn credit_fee(&mut self, amount: U256) {
+        self.pending_fee += amount;
+    }
+}
+
+impl<R: StateReader> Database for BlockState<'_, R> {
+    type Error = StoreError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        let mut info = self.load_account(address)?;
+        if let Some(record) = self.record.as_mut() {
+            record.reads.push(Location::Account(address));
+        }
+        if address == self.fee_collector && !self.fee_delta.is_zero() {
+            if let Some(record) = self.record.as_mut() {
+                record.read_fee_collector = true;
+            }
+            let mut with_fees = info.unwrap_or_default();
+            with_fees.balance += self.fee_delta;
+            info = Some(with_fees);
+        }
+        Ok(info)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StoreError> {
+        if let Some(code) = self.new_codes.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        self.reader.code(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        if let Some(record) = self.record.as_mut() {
+            record.reads.push(Location::Storage(address, slot));
+        }
+        if let Some(value) = self.storage.get(&address).and_then(|slots| slots.get(&slot)) {
+            return Ok(value.value);
+        }
+        let value = if self.wiped.contains(&address) { U256::ZERO } else { self.reader.storage(address, slot)? };
+        self.storage.entry(address).or_default().insert(slot, Slot::clean(value));
+        Ok(value)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, StoreError> {
+        self.reader.block_hash(number)
+    }
+}

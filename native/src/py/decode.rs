@@ -1,0 +1,98 @@
+//! Transaction decoding as Python sees it: decoded fields as tuples in `pysei.chain.transaction.Transaction`
+//! order.
+
+use pyo3::{
+    exceptions::PyValueError,
+    prelude::*,
+    types::{PyBytes, PyList, PyTuple},
+};
+use revm::primitives::{keccak256, Address};
+
+use super::conversions::big;
+use crate::decode;
+
+pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, PyAny>> {
+    use alloy_consensus::Transaction as _;
+    let e = &d.envelope;
+    let sig = e.signature();
+    let access_list: Vec<(Bound<'py, PyBytes>, Vec<Bound<'py, PyBytes>>)> = e
+        .access_list()
+        .map(|l| {
+            l.iter()
+                .map(|item| {
+                    (
+                        PyBytes::new(py, item.address.as_slice()),
+                        item.storage_keys.iter().map(|k| PyBytes::new(py, k.as_slice())).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let to = e.to().map(|a| PyBytes::new(py, a.as_slice()));
+    let v: u64 = match e {
+        alloy_consensus::TxEnvelope::Legacy(tx) => match tx.tx().chain_id {
+            Some(id) => 35 + 2 * id + u64::from(sig.v()),
+            None => 27 + u64::from(sig.v()),
+        },
+        _ => u64::from(sig.v()),
+    };
+    let fields: Vec<Bound<'py, PyAny>> = vec![
+        PyBytes::new(py, d.hash.as_slice()).into_any(),
+        PyBytes::new(py, d.sender.as_slice()).into_any(),
+        e.nonce().into_pyobject(py)?.into_any(),
+        e.gas_limit().into_pyobject(py)?.into_any(),
+        e.max_fee_per_gas().into_pyobject(py)?.into_any(),
+        e.max_priority_fee_per_gas().unwrap_or(e.max_fee_per_gas()).into_pyobject(py)?.into_any(),
+        big(e.value()).into_pyobject(py)?.into_any(),
+        to.into_pyobject(py)?.into_any(),
+        PyBytes::new(py, e.input()).into_any(),
+        (e.tx_type() as u8).into_pyobject(py)?.into_any(),
+        e.chain_id().into_pyobject(py)?.into_any(),
+        v.into_pyobject(py)?.into_any(),
+        big(sig.r()).into_pyobject(py)?.into_any(),
+        big(sig.s()).into_pyobject(py)?.into_any(),
+        access_list.into_pyobject(py)?.into_any(),
+        e.gas_price().into_pyobject(py)?.into_any(),
+        decode::intrinsic_gas(e, d.sender).into_pyobject(py)?.into_any(),
+    ];
+    Ok(PyTuple::new(py, fields)?.into_any())
+}
+
+/// Decodes and sender-recovers raw transactions (in parallel, GIL released). Per input: a tuple of fields in
+/// `pysei.chain.transaction.Transaction` order followed by the intrinsic gas, or an error string.
+#[pyfunction]
+pub(super) fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
+    let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+    let decoded = py.detach(|| decode::decode_batch(&refs));
+    let items = decoded
+        .iter()
+        .map(|d| match d {
+            Ok(d) => tx_tuple(py, d),
+            Err(e) => Ok(e.to_string().into_pyobject(py)?.into_any()),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}
+
+/// Decodes transactions whose senders are already known (read back from the store): no signature recovery.
+/// Same tuples as `decode_transactions`; raises ValueError on bytes that do not decode.
+#[pyfunction]
+pub(super) fn decode_with_senders<'py>(
+    py: Python<'py>,
+    raws: Vec<Vec<u8>>,
+    senders: &[u8],
+) -> PyResult<Bound<'py, PyList>> {
+    if senders.len() != raws.len() * 20 {
+        return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
+    }
+    let items = raws
+        .iter()
+        .zip(senders.chunks_exact(20))
+        .map(|(raw, sender)| {
+            let envelope = decode::decode_envelope(raw).map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let d = decode::DecodedTx { hash: keccak256(raw), envelope, sender: Address::from_slice(sender) };
+            tx_tuple(py, &d)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
+}

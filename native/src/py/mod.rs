@@ -1,0 +1,54 @@
+//! The Python binding (`pysei._native`): a thin layer that converts arguments, releases the GIL for the work,
+//! and converts results. Logic lives in the other modules; `pysei/execution/native.py` is its only importer.
+//!
+//! One module per concern: `store` (the LMDB store), `block` (block parameters, execution and its result),
+//! `decode` (transaction decoding), `call` (the simulator), `trace` (tracers) and `conversions` (Python values ↔ kernel types).
+//! This file registers them as the `_native` module.
+
+mod block;
+mod call;
+mod conversions;
+mod decode;
+mod store;
+mod trace;
+
+use pyo3::{prelude::*, types::PyBytes};
+use revm::primitives::keccak256;
+
+/// The 2048-bit bloom of `(address, [topics])` logs (a receipt's `logsBloom`).
+#[pyfunction]
+fn logs_bloom<'py>(py: Python<'py>, logs: Vec<(Vec<u8>, Vec<Vec<u8>>)>) -> Bound<'py, PyBytes> {
+    let mut bloom = alloy_primitives::Bloom::ZERO;
+    for (address, topics) in &logs {
+        bloom.accrue(alloy_primitives::BloomInput::Raw(address));
+        for topic in topics {
+            bloom.accrue(alloy_primitives::BloomInput::Raw(topic));
+        }
+    }
+    PyBytes::new(py, bloom.as_slice())
+}
+
+#[pyfunction]
+fn keccak<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, keccak256(data).as_slice())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<store::PyStore>()?;
+    m.add_class::<block::PyBlockEnv>()?;
+    m.add_class::<block::PyBlockResult>()?;
+    m.add_function(wrap_pyfunction!(decode::decode_transactions, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::decode_with_senders, m)?)?;
+    m.add_function(wrap_pyfunction!(block::execute_block, m)?)?;
+    m.add_function(wrap_pyfunction!(call::call, m)?)?;
+    m.add_function(wrap_pyfunction!(call::estimate_gas, m)?)?;
+    m.add_function(wrap_pyfunction!(call::create_access_list, m)?)?;
+    m.add_function(wrap_pyfunction!(keccak, m)?)?;
+    m.add_function(wrap_pyfunction!(block::execute_in_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::trace_block, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::trace_call, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
