@@ -33,7 +33,9 @@ def scrape(port: int) -> dict[str, float]:
 
 def test_metrics_move_with_blocks_and_calls(tmp_path: Path) -> None:
     port = free_port()
-    node = start_devnet(tmp_path, "--automine", "--metrics-port", str(port), "--log-format", "json")
+    node = start_devnet(
+        tmp_path, "--automine", "--metrics-port", str(port), "--log-format", "json", "--log-level", "info"
+    )
     try:
         before = scrape(port)
         assert before["chain_head_block"] == 0

@@ -438,6 +438,28 @@ impl Store {
         keys.iter().map(|k| Ok(db.get(&rtxn, k)?.map(<[u8]>::to_vec))).collect()
     }
 
+    /// Up to `limit` entries of a named table with keys in `[start, end)`, in key order or, with `reverse`,
+    /// from the last one down (an index scan: the node's address index pages through an address's transactions).
+    pub fn scan(
+        &self,
+        table: &str,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let db = self.table(table)?;
+        let rtxn = self.env.read_txn()?;
+        let range = (std::ops::Bound::Included(start), std::ops::Bound::Excluded(end));
+        let copy = |item: Result<(&[u8], &[u8]), heed::Error>| item.map(|(k, v)| (k.to_vec(), v.to_vec()));
+        let out: Result<Vec<_>, heed::Error> = if reverse {
+            db.rev_range(&rtxn, &range)?.take(limit).map(copy).collect()
+        } else {
+            db.range(&rtxn, &range)?.take(limit).map(copy).collect()
+        };
+        Ok(out?)
+    }
+
     /// Every record of the state as the commitment encodes it (`history` keys: `a ‖ address` → account record,
     /// `c ‖ code_hash` → code, `s ‖ address ‖ slot` → value), from one snapshot: snapshots export it and a
     /// commitment recomputed from scratch hashes it.

@@ -77,6 +77,23 @@ impl PyStore {
         Ok(value.map(|v| PyBytes::new(py, &v).unbind()))
     }
 
+    /// Up to `limit` `(key, value)` entries of a named table with keys in `[start, end)`, ascending or (`reverse`)
+    /// descending.
+    #[pyo3(signature = (table, start, end, *, reverse = false, limit = 1000))]
+    #[allow(clippy::type_complexity)]
+    fn scan(
+        &self,
+        py: Python<'_>,
+        table: &str,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        limit: usize,
+    ) -> PyResult<Vec<(Py<PyBytes>, Py<PyBytes>)>> {
+        let entries = py.detach(|| self.inner.scan(table, start, end, reverse, limit)).map_err(store_err)?;
+        Ok(entries.iter().map(|(k, v)| (PyBytes::new(py, k).unbind(), PyBytes::new(py, v).unbind())).collect())
+    }
+
     fn get_many(&self, py: Python<'_>, table: &str, keys: Vec<Vec<u8>>) -> PyResult<Vec<Option<Py<PyBytes>>>> {
         let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         let values = py.detach(|| self.inner.get_many(table, &refs)).map_err(store_err)?;

@@ -70,6 +70,7 @@ def rpc_api(node: Node, consensus: ConsensusView | None = None) -> RpcApi:
             consensus=consensus,
             dev=node.dev,
             tracer=simulator,
+            index=node.store,
         )
     )
 

@@ -434,6 +434,7 @@ class Mempool:
         self._price_heap = []
         self._heap_live = False
         self._n_pending = 0
+        self._dropped.clear()  # notes about skips in blocks that no longer exist
         return dropped
 
     # ------------------------------------------------------------------ queries

@@ -27,6 +27,7 @@ from pysei.rpc.fanout import Fanout
 from pysei.rpc.filters import FilterRegistry
 from pysei.rpc.ingest import Ingest
 from pysei.rpc.interfaces import (
+    AddressIndex,
     ChainHead,
     ChainReader,
     ChainSettings,
@@ -41,6 +42,7 @@ from pysei.rpc.interfaces import (
     TxSubmitter,
 )
 from pysei.rpc.net import Net
+from pysei.rpc.ots import Otterscan
 from pysei.rpc.pysei import Pysei
 from pysei.rpc.sei import Sei
 from pysei.rpc.subscriptions import Subscriptions
@@ -70,6 +72,8 @@ class Services:
     """A devnet's dev controls (anvil_*/hardhat_*/evm_*, impersonation); None: the dev methods are refused."""
     tracer: Tracer | None = None
     """Replays transactions with a tracer (debug_trace*, trace_*); None: those methods are not served."""
+    index: AddressIndex | None = None
+    """The address index (Otterscan's ots_* with the tracer); None: not served."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,8 @@ def build_api(services: Services) -> RpcApi:
         table.add(Consensus(s.consensus))
     if s.tracer is not None:
         table.add(Tracing(view, s.tracer))
+        if s.index is not None:
+            table.add(Otterscan(view, s.index, s.tracer))
     for name, handler in DevApi(s.dev, view).methods.items():
         table.register(name, handler)
     if s.dev is not None:

@@ -126,6 +126,21 @@ class Simulator(Protocol):
     ) -> tuple[AccessList, CallResult]: ...
 
 
+class AddressIndex(Protocol):
+    """The address index written with each block commit (Otterscan's searches)."""
+
+    def address_txs(
+        self, address: bytes, *, below: int | None, above: int | None, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """``(block, tx hash)`` of an address's transactions below ``below`` (newest first) or above ``above``
+        (oldest first)."""
+        ...
+
+    def creator(self, address: bytes) -> bytes | None:
+        """The transaction that deployed a contract at top level."""
+        ...
+
+
 class Tracer(Protocol):
     """Replays committed transactions, or a call, with one of the kernel's tracers (``kind`` "geth", "parity" or
     "replay" with ``options`` as JSON); answers JSON. Raises ValueError with the reason a trace is refused."""

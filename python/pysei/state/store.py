@@ -39,7 +39,13 @@ COLD_BLOCKS = "cold_blocks"
 COLD_TXS = "cold_txs"
 """transaction hash → number (8 bytes) ‖ position in the block (4 bytes), for transactions in the cold tier"""
 
-TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META, COLD_BLOCKS, COLD_TXS]
+ADDRESS_TXS = "address_txs"
+"""address (20) ‖ number (8) ‖ position in the block (4) → transaction hash, for each address a transaction was
+sent from or to or created (the Otterscan search index; it stays in LMDB when its blocks move to the cold tier)"""
+CREATORS = "creators"
+"""contract address → hash of the transaction whose top-level creation deployed it"""
+
+TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META, COLD_BLOCKS, COLD_TXS, ADDRESS_TXS, CREATORS]
 
 _block_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(BlockRecord))
 _location_decoder = msgspec.msgpack.Decoder(ColdLocation)
@@ -201,10 +207,32 @@ class ChainStore:
                 (BLOCK_NUMBERS, block.hash, None),
                 (BLOCK_LOGS, _num(number), None),
             ]
-            writes += [(TXS, h, None) for h in block.tx_hashes]
+            for rec in self.txs(block.tx_hashes):
+                assert rec is not None, f"a transaction of hot block {number} is missing"
+                writes.append((TXS, rec.hash, None))
+                writes.extend((ADDRESS_TXS, key, None) for key in _address_keys(rec))
+                if rec.contract_address is not None:
+                    writes.append((CREATORS, rec.contract_address, None))
         writes.append((META, b"head", _num(to)))
         self.native.rollback(to, head, writes)
         return target
+
+    # --- address index -------------------------------------------------------------------------------------
+    def address_txs(
+        self, address: bytes, *, below: int | None, above: int | None, limit: int
+    ) -> list[tuple[int, bytes]]:
+        """``(block number, tx hash)`` of up to ``limit`` transactions of ``address`` (sent, received, created) in
+        blocks below ``below`` (newest first) or above ``above`` (oldest first)."""
+        if below is not None:
+            start, end, reverse = address, address + _num(below), True
+        else:
+            start, end, reverse = address + _num((above or 0) + 1), address + b"\xff" * 12, False
+        entries = self.native.scan(ADDRESS_TXS, start, end, reverse=reverse, limit=limit)
+        return [(int.from_bytes(k[20:28], "big"), v) for k, v in entries]
+
+    def creator(self, address: bytes) -> bytes | None:
+        """The transaction that deployed ``address`` at top level, if one did."""
+        return self.native.get(CREATORS, address)
 
     @staticmethod
     def block_writes(
@@ -218,7 +246,17 @@ class ChainStore:
             (BLOCK_NUMBERS, block.hash, _num(number)),
             (META, b"head", _num(number)),
         ]
-        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
+        for rec in txs:
+            writes.append((TXS, rec.hash, _encode(rec)))
+            writes.extend((ADDRESS_TXS, key, rec.hash) for key in _address_keys(rec))
+            if rec.contract_address is not None:
+                writes.append((CREATORS, rec.contract_address, rec.hash))
         if logs:
             writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
         return writes
+
+
+def _address_keys(rec: TxRecord) -> set[bytes]:
+    """The address index keys of a transaction: its sender, recipient and created contract."""
+    position = _num(rec.block_number) + rec.index.to_bytes(4, "big")
+    return {a + position for a in (rec.sender, rec.to, rec.contract_address) if a is not None}
