@@ -4,7 +4,6 @@ front of a node, ``pysei bench …`` measures."""
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import shutil
