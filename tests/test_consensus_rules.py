@@ -205,3 +205,37 @@ def test_signed_messages_and_certificates_verify() -> None:
     forged.sigs[0] = Sig(3, forged.sigs[0].sig)
     assert Commit(p, forged).verify(committee) is not None
     assert make_committee([(k.pubkey, 1, "h", 1, 1) for k in reversed(keys)]).members[0].pubkey == keys[0].pubkey
+
+
+def _sample_messages() -> list[bytes]:
+    committee, keys = committee_of([1, 1, 1, 1])
+    car = Car(1, 1, ZERO, [b"tx"], None).signed(keys[1])
+    d = car.digest()
+    poa = PoA(1, 1, d, [Sig(k.index, k.sign(CarVote.message(1, 1, d))) for k in keys[:2]])
+    p = Proposal(3, 7, [poa])
+    qc = QC(PREPARE, 3, 0, p.digest(), [Sig(k.index, b"s" * 64) for k in keys[:3]])
+    msgs = [car, poa, Commit(p, qc), Timeout(3, 1, qc, p, 0, p, 2, b"s" * 64), TC(3, 1, [])]
+    return [msgspec.msgpack.encode(m) for m in msgs]
+
+
+@SETTINGS
+@given(
+    st.sampled_from(_sample_messages()), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8)
+)
+def test_mutated_frames_are_refused_or_verified_never_crash(frame: bytes, flips: list[tuple[int, int]]) -> None:
+    """No input from a peer crashes a validator: a corrupted frame either fails to decode or decodes into a
+    message whose verify() answers (an error string or a boolean) without raising."""
+    from pysei.consensus.messages import Message
+
+    committee, _ = committee_of([1, 1, 1, 1])
+    data = bytearray(frame)
+    for pos, value in flips:
+        if data:
+            data[pos % len(data)] = value
+    try:
+        msg = msgspec.msgpack.Decoder(Message).decode(bytes(data))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return
+    verify = getattr(msg, "verify", None)
+    if verify is not None:
+        assert verify(committee) is None or isinstance(verify(committee), (str, bool))

@@ -232,8 +232,14 @@ def test_reverted_transaction_shows_reason(node: Devnet, chain: dict[str, Any], 
 
 
 def test_network_page(node: Devnet, chain: dict[str, Any], page: Page) -> None:
+    deadline = time.monotonic() + 30
+    while _rpc(node.http_url, "sei_getStateCommitment", "latest")["commitment"] is None:  # the worker trails
+        assert time.monotonic() < deadline, "the commitment worker did not reach the head of an idle devnet"
+        time.sleep(0.1)
     open_page(page, node.http_url, "/network", shot="network")
     expect(page.locator("#exec-stats tbody tr").first).to_be_visible()
+    # The page reads the worker's lag: 0 once it has reached the head (waited for above).
+    expect(page.locator("[data-commitment-lag]")).to_have_attribute("data-commitment-lag", "0")
     for method in ("sei_consensusStatus", "sei_validators", "sei_proposals"):
         # Present on a node that has consensus and staking; otherwise a note, not an error.
         assert page.locator(f"[data-unavailable='{method}']").count() in (0, 1)

@@ -7,6 +7,7 @@ must read the same on both.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -172,6 +173,35 @@ def test_subscribe_syncing(pysei: Devnet) -> None:
         assert orjson.loads(ws.recv(timeout=10)) == {"jsonrpc": "2.0", "id": 2, "result": True}
     error = rpc(pysei.http_url, "eth_subscribe", "syncing")["error"]
     assert isinstance(error, dict) and "notifications not supported over HTTP" in str(error["message"])
+
+
+# --------------------------------------------------------------------------------------------- documentation
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def documented_methods() -> list[str]:
+    """The devnet methods the README's "JSON-RPC methods" section lists (``X/ByHash`` expands to both names)."""
+    text = README.read_text()
+    section = text[text.index("### JSON-RPC methods") :]
+    section = section[: section.index("\n- **")]
+    # Methods of a validator (sei_consensusStatus & co.) are not on the devnet; tests/test_localnet.py has them.
+    section = re.sub(r"on\s+a\s+validator\s+also[^.]*\.", "", section)
+    names = []
+    for name in re.findall(r"`([a-z0-9]+_[A-Za-z0-9_/]+)`", section):
+        first, *variants = name.split("/")
+        names.append(first)
+        stem = re.sub(r"By[A-Z][a-z]+$", "", first)
+        names += [stem + v for v in variants]
+    return names
+
+
+def test_every_documented_method_is_served(pysei: Devnet) -> None:
+    names = documented_methods()
+    assert len(names) >= 45 and "eth_getBlockTransactionCountByHash" in names, names
+    for name in names:
+        error = rpc(pysei.http_url, name).get("error")
+        assert not (isinstance(error, dict) and "does not exist" in str(error["message"])), name
 
 
 # --------------------------------------------------------------------------------------------- CORS

@@ -1,6 +1,7 @@
 //! The benchmark ceiling: the same block through plain revm (mainnet handler, `transact_commit`) over revm's
 //! in-memory `CacheDB`, with no store, no deferred fees and no access recording. `pysei bench exec` reports the
-//! kernel's speed as a ratio of this.
+//! kernel's speed as a ratio of this. It has Sei's precompiles, so a block calling the module precompiles does
+//! the same work (and uses the same gas) in both.
 
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ use crate::{
     db::StateChanges,
     decode::{decode_envelope, tx_env},
     exec::{BlockParams, OrderedTx},
+    precompiles::SeiPrecompiles,
 };
 
 /// Runs `txs` on plain revm over an in-memory database seeded with `genesis`; returns (gas used, seconds of
@@ -37,8 +39,12 @@ pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[Ordere
     for (address, slot, value) in &genesis.storage {
         db.insert_account_storage(*address, *slot, *value).expect("in-memory db");
     }
-    let mut evm =
-        Context::mainnet().with_db(db).with_block(params.block_env()).with_cfg(params.cfg_env()).build_mainnet();
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_block(params.block_env())
+        .with_cfg(params.cfg_env())
+        .build_mainnet()
+        .with_precompiles(SeiPrecompiles::with_host(params.spec, params.host.clone()));
     let start = Instant::now();
     let mut gas = 0;
     for tx in txs {

@@ -44,6 +44,8 @@ pub enum StoreError {
     ChangeSet(#[from] history::MalformedChangeSet),
     #[error("change set of block {0} is missing: the commitment cannot advance past it")]
     MissingChangeSet(u64),
+    #[error("end of block: {0}")]
+    EndBlock(String),
 }
 
 impl revm::database_interface::DBErrorMarker for StoreError {}
@@ -147,6 +149,13 @@ pub struct TableWrite {
     pub key: Vec<u8>,
     /// `None` deletes the key.
     pub value: Option<Vec<u8>>,
+}
+
+/// A put into one of the node's named tables, borrowed (the kernel's own encoded records).
+pub struct TablePut<'a> {
+    pub table: &'a str,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
 }
 
 pub fn encode_account(info: &AccountInfo) -> [u8; 72] {
@@ -312,14 +321,15 @@ impl Store {
     }
 
     /// Writes block `number`'s state changes, its change set and history index, canonical block hashes and the
-    /// node's records (blocks, receipts, indexes) in one atomic LMDB write transaction: a crash leaves either
-    /// all of it or none. Returns the number of records the block changed.
+    /// node's records (blocks, receipts, indexes; `writes` and `puts`) in one atomic LMDB write transaction: a
+    /// crash leaves either all of it or none. Returns the number of records the block changed.
     pub fn commit(
         &self,
         number: u64,
         changes: &StateChanges,
         hashes: &[(u64, B256)],
         writes: &[TableWrite],
+        puts: &[TablePut<'_>],
         commitments: &[(u64, B256)],
     ) -> Result<usize, StoreError> {
         let mut wtxn = self.env.write_txn()?;
@@ -335,6 +345,9 @@ impl Store {
             self.block_hash.put(&mut wtxn, &number.to_be_bytes(), hash.as_slice())?;
         }
         self.put_writes(&mut wtxn, writes)?;
+        for put in puts {
+            self.table(put.table)?.put(&mut wtxn, put.key, put.value)?;
+        }
         wtxn.commit()?;
         Ok(changed.len())
     }

@@ -11,9 +11,11 @@ mod db;
 mod decode;
 mod exec;
 mod history;
+mod modules;
 mod parallel;
 mod precompiles;
 mod py;
+mod records;
 #[cfg(test)]
 mod testutil;
 mod trace;

@@ -55,7 +55,7 @@ use crate::{
             build_evm, execute_prepared, into_run, prepare, AccountChange, AccountDiff, BlockBuilder, BlockState,
             BloomMemo, ExecStats, Prepared, Sealing, SeiEvm, SeiHandler, TxDiff, TxRun,
         },
-        execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess,
+        execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess, TxMeta,
     },
     precompiles::HOST_CALL_DEFERRED,
 };
@@ -295,7 +295,7 @@ where
         return sequential("a transaction could not be committed", stats, None);
     }
     let finish_start = std::time::Instant::now();
-    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() })?;
+    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() }, params.timestamp)?;
     let busy_ns = stats.busy_ns + finish_start.elapsed().as_nanos() as u64;
     Ok((output, ParallelStats { busy_ns, ..stats }))
 }
@@ -344,8 +344,7 @@ fn fold<'t, R: StateReader>(
             }
         }
         let done = shared.results[k].lock().expect("result").take().expect("a committed transaction was executed");
-        let (tx_type, create_address) =
-            shared.prepared[k].as_ref().map_or((0, None), |p| (p.tx_type, p.create_address));
+        let meta = shared.prepared[k].as_ref().map_or_else(|_| TxMeta::default(), |p| p.meta);
         let record = builder.records_access().then(|| TxAccess {
             reads: shared
                 .mv
@@ -360,7 +359,7 @@ fn fold<'t, R: StateReader>(
             writes: Vec::new(),
             read_fee_collector: done.read_collector,
         });
-        builder.push(state, tx.raw, tx_type, create_address, done.run, record)?;
+        builder.push(state, tx.raw, meta, done.run, record)?;
     }
     let busy = started.elapsed().saturating_sub(waited);
     shared.busy_ns.fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);

@@ -93,6 +93,7 @@ impl SeiPrecompiles {
 
     fn warm_set(eth: &EthPrecompiles, host: &HostRegistry) -> AddressSet {
         let mut warm = eth.warm_addresses().clone();
+        warm.extend(crate::modules::MODULES);
         warm.extend(host.entries.iter().map(|(a, _)| *a));
         warm
     }
@@ -110,6 +111,10 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
     }
 
     fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
+        // Module precompiles go through the journal only, so they run speculatively like any contract code.
+        if let Some(result) = crate::modules::run(context, inputs) {
+            return Ok(Some(result));
+        }
         if let Some(precompile) = self.host.get(&inputs.bytecode_address) {
             if self.defer_host_calls {
                 return Err(HOST_CALL_DEFERRED.to_string());

@@ -112,6 +112,7 @@ def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="delete the chain in --data-dir and start a new one")
     p.add_argument("--accounts", type=_int_in(0, 1000), default=20, help="number of funded dev accounts")
     p.add_argument("--mnemonic", type=_mnemonic, default=DEV_MNEMONIC, help="BIP-39 mnemonic of the dev accounts")
+    p.add_argument("--genesis", type=Path, default=None, help="network genesis file (default: the built-in one)")
     p.add_argument(
         "--exec-threads",
         type=_int_in(1, 256),
@@ -375,6 +376,7 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         reset=args.reset,
         dev_accounts=args.accounts,
         mnemonic=args.mnemonic,
+        genesis=args.genesis,
         exec_threads=args.exec_threads,
         commitment_delay=args.commitment_delay,
         fsync=not args.no_fsync,
@@ -386,6 +388,48 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         dev_methods=not args.no_dev_methods,
         metrics_port=args.metrics_port,
     )
+
+
+def _genesis_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("genesis", help="write or validate a network genesis file (10B SEI, validators, parameters)")
+    g = p.add_subparsers(dest="action", required=True)
+    w = g.add_parser("write", help="write the network genesis (48/20/20/9/3 allocation of 10B SEI) to a file")
+    w.add_argument("--out", type=Path, required=True)
+    w.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
+    w.add_argument(
+        "--validator",
+        action="append",
+        default=[],
+        metavar="0xOPERATOR[:SEI]",
+        help="a validator and its self-delegation in SEI (default 1,000,000), funded from the foundation's share;"
+        " repeatable (default: one placeholder validator)",
+    )
+    w.add_argument("--unbonding-time", type=int, default=21 * 86_400, help="seconds of block time (default 21 days)")
+    w.add_argument("--max-entries", type=int, default=7, help="unbonding entries per delegator and validator")
+    v = g.add_parser("validate", help="check a genesis file and print its allocation")
+    v.add_argument("file", type=Path)
+
+
+def _genesis(args: argparse.Namespace) -> int:
+    from pysei.chain import genesis as gen
+
+    try:
+        if args.action == "write":
+            validators = []
+            for spec in args.validator:
+                operator, _, sei = spec.partition(":")
+                validators.append((operator, int(sei or 1_000_000) * gen.USEI_PER_SEI))
+            staking = gen.StakingParams(unbonding_time=args.unbonding_time, max_entries=args.max_entries)
+            genesis = gen.default_genesis(args.chain_id, validators or None, staking)
+            gen.validate(genesis)
+            args.out.write_bytes(gen.dump(genesis))
+        else:
+            genesis = gen.load(args.file)
+    except (gen.GenesisError, ValueError) as e:
+        print(f"invalid genesis: {e}", file=sys.stderr)
+        return 1
+    gen.print_summary(genesis)
+    return 0
 
 
 def _explorer_parser(sub: argparse._SubParsersAction) -> None:
@@ -402,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     _init_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
+    _genesis_parser(sub)
+    from pysei.token_cli import add_parsers as add_token_parsers
+
+    add_token_parsers(sub)
     _explorer_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
@@ -438,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
         return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
+    if args.command == "genesis":
+        return _genesis(args)
     if args.command == "explorer":
         import asyncio
         import contextlib

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pysei import _native
-from pysei._native import BlockEnv, BlockResult, Store, keccak, logs_bloom
+from pysei._native import MODULE_CODE, BlockEnv, BlockRecords, BlockResult, Store, keccak, logs_bloom, module_genesis
 
 if TYPE_CHECKING:
     from pysei._native import CallRequest as NativeCallRequest
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BlockEnv",
     "BlockOverrides",
+    "BlockRecords",
     "BlockResult",
+    "MODULE_CODE",
     "CallRequest",
     "CallResult",
     "StateOverride",
@@ -35,6 +37,7 @@ __all__ = [
     "execute_in_memory",
     "keccak",
     "logs_bloom",
+    "module_genesis",
     "trace_block",
     "trace_call",
 ]

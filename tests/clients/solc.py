@@ -54,6 +54,14 @@ def artifacts() -> dict[str, Any]:
     return data
 
 
+def interface(name: str) -> list[dict[str, Any]]:
+    """The ABI of an interface (no bytecode), e.g. a precompile's."""
+    interfaces = artifacts().get("interfaces", {})
+    if name not in interfaces:
+        raise KeyError(f"interface {name!r} not in artifacts (have {sorted(interfaces)})")
+    return list(interfaces[name]["abi"])
+
+
 def contract(name: str) -> dict[str, Any]:
     contracts = artifacts()["contracts"]
     if name not in contracts:

@@ -6,11 +6,11 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{map::HashMap, Bloom};
 use revm::{
     context::result::ExecutionResult,
-    primitives::{Address, Bytes, B256},
+    primitives::{Bytes, B256},
 };
 
 use super::{
-    diff::TxRun, handler::halt_name, overlay::BlockState, roots::OrderedTrie, BlockOutput, ExecStats, TxAccess,
+    diff::TxRun, handler::halt_name, overlay::BlockState, roots::OrderedTrie, BlockOutput, ExecStats, TxAccess, TxMeta,
     TxOutcome,
 };
 use crate::db::{StateReader, StoreError};
@@ -84,14 +84,13 @@ impl<'t> BlockBuilder<'t> {
         self.record_access
     }
 
-    /// Appends the run of `raw` (of EIP-2718 type `tx_type`; `create_address` for a creation) to the block,
+    /// Appends the run of `raw` (decoded into `meta`) to the block,
     /// applying its state changes to `state`.
     pub(crate) fn push<R: StateReader>(
         &mut self,
         state: &mut BlockState<'_, R>,
         raw: &'t [u8],
-        tx_type: u8,
-        create_address: Option<Address>,
+        meta: TxMeta,
         run: TxRun,
         record: Option<TxAccess>,
     ) -> Result<(), StoreError> {
@@ -104,6 +103,7 @@ impl<'t> BlockBuilder<'t> {
                     cumulative_gas_used: self.cumulative,
                     receipt: None,
                     contract_address: None,
+                    meta: TxMeta::default(),
                     output: Bytes::new(),
                     halt: None,
                 });
@@ -132,7 +132,8 @@ impl<'t> BlockBuilder<'t> {
             gas_used,
             cumulative_gas_used: self.cumulative,
             receipt: Some(self.included),
-            contract_address: create_address,
+            contract_address: meta.create_address,
+            meta,
             output,
             halt,
         });
@@ -144,24 +145,27 @@ impl<'t> BlockBuilder<'t> {
         };
         match self.sealing {
             Sealing::AsPushed => {
-                self.receipts.push(tx_type, receipt, bloom);
+                self.receipts.push(meta.tx_type, receipt, bloom);
                 // The raw bytes are the EIP-2718 encodings: the trie takes them without re-encoding.
                 self.transactions.push(|buf| buf.extend_from_slice(raw));
             }
             Sealing::AtEnd => {
-                self.plain_receipts.push((tx_type, receipt, bloom));
+                self.plain_receipts.push((meta.tx_type, receipt, bloom));
                 self.included_raws.push(raw);
             }
         }
         Ok(())
     }
 
-    /// Folds the fee delta, sorts the change set and completes receipts, blooms and roots.
+    /// Runs the modules' end-of-block logic (at block time `now`), folds the fee delta, sorts the change set and
+    /// completes receipts, blooms and roots.
     pub(crate) fn finish<R: StateReader>(
         mut self,
-        state: BlockState<'_, R>,
+        mut state: BlockState<'_, R>,
         mut stats: ExecStats,
+        now: u64,
     ) -> Result<BlockOutput, StoreError> {
+        crate::modules::end_block::run(&mut state, now)?;
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
         let (changes, fees) = state.into_changes()?;
@@ -232,7 +236,7 @@ fn wrap_receipt(tx_type: u8, receipt: ReceiptWithBloom<Receipt>) -> ReceiptEnvel
 
 #[cfg(test)]
 mod tests {
-    use alloy_primitives::{Log, LogData};
+    use alloy_primitives::{Address, Log, LogData};
     use proptest::prelude::*;
 
     use super::*;

@@ -112,10 +112,36 @@ pub struct TxOutcome {
     /// Index into `BlockOutput::receipts` (which holds the logs and bloom) for an included transaction.
     pub receipt: Option<usize>,
     pub contract_address: Option<Address>,
+    /// The transaction's type, callee and fees (default for a skipped one).
+    pub meta: TxMeta,
     /// Return data, or revert data for a failed call.
     pub output: Bytes,
     /// Why the EVM halted (out of gas, invalid opcode…) when it did.
     pub halt: Option<String>,
+}
+
+/// What block assembly and the stored record keep of a decoded transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxMeta {
+    /// EIP-2718 type (0 for legacy).
+    pub tx_type: u8,
+    /// The callee; `None` for a creation.
+    pub to: Option<Address>,
+    /// The address a creation deploys to.
+    pub create_address: Option<Address>,
+    /// The gas price of a legacy or access-list transaction, the fee cap of a dynamic-fee one.
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: Option<u128>,
+}
+
+impl TxMeta {
+    /// The price per gas paid in a block with `base_fee` (EIP-1559; a legacy price is paid as is).
+    pub fn effective_gas_price(&self, base_fee: u64) -> u128 {
+        match self.max_priority_fee_per_gas {
+            Some(tip) => self.max_fee_per_gas.min(u128::from(base_fee).saturating_add(tip)),
+            None => self.max_fee_per_gas,
+        }
+    }
 }
 
 /// Per-block statistics for logs and metrics.
@@ -150,15 +176,20 @@ pub struct OrderedTx<'a> {
 /// The decoded form of an ordered transaction, or why it cannot be executed at all.
 pub(crate) struct Prepared {
     pub(crate) env: TxEnv,
-    pub(crate) tx_type: u8,
-    pub(crate) create_address: Option<Address>,
+    pub(crate) meta: TxMeta,
 }
 
 pub(crate) fn prepare(tx: &OrderedTx<'_>) -> Result<Prepared, String> {
     let envelope = decode_envelope(tx.raw).map_err(|e| e.to_string())?;
     let env = tx_env(&envelope, tx.sender);
-    let create_address = env.kind.is_create().then(|| tx.sender.create(env.nonce));
-    Ok(Prepared { env, tx_type: envelope.tx_type() as u8, create_address })
+    let meta = TxMeta {
+        tx_type: envelope.tx_type() as u8,
+        to: env.kind.to().copied(),
+        create_address: env.kind.is_create().then(|| tx.sender.create(env.nonce)),
+        max_fee_per_gas: env.gas_price,
+        max_priority_fee_per_gas: env.gas_priority_fee,
+    };
+    Ok(Prepared { env, meta })
 }
 
 /// Executes an ordered block sequentially. `record_access` also returns per-transaction read/write sets.
@@ -187,13 +218,25 @@ pub(crate) fn execute_prepared<R: StateReader>(
             let prepared = match prepared {
                 Ok(p) => p,
                 Err(reason) => {
-                    builder.push(evm.ctx.journaled_state.database, tx.raw, 0, None, TxRun::Skipped(reason), None)?;
+                    builder.push(
+                        evm.ctx.journaled_state.database,
+                        tx.raw,
+                        TxMeta::default(),
+                        TxRun::Skipped(reason),
+                        None,
+                    )?;
                     continue;
                 }
             };
             if builder.cumulative_gas().saturating_add(prepared.env.gas_limit) > params.gas_limit {
                 let reason = "gas limit reached: transaction does not fit in the block".to_string();
-                builder.push(evm.ctx.journaled_state.database, tx.raw, 0, None, TxRun::Skipped(reason), None)?;
+                builder.push(
+                    evm.ctx.journaled_state.database,
+                    tx.raw,
+                    TxMeta::default(),
+                    TxRun::Skipped(reason),
+                    None,
+                )?;
                 continue;
             }
             if record_access {
@@ -206,10 +249,10 @@ pub(crate) fn execute_prepared<R: StateReader>(
             let fee = std::mem::take(&mut state.pending_fee);
             let record = state.take_record();
             let run = into_run(result, journal, fee)?;
-            builder.push(state, tx.raw, prepared.tx_type, prepared.create_address, run, record)?;
+            builder.push(state, tx.raw, prepared.meta, run, record)?;
         }
     }
-    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() })
+    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() }, params.timestamp)
 }
 
 #[cfg(test)]

@@ -76,6 +76,38 @@ impl<'r, R: StateReader> BlockState<'r, R> {
         self.record.take()
     }
 
+    /// A balance, without the pending fee credits of the collector (end-of-block module logic).
+    pub(crate) fn account_balance(&mut self, address: Address) -> Result<U256, StoreError> {
+        Ok(self.load_account(address)?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    /// Sets a balance (end-of-block module logic); the account is created if absent.
+    pub(crate) fn set_balance(&mut self, address: Address, balance: U256) -> Result<(), StoreError> {
+        let mut info = self.load_account(address)?.unwrap_or_default();
+        info.balance = balance;
+        self.accounts.insert(address, Slot::written(Some(info)));
+        Ok(())
+    }
+
+    /// Writes a storage slot (end-of-block module logic).
+    pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
+        self.storage.entry(address).or_default().insert(slot, Slot::written(value));
+    }
+
+    /// This block's changes to `address`'s storage so far: (slot, value at the block's start, value now).
+    pub(crate) fn changed_storage(&self, address: Address) -> Result<Vec<(U256, U256, U256)>, StoreError> {
+        let Some(slots) = self.storage.get(&address) else { return Ok(Vec::new()) };
+        let wiped = self.wiped.contains(&address);
+        let mut out = Vec::new();
+        for (slot, value) in slots.iter().filter(|(_, s)| s.dirty) {
+            let before = if wiped { U256::ZERO } else { self.reader.storage(address, *slot)? };
+            if before != value.value {
+                out.push((*slot, before, value.value));
+            }
+        }
+        Ok(out)
+    }
+
     fn load_account(&mut self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
         if let Some(slot) = self.accounts.get(&address) {
             return Ok(slot.value.clone());

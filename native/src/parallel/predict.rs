@@ -214,7 +214,9 @@ impl Learned {
         let Some(to) = tx.to else { return };
         if callee.is_none() && tx.input.is_empty() {
             out.push(Location::Credit(to));
-        } else if tx.carries_value || callee.is_none() {
+        } else if (tx.carries_value || callee.is_none()) && !crate::modules::MODULES.contains(&to) {
+            // A module precompile's own account ends every call as it began (it passes on the value it
+            // receives), so calls to it never write it.
             out.push(Location::Account(to));
         }
         let (Some(callee), Some(sel)) = (callee, selector(tx.input)) else { return };

@@ -3,7 +3,7 @@
 
 use num_bigint::BigUint;
 use pyo3::{
-    exceptions::PyValueError,
+    exceptions::{PyIndexError, PyValueError},
     prelude::*,
     pybacked::PyBackedBytes,
     types::{PyBytes, PyList, PyTuple},
@@ -18,6 +18,7 @@ use crate::{
     db::StateChanges,
     exec::{BlockOutput, BlockParams, Location, OrderedTx},
     parallel::{execute_block_parallel, ParallelStats, PredictMode},
+    records::{encode_block, BlockRecords},
 };
 
 /// The non-transaction part of a block (number, time, limits, fee collector, chain).
@@ -67,6 +68,68 @@ pub(super) type AccessSet = (Vec<Vec<u8>>, Vec<Vec<u8>>, bool);
 pub(super) struct PyBlockResult {
     pub(super) output: BlockOutput,
     parallel: ParallelStats,
+    /// The block's input, kept (borrowed from Python, not copied) for encoding its records.
+    raws: Vec<PyBackedBytes>,
+    senders: Vec<u8>,
+    number: u64,
+    base_fee: u64,
+}
+
+impl PyBlockResult {
+    fn ordered(&self) -> Vec<OrderedTx<'_>> {
+        ordered(&self.raws, &self.senders)
+    }
+}
+
+fn ordered<'a>(raws: &'a [PyBackedBytes], senders: &[u8]) -> Vec<OrderedTx<'a>> {
+    raws.iter()
+        .zip(senders.chunks_exact(20))
+        .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
+        .collect()
+}
+
+/// A block's stored records (see `records.rs`), encoded by `BlockResult.records` and committed by
+/// `Store.commit`; Python reads them through msgspec views without re-encoding.
+#[pyclass(frozen, name = "BlockRecords", module = "pysei._native")]
+pub(super) struct PyBlockRecords {
+    pub(super) inner: BlockRecords,
+}
+
+#[pymethods]
+impl PyBlockRecords {
+    /// The included transactions' hashes, in block order.
+    fn tx_hashes<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.inner.txs.iter().map(|(h, _)| PyBytes::new(py, h.as_slice())).collect()
+    }
+
+    /// The number of included transactions.
+    fn __len__(&self) -> usize {
+        self.inner.txs.len()
+    }
+
+    /// The encoded `TxRecord` of the `index`-th included transaction (copied out only when asked for).
+    fn __getitem__<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let (_, record) =
+            self.inner.txs.get(index).ok_or_else(|| PyIndexError::new_err("record index out of range"))?;
+        Ok(PyBytes::new(py, record))
+    }
+
+    /// The encoded `list[BlockLog]`, or None for a block without logs.
+    #[getter]
+    fn logs<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.inner.logs.as_ref().map(|l| PyBytes::new(py, l))
+    }
+
+    #[getter]
+    fn log_count(&self) -> usize {
+        self.inner.log_count
+    }
+
+    /// The included transactions' encoded size, summed.
+    #[getter]
+    fn raw_bytes(&self) -> usize {
+        self.inner.raw_bytes
+    }
 }
 
 pub(super) fn log_tuple<'py>(py: Python<'py>, log: &alloy_primitives::Log) -> PyResult<Bound<'py, PyTuple>> {
@@ -118,6 +181,21 @@ impl PyBlockResult {
             })
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
+    }
+
+    /// The stored records of the block once its header is sealed as `block_hash` (GIL released).
+    fn records(&self, py: Python<'_>, block_hash: &[u8]) -> PyResult<PyBlockRecords> {
+        let block_hash = b256(block_hash)?;
+        let inner = py
+            .detach(|| encode_block(&self.output, &self.ordered(), self.number, block_hash, self.base_fee))
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(PyBlockRecords { inner })
+    }
+
+    /// `(position, reason)` of each ordered transaction that was skipped.
+    fn skipped(&self) -> Vec<(usize, String)> {
+        let outcomes = self.output.outcomes.iter().enumerate();
+        outcomes.filter_map(|(i, o)| o.included.as_ref().err().map(|r| (i, r.clone()))).collect()
     }
 
     #[getter]
@@ -241,15 +319,12 @@ pub(super) fn execute_block(
     }
     let (output, parallel) = py
         .detach(|| {
-            let txs: Vec<OrderedTx<'_>> = raws
-                .iter()
-                .zip(senders.chunks_exact(20))
-                .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
-                .collect();
+            let txs = ordered(&raws, senders);
             execute_block_parallel(&|| store.inner.snapshot(), &env.inner, &txs, record_access, threads, mode)
         })
         .map_err(store_err)?;
-    Ok(PyBlockResult { output, parallel })
+    let (number, base_fee) = (env.inner.number, env.inner.base_fee);
+    Ok(PyBlockResult { output, parallel, raws, senders: senders.to_vec(), number, base_fee })
 }
 
 /// The benchmark ceiling: `raws` on plain revm over an in-memory database seeded with `alloc` (GIL released).

@@ -2,13 +2,15 @@
 //! and converts results. Logic lives in the other modules; `pysei/execution/native.py` is its only importer.
 //!
 //! One module per concern: `store` (the LMDB store), `block` (block parameters, execution and its result),
-//! `decode` (transaction decoding), `call` (the simulator), `trace` (tracers) and `conversions` (Python values ↔ kernel types).
+//! `decode` (transaction decoding), `call` (the simulator), `trace` (tracers), `modules` (the modules' genesis)
+//! and `conversions` (Python values ↔ kernel types).
 //! This file registers them as the `_native` module.
 
 mod block;
 mod call;
 mod conversions;
 mod decode;
+mod modules;
 mod store;
 mod trace;
 
@@ -38,6 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::PyStore>()?;
     m.add_class::<block::PyBlockEnv>()?;
     m.add_class::<block::PyBlockResult>()?;
+    m.add_class::<block::PyBlockRecords>()?;
     m.add_function(wrap_pyfunction!(decode::decode_transactions, m)?)?;
     m.add_function(wrap_pyfunction!(decode::decode_with_senders, m)?)?;
     m.add_function(wrap_pyfunction!(block::execute_block, m)?)?;
@@ -47,6 +50,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keccak, m)?)?;
     m.add_function(wrap_pyfunction!(block::execute_in_memory, m)?)?;
     m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
+    m.add_function(wrap_pyfunction!(modules::module_genesis, m)?)?;
+    m.add("MODULE_CODE", PyBytes::new(m.py(), &crate::modules::MODULE_CODE))?;
     m.add_function(wrap_pyfunction!(trace::trace_block, m)?)?;
     m.add_function(wrap_pyfunction!(trace::trace_call, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

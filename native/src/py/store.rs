@@ -1,7 +1,7 @@
 //! `Store`: the LMDB flat store as Python sees it (state reads, named tables, the block commit, history and the
 //! commitment).
 
-use std::path::PathBuf;
+use std::{borrow::Cow, path::PathBuf};
 
 use num_bigint::BigUint;
 use pyo3::{exceptions::PyValueError, prelude::*, types::PyBytes};
@@ -11,10 +11,10 @@ use revm::{
 };
 
 use super::{
-    block::PyBlockResult,
+    block::{PyBlockRecords, PyBlockResult},
     conversions::{address, append_alloc, b256, big, store_err, u256, AllocEntry},
 };
-use crate::db::{StateReader, Store, TableWrite};
+use crate::db::{StateChanges, StateReader, Store, TablePut, TableWrite};
 
 /// The LMDB flat store. One per process (LMDB forbids opening an environment twice).
 #[pyclass(frozen, name = "Store", module = "pysei._native")]
@@ -86,10 +86,11 @@ impl PyStore {
     /// Atomically commits block `number`: its executed state changes (if any), genesis or snapshot allocations
     /// (if any) and extra `codes` (a snapshot's code no account holds any more), its change set and history
     /// index, canonical block hashes, the node's table writes `(table, key, value-or-None)` and known
-    /// `commitments` `(number, digest)` (a snapshot's). Returns the number of state records the block changed.
+    /// `commitments` `(number, digest)` (a snapshot's), and the block's encoded `records` as `(transactions
+    /// table, logs table, records)`. Returns the number of state records the block changed.
     #[pyo3(signature = (
         number, *, result = None, alloc = None, codes = Vec::new(), hashes = Vec::new(), writes = Vec::new(),
-        commitments = Vec::new()
+        commitments = Vec::new(), records = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn commit(
@@ -102,21 +103,37 @@ impl PyStore {
         hashes: Vec<(u64, Vec<u8>)>,
         writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
         commitments: Vec<(u64, Vec<u8>)>,
+        records: Option<(String, String, PyRef<'_, PyBlockRecords>)>,
     ) -> PyResult<usize> {
-        let mut changes = result.map(|r| r.output.changes.clone()).unwrap_or_default();
+        // Borrowed unless allocations or codes are added: a large block's change set is megabytes.
+        let mut changes = match &result {
+            Some(r) => Cow::Borrowed(&r.output.changes),
+            None => Cow::Owned(StateChanges::default()),
+        };
         if let Some(alloc) = alloc {
-            append_alloc(&mut changes, alloc)?;
+            append_alloc(changes.to_mut(), alloc)?;
         }
         for code in codes {
             let code = Bytecode::new_raw(Bytes::from(code));
-            changes.codes.push((code.hash_slow(), code));
+            changes.to_mut().codes.push((code.hash_slow(), code));
         }
         let hashes: Vec<(u64, B256)> = hashes.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
         let commitments: Vec<(u64, B256)> =
             commitments.iter().map(|(n, h)| Ok((*n, b256(h)?))).collect::<PyResult<_>>()?;
         let writes: Vec<TableWrite> =
             writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
-        py.detach(|| self.inner.commit(number, &changes, &hashes, &writes, &commitments)).map_err(store_err)
+        let number_key = number.to_be_bytes();
+        let mut puts = Vec::new();
+        if let Some((txs_table, logs_table, records)) = &records {
+            let r = &records.inner;
+            let txs =
+                r.txs.iter().map(|(hash, record)| TablePut { table: txs_table, key: hash.as_slice(), value: record });
+            puts.extend(txs);
+            if let Some(logs) = &r.logs {
+                puts.push(TablePut { table: logs_table, key: &number_key, value: logs });
+            }
+        }
+        py.detach(|| self.inner.commit(number, &changes, &hashes, &writes, &puts, &commitments)).map_err(store_err)
     }
 
     /// The raw change set of block `number` while it is hot (None once moved to the cold tier or pruned).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
@@ -70,6 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", default="erc20", help="comma-separated: " + ", ".join(loadgen.WORKLOADS))
     p.add_argument("--rounds", type=int, default=1, help="repetitions; medians with min–max are reported")
     p.add_argument("--out", type=Path, help="write results.json, report.md and PNG plots to this directory")
+    p.add_argument("--json", action="store_true", help="print results.json's content on stdout (tables go to stderr)")
     _add_load_options(p)
     p.add_argument("--seed", type=int, default=1, help="seed of the benchmark accounts and recipients")
     p.add_argument("--max-rss-mb", type=float, default=6_000, help="stop a node whose memory passes this")
@@ -332,8 +334,8 @@ def environment() -> dict[str, Any]:
 
 
 # --- the command ----------------------------------------------------------------------------------------------------
-def _console() -> Console:
-    console = Console()
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
     if not console.is_terminal:
         console.width = max(console.width, 180)  # the tables stay readable in logs
     return console
@@ -348,7 +350,7 @@ def _check_lanes(console: Console, args: argparse.Namespace) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    console = _console()
+    console = _console(stderr=args.json)
     _check_lanes(console, args)
     try:
         modes = parse_targets(args.targets)
@@ -471,6 +473,8 @@ def main(args: argparse.Namespace) -> int:
 
         files = write_outputs(args.out, results)
         console.print("wrote " + ", ".join(str(f) for f in files))
+    if args.json:
+        print(json.dumps(results, default=str))
     return 0 if all(r["ok"] for r in runs) else 1
 
 

@@ -18,7 +18,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -33,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workload", default="erc20", help="comma-separated: " + ", ".join(WORKLOADS))
     p.add_argument("--txs", type=int, default=20_000)
     p.add_argument("--rounds", type=int, default=5, help="timed repetitions; the median is reported")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object (tables go to stderr)")
     p.add_argument(
         "--threads",
         default="1," + str(os.cpu_count() or 1),
@@ -74,7 +77,7 @@ class Runs:
 
 def main(args: argparse.Namespace) -> int:
     # Wide enough for the table when the output is not a terminal (rich assumes 80 columns then).
-    console = Console(width=max(130, shutil.get_terminal_size().columns))
+    console = Console(width=max(130, shutil.get_terminal_size().columns), stderr=args.json)
     workloads = [w.strip() for w in str(args.workload).split(",") if w.strip()]
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
@@ -83,10 +86,14 @@ def main(args: argparse.Namespace) -> int:
     threads = sorted({max(1, int(t)) for t in str(args.threads).split(",") if t.strip()})
     # Parallel runs are measured with and without prediction: the difference is what prediction buys.
     engines = [Engine(t, predict) for t in threads for predict in ((True,) if t == 1 else (True, False))]
+    figures: dict[str, dict[str, Any]] = {}
     for workload in workloads:
-        status = _bench(console, workload, args.txs, args.rounds, engines)
-        if status:
-            return status
+        result = _bench(console, workload, args.txs, args.rounds, engines)
+        if isinstance(result, int):
+            return result
+        figures[workload] = result
+    if args.json:
+        print(orjson.dumps({"bench": "exec", "txs": args.txs, "rounds": args.rounds, "workloads": figures}).decode())
     return 0
 
 
@@ -96,7 +103,8 @@ def _ran(engine: Engine, fallback: str | None) -> str:
     return "sequential" if engine.threads == 1 else f"sequential: {fallback}"
 
 
-def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: list[Engine]) -> int:
+def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: list[Engine]) -> int | dict[str, Any]:
+    """Prints the workload's table; returns its figures (medians), or an exit status when the run is broken."""
     with console.status(f"signing {n_txs:,} {workload} transactions"):
         work = build(workload, n_txs)
     senders = b"".join(work.senders)
@@ -156,6 +164,7 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
     table = Table(title=f"pysei bench exec — {workload}, {n_txs:,} txs, median of {rounds} (kernel over LMDB)")
     for col in ("engine", "thr", "ms", "tx/s", "Mgas/s", "×seq", "×ceil", "reexec/1k", "util", "ran"):
         table.add_column(col, justify="left" if col in ("engine", "ran") else "right")
+    rows: list[dict[str, Any]] = []
     for engine in engines:
         k = statistics.median(runs[engine].times)
         st = runs[engine].stats
@@ -174,6 +183,20 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
             "-" if util is None else f"{util:.0%}",
             _ran(engine, runs[engine].fallback),
         )
+        rows.append(
+            {
+                "engine": engine.label,
+                "threads": engine.threads,
+                "ms": k * 1e3,
+                "tx_per_s": n_txs / k,
+                "mgas_per_s": gas / k / 1e6,
+                "x_sequential": seq / k,
+                "x_ceiling": c / k,
+                "reexec_per_1k": reexec,
+                "utilisation": util,
+                "ran": _ran(engine, runs[engine].fallback),
+            }
+        )
     table.add_row(
         "revm (ceiling)",
         "1",
@@ -188,4 +211,5 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
     )
     console.print(table)
     console.print(f"block commit to LMDB (fsync): {commit_time * 1e3:.1f} ms; gas used {gas:,}")
-    return 0
+    ceiling = {"ms": c * 1e3, "tx_per_s": n_txs / c, "mgas_per_s": gas / c / 1e6, "x_sequential": seq / c}
+    return {"engines": rows, "ceiling": ceiling, "commit_ms": commit_time * 1e3, "gas_used": gas}

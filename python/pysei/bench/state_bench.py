@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import zstandard
 from rich.console import Console
 from rich.table import Table
@@ -259,11 +260,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--block-ms", type=float, default=400.0, help="block time the per-block cost is compared with")
     p.add_argument("--no-mpt", action="store_true", help="skip the trie (building it over --keys takes a while)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object (tables go to stderr)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    console = Console()
+    console = Console(stderr=args.json)
     with console.status(f"generating {args.keys:,} records and {args.blocks} blocks of {args.writes:,} writes"):
         w = make_workload(args.keys, args.writes, args.blocks, args.mix, args.seed)
         state_pairs = w.pairs()
@@ -333,6 +335,7 @@ def main(args: argparse.Namespace) -> int:
     verdicts.append(f"commitment < 5% of a {args.block_ms:g} ms block: {'met' if pct < 5 else 'NOT met'} ({pct:.1f}%)")
     console.print("targets: " + "; ".join(verdicts))
 
+    further: list[dict[str, str]] = []
     if MEASUREMENTS:
         extra = Table(title="further state measurements")
         for col in ("measurement", "value", "note"):
@@ -340,7 +343,26 @@ def main(args: argparse.Namespace) -> int:
         for measure in MEASUREMENTS:
             for row in measure(args, w, console):
                 extra.add_row(*row)
+                further.append(dict(zip(("measurement", "value", "note"), row, strict=False)))
         console.print(extra)
+    if args.json:
+        figures = {
+            "bench": "state",
+            "records": w.records,
+            "writes_per_block": writes,
+            "blocks": len(w.blocks),
+            "lthash_ms_per_block": lt * 1e3,
+            "lthash_steps_ms": {
+                name: statistics.median(st[k] for st in steps) * 1e3
+                for k, name in enumerate(("encode", "hash_fold", "digest"))
+            },
+            "lthash_from_scratch_ms": scratch_s * 1e3,
+            "mpt_ms_per_block": None if mpt is None else mpt * 1e3,
+            "mpt_build_s": mpt_build_s if mpt is not None else None,
+            "percent_of_block": pct,
+            "further": further,
+        }
+        print(orjson.dumps(figures).decode())
     return 0
 
 

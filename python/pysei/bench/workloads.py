@@ -15,6 +15,7 @@ from pathlib import Path
 import rlp
 
 from pysei.bench.signer import Signer
+from pysei.chain import genesis
 from pysei.chain.constants import DEVNET_CHAIN_ID, GWEI, WEI_PER_SEI
 from pysei.native import keccak
 from pysei.state.store import Alloc
@@ -36,15 +37,18 @@ def balance_slot(holder: bytes) -> int:
     return int.from_bytes(keccak(holder.rjust(32, b"\x00") + (0).to_bytes(32, "big")), "big")
 
 
-WORKLOADS = ("transfer", "erc20", "erc20-zipf", "amm", "nft", "mix")
+WORKLOADS = ("transfer", "erc20", "erc20-zipf", "amm", "nft", "mix", "staking")
 """``transfer``: ETH to uniform recipients; ``erc20``: BenchToken transfers to uniform recipients;
 ``erc20-zipf``: the same with Zipf-skewed recipients (s = 1.2, a hot set of balances); ``amm``: swaps on one
 BenchPool (every swap reads and writes the same reserves: a dependency chain); ``nft``: BenchNFT mints (every
 mint increments the same counter); ``mix``: a replay-like block drawing each transaction from those kinds
-(``MIX`` weights), so short chains on the pool and the NFT counter interleave with independent transfers."""
+(``MIX`` weights), so short chains on the pool and the NFT counter interleave with independent transfers;
+``staking``: 1 SEI delegations through the staking precompile (0x…1005) to the genesis validator, each from its
+own delegator (module state is per-delegator slots, so they must not conflict)."""
 
 MIX = {"transfer": 0.4, "erc20": 0.2, "erc20-zipf": 0.2, "amm": 0.1, "nft": 0.1}
-GAS = {"transfer": 21_000, "erc20": 60_000, "erc20-zipf": 60_000, "amm": 150_000, "nft": 100_000}
+GAS = {"transfer": 21_000, "erc20": 60_000, "erc20-zipf": 60_000, "amm": 150_000, "nft": 100_000, "staking": 150_000}
+STAKING_ADDRESS = bytes.fromhex("00" * 18 + "1005")
 
 NFT_ADDRESS = bytes.fromhex("7070" + "00" * 17 + "02")
 ZIPF_S = 1.2
@@ -56,6 +60,7 @@ SELECTORS = {
         "sync()",
         "swap(bool,uint256,uint256)",
         "mint()",
+        "delegate(string)",
     )
 }
 
@@ -112,6 +117,12 @@ def build(name: str, n_txs: int, *, n_accounts: int | None = None, seed: int = 1
     signers = _accounts(n_accounts or n_txs)
     recipients = [keccak(b"recipient" + i.to_bytes(8, "big"))[:20] for i in range(max(1, n_txs))]
     alloc: Alloc = [(s.address, 1_000 * WEI_PER_SEI, 0, b"", []) for s in signers]
+    validator = ""
+    if name == "staking":
+        # The network genesis (module state, one validator) with the senders funded on top.
+        network = genesis.default_genesis()
+        validator = network.validators[0].operator
+        alloc = genesis.alloc(network, [(s.address, 1_000 * WEI_PER_SEI) for s in signers])
     nonces = _Nonces()
     setup: list[tuple[list[bytes], list[bytes]]] = []
     if name in ("erc20", "erc20-zipf", "mix"):
@@ -139,6 +150,11 @@ def build(name: str, n_txs: int, *, n_accounts: int | None = None, seed: int = 1
             )
         elif kind == "nft":
             raw = nonces.sign(signer, NFT_ADDRESS, gas=gas, data=SELECTORS["mint()"])
+        elif kind == "staking":
+            data = (
+                SELECTORS["delegate(string)"] + _word(32) + _word(len(validator)) + validator.encode().ljust(64, b"\0")
+            )
+            raw = nonces.sign(signer, STAKING_ADDRESS, gas=gas, data=data, value=WEI_PER_SEI)
         else:
             swap = SELECTORS["swap(bool,uint256,uint256)"] + _word(1) + _word(10**18) + _word(0)
             raw = nonces.sign(signer, pool, gas=gas, data=swap)

@@ -6,6 +6,9 @@ header's RLP, as on Ethereum. ``state_root`` is the state commitment the node co
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Protocol, overload
+
 import msgspec
 import rlp
 
@@ -112,6 +115,78 @@ class BlockLog(msgspec.Struct, frozen=True, array_like=True):
     tx_hash: bytes
     tx_index: int
     log_index: int
+
+
+decode_tx_record = msgspec.msgpack.Decoder(TxRecord).decode
+"""A stored ``TxRecord`` (encoded by the kernel, ``native/src/records.rs``) as Python reads it."""
+decode_block_logs = msgspec.msgpack.Decoder(list[BlockLog]).decode
+"""A block's stored ``list[BlockLog]``."""
+
+
+class EncodedRecords(Protocol):
+    """Encoded ``TxRecord``s by position (the kernel's ``BlockRecords``)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int, /) -> bytes: ...
+
+
+class TxRecords(Sequence[TxRecord]):
+    """A block's transaction records as the kernel encoded them, decoded only when read: most blocks are never
+    read back by the process that executed them."""
+
+    __slots__ = ("_encoded",)
+
+    def __init__(self, encoded: EncodedRecords) -> None:
+        self._encoded = encoded
+
+    def __len__(self) -> int:
+        return len(self._encoded)
+
+    @overload
+    def __getitem__(self, index: int) -> TxRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[TxRecord]: ...
+    def __getitem__(self, index: int | slice) -> TxRecord | list[TxRecord]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("record index out of range")
+        return decode_tx_record(self._encoded[index])
+
+    def __iter__(self) -> Iterator[TxRecord]:
+        return (decode_tx_record(self._encoded[i]) for i in range(len(self)))
+
+
+class BlockLogs(Sequence[BlockLog]):
+    """A block's logs from their stored encoding, decoded on first read (only filters and subscriptions read
+    them)."""
+
+    __slots__ = ("_count", "_decoded", "_encoded")
+
+    def __init__(self, encoded: bytes | None, count: int) -> None:
+        self._encoded = encoded
+        self._count = count
+        self._decoded: list[BlockLog] | None = None
+
+    def _logs(self) -> list[BlockLog]:
+        if self._decoded is None:
+            self._decoded = [] if self._encoded is None else decode_block_logs(self._encoded)
+        return self._decoded
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> BlockLog: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[BlockLog]: ...
+    def __getitem__(self, index: int | slice) -> BlockLog | list[BlockLog]:
+        return self._logs()[index]
+
+    def __iter__(self) -> Iterator[BlockLog]:
+        return iter(self._logs())
 
 
 class OrderedBlock(msgspec.Struct, frozen=True):

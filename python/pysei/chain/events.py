@@ -5,6 +5,7 @@ subscriptions), metrics and anything else that follows the chain.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pysei.chain.block import BlockLog, BlockRecord, TxRecord
@@ -16,8 +17,10 @@ class ExecutedBlock:
     """A committed block and what happened to each ordered transaction."""
 
     block: BlockRecord
-    txs: list[TxRecord]
-    logs: list[BlockLog]
+    txs: Sequence[TxRecord]
+    """Decoded on access (``pysei.chain.block.TxRecords``)."""
+    logs: Sequence[BlockLog]
+    """Decoded on first access (``pysei.chain.block.BlockLogs``)."""
     skipped: list[tuple[Transaction, str]]
     stats: dict[str, int]
     """Execution statistics: txs, skipped, gas, writes, and the parallel executor's threads, incarnations,

@@ -86,7 +86,9 @@ class Committee:
         return self._by_key.get(pubkey)
 
     def stake(self, signers: Iterable[int]) -> int:
-        return sum(self.members[i].stake for i in set(signers))
+        """Stake of the distinct members among ``signers`` (an index of no member counts nothing)."""
+        n = len(self.members)
+        return sum(self.members[i].stake for i in set(signers) if 0 <= i < n)
 
     def has_quorum(self, signers: Iterable[int]) -> bool:
         return self.stake(signers) >= self.quorum

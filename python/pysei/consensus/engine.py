@@ -73,6 +73,15 @@ FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
 bad-state. Empty in every real run."""
 
 
+MAX_VIEWS_AHEAD = 16
+"""Messages for views further ahead of this replica's are dropped, so no peer can make it store a message for
+every view number (honest replicas are never that far apart: a TC moves everyone)."""
+MAX_EARLY_PREPARES = 16
+"""Prepares of the next slots buffered until this replica gets there."""
+MAX_CLOCK_AHEAD_MS = 10_000
+"""A proposal's timestamp (its block's time) may be at most this far ahead of this validator's clock."""
+CERTIFIED_KEPT = 10_000
+"""AppQCs kept in memory (all are in the journal)."""
 SYNC_BATCH = 32
 """Committed slots per sync response (a response is pulled right after the previous one is applied)."""
 LEADER_UNREACHABLE_TIMEOUT = 0.3
@@ -171,6 +180,8 @@ class ConsensusEngine:
         self.app_voted = journal.last_app_qc()
         self._app_tallies: dict[int, Tally] = {}
         self.certified: dict[int, tuple[bytes, list[int]]] = {}
+        self._unchecked: set[int] = set()
+        """Certified blocks not yet compared with this validator's own commitment."""
         self.last_certified = journal.last_app_qc()
         # --- routing
         self.forwarded: dict[bytes, tuple[Transaction, float]] = {}
@@ -557,6 +568,8 @@ class ConsensusEngine:
         if t.slot > self.votes.slot:
             self._maybe_sync(peer, t.slot - 1)
             return None
+        if t.view > self.votes.view + MAX_VIEWS_AHEAD:
+            return None  # no memory for views nobody can reach soon
         if t.view < self.votes.view:
             if self._tc is not None and self._tc.view >= t.view:
                 self.network.send(peer, self._tc)  # the peer missed the TC that moved us on
@@ -626,11 +639,12 @@ class ConsensusEngine:
         slot = p.proposal.slot
         if p.leader != peer or self.committee.leader(slot, p.view) != peer:
             return "prepare not from the slot's leader"
-        if slot < self.votes.slot:
+        if slot < self.votes.slot or p.view > self.votes.view + MAX_VIEWS_AHEAD:
             return None
         if slot > self.votes.slot:
-            if slot <= self.votes.slot + 2:
-                self._future.setdefault(slot, []).append((peer, p))
+            early = self._future.setdefault(slot, [])
+            if slot <= self.votes.slot + 2 and len(early) < MAX_EARLY_PREPARES:
+                early.append((peer, p))
             self._maybe_sync(peer, slot - 1)
             return None
         if not self.committee.verify(peer, p.message(), p.sig):
@@ -654,6 +668,8 @@ class ConsensusEngine:
             if p.view > self.votes.view:
                 self._enter(slot, p.view, p.ticket_tc)
         self._prepares[key] = p
+        if p.proposal.timestamp_ms > time.time() * 1000 + MAX_CLOCK_AHEAD_MS:
+            return None  # a block time from the future: no vote (a clock may be off, so not misbehaviour)
         for tip in p.proposal.tips:
             self._learn_tip(tip)
         if not self.votes.may_prepare(p.view) or p.view in self.votes.timed_out:
@@ -675,6 +691,8 @@ class ConsensusEngine:
         if vote.voter != peer or vote.kind not in (PREPARE, CONFIRM):
             return "vote not from its voter"
         if vote.slot != self.votes.slot or self.committee.leader(vote.slot, vote.view) != self.me:
+            return None
+        if vote.view > self.votes.view + MAX_VIEWS_AHEAD:
             return None
         if not vote.verify(self.committee):
             return "bad vote signature"
@@ -949,7 +967,7 @@ class ConsensusEngine:
         while True:
             await asyncio.sleep(0.1)
             head = self.store.head() or 0
-            while self.app_voted < head:
+            for _ in range(min(head - self.app_voted, 256)):  # a bounded burst: the loop stays responsive
                 block = self.app_voted + 1
                 c = self.own_commitment(block)
                 if c is None:
@@ -982,19 +1000,23 @@ class ConsensusEngine:
             return
         signers = [s.signer for s in sigs]
         self.certified[vote.block] = (vote.commitment, signers)
+        self._unchecked.add(vote.block)
         self.journal.put_app_qc(vote.block, vote.commitment, signers)
         self.last_certified = max(self.last_certified, vote.block)
         del self._app_tallies[vote.block]
-        for old in [b for b in self.certified if b < vote.block - 10_000]:
-            del self.certified[old]
+        while len(self.certified) > CERTIFIED_KEPT and (oldest := next(iter(self.certified))) not in self._unchecked:
+            del self.certified[oldest]  # the journal keeps every AppQC; memory keeps the recent ones
         self._check_certified()
 
     def _check_certified(self) -> None:
-        for block, (commitment, signers) in list(self.certified.items()):
-            if block > self.app_voted:
-                continue
+        """Compares each newly certified commitment with this validator's own, once its own is computed."""
+        for block in sorted(b for b in self._unchecked if b <= self.app_voted):
+            commitment, signers = self.certified[block]
             own = self.own_commitment(block)
-            if own is not None and own != commitment:
+            if own is None:
+                continue
+            self._unchecked.discard(block)
+            if own != commitment:
                 raise StateDivergence(
                     f"state divergence at block {block}: this validator's commitment is {own.hex()}, but validators "
                     f"{signers} certified {commitment.hex()}; stopping rather than continuing on a different state"

@@ -326,6 +326,8 @@ def _check_sigs(committee: Committee, sigs: list[Sig], message: bytes, *, availa
     signers = [s.signer for s in sigs]
     if len(set(signers)) != len(signers):
         return "certificate repeats a signer"
+    if any(not 0 <= i < committee.n for i in signers):
+        return "certificate signed by a non-member"
     enough = committee.is_available(signers) if availability else committee.has_quorum(signers)
     if not enough:
         return "certificate below its stake threshold"

@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from pysei.chain.block import BlockLog, BlockRecord, Header, Log, OrderedBlock, TxRecord
+from pysei.chain.block import BlockLogs, BlockRecord, Header, OrderedBlock, TxRecords
 from pysei.chain.constants import EMPTY_CODE_HASH, EMPTY_ROOT, ZERO_HASH
 from pysei.chain.events import ExecutedBlock
 from pysei.chain.fees import FeeParams, next_base_fee
-from pysei.chain.transaction import Transaction
 from pysei.native import BlockEnv, execute_block, keccak
 from pysei.state.commitment import Account, state_commitment
 from pysei.state.committer import CommitmentWorker
@@ -114,7 +113,7 @@ class Executor:
             base_fee=self.params.fees.min_base_fee,
         )
         block = BlockRecord(header=header, hash=header.hash(), tx_hashes=[], size=len(header.encode()))
-        self.store.commit_block(block, [], [], alloc=alloc)
+        self.store.commit_block(block, alloc=alloc)
         self.head = block
         if (computed := self.commitments.wait_for(0)) != header.state_root:
             raise RuntimeError(f"genesis commitment {computed.hex()} != reference {header.state_root.hex()}")
@@ -155,7 +154,6 @@ class Executor:
             threads=self.params.exec_threads,
         )
         executed_at = time.perf_counter_ns()
-        outcomes = result.outcomes()
         header = Header(
             parent_hash=parent.hash,
             beneficiary=self.params.beneficiary,
@@ -172,53 +170,23 @@ class Executor:
             base_fee=base_fee,
         )
         block_hash = header.hash()
-        records: list[TxRecord] = []
-        logs: list[BlockLog] = []
-        skipped: list[tuple[Transaction, str]] = []
-        size = len(header.encode())
-        # Positional construction throughout: this loop runs once per transaction on the node's critical path.
-        for tx, (skip, success, gas_used, cumulative, created, raw_logs, output, _halt) in zip(
-            ordered.txs, outcomes, strict=True
-        ):
-            if skip is not None:
-                skipped.append((tx, skip))
-                continue
-            index = len(records)
-            first_log = len(logs)
-            tx_logs = []
-            for a, t, d in raw_logs:
-                log = Log(a, t, d)
-                tx_logs.append(log)
-                logs.append(BlockLog(log, tx.hash, index, len(logs)))
-            size += len(tx.raw)
-            records.append(
-                TxRecord(
-                    tx.hash,
-                    tx.raw,
-                    tx.sender,
-                    tx.to,
-                    tx.type,
-                    ordered.number,
-                    block_hash,
-                    index,
-                    success,
-                    gas_used,
-                    cumulative,
-                    tx.effective_gas_price(base_fee),
-                    created,
-                    tx_logs,
-                    first_log,
-                    output,
-                )
-            )
-        block = BlockRecord(header=header, hash=block_hash, tx_hashes=[r.hash for r in records], size=size)
+        # The kernel encodes the stored records (GIL released); Python decodes one only when it reads it.
+        records = result.records(block_hash)
+        skipped = [(ordered.txs[i], reason) for i, reason in result.skipped()]
+        size = len(header.encode()) + records.raw_bytes
+        block = BlockRecord(header=header, hash=block_hash, tx_hashes=records.tx_hashes(), size=size)
         committing = time.perf_counter_ns()
-        self.store.commit_block(block, records, logs, result=result)
+        self.store.commit_block(block, result=result, records=records)
         stats = dict(result.stats())
         stats["execute_ns"] = executed_at - started
         stats["commit_ns"] = time.perf_counter_ns() - committing
         self.commitments.notify(ordered.number)
         self.head = block
         return ExecutedBlock(
-            block=block, txs=records, logs=logs, skipped=skipped, stats=stats, fallback=result.fallback
+            block=block,
+            txs=TxRecords(records),
+            logs=BlockLogs(records.logs, records.log_count),
+            skipped=skipped,
+            stats=stats,
+            fallback=result.fallback,
         )

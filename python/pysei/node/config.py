@@ -49,6 +49,8 @@ class NodeConfig:
     """Blocks (with receipts, logs and change sets) kept in the hot LMDB store; older ones move to the cold tier."""
     segment_blocks: int = SEGMENT_BLOCKS
     """Blocks per cold-tier segment file (and per pruning batch)."""
+    genesis: Path | None = None
+    """A network genesis file (`pysei genesis write`); None: the default 10B SEI genesis for `chain_id`."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
     reset: bool = False

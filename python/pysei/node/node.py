@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from pysei.chain import genesis
 from pysei.chain.accounts import DevAccount, dev_accounts
 from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import CREATE2_DEPLOYER, CREATE2_DEPLOYER_CODE, FEE_COLLECTOR
@@ -131,7 +132,16 @@ class Node:
     def _open_chain(self) -> None:
         """Creates the chain (genesis and its parameters), or checks that these settings continue the stored one."""
         config = self.config
-        alloc: Alloc = [(a.address, config.dev_balance, 0, b"", []) for a in self.accounts]
+        try:
+            network = genesis.load(config.genesis) if config.genesis else genesis.default_genesis(config.chain_id)
+            if network.chain_id != config.chain_id:
+                raise genesis.GenesisError(f"genesis is for chain {network.chain_id}, the node runs {config.chain_id}")
+            # The network's genesis (10B SEI, validators, module state), with the devnet's dev accounts on top.
+            alloc: Alloc = genesis.alloc(network, [(a.address, config.dev_balance) for a in self.accounts])
+        except genesis.GenesisError as e:
+            self.executor.close()
+            self._lock.release()
+            raise StartupError(f"genesis: {e}") from None
         alloc.append((CREATE2_DEPLOYER, 0, 0, CREATE2_DEPLOYER_CODE, []))
         wanted = GenesisParams(
             chain_id=config.chain_id,

@@ -254,7 +254,11 @@ class Network:
                     msg = decode(frame)
                 except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                     raise ProtocolError(f"undecodable frame: {exc}") from None
-                self.handler(peer, msg)
+                try:
+                    self.handler(peer, msg)
+                except Exception as exc:  # a message the checks missed must cost the peer, never the node
+                    log.exception("p2p: handling a message from validator %d failed", peer)
+                    raise ProtocolError(f"message that broke its handler: {exc!r}") from None
         except ProtocolError as exc:
             if peer is not None:
                 self.penalize(peer, str(exc))

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import msgspec
 
-from pysei.chain.block import BlockLog, BlockRecord, TxRecord
+from pysei.chain.block import BlockLog, BlockRecord, TxRecord, decode_block_logs, decode_tx_record
 from pysei.chain.transaction import Transaction, decode_with_senders
-from pysei.native import BlockResult, Store
+from pysei.native import BlockRecords, BlockResult, Store
 from pysei.state.cold import ColdFrame, ColdLocation, ColdTier
 
 BLOCKS = "blocks"
@@ -42,10 +42,9 @@ COLD_TXS = "cold_txs"
 TABLES = [BLOCKS, BLOCK_NUMBERS, TXS, BLOCK_LOGS, META, COLD_BLOCKS, COLD_TXS]
 
 _block_codec = (msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(BlockRecord))
-_tx_decoder = msgspec.msgpack.Decoder(TxRecord)
-_logs_decoder = msgspec.msgpack.Decoder(list[BlockLog])
 _location_decoder = msgspec.msgpack.Decoder(ColdLocation)
 _encode = msgspec.msgpack.Encoder().encode
+"""For records Python writes itself (an imported snapshot's head block); execution's come encoded from the kernel."""
 
 
 def _num(n: int) -> bytes:
@@ -85,11 +84,11 @@ class ChainStore:
 
     def tx(self, tx_hash: bytes) -> TxRecord | None:
         raw = self.native.get(TXS, tx_hash)
-        return self._cold_tx(tx_hash) if raw is None else _tx_decoder.decode(raw)
+        return self._cold_tx(tx_hash) if raw is None else decode_tx_record(raw)
 
     def txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]:
         return [
-            self._cold_tx(h) if r is None else _tx_decoder.decode(r)
+            self._cold_tx(h) if r is None else decode_tx_record(r)
             for h, r in zip(tx_hashes, self.native.get_many(TXS, tx_hashes), strict=True)
         ]
 
@@ -106,7 +105,7 @@ class ChainStore:
             if frame is None:
                 return []
             raw = frame.logs
-        return _logs_decoder.decode(raw)
+        return decode_block_logs(raw)
 
     def change_set(self, number: int) -> bytes | None:
         """Block ``number``'s change set, hot or cold (None once its history was pruned while hot)."""
@@ -126,7 +125,7 @@ class ChainStore:
         if raw is None:
             return None
         frame = self.cold_frame(int.from_bytes(raw[:8], "big"))
-        return None if frame is None else _tx_decoder.decode(frame.txs[int.from_bytes(raw[8:], "big")])
+        return None if frame is None else decode_tx_record(frame.txs[int.from_bytes(raw[8:], "big")])
 
     # --- state ---------------------------------------------------------------------------------------------
     # ``at``: the state after that block (from the history index), None: the latest committed state.
@@ -164,16 +163,22 @@ class ChainStore:
     def commit_block(
         self,
         block: BlockRecord,
-        txs: Iterable[TxRecord],
-        logs: list[BlockLog],
         *,
         result: BlockResult | None = None,
+        records: BlockRecords | None = None,
         alloc: Alloc | None = None,
     ) -> None:
-        """Writes the block, its state changes and every index in one atomic transaction."""
+        """Writes the block, its state changes, its transaction records and logs (as the kernel encoded them) and
+        every index in one atomic transaction."""
         number = block.header.number
-        writes = self.block_writes(block, txs, logs)
-        self.native.commit(number, result=result, alloc=alloc, hashes=[(number, block.hash)], writes=writes)
+        self.native.commit(
+            number,
+            result=result,
+            alloc=alloc,
+            hashes=[(number, block.hash)],
+            writes=self.block_writes(block),
+            records=None if records is None else (TXS, BLOCK_LOGS, records),
+        )
 
     def rollback(self, to: int) -> BlockRecord:
         """Undoes every block after ``to`` (a devnet revert): state from the change sets, and the blocks, their

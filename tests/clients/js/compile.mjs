@@ -10,7 +10,8 @@
 //     "contracts": {
 //       "Token": {"sourceName": "Token.sol", "abi": [...], "bytecode": "0x...", "deployedBytecode": "0x..."},
 //       ...
-//     }
+//     },
+//     "interfaces": {"IStaking": {"sourceName": "StakingUser.sol", "abi": [...]}, ...}
 //   }
 //
 // The environment variable SOLC_EVM_VERSION overrides the default EVM version.
@@ -59,13 +60,18 @@ export function compileContracts({
     );
   }
   const contracts = {};
+  // Interfaces have an ABI but no bytecode: tests call precompiles through them (e.g. Sei's IStaking).
+  const interfaces = {};
   for (const [sourceName, perSource] of Object.entries(output.contracts || {})) {
     for (const [name, c] of Object.entries(perSource)) {
       if (contracts[name]) {
         throw new Error(`duplicate contract name ${name} (${sourceName})`);
       }
       const bytecode = c.evm.bytecode.object;
-      if (!bytecode) continue; // interfaces / abstract contracts
+      if (!bytecode) {
+        interfaces[name] = { sourceName, abi: c.abi }; // interfaces / abstract contracts
+        continue;
+      }
       contracts[name] = {
         sourceName,
         abi: c.abi,
@@ -78,7 +84,7 @@ export function compileContracts({
   for (const required of contractsDir === DEFAULT_CONTRACTS_DIR ? ["Token", "Reverter"] : []) {
     if (!contracts[required]) throw new Error(`contract ${required} missing from solc output`);
   }
-  return { compiler: { version: solc.version(), evmVersion, optimizer }, contracts };
+  return { compiler: { version: solc.version(), evmVersion, optimizer }, contracts, interfaces };
 }
 
 function main() {

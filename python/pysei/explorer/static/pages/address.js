@@ -14,13 +14,12 @@ export async function render(_ctx, address) {
   const isContract = code !== '0x';
   const [creator, history] = await batch([
     ['ots_getContractCreator', address],
-    ['ots_searchTransactionsBefore', address, 0, PAGE],
+    ['ots_searchTransactionsBefore', address, param('before', 0), PAGE], // 0: from the newest
   ]);
   const blocks = param('blocks', WINDOW);
-  const [token, moves] = await Promise.all([
-    isContract ? tokenInfo(address) : null,
-    transfers({ holder: address, head: num(head), blocks }).catch((e) => e),
-  ]);
+  // A token contract lists its own transfers; any other address the transfers to or from it.
+  const token = isContract ? await tokenInfo(address) : null;
+  const moves = await transfers({ [token ? 'token' : 'holder']: address, head: num(head), blocks }).catch((e) => e);
 
   return h('div', null,
     section(isContract ? 'Contract' : 'Address', kv([
@@ -31,8 +30,8 @@ export async function render(_ctx, address) {
       ['Creator', isContract ? creatorView(creator) : undefined],
       ['Code', isContract ? h('details', null, h('summary', null, `${count((code.length - 2) / 2)} bytes`), h('pre', { class: 'mono break' }, code)) : undefined],
     ])),
-    section('Transactions', historyView(history)),
-    section('Token transfers', transfersView(moves, address, blocks, num(head))),
+    section('Transactions', historyView(history, address)),
+    section('Token transfers', transfersView(moves, address, blocks, num(head), Boolean(token))),
     section('Storage', storageForm(address)));
 }
 
@@ -42,7 +41,7 @@ function creatorView(creator) {
   return h('span', null, addrLink(creator.creator), ' in ', txLink(creator.hash));
 }
 
-function historyView(history) {
+function historyView(history, address) {
   if (history instanceof RpcError) {
     return history.missing ? unavailable('Transaction history (the address index)', 'ots_searchTransactionsBefore') : problem(history.message);
   }
@@ -51,14 +50,19 @@ function historyView(history) {
     return [txLink(tx.hash), blockLink(tx.blockNumber), addrLink(tx.from), addrLink(tx.to), sei(tx.value),
       r ? h('span', { class: r.status === '0x1' ? 'ok' : 'bad' }, r.status === '0x1' ? 'success' : 'reverted') : ''];
   });
-  return table(['Hash', 'Block', 'From', 'To', 'Value', 'Status'], rows, { empty: 'No transactions.' });
+  // Pages hold whole blocks (the index's unit), so the next page is everything before this page's oldest block.
+  const oldest = Math.min(...(history.txs || []).map((tx) => num(tx.blockNumber)));
+  const pager = h('p', { class: 'pager' },
+    param('before', 0) ? h('a', { href: `#/address/${address}` }, '← newest') : null, ' ',
+    history.lastPage || !Number.isFinite(oldest) ? null : h('a', { href: `#/address/${address}?before=${oldest}`, 'data-older': '' }, 'older →'));
+  return h('div', null, table(['Hash', 'Block', 'From', 'To', 'Value', 'Status'], rows, { empty: 'No transactions.' }), pager);
 }
 
-function transfersView(moves, address, blocks, head) {
+function transfersView(moves, address, blocks, head, isToken) {
   if (moves instanceof RpcError) return problem(`Token transfers: ${moves.message}`);
   const rows = moves.slice(0, PAGE).map((m) => [
     txLink(m.log.transactionHash), blockLink(m.log.blockNumber), tokenLink(m.log.address),
-    m.from.toLowerCase() === address.toLowerCase() ? 'out' : 'in', addrLink(m.from), addrLink(m.to),
+    isToken ? '' : m.from.toLowerCase() === address.toLowerCase() ? 'out' : 'in', addrLink(m.from), addrLink(m.to),
     m.tokenId !== null ? `#${m.tokenId}` : units(m.amount, 0)]);
   const whole = blocks > head;
   return h('div', null,

@@ -23,10 +23,10 @@ export async function render(ctx) {
   const blockRows = h('tbody', null, recent.slice(0, SHOWN).map(blockRow));
   const txRows = h('tbody', null, txs.map(txRow));
   const charts = h('div', { class: 'charts' });
-  const headCell = h('span', { class: 'mono', 'data-head': n }, count(n));
+  const headCell = h('a', { href: `#/block/${n}`, 'data-head': n }, count(n));
   const drawCharts = () => charts.replaceChildren(
-    bars('Transactions per second', rates(points.map(([t, c]) => [t, c]), BUCKETS, SPAN), 'tx/s'),
-    bars('Gas per second', rates(points.map(([t, , g]) => [t, g]), BUCKETS, SPAN), 'gas/s'));
+    bars('Transactions per second, last 5 min', rates(points.map(([t, c]) => [t, c]), BUCKETS, SPAN), 'tx/s'),
+    bars('Gas per second, last 5 min', rates(points.map(([t, , g]) => [t, g]), BUCKETS, SPAN), 'gas/s'));
   drawCharts();
 
   ctx.onHead(async (header) => {
@@ -34,6 +34,7 @@ export async function render(ctx) {
     if (!block || block instanceof RpcError || !ctx.current()) return;
     headCell.textContent = count(num(block.number));
     headCell.dataset.head = num(block.number);
+    headCell.href = `#/block/${num(block.number)}`;
     points.unshift([num(block.timestamp), block.transactions.length, num(block.gasUsed)]);
     points.length = Math.min(points.length, 2000);
     blockRows.prepend(blockRow(block));

@@ -1,7 +1,7 @@
 // The network: consensus lanes and commits, validators, proposals (where the node serves them), and what every
 // pysei node has — the parallel executor's per-block statistics and the state commitment's lag.
 import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
-import { count, num } from '../format.js';
+import { count, hex, num } from '../format.js';
 import { blockLink } from '../links.js';
 import { RpcError, batch } from '../rpc.js';
 
@@ -33,7 +33,7 @@ async function view() {
     section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
     section('Validators', optional(validators, 'Validators, stake and delegations', 'sei_validators')),
     section('Governance', optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
-    section('State commitment', commitmentLag(head, commitment)),
+    section('State commitment', await commitmentLag(head, commitment)),
     section('Parallel execution (recent blocks)', statsTable(stats)),
   ] };
 }
@@ -71,13 +71,24 @@ function optional(result, what, method) {
   return json(result);
 }
 
+const LAG_PROBE = 16; // blocks looked back for the newest computed commitment
+
 /** How far the LtHash worker trails execution: the newest block whose commitment is computed vs the head. */
-function commitmentLag(head, c) {
+async function commitmentLag(head, c) {
   if (head instanceof RpcError) return problem(head.message);
   if (c instanceof RpcError) return c.missing ? unavailable('State commitment', 'sei_getStateCommitment') : problem(c.message);
+  const n = num(c.blockNumber);
+  let newest = c.commitment ? c : null;
+  if (!newest) {
+    const back = [];
+    for (let i = n - 1; i >= 0 && i >= n - LAG_PROBE; i--) back.push(['sei_getStateCommitment', hex(i)]);
+    newest = (await batch(back)).find((r) => r && !(r instanceof RpcError) && r.commitment) ?? null;
+  }
+  const lag = newest ? n - num(newest.blockNumber) : null;
   return kv([
-    ['Head', blockLink(head)],
-    ['Commitment of the head', h('span', { class: 'mono' }, c.commitment ?? 'not computed yet (the worker trails execution)')],
+    ['Head', blockLink(n)],
+    ['Commitment worker lag', h('span', { 'data-commitment-lag': lag ?? '' }, lag === null ? `more than ${LAG_PROBE} blocks` : `${count(lag)} blocks`)],
+    ['Newest commitment', newest ? h('span', null, blockLink(newest.blockNumber), ' ', h('span', { class: 'mono break' }, newest.commitment)) : undefined],
     ['Header delay', `block n's stateRoot commits to block n − ${num(c.delay)}`],
   ]);
 }

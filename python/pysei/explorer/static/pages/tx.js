@@ -114,7 +114,8 @@ function diffView(diff) {
     const pre = (diff.pre || {})[a] || {};
     const post = (diff.post || {})[a] || {};
     for (const key of ['balance', 'nonce', 'code']) {
-      if (key in post && pre[key] !== post[key]) rows.push([addrLink(a), key, String(pre[key] ?? ''), String(post[key])]);
+      // prestateTracer leaves out a zero nonce or balance and empty code
+      if (key in post && pre[key] !== post[key]) rows.push([addrLink(a), key, String(pre[key] ?? (key === 'code' ? '0x' : '0x0')), String(post[key])]);
     }
     const slots = new Set([...Object.keys(pre.storage || {}), ...Object.keys(post.storage || {})]);
     for (const slot of slots) {

@@ -1,0 +1,64 @@
+//! End-of-block module logic over the block overlay: it runs after the block's last transaction, inside the same
+//! execution call, so its writes join the block's change set (commitment, history) in the same commit, and the
+//! sequential and parallel executors, which both fold into a `BlockState`, run it identically.
+
+use alloy_primitives::{Address, Log, U256};
+use revm::Database;
+
+use super::{revert, Failure, Ledger, Outcome};
+use crate::{
+    db::{StateReader, StoreError},
+    exec::api::BlockState,
+};
+
+struct OverlayLedger<'s, 'r, R> {
+    state: &'s mut BlockState<'r, R>,
+    now: u64,
+}
+
+impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
+    type Error = StoreError;
+
+    fn load(&mut self, module: Address, key: U256) -> Outcome<U256, StoreError> {
+        self.state.storage(module, key).map_err(Failure::Db)
+    }
+
+    fn store(&mut self, module: Address, key: U256, value: U256) -> Outcome<(), StoreError> {
+        self.state.set_storage(module, key, value);
+        Ok(())
+    }
+
+    fn balance(&mut self, who: Address) -> Outcome<U256, StoreError> {
+        Ok(self.state.basic(who).map_err(Failure::Db)?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    fn add_balance(&mut self, who: Address, wei: U256) -> Outcome<(), StoreError> {
+        let balance = self.state.account_balance(who).map_err(Failure::Db)?;
+        let Some(balance) = balance.checked_add(wei) else { return revert("balance overflow") };
+        self.state.set_balance(who, balance).map_err(Failure::Db)
+    }
+
+    fn sub_balance(&mut self, who: Address, wei: U256) -> Outcome<(), StoreError> {
+        let balance = self.state.account_balance(who).map_err(Failure::Db)?;
+        let Some(balance) = balance.checked_sub(wei) else { return revert("insufficient balance") };
+        self.state.set_balance(who, balance).map_err(Failure::Db)
+    }
+
+    /// End-of-block work belongs to no transaction, so it has no receipt to carry logs.
+    fn emit(&mut self, _log: Log) {}
+
+    fn now(&self) -> u64 {
+        self.now
+    }
+}
+
+/// Runs every module's end-of-block logic on `state` for the block at time `now`.
+pub(crate) fn run<R: StateReader>(state: &mut BlockState<'_, R>, now: u64) -> Result<(), StoreError> {
+    let mut ledger = OverlayLedger { state, now };
+    match super::end_block(&mut ledger, |l, module| l.state.changed_storage(module).map_err(Failure::Db)) {
+        Ok(()) => Ok(()),
+        Err(Failure::Db(e)) => Err(e),
+        // Only an impossible overflow gets here; failing the block beats committing a wrong state.
+        Err(Failure::Revert(reason)) => Err(StoreError::EndBlock(reason)),
+    }
+}

@@ -1,0 +1,274 @@
+//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`) and staking (`0x…1005`).
+//!
+//! A module keeps its state in the storage slots of its own precompile address, in the same flat store as every
+//! contract. That one choice gives module state everything contract state already has: precompile calls read and
+//! write it through revm's journal, so their writes revert with the call and land in the transaction's state
+//! diff, the block's change set, the LtHash commitment and the history index; and under the parallel executor
+//! the reads and writes go through the multi-version memory like any `SLOAD`/`SSTORE`, so transactions that touch
+//! different slots (different delegators) never conflict. Keys are not hashed: each slot key is a fixed layout
+//! (a tag byte, then addresses and indices, see `staking::Key`), which is injective (no collisions to argue
+//! about) and lets end-of-block logic tell from a changed slot's key what it belongs to.
+//!
+//! Module logic is written once against `Ledger`: the journal implements it inside a precompile call
+//! (`JournalLedger`), the block overlay at the end of a block (`exec::api::BlockState`).
+
+pub(crate) mod bank;
+pub(crate) mod end_block;
+pub(crate) mod staking;
+
+use alloy_primitives::{address, Address, Bytes, Log, U256};
+use alloy_sol_types::{SolError, SolEvent};
+use revm::{
+    context::ContextError,
+    context_interface::{journaled_state::account::JournaledAccountTr, Block, ContextTr, JournalTr},
+    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
+};
+
+pub(crate) const BANK: Address = address!("0000000000000000000000000000000000001001");
+pub(crate) const STAKING: Address = address!("0000000000000000000000000000000000001005");
+
+/// The module precompiles, in address order.
+pub(crate) const MODULES: [Address; 2] = [BANK, STAKING];
+
+/// Wei per usei: SEI has 6 decimals natively and 18 in the EVM.
+pub(crate) const WEI_PER_USEI: u64 = 1_000_000_000_000;
+pub(crate) const USEI: &str = "usei";
+
+/// The code every module address holds from genesis. A module's account must not be empty, or EIP-161 would
+/// delete it (and its storage) when a call touches it; and Solidity checks `extcodesize` before calls that
+/// return nothing. `INVALID`: the precompile answers first, the code never runs.
+pub(crate) const MODULE_CODE: [u8; 1] = [0xfe];
+
+/// Gas: a fixed charge per call plus EVM-like charges per state access (cold `SLOAD` and fresh `SSTORE`
+/// prices), so that a call's cost grows with the state it touches and stays deterministic.
+const GAS_BASE: u64 = 2_000;
+const GAS_LOAD: u64 = 2_100;
+const GAS_STORE: u64 = 20_000;
+const GAS_LOG: u64 = 1_500;
+
+/// Why a module operation did not complete: a revert with a reason for the caller, or a state read that failed
+/// (under the parallel executor, also "blocked on a lower transaction"), which must reach the executor.
+#[derive(Debug)]
+pub(crate) enum Failure<E> {
+    Revert(String),
+    Db(E),
+}
+
+pub(crate) type Outcome<T, E> = Result<T, Failure<E>>;
+
+pub(crate) fn revert<T, E>(reason: impl Into<String>) -> Outcome<T, E> {
+    Err(Failure::Revert(reason.into()))
+}
+
+/// The state a module reads and writes: its own slots, account balances (wei) and logs.
+pub(crate) trait Ledger {
+    type Error;
+    fn load(&mut self, module: Address, key: U256) -> Outcome<U256, Self::Error>;
+    fn store(&mut self, module: Address, key: U256, value: U256) -> Outcome<(), Self::Error>;
+    fn balance(&mut self, who: Address) -> Outcome<U256, Self::Error>;
+    fn add_balance(&mut self, who: Address, wei: U256) -> Outcome<(), Self::Error>;
+    /// Reverts when `who` holds less than `wei`.
+    fn sub_balance(&mut self, who: Address, wei: U256) -> Outcome<(), Self::Error>;
+    fn emit(&mut self, log: Log);
+    /// The block's timestamp (seconds).
+    fn now(&self) -> u64;
+}
+
+/// One call into a module precompile.
+pub(crate) struct Call<'a> {
+    pub(crate) caller: Address,
+    pub(crate) value: U256,
+    pub(crate) input: &'a [u8],
+    pub(crate) is_static: bool,
+}
+
+impl Call<'_> {
+    pub(crate) fn nonpayable<E>(&self) -> Outcome<(), E> {
+        if self.value.is_zero() {
+            Ok(())
+        } else {
+            revert("method is not payable")
+        }
+    }
+
+    pub(crate) fn mutating<E>(&self) -> Outcome<(), E> {
+        if self.is_static {
+            revert("cannot change state in a static call")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Emits `event` from `module`.
+pub(crate) fn emit<L: Ledger, T: SolEvent>(ledger: &mut L, module: Address, event: &T) {
+    ledger.emit(Log { address: module, data: event.encode_log_data() });
+}
+
+/// The precompile's journal as a `Ledger`, counting accesses for gas.
+pub(crate) struct JournalLedger<'c, CTX> {
+    ctx: &'c mut CTX,
+    gas: u64,
+}
+
+impl<CTX: ContextTr> JournalLedger<'_, CTX> {
+    fn db<T>(r: Result<T, <CTX::Db as revm::Database>::Error>) -> Outcome<T, <CTX::Db as revm::Database>::Error> {
+        r.map_err(Failure::Db)
+    }
+}
+
+impl<CTX: ContextTr> Ledger for JournalLedger<'_, CTX> {
+    type Error = <CTX::Db as revm::Database>::Error;
+
+    fn load(&mut self, module: Address, key: U256) -> Outcome<U256, Self::Error> {
+        self.gas += GAS_LOAD;
+        Ok(Self::db(self.ctx.journal_mut().sload(module, key))?.data)
+    }
+
+    fn store(&mut self, module: Address, key: U256, value: U256) -> Outcome<(), Self::Error> {
+        self.gas += GAS_STORE;
+        Self::db(self.ctx.journal_mut().sstore(module, key, value))?;
+        Ok(())
+    }
+
+    fn balance(&mut self, who: Address) -> Outcome<U256, Self::Error> {
+        self.gas += GAS_LOAD;
+        Ok(Self::db(self.ctx.journal_mut().load_account(who))?.data.info.balance)
+    }
+
+    fn add_balance(&mut self, who: Address, wei: U256) -> Outcome<(), Self::Error> {
+        self.gas += GAS_STORE;
+        let mut account = Self::db(self.ctx.journal_mut().load_account_mut(who))?;
+        if account.data.incr_balance(wei) {
+            Ok(())
+        } else {
+            revert("balance overflow")
+        }
+    }
+
+    fn sub_balance(&mut self, who: Address, wei: U256) -> Outcome<(), Self::Error> {
+        self.gas += GAS_STORE;
+        let mut account = Self::db(self.ctx.journal_mut().load_account_mut(who))?;
+        if account.data.decr_balance(wei) {
+            Ok(())
+        } else {
+            revert("insufficient balance")
+        }
+    }
+
+    fn emit(&mut self, log: Log) {
+        self.gas += GAS_LOG;
+        self.ctx.journal_mut().log(log);
+    }
+
+    fn now(&self) -> u64 {
+        self.ctx.block().timestamp().saturating_to()
+    }
+}
+
+/// Runs the module precompile at `address`, if there is one: `None` for any other address.
+pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<InterpreterResult> {
+    let module = inputs.bytecode_address;
+    if !MODULES.contains(&module) {
+        return None;
+    }
+    if inputs.target_address != module {
+        // DELEGATECALL or CALLCODE would run the module as another account, with that account's value: refused,
+        // as Sei refuses them.
+        let reason = "module precompiles cannot be called with DELEGATECALL or CALLCODE";
+        let output = alloy_sol_types::Revert::from(reason).abi_encode().into();
+        return Some(InterpreterResult::new(InstructionResult::Revert, output, Gas::new(inputs.gas_limit)));
+    }
+    let input = inputs.input.bytes(ctx);
+    let call = Call { caller: inputs.caller, value: inputs.call_value(), input: &input, is_static: inputs.is_static };
+    let mut ledger = JournalLedger { ctx, gas: GAS_BASE };
+    let outcome = match module {
+        BANK => bank::call(&mut ledger, &call),
+        _ => staking::call(&mut ledger, &call),
+    };
+    let used = ledger.gas;
+    let mut gas = Gas::new(inputs.gas_limit);
+    let (result, output) = match outcome {
+        Ok(output) => (InstructionResult::Return, output),
+        Err(Failure::Revert(reason)) => {
+            (InstructionResult::Revert, alloy_sol_types::Revert::from(reason).abi_encode().into())
+        }
+        Err(Failure::Db(err)) => {
+            // As revm's own opcodes do: park the error in the context, where the handler takes it and ends the
+            // transaction with it (the parallel executor's "blocked on a lower transaction" travels this way).
+            *ledger.ctx.error() = Err(ContextError::Db(err));
+            (InstructionResult::FatalExternalError, Bytes::new())
+        }
+    };
+    if !gas.record_regular_cost(used) {
+        gas.spend_all();
+        return Some(InterpreterResult::new(InstructionResult::PrecompileOOG, Bytes::new(), gas));
+    }
+    Some(InterpreterResult::new(result, output, gas))
+}
+
+/// Storage slots (key, value) of one module account.
+pub(crate) type Slots = Vec<(U256, U256)>;
+
+/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators.
+pub(crate) fn genesis(
+    total_supply_usei: U256,
+    params: &staking::Params,
+    validators: &[staking::GenesisValidator],
+) -> Result<Vec<(Address, Slots)>, String> {
+    let bonded = validators.iter().fold(U256::ZERO, |sum, v| sum + v.self_delegation);
+    if bonded > total_supply_usei {
+        return Err("self-delegations exceed the total supply".into());
+    }
+    Ok(vec![(BANK, bank::genesis(total_supply_usei)), (STAKING, staking::genesis(params, validators)?)])
+}
+
+/// End-of-block logic of every module, in a fixed order (only staking has any yet). `changed` yields the
+/// block's changed slots of a module address as (key, value at the block's start, value now).
+pub(crate) fn end_block<L: Ledger>(
+    ledger: &mut L,
+    changed: impl Fn(&mut L, Address) -> Outcome<Vec<(U256, U256, U256)>, L::Error>,
+) -> Outcome<(), L::Error> {
+    let staking_changes = changed(ledger, STAKING)?;
+    staking::end_block(ledger, &staking_changes)
+}
+
+/// A validator or account named as Sei names it: bech32 with the given prefix (`sei`, `seivaloper`) over the
+/// 20 address bytes, or a `0x` hex address. pysei has no separate Cosmos key: the bech32 form carries the EVM
+/// address itself.
+pub(crate) fn parse_address(text: &str, hrp: &str) -> Option<Address> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        return hex.parse().ok();
+    }
+    let (prefix, data) = bech32::decode(text).ok()?;
+    (prefix.as_str() == hrp && data.len() == 20).then(|| Address::from_slice(&data))
+}
+
+pub(crate) fn bech32_address(hrp: &str, address: Address) -> String {
+    let hrp = bech32::Hrp::parse(hrp).expect("a valid prefix");
+    bech32::encode::<bech32::Bech32>(hrp, address.as_slice()).expect("20 bytes fit bech32")
+}
+
+/// Amounts in usei as wei.
+pub(crate) fn usei_to_wei(usei: U256) -> Option<U256> {
+    usei.checked_mul(U256::from(WEI_PER_USEI))
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn bech32_round_trip() {
+        let a = Address::with_last_byte(0x42);
+        let text = bech32_address("seivaloper", a);
+        assert!(text.starts_with("seivaloper1"));
+        assert_eq!(parse_address(&text, "seivaloper"), Some(a));
+        assert_eq!(parse_address(&text, "sei"), None);
+        assert_eq!(parse_address(&format!("{a:#x}"), "seivaloper"), Some(a));
+        assert_eq!(parse_address("seivaloper1garbage", "seivaloper"), None);
+    }
+}

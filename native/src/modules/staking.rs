@@ -1,0 +1,575 @@
+//! The staking module at `0x…1005`, with Sei's precompile ABI: `delegate` is payable in wei and refuses a
+//! remainder below 1 usei; `undelegate` and `redelegate` take usei.
+//!
+//! State layout (slots of `0x…1005`, see `Key`): parameters; validators by index (operator, bonded tokens,
+//! commission, jailed) and an index by operator; one delegation slot per (delegator, validator); up to
+//! `max_entries` unbonding entries per (delegator, validator) and redelegation entries per (delegator, source,
+//! destination); the maturity queue.
+//!
+//! A transaction writes only its delegator's slots: a validator's bonded tokens are not updated by each
+//! delegation (which would make every delegation to one validator conflict with every other) but at the end of
+//! the block, from the block's changes to delegation slots. Likewise new unbonding entries enter the maturity
+//! queue at the end of the block. `end_block` runs, in this fixed order, inside the block's execution and
+//! commit: (1) bonded tokens follow the block's delegation changes, (2) the block's new unbonding entries join
+//! the queue in key order, (3) every entry whose completion time is at or before the block's time is paid out
+//! to its delegator, oldest first, and removed — so each entry matures exactly once. Within a block, validator
+//! queries see the tokens of the block's start.
+//!
+//! Bonded and unbonding tokens leave the EVM ledger: the value a `delegate` call carries is taken out of the
+//! module's account again at once (the account ends each call as it began, so delegations never conflict on
+//! it), and maturity credits the delegator. So total supply = Σ EVM balances + Σ validator tokens + Σ
+//! unbonding entries, which the property tests check.
+
+use alloy_primitives::{Address, Bytes, U256};
+use alloy_sol_types::{sol, SolCall, SolInterface};
+
+use super::{
+    bank::sei_address, bech32_address, emit, parse_address, revert, usei_to_wei, Call, Ledger, Outcome, STAKING,
+    WEI_PER_USEI,
+};
+
+sol! {
+    /// Sei's staking precompile interface (`precompiles/staking/Staking.sol`) plus pysei's queries.
+    interface IStaking {
+        struct Balance {
+            uint256 amount;
+            string denom;
+        }
+
+        struct DelegationDetails {
+            string delegator_address;
+            uint256 shares;
+            uint256 decimals;
+            string validator_address;
+        }
+
+        struct Delegation {
+            Balance balance;
+            DelegationDetails delegation;
+        }
+
+        struct UnbondingEntry {
+            uint256 amount;
+            uint64 completionTime;
+        }
+
+        struct Validator {
+            string operatorAddress;
+            address operator;
+            uint256 tokens;
+            uint256 commissionRate;
+            bool jailed;
+        }
+
+        function delegate(string valAddress) external payable returns (bool success);
+        function redelegate(string srcAddress, string dstAddress, uint256 amount) external returns (bool success);
+        function undelegate(string valAddress, uint256 amount) external returns (bool success);
+        function delegation(address delegator, string valAddress) external view returns (Delegation delegation);
+
+        // pysei queries
+        function unbondingDelegation(address delegator, string valAddress) external view returns (UnbondingEntry[] entries);
+        function validators() external view returns (Validator[] validators);
+        function params() external view returns (uint64 unbondingTime, uint64 maxEntries, uint64 maxValidators, uint256 minCommissionRate);
+
+        event Delegate(address indexed delegator, string validator, uint256 amount);
+        event Undelegate(address indexed delegator, string validator, uint256 amount, uint64 completionTime);
+        event Redelegate(address indexed delegator, string srcValidator, string dstValidator, uint256 amount, uint64 completionTime);
+    }
+}
+
+/// Decimal fractions (commission rates) are fixed point with 18 decimals, as Cosmos `Dec`.
+pub(crate) const DEC_ONE: u64 = 1_000_000_000_000_000_000;
+
+/// Slot keys: a tag byte, then fixed-width fields (addresses 20 bytes, validator indices 4, entry and field
+/// indices 1). Injective by construction.
+pub(crate) struct Key;
+
+const TAG_PARAM: u8 = 1;
+const TAG_VALIDATOR_COUNT: u8 = 2;
+const TAG_VALIDATOR: u8 = 3;
+const TAG_VALIDATOR_INDEX: u8 = 4;
+const TAG_DELEGATION: u8 = 5;
+const TAG_UNBONDING: u8 = 6;
+const TAG_REDELEGATION: u8 = 7;
+const TAG_QUEUE: u8 = 8;
+const TAG_QUEUE_BOUNDS: u8 = 9;
+const TAG_INCOMING_REDELEGATION: u8 = 10;
+
+pub(crate) const PARAM_ENABLED: u8 = 0;
+pub(crate) const PARAM_UNBONDING_TIME: u8 = 1;
+pub(crate) const PARAM_MAX_ENTRIES: u8 = 2;
+pub(crate) const PARAM_MAX_VALIDATORS: u8 = 3;
+pub(crate) const PARAM_MIN_COMMISSION: u8 = 4;
+
+const FIELD_OPERATOR: u8 = 0;
+const FIELD_TOKENS: u8 = 1;
+const FIELD_COMMISSION: u8 = 2;
+const FIELD_JAILED: u8 = 3;
+
+const ENTRY_AMOUNT: u8 = 0;
+const ENTRY_COMPLETION: u8 = 1;
+
+/// The hard cap on `max_entries` (the entry index is one byte; Sei's default is 7).
+const ENTRY_LIMIT: u64 = 255;
+
+impl Key {
+    fn build(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
+        let mut b = [0u8; 32];
+        b[0] = tag;
+        fill(&mut b);
+        U256::from_be_bytes(b)
+    }
+
+    pub(crate) fn param(id: u8) -> U256 {
+        Self::build(TAG_PARAM, |b| b[31] = id)
+    }
+
+    fn validator_count() -> U256 {
+        Self::build(TAG_VALIDATOR_COUNT, |_| ())
+    }
+
+    fn validator(index: u32, field: u8) -> U256 {
+        Self::build(TAG_VALIDATOR, |b| {
+            b[1..5].copy_from_slice(&index.to_be_bytes());
+            b[31] = field;
+        })
+    }
+
+    fn validator_index(operator: Address) -> U256 {
+        Self::build(TAG_VALIDATOR_INDEX, |b| b[1..21].copy_from_slice(operator.as_slice()))
+    }
+
+    fn delegation(delegator: Address, validator: u32) -> U256 {
+        Self::build(TAG_DELEGATION, |b| {
+            b[1..21].copy_from_slice(delegator.as_slice());
+            b[21..25].copy_from_slice(&validator.to_be_bytes());
+        })
+    }
+
+    fn unbonding(delegator: Address, validator: u32, entry: u8, field: u8) -> U256 {
+        Self::build(TAG_UNBONDING, |b| {
+            b[1..21].copy_from_slice(delegator.as_slice());
+            b[21..25].copy_from_slice(&validator.to_be_bytes());
+            b[25] = entry;
+            b[26] = field;
+        })
+    }
+
+    fn redelegation(delegator: Address, src: u32, dst: u32, entry: u8, field: u8) -> U256 {
+        Self::build(TAG_REDELEGATION, |b| {
+            b[1..21].copy_from_slice(delegator.as_slice());
+            b[21..25].copy_from_slice(&src.to_be_bytes());
+            b[25..29].copy_from_slice(&dst.to_be_bytes());
+            b[29] = entry;
+            b[30] = field;
+        })
+    }
+
+    fn incoming_redelegation(delegator: Address, validator: u32) -> U256 {
+        Self::build(TAG_INCOMING_REDELEGATION, |b| {
+            b[1..21].copy_from_slice(delegator.as_slice());
+            b[21..25].copy_from_slice(&validator.to_be_bytes());
+        })
+    }
+
+    fn queue(position: u64) -> U256 {
+        Self::build(TAG_QUEUE, |b| b[24..32].copy_from_slice(&position.to_be_bytes()))
+    }
+
+    fn queue_bound(which: u8) -> U256 {
+        Self::build(TAG_QUEUE_BOUNDS, |b| b[31] = which)
+    }
+
+    fn tag(key: &U256) -> u8 {
+        key.to_be_bytes::<32>()[0]
+    }
+
+    /// (delegator, validator, entry, field) of an unbonding key.
+    fn parse_unbonding(key: &U256) -> (Address, u32, u8, u8) {
+        let b = key.to_be_bytes::<32>();
+        let validator = u32::from_be_bytes(b[21..25].try_into().expect("4 bytes"));
+        (Address::from_slice(&b[1..21]), validator, b[25], b[26])
+    }
+
+    /// The validator of a delegation key.
+    fn delegation_validator(key: &U256) -> u32 {
+        let b = key.to_be_bytes::<32>();
+        u32::from_be_bytes(b[21..25].try_into().expect("4 bytes"))
+    }
+}
+
+fn as_u64(value: U256) -> u64 {
+    value.saturating_to()
+}
+
+/// Parameters of the staking module (genesis values; `pysei genesis` writes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Params {
+    pub(crate) unbonding_time: u64,
+    pub(crate) max_entries: u64,
+    pub(crate) max_validators: u64,
+    pub(crate) min_commission_rate: U256,
+}
+
+impl Params {
+    fn load<L: Ledger>(ledger: &mut L) -> Outcome<Self, L::Error> {
+        if ledger.load(STAKING, Key::param(PARAM_ENABLED))?.is_zero() {
+            return revert("staking: the module has no genesis state on this chain");
+        }
+        Ok(Self {
+            unbonding_time: as_u64(ledger.load(STAKING, Key::param(PARAM_UNBONDING_TIME))?),
+            max_entries: as_u64(ledger.load(STAKING, Key::param(PARAM_MAX_ENTRIES))?).min(ENTRY_LIMIT),
+            max_validators: as_u64(ledger.load(STAKING, Key::param(PARAM_MAX_VALIDATORS))?),
+            min_commission_rate: ledger.load(STAKING, Key::param(PARAM_MIN_COMMISSION))?,
+        })
+    }
+}
+
+/// A genesis validator: its operator, self-delegation (usei) and commission rate (18-decimal fixed point).
+#[derive(Debug, Clone)]
+pub(crate) struct GenesisValidator {
+    pub(crate) operator: Address,
+    pub(crate) self_delegation: U256,
+    pub(crate) commission_rate: U256,
+}
+
+/// The staking module's genesis slots. Fails on an invalid genesis (duplicate operator, commission out of
+/// bounds, zero self-delegation).
+pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Result<super::Slots, String> {
+    if params.max_entries == 0 || params.max_entries > ENTRY_LIMIT {
+        return Err(format!("staking: max_entries must be within 1..={ENTRY_LIMIT}"));
+    }
+    if params.min_commission_rate > U256::from(DEC_ONE) {
+        return Err("staking: min_commission_rate must be at most 1".into());
+    }
+    if validators.len() as u64 > u64::from(u32::MAX) {
+        return Err("staking: too many validators".into());
+    }
+    let mut slots = vec![
+        (Key::param(PARAM_ENABLED), U256::from(1)),
+        (Key::param(PARAM_UNBONDING_TIME), U256::from(params.unbonding_time)),
+        (Key::param(PARAM_MAX_ENTRIES), U256::from(params.max_entries)),
+        (Key::param(PARAM_MAX_VALIDATORS), U256::from(params.max_validators)),
+        (Key::param(PARAM_MIN_COMMISSION), params.min_commission_rate),
+        (Key::validator_count(), U256::from(validators.len())),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (i, v) in validators.iter().enumerate() {
+        let index = i as u32;
+        if !seen.insert(v.operator) {
+            return Err(format!("staking: validator {} appears twice", v.operator));
+        }
+        if v.commission_rate < params.min_commission_rate || v.commission_rate > U256::from(DEC_ONE) {
+            return Err(format!("staking: validator {} commission is outside [min_commission_rate, 1]", v.operator));
+        }
+        if v.self_delegation.is_zero() {
+            return Err(format!("staking: validator {} needs a self-delegation", v.operator));
+        }
+        slots.extend([
+            (Key::validator_index(v.operator), U256::from(index) + U256::from(1)),
+            (Key::validator(index, FIELD_OPERATOR), U256::from_be_slice(v.operator.as_slice())),
+            (Key::validator(index, FIELD_TOKENS), v.self_delegation),
+            (Key::validator(index, FIELD_COMMISSION), v.commission_rate),
+            (Key::delegation(v.operator, index), v.self_delegation),
+        ]);
+    }
+    Ok(slots)
+}
+
+/// A validator named by its `seivaloper1…` (or `0x…`) operator address.
+struct Validator {
+    index: u32,
+    name: String,
+}
+
+fn find_validator<L: Ledger>(ledger: &mut L, text: &str) -> Outcome<Validator, L::Error> {
+    let Some(operator) = parse_address(text, "seivaloper") else {
+        return revert(format!("{text:?} is not a validator address (seivaloper1… or 0x…)"));
+    };
+    let index = ledger.load(STAKING, Key::validator_index(operator))?;
+    if index.is_zero() {
+        return revert(format!("validator {} does not exist", valoper(operator)));
+    }
+    Ok(Validator { index: as_u64(index - U256::from(1)) as u32, name: valoper(operator) })
+}
+
+fn valoper(operator: Address) -> String {
+    bech32_address("seivaloper", operator)
+}
+
+fn check_not_jailed<L: Ledger>(ledger: &mut L, v: &Validator) -> Outcome<(), L::Error> {
+    if ledger.load(STAKING, Key::validator(v.index, FIELD_JAILED))?.is_zero() {
+        Ok(())
+    } else {
+        revert(format!("validator {} is jailed", v.name))
+    }
+}
+
+fn add_delegation<L: Ledger>(ledger: &mut L, who: Address, v: u32, amount: U256) -> Outcome<(), L::Error> {
+    let key = Key::delegation(who, v);
+    let current = ledger.load(STAKING, key)?;
+    ledger.store(STAKING, key, current + amount)
+}
+
+fn sub_delegation<L: Ledger>(
+    ledger: &mut L,
+    who: Address,
+    v: &Validator,
+    amount: U256,
+    op: &str,
+) -> Outcome<(), L::Error> {
+    let key = Key::delegation(who, v.index);
+    let current = ledger.load(STAKING, key)?;
+    if amount > current {
+        return revert(format!("{op}: amount {amount} usei exceeds the delegation of {current} usei to {}", v.name));
+    }
+    ledger.store(STAKING, key, current - amount)
+}
+
+fn positive<E>(amount: U256, op: &str) -> Outcome<(), E> {
+    if amount.is_zero() {
+        revert(format!("{op}: amount must be positive"))
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes, L::Error> {
+    let Ok(decoded) = IStaking::IStakingCalls::abi_decode(call.input) else {
+        return revert("staking: malformed call data (unknown selector or bad ABI encoding)");
+    };
+    use IStaking::IStakingCalls as C;
+    if !matches!(decoded, C::delegate(_)) {
+        call.nonpayable()?;
+    }
+    let params = Params::load(ledger)?;
+    let out = match decoded {
+        C::delegate(c) => {
+            call.mutating()?;
+            let v = find_validator(ledger, &c.valAddress)?;
+            check_not_jailed(ledger, &v)?;
+            let remainder = call.value % U256::from(WEI_PER_USEI);
+            if !remainder.is_zero() {
+                return revert(format!(
+                    "delegate: value has a remainder of {remainder} wei below 1 usei; send whole usei (multiples of 10^12 wei)"
+                ));
+            }
+            let amount = call.value / U256::from(WEI_PER_USEI);
+            positive(amount, "delegate")?;
+            // The value now bonds: it leaves the EVM ledger (see the module docs).
+            ledger.sub_balance(STAKING, call.value)?;
+            add_delegation(ledger, call.caller, v.index, amount)?;
+            emit(ledger, STAKING, &IStaking::Delegate { delegator: call.caller, validator: v.name, amount });
+            IStaking::delegateCall::abi_encode_returns(&true)
+        }
+        C::undelegate(c) => {
+            call.mutating()?;
+            positive(c.amount, "undelegate")?;
+            let v = find_validator(ledger, &c.valAddress)?;
+            sub_delegation(ledger, call.caller, &v, c.amount, "undelegate")?;
+            let mut free = None;
+            for entry in 0..params.max_entries as u8 {
+                if ledger.load(STAKING, Key::unbonding(call.caller, v.index, entry, ENTRY_AMOUNT))?.is_zero() {
+                    free = Some(entry);
+                    break;
+                }
+            }
+            let Some(entry) = free else {
+                return revert(format!(
+                    "undelegate: too many unbonding entries for this delegator and validator {} (at most {})",
+                    v.name, params.max_entries
+                ));
+            };
+            let completion = ledger.now().saturating_add(params.unbonding_time);
+            ledger.store(STAKING, Key::unbonding(call.caller, v.index, entry, ENTRY_AMOUNT), c.amount)?;
+            ledger.store(
+                STAKING,
+                Key::unbonding(call.caller, v.index, entry, ENTRY_COMPLETION),
+                U256::from(completion),
+            )?;
+            emit(
+                ledger,
+                STAKING,
+                &IStaking::Undelegate {
+                    delegator: call.caller,
+                    validator: v.name,
+                    amount: c.amount,
+                    completionTime: completion,
+                },
+            );
+            IStaking::undelegateCall::abi_encode_returns(&true)
+        }
+        C::redelegate(c) => {
+            call.mutating()?;
+            positive(c.amount, "redelegate")?;
+            let src = find_validator(ledger, &c.srcAddress)?;
+            let dst = find_validator(ledger, &c.dstAddress)?;
+            if src.index == dst.index {
+                return revert("redelegate: source and destination are the same validator");
+            }
+            check_not_jailed(ledger, &dst)?;
+            let now = ledger.now();
+            // As Cosmos: stake that arrived by redelegation cannot move on until that redelegation matures.
+            if as_u64(ledger.load(STAKING, Key::incoming_redelegation(call.caller, src.index))?) > now {
+                return revert(format!(
+                    "redelegate: a redelegation to {} is still maturing; it must complete before redelegating from it",
+                    src.name
+                ));
+            }
+            let mut free = None;
+            for entry in 0..params.max_entries as u8 {
+                let completion = ledger
+                    .load(STAKING, Key::redelegation(call.caller, src.index, dst.index, entry, ENTRY_COMPLETION))?;
+                if as_u64(completion) <= now {
+                    free = Some(entry);
+                    break;
+                }
+            }
+            let Some(entry) = free else {
+                return revert(format!(
+                    "redelegate: too many maturing redelegations from {} to {} (at most {})",
+                    src.name, dst.name, params.max_entries
+                ));
+            };
+            sub_delegation(ledger, call.caller, &src, c.amount, "redelegate")?;
+            add_delegation(ledger, call.caller, dst.index, c.amount)?;
+            let completion = now.saturating_add(params.unbonding_time);
+            ledger.store(
+                STAKING,
+                Key::redelegation(call.caller, src.index, dst.index, entry, ENTRY_AMOUNT),
+                c.amount,
+            )?;
+            ledger.store(
+                STAKING,
+                Key::redelegation(call.caller, src.index, dst.index, entry, ENTRY_COMPLETION),
+                U256::from(completion),
+            )?;
+            ledger.store(STAKING, Key::incoming_redelegation(call.caller, dst.index), U256::from(completion))?;
+            emit(
+                ledger,
+                STAKING,
+                &IStaking::Redelegate {
+                    delegator: call.caller,
+                    srcValidator: src.name,
+                    dstValidator: dst.name,
+                    amount: c.amount,
+                    completionTime: completion,
+                },
+            );
+            IStaking::redelegateCall::abi_encode_returns(&true)
+        }
+        C::delegation(c) => {
+            let v = find_validator(ledger, &c.valAddress)?;
+            let amount = ledger.load(STAKING, Key::delegation(c.delegator, v.index))?;
+            let delegation = IStaking::Delegation {
+                balance: IStaking::Balance { amount, denom: super::USEI.into() },
+                // One share per usei, with Cosmos's 18 share decimals (no slashing yet changes the rate).
+                delegation: IStaking::DelegationDetails {
+                    delegator_address: sei_address(c.delegator),
+                    shares: amount * U256::from(DEC_ONE),
+                    decimals: U256::from(18),
+                    validator_address: v.name,
+                },
+            };
+            IStaking::delegationCall::abi_encode_returns(&delegation)
+        }
+        C::unbondingDelegation(c) => {
+            let v = find_validator(ledger, &c.valAddress)?;
+            let mut entries = Vec::new();
+            for entry in 0..params.max_entries as u8 {
+                let amount = ledger.load(STAKING, Key::unbonding(c.delegator, v.index, entry, ENTRY_AMOUNT))?;
+                if !amount.is_zero() {
+                    let completion =
+                        ledger.load(STAKING, Key::unbonding(c.delegator, v.index, entry, ENTRY_COMPLETION))?;
+                    entries.push(IStaking::UnbondingEntry { amount, completionTime: as_u64(completion) });
+                }
+            }
+            IStaking::unbondingDelegationCall::abi_encode_returns(&entries)
+        }
+        C::validators(_) => {
+            let count = as_u64(ledger.load(STAKING, Key::validator_count())?) as u32;
+            let mut out = Vec::with_capacity(count as usize);
+            for index in 0..count {
+                let operator = ledger.load(STAKING, Key::validator(index, FIELD_OPERATOR))?;
+                let operator = Address::from_slice(&operator.to_be_bytes::<32>()[12..]);
+                out.push(IStaking::Validator {
+                    operatorAddress: valoper(operator),
+                    operator,
+                    tokens: ledger.load(STAKING, Key::validator(index, FIELD_TOKENS))?,
+                    commissionRate: ledger.load(STAKING, Key::validator(index, FIELD_COMMISSION))?,
+                    jailed: !ledger.load(STAKING, Key::validator(index, FIELD_JAILED))?.is_zero(),
+                });
+            }
+            IStaking::validatorsCall::abi_encode_returns(&out)
+        }
+        C::params(_) => IStaking::paramsCall::abi_encode_returns(&IStaking::paramsReturn {
+            unbondingTime: params.unbonding_time,
+            maxEntries: params.max_entries,
+            maxValidators: params.max_validators,
+            minCommissionRate: params.min_commission_rate,
+        }),
+    };
+    Ok(out.into())
+}
+
+/// The staking module's end-of-block logic (order in the module docs). `changed` lists the block's changed
+/// slots of `0x…1005` as (key, value at the block's start, value now), in any order.
+pub(crate) fn end_block<L: Ledger>(ledger: &mut L, changed: &[(U256, U256, U256)]) -> Outcome<(), L::Error> {
+    if ledger.load(STAKING, Key::param(PARAM_ENABLED))?.is_zero() {
+        return Ok(());
+    }
+    let mut changed = changed.to_vec();
+    changed.sort_unstable_by_key(|(k, _, _)| *k);
+    // (1) Bonded tokens follow the delegations.
+    let mut deltas: std::collections::BTreeMap<u32, (U256, U256)> = std::collections::BTreeMap::new();
+    for (key, old, new) in &changed {
+        if Key::tag(key) == TAG_DELEGATION {
+            let d = deltas.entry(Key::delegation_validator(key)).or_default();
+            d.0 += *new;
+            d.1 += *old;
+        }
+    }
+    for (index, (added, removed)) in deltas {
+        let key = Key::validator(index, FIELD_TOKENS);
+        let tokens = ledger.load(STAKING, key)?;
+        ledger.store(STAKING, key, tokens + added - removed)?;
+    }
+    // (2) New unbonding entries join the queue.
+    let first_tail = as_u64(ledger.load(STAKING, Key::queue_bound(1))?);
+    let mut tail = first_tail;
+    for (key, old, new) in &changed {
+        if Key::tag(key) == TAG_UNBONDING {
+            let (delegator, validator, entry, field) = Key::parse_unbonding(key);
+            if field == ENTRY_AMOUNT && old.is_zero() && !new.is_zero() {
+                ledger.store(STAKING, Key::queue(tail), Key::unbonding(delegator, validator, entry, ENTRY_AMOUNT))?;
+                tail += 1;
+            }
+        }
+    }
+    if tail != first_tail {
+        ledger.store(STAKING, Key::queue_bound(1), U256::from(tail))?;
+    }
+    // (3) Matured entries are paid out, oldest first.
+    let now = ledger.now();
+    let first_head = as_u64(ledger.load(STAKING, Key::queue_bound(0))?);
+    let mut head = first_head;
+    while head < tail {
+        let amount_key = ledger.load(STAKING, Key::queue(head))?;
+        let (delegator, validator, entry, _) = Key::parse_unbonding(&amount_key);
+        let completion_key = Key::unbonding(delegator, validator, entry, ENTRY_COMPLETION);
+        if as_u64(ledger.load(STAKING, completion_key)?) > now {
+            break;
+        }
+        let amount = ledger.load(STAKING, amount_key)?;
+        let Some(wei) = usei_to_wei(amount) else { return revert("unbonding amount overflows") };
+        ledger.add_balance(delegator, wei)?;
+        ledger.store(STAKING, amount_key, U256::ZERO)?;
+        ledger.store(STAKING, completion_key, U256::ZERO)?;
+        ledger.store(STAKING, Key::queue(head), U256::ZERO)?;
+        head += 1;
+    }
+    if head != first_head {
+        ledger.store(STAKING, Key::queue_bound(0), U256::from(head))?;
+    }
+    Ok(())
+}

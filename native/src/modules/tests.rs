@@ -1,0 +1,342 @@
+//! The module precompiles executed as a node executes them: signed transactions through the block executor
+//! (sequential and parallel) over committed state, block after block.
+
+use alloy_primitives::{Address, Bytes, U256};
+use alloy_sol_types::{SolCall, SolError};
+use proptest::prelude::*;
+
+use super::{
+    bank::IBank,
+    bech32_address,
+    staking::{GenesisValidator, IStaking, Params, DEC_ONE},
+    BANK, MODULE_CODE, STAKING, WEI_PER_USEI,
+};
+use crate::{
+    db::StateChanges,
+    decode::decode_and_recover,
+    exec::{execute_block, BlockOutput, BlockParams, OrderedTx},
+    parallel::{execute_block_parallel, PredictMode},
+    testutil::{block_params, Key, MemReader, CHAIN},
+};
+
+const SEI: u64 = 1_000_000_000_000_000_000;
+const OPERATOR: Address = Address::with_last_byte(0x0a);
+const OTHER_OPERATOR: Address = Address::with_last_byte(0x0b);
+const START: u64 = 1_700_000_000;
+const UNBONDING: u64 = 100;
+
+fn valoper(a: Address) -> String {
+    bech32_address("seivaloper", a)
+}
+
+/// State with the modules' genesis (two validators, 100 s unbonding) and `keys` funded with 100 SEI each; the
+/// total supply is exactly what that holds.
+fn genesis(keys: &[Key]) -> MemReader {
+    let mut reader = MemReader::default();
+    let params = Params {
+        unbonding_time: UNBONDING,
+        max_entries: 7,
+        max_validators: 35,
+        min_commission_rate: U256::from(DEC_ONE / 20),
+    };
+    let validators = [OPERATOR, OTHER_OPERATOR].map(|operator| GenesisValidator {
+        operator,
+        self_delegation: U256::from(1_000_000u64),
+        commission_rate: U256::from(DEC_ONE / 10),
+    });
+    let supply = U256::from(keys.len() as u64 * 100_000_000 + 2_000_000);
+    for (module, slots) in super::genesis(supply, &params, &validators).expect("genesis") {
+        reader.deploy(module, &MODULE_CODE);
+        reader.storage.extend(slots.into_iter().map(|(k, v)| ((module, k), v)));
+    }
+    for key in keys {
+        reader.fund(key.address, U256::from(100) * U256::from(SEI));
+    }
+    reader
+}
+
+fn apply(reader: &mut MemReader, changes: &StateChanges) {
+    for (address, info) in &changes.accounts {
+        match info {
+            Some(info) => {
+                let mut info = info.clone();
+                info.code = None;
+                reader.accounts.insert(*address, info);
+            }
+            None => {
+                reader.accounts.remove(address);
+            }
+        }
+    }
+    for address in &changes.wiped {
+        reader.storage.retain(|(a, _), _| a != address);
+    }
+    for (address, slot, value) in &changes.storage {
+        if value.is_zero() {
+            reader.storage.remove(&(*address, *slot));
+        } else {
+            reader.storage.insert((*address, *slot), *value);
+        }
+    }
+}
+
+fn params_at(timestamp: u64) -> BlockParams {
+    let mut p = block_params(1_000_000_000);
+    p.timestamp = timestamp;
+    p
+}
+
+fn txs(raws: &[Vec<u8>]) -> (Vec<Address>, Vec<&[u8]>) {
+    (
+        raws.iter().map(|r| decode_and_recover(r).expect("valid tx").sender).collect(),
+        raws.iter().map(Vec::as_slice).collect(),
+    )
+}
+
+/// Executes `raws` as one block at `timestamp` on `reader` and commits the result into it.
+fn block(reader: &mut MemReader, timestamp: u64, raws: &[Vec<u8>]) -> BlockOutput {
+    let (senders, raws) = txs(raws);
+    let ordered: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+    let out = execute_block(&*reader, &params_at(timestamp), &ordered, false).expect("execution");
+    apply(reader, &out.changes);
+    out
+}
+
+fn slot(reader: &MemReader, module: Address, key: U256) -> U256 {
+    reader.storage.get(&(module, key)).copied().unwrap_or_default()
+}
+
+fn balance(reader: &MemReader, who: Address) -> U256 {
+    reader.accounts.get(&who).map(|a| a.balance).unwrap_or_default()
+}
+
+fn delegate(key: &Key, nonce: u64, validator: Address, wei: u64) -> Vec<u8> {
+    let data = IStaking::delegateCall { valAddress: valoper(validator) }.abi_encode();
+    key.sign(CHAIN, nonce, Some(STAKING), wei, &data, 200_000)
+}
+
+fn undelegate(key: &Key, nonce: u64, validator: Address, usei: u64) -> Vec<u8> {
+    let data = IStaking::undelegateCall { valAddress: valoper(validator), amount: U256::from(usei) }.abi_encode();
+    key.sign(CHAIN, nonce, Some(STAKING), 0, &data, 300_000)
+}
+
+fn delegation(reader: &MemReader, who: Address, validator: Address) -> U256 {
+    let raw = IStaking::delegationCall { delegator: who, valAddress: valoper(validator) }.abi_encode();
+    let out = query(reader, STAKING, &raw);
+    IStaking::delegationCall::abi_decode_returns(&out).expect("delegation").balance.amount
+}
+
+fn validator_tokens(reader: &MemReader, operator: Address) -> U256 {
+    let out = query(reader, STAKING, &IStaking::validatorsCall {}.abi_encode());
+    let validators = IStaking::validatorsCall::abi_decode_returns(&out).expect("validators");
+    validators.into_iter().find(|v| v.operator == operator).expect("validator").tokens
+}
+
+/// An `eth_call` against `reader`.
+fn query(reader: &MemReader, to: Address, data: &[u8]) -> Bytes {
+    let request = crate::call::CallRequest {
+        from: Address::ZERO,
+        to: Some(to),
+        gas: None,
+        max_fee_per_gas: None,
+        max_priority_fee_per_gas: None,
+        value: U256::ZERO,
+        data: Bytes::copy_from_slice(data),
+        nonce: None,
+        access_list: Vec::new(),
+        overrides: Default::default(),
+    };
+    let out = crate::call::call(reader, &params_at(START), &request).expect("call");
+    assert!(out.success, "query reverted: {:?}", out.output);
+    out.output
+}
+
+fn revert_reason(out: &BlockOutput, i: usize) -> String {
+    let o = &out.outcomes[i];
+    assert!(o.included.is_ok(), "tx {i} skipped: {:?}", o.included);
+    assert!(!o.success, "tx {i} succeeded");
+    alloy_sol_types::Revert::abi_decode(&o.output).expect("Error(string)").reason
+}
+
+/// Σ EVM balances + bonded + unbonding, in wei: what total supply must equal.
+fn supply_held(reader: &MemReader) -> U256 {
+    let balances = reader.accounts.values().fold(U256::ZERO, |s, a| s + a.balance);
+    let module: U256 = reader
+        .storage
+        .iter()
+        .filter(|((a, k), _)| *a == STAKING && matches!(k.to_be_bytes::<32>()[0], 3 | 6))
+        .filter(|((_, k), _)| {
+            let b = k.to_be_bytes::<32>();
+            // validator tokens (tag 3, field 1) and unbonding amounts (tag 6, field 0)
+            (b[0] == 3 && b[31] == 1) || (b[0] == 6 && b[26] == 0)
+        })
+        .fold(U256::ZERO, |s, (_, v)| s + *v);
+    balances + module * U256::from(WEI_PER_USEI)
+}
+
+fn total_supply_wei(reader: &MemReader) -> U256 {
+    slot(reader, BANK, super::bank::SUPPLY) * U256::from(WEI_PER_USEI)
+}
+
+#[test]
+fn delegate_bonds_and_tokens_follow_at_end_of_block() {
+    let alice = Key::new(1);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    let out = block(&mut reader, START, &[delegate(&alice, 0, OPERATOR, 5 * SEI)]);
+    assert!(out.outcomes[0].success, "{:?}", out.outcomes[0]);
+    assert_eq!(delegation(&reader, alice.address, OPERATOR), U256::from(5_000_000u64));
+    assert_eq!(validator_tokens(&reader, OPERATOR), U256::from(6_000_000u64));
+    // The module's account ends as it began: the value left the EVM ledger.
+    assert_eq!(balance(&reader, STAKING), U256::ZERO);
+    // One log, from the precompile.
+    let logs = &out.receipts[0].logs();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0].address, STAKING);
+}
+
+#[test]
+fn bad_input_reverts_with_a_reason_and_changes_nothing() {
+    let alice = Key::new(1);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    block(&mut reader, START, &[delegate(&alice, 0, OPERATOR, 2 * SEI)]);
+    let nobody = Address::with_last_byte(0x99);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (delegate(&alice, 1, nobody, SEI), "does not exist"),
+        (delegate(&alice, 2, OPERATOR, SEI + 1), "remainder of 1 wei"),
+        (undelegate(&alice, 3, OPERATOR, 3_000_000), "exceeds the delegation of 2000000 usei"),
+        (alice.sign(CHAIN, 4, Some(STAKING), 0, &[0xde, 0xad, 0xbe, 0xef, 1], 100_000), "malformed call data"),
+        (alice.sign(CHAIN, 5, Some(BANK), 0, &[0x01], 100_000), "malformed call data"),
+        (
+            alice.sign(
+                CHAIN,
+                6,
+                Some(STAKING),
+                1,
+                &IStaking::undelegateCall { valAddress: valoper(OPERATOR), amount: U256::from(1) }.abi_encode(),
+                300_000,
+            ),
+            "not payable",
+        ),
+    ];
+    let raws: Vec<Vec<u8>> = cases.iter().map(|(r, _)| r.clone()).collect();
+    let before_delegation = delegation(&reader, alice.address, OPERATOR);
+    let out = block(&mut reader, START + 1, &raws);
+    for (i, (_, want)) in cases.iter().enumerate() {
+        let reason = revert_reason(&out, i);
+        assert!(reason.contains(want), "tx {i}: {reason:?} lacks {want:?}");
+    }
+    assert_eq!(delegation(&reader, alice.address, OPERATOR), before_delegation);
+    // Only the nonce and fees changed: no module slot was written.
+    assert!(out.changes.storage.iter().all(|(a, _, _)| *a != STAKING));
+    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+}
+
+#[test]
+fn unbonding_matures_once_and_the_eighth_entry_is_refused() {
+    let alice = Key::new(1);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    block(&mut reader, START, &[delegate(&alice, 0, OPERATOR, 10 * SEI)]);
+    let raws: Vec<Vec<u8>> = (0..8).map(|i| undelegate(&alice, 1 + i, OPERATOR, 1_000_000)).collect();
+    let out = block(&mut reader, START + 10, &raws);
+    assert!(out.outcomes[..7].iter().all(|o| o.success));
+    assert!(revert_reason(&out, 7).contains("too many unbonding entries"));
+    assert_eq!(delegation(&reader, alice.address, OPERATOR), U256::from(3_000_000u64));
+    assert_eq!(validator_tokens(&reader, OPERATOR), U256::from(4_000_000u64));
+    let before = balance(&reader, alice.address);
+    // Not yet mature one second early.
+    block(&mut reader, START + 10 + UNBONDING - 1, &[]);
+    assert_eq!(balance(&reader, alice.address), before);
+    // Mature: all seven paid, once.
+    block(&mut reader, START + 10 + UNBONDING, &[]);
+    assert_eq!(balance(&reader, alice.address), before + U256::from(7) * U256::from(SEI));
+    block(&mut reader, START + 10 + 3 * UNBONDING, &[]);
+    assert_eq!(balance(&reader, alice.address), before + U256::from(7) * U256::from(SEI));
+    // The entries are free again.
+    let out = block(&mut reader, START + 10 + 3 * UNBONDING, &[undelegate(&alice, 9, OPERATOR, 1)]);
+    assert!(out.outcomes[0].success);
+    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+}
+
+#[test]
+fn bank_answers_in_usei() {
+    let alice = Key::new(1);
+    let reader = genesis(std::slice::from_ref(&alice));
+    let out = query(&reader, BANK, &IBank::balanceCall { acc: alice.address, denom: "usei".into() }.abi_encode());
+    assert_eq!(IBank::balanceCall::abi_decode_returns(&out).expect("balance"), U256::from(100_000_000u64));
+    let out = query(&reader, BANK, &IBank::decimalsCall { denom: "usei".into() }.abi_encode());
+    assert_eq!(IBank::decimalsCall::abi_decode_returns(&out).expect("decimals"), 6);
+    let out = query(&reader, BANK, &IBank::supplyCall { denom: "usei".into() }.abi_encode());
+    assert_eq!(IBank::supplyCall::abi_decode_returns(&out).expect("supply"), U256::from(102_000_000u64));
+}
+
+#[test]
+fn send_native_moves_value_and_keeps_the_bank_account_unchanged() {
+    let alice = Key::new(1);
+    let bob = Address::with_last_byte(0xb0);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    let data = IBank::sendNativeCall { toNativeAddress: bech32_address("sei", bob) }.abi_encode();
+    let out = block(&mut reader, START, &[alice.sign(CHAIN, 0, Some(BANK), 3 * SEI + 7, &data, 200_000)]);
+    assert!(out.outcomes[0].success, "{:?}", out.outcomes[0]);
+    assert_eq!(balance(&reader, bob), U256::from(3 * SEI + 7));
+    assert_eq!(balance(&reader, BANK), U256::ZERO);
+}
+
+/// A contract that DELEGATECALLs the staking precompile cannot make it act for the contract, even when the
+/// module's account holds value (say, forced there by a SELFDESTRUCT).
+#[test]
+fn delegatecall_is_refused() {
+    let alice = Key::new(1);
+    let proxy = Address::with_last_byte(0xdc);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    reader.accounts.get_mut(&STAKING).expect("module account").balance = U256::from(10) * U256::from(SEI);
+    // CALLDATACOPY the input, DELEGATECALL 0x1005 with it, SSTORE the success flag in slot 0.
+    reader.deploy(
+        proxy,
+        &[0x36, 0x5f, 0x5f, 0x37, 0x5f, 0x5f, 0x36, 0x5f, 0x61, 0x10, 0x05, 0x5a, 0xf4, 0x5f, 0x55, 0x00],
+    );
+    let data = IStaking::delegateCall { valAddress: valoper(OPERATOR) }.abi_encode();
+    let out = block(&mut reader, START, &[alice.sign(CHAIN, 0, Some(proxy), SEI, &data, 300_000)]);
+    assert!(out.outcomes[0].success);
+    assert_eq!(slot(&reader, proxy, U256::ZERO), U256::ZERO, "the DELEGATECALL must fail");
+    assert_eq!(delegation(&reader, proxy, OPERATOR), U256::ZERO);
+    assert_eq!(balance(&reader, STAKING), U256::from(10) * U256::from(SEI));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Delegations and undelegations from many accounts run in parallel exactly as sequentially; delegators that
+    /// differ never conflict (one incarnation per transaction when each account sends one transaction).
+    #[test]
+    fn parallel_equals_sequential_and_delegators_do_not_conflict(
+        ops in proptest::collection::vec((any::<bool>(), 1u64..5, any::<bool>()), 16..48),
+        threads in 2usize..4,
+    ) {
+        let keys: Vec<Key> = (1..=ops.len() as u8).map(Key::new).collect();
+        let mut reader = genesis(&keys);
+        // A first block gives every account a delegation to undelegate from.
+        let first: Vec<Vec<u8>> = keys.iter().map(|k| delegate(k, 0, OPERATOR, 5 * SEI)).collect();
+        block(&mut reader, START, &first);
+        let raws: Vec<Vec<u8>> = ops
+            .iter()
+            .zip(&keys)
+            .map(|((is_delegate, amount, other), k)| {
+                let v = if *other { OTHER_OPERATOR } else { OPERATOR };
+                if *is_delegate { delegate(k, 1, v, amount * SEI) } else { undelegate(k, 1, OPERATOR, amount * 1_000_000) }
+            })
+            .collect();
+        let (senders, slices) = txs(&raws);
+        let ordered: Vec<OrderedTx<'_>> = slices.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+        let params = params_at(START + UNBONDING);
+        let sequential = execute_block(&reader, &params, &ordered, false).expect("sequential");
+        let (parallel, stats) =
+            execute_block_parallel(&|| Ok(&reader), &params, &ordered, false, threads, PredictMode::Off).expect("parallel");
+        prop_assert_eq!(stats.fallback, None);
+        prop_assert_eq!(&sequential.outcomes, &parallel.outcomes);
+        prop_assert_eq!(&sequential.changes, &parallel.changes);
+        prop_assert_eq!(sequential.receipts_root, parallel.receipts_root);
+        prop_assert_eq!(stats.incarnations, ordered.len());
+        apply(&mut reader, &sequential.changes);
+        prop_assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+    }
+}

@@ -1,0 +1,165 @@
+//! The stored records of an executed block (its transactions with their receipts, and its logs), encoded once,
+//! here, in the form the store keeps: msgpack arrays in the field order of `pysei.chain.block.TxRecord` and
+//! `BlockLog` (msgspec `array_like` structs), which are the one definition of each record. Python decodes
+//! these bytes with msgspec when it reads a record (RPC, the cold tier); nothing re-encodes them.
+//!
+//! A field added here and not there (or the reverse) fails loudly: msgspec rejects an array of the wrong
+//! length, and `tests/test_records.py` decodes every record of real blocks.
+
+use rayon::prelude::*;
+use revm::primitives::{keccak256, Address, Log, B256};
+
+use crate::exec::{BlockOutput, OrderedTx, TxOutcome};
+
+/// Why a block's records cannot be encoded (msgpack integers stop at 2^64, as Python's encoder did).
+#[derive(Debug, thiserror::Error)]
+#[error("transaction {index}: effective gas price {price} does not fit a stored record (over 2^64 - 1)")]
+pub struct PriceOverflow {
+    pub index: usize,
+    pub price: u128,
+}
+
+/// One block's records, ready to store.
+#[derive(Debug, Default)]
+pub struct BlockRecords {
+    /// `(transaction hash, encoded TxRecord)` of each included transaction, in block order.
+    pub txs: Vec<(B256, Vec<u8>)>,
+    /// The encoded `list[BlockLog]`; `None` when the block has no logs (the store keeps no entry then).
+    pub logs: Option<Vec<u8>>,
+    pub log_count: usize,
+    /// The included transactions' encoded size, summed (the block's size counts it).
+    pub raw_bytes: usize,
+}
+
+/// A msgpack writer into memory. `rmp` writes each value; writing into a `Vec` cannot fail, hence the expects.
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn array(&mut self, len: usize) -> &mut Self {
+        rmp::encode::write_array_len(&mut self.0, len as u32).expect("writing to memory");
+        self
+    }
+
+    fn bin(&mut self, bytes: &[u8]) -> &mut Self {
+        rmp::encode::write_bin(&mut self.0, bytes).expect("writing to memory");
+        self
+    }
+
+    fn uint(&mut self, value: u64) -> &mut Self {
+        rmp::encode::write_uint(&mut self.0, value).expect("writing to memory");
+        self
+    }
+
+    fn bool(&mut self, value: bool) -> &mut Self {
+        rmp::encode::write_bool(&mut self.0, value).expect("writing to memory");
+        self
+    }
+
+    fn address(&mut self, address: Option<&Address>) -> &mut Self {
+        match address {
+            Some(a) => self.bin(a.as_slice()),
+            None => {
+                rmp::encode::write_nil(&mut self.0).expect("writing to memory");
+                self
+            }
+        }
+    }
+
+    /// `Log(address, topics, data)`.
+    fn log(&mut self, log: &Log) -> &mut Self {
+        self.array(3).bin(log.address.as_slice()).array(log.data.topics().len());
+        for topic in log.data.topics() {
+            self.bin(topic.as_slice());
+        }
+        self.bin(&log.data.data)
+    }
+}
+
+/// One included transaction and where it sits in the block.
+struct Included<'a> {
+    tx: &'a OrderedTx<'a>,
+    outcome: &'a TxOutcome,
+    logs: &'a [Log],
+    index: usize,
+    first_log: usize,
+}
+
+impl Included<'_> {
+    /// The `TxRecord` and this transaction's `BlockLog` entries.
+    fn encode(
+        &self,
+        hash: &B256,
+        number: u64,
+        block_hash: &B256,
+        base_fee: u64,
+    ) -> Result<(Vec<u8>, Vec<u8>), PriceOverflow> {
+        let o = self.outcome;
+        let price = o.meta.effective_gas_price(base_fee);
+        let price = u64::try_from(price).map_err(|_| PriceOverflow { index: self.index, price })?;
+        let mut record = Writer(Vec::with_capacity(self.tx.raw.len() + 160 + 128 * self.logs.len()));
+        record
+            .array(16)
+            .bin(hash.as_slice())
+            .bin(self.tx.raw)
+            .bin(self.tx.sender.as_slice())
+            .address(o.meta.to.as_ref())
+            .uint(u64::from(o.meta.tx_type))
+            .uint(number)
+            .bin(block_hash.as_slice())
+            .uint(self.index as u64)
+            .bool(o.success)
+            .uint(o.gas_used)
+            .uint(o.cumulative_gas_used)
+            .uint(price)
+            .address(o.contract_address.as_ref())
+            .array(self.logs.len());
+        for log in self.logs {
+            record.log(log);
+        }
+        record.uint(self.first_log as u64).bin(&o.output);
+        let mut logs = Writer(Vec::with_capacity(160 * self.logs.len()));
+        for (i, log) in self.logs.iter().enumerate() {
+            logs.array(4).log(log).bin(hash.as_slice()).uint(self.index as u64).uint((self.first_log + i) as u64);
+        }
+        Ok((record.0, logs.0))
+    }
+}
+
+/// Encodes the records of `output`, the execution of `txs` as block `number` (hash `block_hash`, base fee
+/// `base_fee`). Transactions are hashed and encoded on the rayon pool.
+pub fn encode_block(
+    output: &BlockOutput,
+    txs: &[OrderedTx<'_>],
+    number: u64,
+    block_hash: B256,
+    base_fee: u64,
+) -> Result<BlockRecords, PriceOverflow> {
+    let mut included = Vec::with_capacity(output.receipts.len());
+    let mut log_count = 0;
+    for (tx, outcome) in txs.iter().zip(&output.outcomes) {
+        if let Some(r) = outcome.receipt {
+            let logs = output.receipts[r].logs();
+            included.push(Included { tx, outcome, logs, index: included.len(), first_log: log_count });
+            log_count += logs.len();
+        }
+    }
+    let encoded: Vec<(B256, Vec<u8>, Vec<u8>)> = included
+        .par_iter()
+        .map(|inc| {
+            let hash = keccak256(inc.tx.raw);
+            let (record, logs) = inc.encode(&hash, number, &block_hash, base_fee)?;
+            Ok((hash, record, logs))
+        })
+        .collect::<Result<_, _>>()?;
+    let raw_bytes = included.iter().map(|inc| inc.tx.raw.len()).sum();
+    let logs = (log_count > 0).then(|| {
+        let mut all = Writer(Vec::with_capacity(5 + encoded.iter().map(|(_, _, l)| l.len()).sum::<usize>()));
+        all.array(log_count);
+        for (_, _, logs) in &encoded {
+            all.0.extend_from_slice(logs);
+        }
+        all.0
+    });
+    let txs = encoded.into_iter().map(|(hash, record, _)| (hash, record)).collect();
+    Ok(BlockRecords { txs, logs, log_count, raw_bytes })
+}

@@ -1,0 +1,32 @@
+"""``pysei bench exec --json``: a script reading stdout gets one JSON object with every figure the table shows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_exec_json() -> None:
+    args = [sys.executable, "-m", "pysei.cli", "bench", "exec", "--workload", "erc20", "--txs", "300"]
+    out = subprocess.run(
+        [*args, "--rounds", "1", "--threads", "1,2", "--json"], cwd=ROOT, capture_output=True, timeout=300, check=True
+    )
+    figures = orjson.loads(out.stdout)
+    assert (figures["bench"], figures["txs"], figures["rounds"]) == ("exec", 300, 1)
+    erc20 = figures["workloads"]["erc20"]
+    # 1 thread, then 2 threads with and without prediction: the table's rows.
+    assert [e["threads"] for e in erc20["engines"]] == [1, 2, 2]
+    for engine in erc20["engines"]:
+        assert engine["tx_per_s"] > 0 and engine["ms"] > 0
+        assert abs(engine["tx_per_s"] * engine["ms"] / 1e3 - 300) < 1e-6 * 300
+    assert erc20["engines"][0]["x_sequential"] == 1.0
+    assert erc20["ceiling"]["tx_per_s"] > 0 and erc20["commit_ms"] > 0
+    # Only the timed block counts: 300 ERC-20 transfers, each above a plain transfer's 21,000 gas.
+    assert erc20["gas_used"] > 300 * 21_000
+    # The table went to stderr, not into the JSON.
+    assert b"pysei bench exec" in out.stderr

@@ -1,0 +1,112 @@
+"""Stored records are made once, in the kernel (``native/src/records.rs``), and read by Python through the
+msgspec structs of ``pysei.chain.block`` (the one definition of each record).
+
+Random blocks from the differential test's strategies (deploys, logs, reverts, skips, calls between contracts)
+are executed and committed; every stored ``TxRecord`` and the block's ``BlockLog`` list must equal what the
+kernel's per-transaction outcomes and the decoded transactions say, field by field, both as read back from the
+store and through the executor's lazily decoded views.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+
+from pysei.chain.block import (
+    BlockLog,
+    BlockLogs,
+    Log,
+    TxRecord,
+    TxRecords,
+    decode_block_logs,
+    decode_tx_record,
+)
+from pysei.chain.transaction import Decoded, decode_transactions
+from pysei.native import Store, execute_block
+from pysei.state.store import BLOCK_LOGS, TABLES, TXS
+from tests.oracle.model import block_hash
+from tests.oracle.pysei_runner import _native_env
+from tests.oracle.strategies import RandomBlock, random_block
+
+BLOCK_HASH = bytes(range(32))
+
+
+def _expected(
+    block: RandomBlock, outcomes: list[tuple[Any, ...]], decoded: list[Decoded | str]
+) -> tuple[list[TxRecord], list[BlockLog]]:
+    """The records as the node built them in Python before the kernel encoded them."""
+    records: list[TxRecord] = []
+    logs: list[BlockLog] = []
+    for raw, d, (skip, success, gas_used, cumulative, created, raw_logs, output, _halt) in zip(
+        block.raw_txs, decoded, outcomes, strict=True
+    ):
+        if skip is not None:
+            continue
+        assert not isinstance(d, str)
+        tx = d.tx
+        index, first_log = len(records), len(logs)
+        tx_logs = [Log(a, list(t), data) for a, t, data in raw_logs]
+        logs.extend(BlockLog(log, tx.hash, index, first_log + i) for i, log in enumerate(tx_logs))
+        records.append(
+            TxRecord(
+                tx.hash,
+                raw,
+                tx.sender,
+                tx.to,
+                tx.type,
+                block.env.number,
+                BLOCK_HASH,
+                index,
+                success,
+                gas_used,
+                cumulative,
+                tx.effective_gas_price(block.env.base_fee),
+                created,
+                tx_logs,
+                first_log,
+                output,
+            )
+        )
+    return records, logs
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(block=random_block("prague", max_txs=24))
+def test_kernel_records_match_outcomes(block: RandomBlock) -> None:
+    with tempfile.TemporaryDirectory(prefix="pysei-records-") as tmp:
+        store = Store(tmp, TABLES, map_size=1 << 30, sync=False)
+        env = block.env
+        alloc = [
+            (a, acct.balance, acct.nonce, acct.code, sorted(acct.storage.items())) for a, acct in block.pre.items()
+        ]
+        store.commit(
+            env.number - 1,
+            alloc=alloc,
+            hashes=[(n, block_hash(n)) for n in range(max(0, env.number - 256), env.number)],
+        )
+        decoded = decode_transactions(block.raw_txs)
+        senders = b"".join(b"\x00" * 20 if isinstance(d, str) else d.tx.sender for d in decoded)
+        result = execute_block(store, _native_env(env), block.raw_txs, senders)
+        outcomes = result.outcomes()
+        # Undecodable transactions are skipped by the kernel, so every included one decoded here.
+        records, logs = _expected(block, outcomes, decoded)
+        encoded = result.records(BLOCK_HASH)
+        assert encoded.tx_hashes() == [r.hash for r in records]
+        assert encoded.raw_bytes == sum(len(r.raw) for r in records)
+        assert [i for i, _ in result.skipped()] == [i for i, o in enumerate(outcomes) if o[0] is not None]
+        # The executor's views decode the same bytes.
+        assert list(TxRecords(encoded)) == records
+        assert list(BlockLogs(encoded.logs, encoded.log_count)) == logs
+        assert len(BlockLogs(encoded.logs, encoded.log_count)) == len(logs)
+        store.commit(env.number, result=result, records=(TXS, BLOCK_LOGS, encoded))
+        for record in records:
+            stored = store.get(TXS, record.hash)
+            assert stored is not None and decode_tx_record(stored) == record
+        stored_logs = store.get(BLOCK_LOGS, env.number.to_bytes(8, "big"))
+        # Blocks without logs have no entry, as before.
+        assert (stored_logs is None) == (not logs)
+        if stored_logs is not None:
+            assert decode_block_logs(stored_logs) == logs
+        del store
