@@ -1,4 +1,4 @@
-"""The TOML config file: `pysei init` writes a commented default, `pysei node --config` reads it, flags override
+"""The TOML config file: `pysei config` writes a commented default, `pysei node --config` reads it, flags override
 it, and a bad file stops the node with one line and a non-zero exit."""
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ def pysei(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_init_writes_a_default_that_the_node_reads_and_flags_override(tmp_path: Path) -> None:
     path = tmp_path / "pysei.toml"
-    assert pysei("init", "--out", str(path)).returncode == 0
+    assert pysei("config", "--out", str(path)).returncode == 0
     settings = tomllib.loads(path.read_text())["node"]
     assert settings["chain-id"] == 713714 and settings["automine"] is False and "# " in path.read_text()
-    assert pysei("init", "--out", str(path)).returncode == 1  # never overwrites without --force
+    assert pysei("config", "--out", str(path)).returncode == 1  # never overwrites without --force
     text = (
         path.read_text().replace("chain-id = 713714", "chain-id = 777").replace("automine = false", "automine = true")
     )
@@ -60,4 +60,4 @@ def test_bad_config_stops_with_one_line(tmp_path: Path) -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:"), (text, result.stderr)
     missing = pysei("node", "--config", str(tmp_path / "none.toml"))
-    assert missing.returncode != 0 and "not found" in missing.stderr and "pysei init" in missing.stderr
+    assert missing.returncode != 0 and "not found" in missing.stderr and "pysei config" in missing.stderr

@@ -87,12 +87,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="run a single-validator devnet (JSON-RPC on 127.0.0.1:8545)",
         description="Run a single-validator devnet: JSON-RPC over HTTP and WebSocket on one port, dev accounts "
         "funded at genesis, a block every --block-time while transactions are pending.",
-        epilog="examples:\n  pysei node --automine --ephemeral\n  pysei init && pysei node --config pysei.toml "
+        epilog="examples:\n  pysei node --automine --ephemeral\n  pysei config && pysei node --config pysei.toml "
         "--port 8546   (flags override the file)",
         formatter_class=_Help,
     )
     p.add_argument(
-        "--config", type=Path, default=None, help="TOML settings file ([node] table; `pysei init` writes one)"
+        "--config", type=Path, default=None, help="TOML settings file ([node] table; `pysei config` writes one)"
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
     p.add_argument("--port", type=_int_in(0, 65535), default=8545, help="HTTP and WebSocket port (0 = any free port)")
@@ -213,12 +213,12 @@ def _load_config(path: Path, node: argparse.ArgumentParser) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
-        raise SystemExit(f"error: config file {path} not found (`pysei init --out {path}` writes one)") from None
+        raise SystemExit(f"error: config file {path} not found (`pysei config --out {path}` writes one)") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SystemExit(f"error: config file {path}: {e}") from None
     table = data.get("node", {})
     if not isinstance(table, dict) or set(data) - {"node"}:
-        raise SystemExit(f"error: config file {path}: settings go in a [node] table (see `pysei init`)")
+        raise SystemExit(f"error: config file {path}: settings go in a [node] table (see `pysei config`)")
     actions = {a.option_strings[0].removeprefix("--"): a for a in _settings(node)}
     out: dict[str, Any] = {}
     for key, value in table.items():
@@ -254,11 +254,11 @@ def default_config(node: argparse.ArgumentParser) -> str:
     return "\n".join(lines)
 
 
-def _init_parser(sub: argparse._SubParsersAction) -> None:
+def _config_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "init",
+        "config",
         help="write a commented default config file for `pysei node --config`",
-        epilog="example:\n  pysei init --out pysei.toml && pysei node --config pysei.toml",
+        epilog="example:\n  pysei config --out pysei.toml && pysei node --config pysei.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("pysei.toml"), help="where to write it (default: pysei.toml)")
@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     node_parser = _node_parser(sub)
-    _init_parser(sub)
+    _config_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
     _genesis_parser(sub)
@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         # The file's values become the defaults, so flags given on the command line still win.
         node_parser.set_defaults(**_load_config(args.config, node_parser))
         args = parser.parse_args(argv)
-    if args.command == "init":
+    if args.command == "config":
         if args.out.exists() and not args.force:
             print(f"error: {args.out} exists (--force overwrites it)", file=sys.stderr)
             return 1
