@@ -229,7 +229,7 @@ def test_empty_batch_is_invalid_request(node: Devnet) -> None:
     assert_serving(node)
 
 
-@pytest.mark.parametrize("method", ["eth_nope", "ETH_CHAINID", "eth_chainId ", "admin_peers", "debug_traceTransaction"])
+@pytest.mark.parametrize("method", ["eth_nope", "ETH_CHAINID", "eth_chainId ", "admin_peers", "debug_nope"])
 def test_unknown_method(node: Devnet, method: str) -> None:
     assert_error(err(node, method), -32601, "does not exist")
     assert_serving(node)
