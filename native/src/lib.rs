@@ -11,6 +11,7 @@ mod db;
 mod decode;
 mod exec;
 mod history;
+mod hot;
 mod parallel;
 mod precompiles;
 mod py;
