@@ -1,8 +1,9 @@
 """The staking and bank precompiles on a running devnet, driven as a user does: web3.py, a Solidity contract
-compiled with npm solc that stakes through Sei's staking precompile, and direct calls with Sei's ABI.
+compiled with npm solc that stakes through Sei's staking precompile, direct calls with Sei's ABI, and the
+``pysei tx``/``pysei query`` commands.
 
-The genesis comes from ``pysei genesis write`` with a short unbonding period (the node has no dev method to
-advance block time yet), so maturity is reached by waiting; entries mature in the first block at or after their
+The node starts from a genesis file written by ``pysei genesis write`` (Sei's 21-day unbonding period); block time
+is advanced with the dev method ``evm_increaseTime``. An entry matures in the first block at or after its
 completion time, and the devnet cuts a block when a transaction arrives.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,7 +25,7 @@ from tests.conftest import ROOT, Devnet, start_devnet
 
 STAKING = Web3.to_checksum_address("0x0000000000000000000000000000000000001005")
 BANK = Web3.to_checksum_address("0x0000000000000000000000000000000000001001")
-UNBONDING_S = 4
+UNBONDING_S = 21 * 86_400
 SEI = 10**18
 USEI_PER_SEI = 10**6
 
@@ -35,8 +35,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     tmp = tmp_path_factory.mktemp("staking")
     genesis = tmp / "genesis.json"
     subprocess.run(
-        [sys.executable, "-m", "pysei.cli", "genesis", "write", "--out", str(genesis)]
-        + ["--unbonding-time", str(UNBONDING_S)],
+        [sys.executable, "-m", "pysei.cli", "genesis", "write", "--out", str(genesis)],
         check=True,
         cwd=ROOT,
         capture_output=True,
@@ -94,15 +93,16 @@ def test_contract_delegates_undelegates_and_funds_return_once(w3: Web3) -> None:
     receipt = transact(w3, user.functions.unstake(name, 2 * USEI_PER_SEI))
     assert receipt["status"] == 1
     assert user.functions.delegated(name).call() == 3 * USEI_PER_SEI
-    undelegated_at = w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    completes = w3.eth.get_block(receipt["blockNumber"])["timestamp"] + UNBONDING_S
     assert w3.eth.get_balance(user.address) == 0
-    # Not before maturity…
-    while w3.eth.get_block(poke(w3)["blockNumber"])["timestamp"] < undelegated_at + UNBONDING_S:
-        assert w3.eth.get_balance(user.address) == 0
-        time.sleep(0.5)
-    # …then exactly once.
+    # A minute short of 21 days: not yet…
+    w3.provider.make_request("evm_increaseTime", [UNBONDING_S - 60])  # type: ignore[arg-type]
+    assert w3.eth.get_block(poke(w3)["blockNumber"])["timestamp"] < completes
+    assert w3.eth.get_balance(user.address) == 0
+    # …then the funds return at the first block past maturity, exactly once.
+    w3.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
+    assert w3.eth.get_block(poke(w3)["blockNumber"])["timestamp"] >= completes
     assert w3.eth.get_balance(user.address) == 2 * SEI
-    time.sleep(1)
     poke(w3)
     poke(w3)
     assert w3.eth.get_balance(user.address) == 2 * SEI

@@ -21,7 +21,10 @@ use std::{
 
 mod dev;
 
-use crate::history::{self, Recorder};
+use crate::{
+    history::{self, Recorder},
+    hot::{HotState, Ticket},
+};
 use heed::{types::Bytes as RawBytes, Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 use revm::{
     bytecode::Bytecode,
@@ -94,6 +97,8 @@ pub struct Store {
     /// Held by whatever rewrites committed change sets (the dev edits in `dev.rs`) and by the commitment
     /// worker, which reads the accumulator and change sets before it writes: the two must not interleave.
     pub(crate) rewrite: Arc<Mutex<()>>,
+    /// Recently written accounts and slots (see `hot.rs`).
+    hot: Arc<HotState>,
 }
 
 /// State changes of a block, in the form the commit writes them.
@@ -237,12 +242,20 @@ impl Store {
             named: Arc::new(named),
             code_cache: Arc::default(),
             rewrite: Arc::default(),
+            hot: Arc::default(),
         })
     }
 
     /// A consistent read view of the committed state (an LMDB read transaction).
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot { txn: self.env.clone().static_read_txn()?, store: self.clone(), at: None })
+        let (txn, ticket) = self.hot.open(|| self.env.clone().static_read_txn());
+        Ok(Snapshot { txn: txn?, store: self.clone(), at: None, ticket })
+    }
+
+    /// The current state read from LMDB alone (tests compare it with reads through the hot-state cache).
+    #[cfg(test)]
+    pub fn snapshot_uncached(&self) -> Result<Snapshot, StoreError> {
+        Ok(Snapshot { ticket: Ticket::NONE, ..self.snapshot()? })
     }
 
     /// The current state, or the state after block `at`.
@@ -256,7 +269,7 @@ impl Store {
     /// A read view of the state as it was after block `number`, from the history index. The caller checks that
     /// `number` is not above the head and not below the pruning horizon (the index holds nothing for those).
     pub fn snapshot_at(&self, number: u64) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot { at: Some(number), ..self.snapshot()? })
+        Ok(Snapshot { at: Some(number), ticket: Ticket::NONE, ..self.snapshot()? })
     }
 
     fn table(&self, name: &str) -> Result<RawDb, StoreError> {
@@ -324,6 +337,23 @@ impl Store {
     /// node's records (blocks, receipts, indexes; `writes` and `puts`) in one atomic LMDB write transaction: a
     /// crash leaves either all of it or none. Returns the number of records the block changed.
     pub fn commit(
+        &self,
+        number: u64,
+        changes: &StateChanges,
+        hashes: &[(u64, B256)],
+        writes: &[TableWrite],
+        puts: &[TablePut<'_>],
+        commitments: &[(u64, B256)],
+    ) -> Result<usize, StoreError> {
+        // The hot-state cache is invalid from before LMDB commits until it holds the block's writes.
+        self.hot.invalidate();
+        let committed = self.write_block(number, changes, hashes, writes, puts, commitments);
+        self.hot.committed(committed.as_ref().ok().map(|_| changes));
+        committed
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_block(
         &self,
         number: u64,
         changes: &StateChanges,
@@ -502,6 +532,8 @@ pub struct Snapshot {
     txn: RoTxn<'static, WithoutTls>,
     store: Store,
     at: Option<u64>,
+    /// Whether and at which generation this view may read the hot-state cache.
+    ticket: Ticket,
 }
 
 impl Snapshot {
@@ -521,6 +553,9 @@ impl Snapshot {
 
 impl StateReader for Snapshot {
     fn account(&self, address: Address) -> Result<Option<AccountInfo>, StoreError> {
+        if let Some(hot) = self.store.hot.account(self.ticket, &address) {
+            return Ok(hot);
+        }
         let raw = match self.historical(history::ACCOUNT, address.as_slice())? {
             Some(old) => old,
             None => self.store.account.get(&self.txn, address.as_slice())?,
@@ -529,6 +564,9 @@ impl StateReader for Snapshot {
     }
 
     fn storage(&self, address: Address, slot: U256) -> Result<U256, StoreError> {
+        if let Some(hot) = self.store.hot.storage(self.ticket, &address, &slot) {
+            return Ok(hot);
+        }
         let key = storage_key(&address, &slot);
         let raw = match self.historical(history::STORAGE, &key)? {
             Some(old) => old,

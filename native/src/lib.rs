@@ -12,6 +12,7 @@ mod decode;
 mod exec;
 mod history;
 mod modules;
+mod hot;
 mod parallel;
 mod precompiles;
 mod py;

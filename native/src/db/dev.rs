@@ -49,6 +49,10 @@ impl Store {
     /// set and history index absorb them, and so does the commitment accumulator if it already reached the head.
     /// Returns each record's previous value, in order (what undoes the amendment).
     pub fn amend_head(&self, head: u64, records: &[RecordWrite]) -> Result<Vec<RecordWrite>, StoreError> {
+        self.behind_hot_state(|| self.amend_head_records(head, records))
+    }
+
+    fn amend_head_records(&self, head: u64, records: &[RecordWrite]) -> Result<Vec<RecordWrite>, StoreError> {
         let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;
         let key = head.to_be_bytes();
@@ -108,6 +112,19 @@ impl Store {
     /// for them (change sets, history entries, block hashes, commitments), moves the commitment accumulator back
     /// to block `to` and applies the node's table `writes` (its block records and head mark), in one transaction.
     pub fn rollback(&self, to: u64, head: u64, writes: &[TableWrite]) -> Result<(), StoreError> {
+        self.behind_hot_state(|| self.rollback_blocks(to, head, writes))
+    }
+
+    /// Runs a dev edit, which writes state records behind the block commit's back: the hot-state cache (see
+    /// `hot.rs`) is invalid while it runs and emptied after it, so no read is served a value the edit replaced.
+    fn behind_hot_state<T>(&self, edit: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.hot.invalidate();
+        let out = edit();
+        self.hot.committed(None);
+        out
+    }
+
+    fn rollback_blocks(&self, to: u64, head: u64, writes: &[TableWrite]) -> Result<(), StoreError> {
         let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;
         let mut undone: Vec<(u64, Vec<Change>)> = Vec::with_capacity(head.saturating_sub(to) as usize);
