@@ -476,7 +476,7 @@ def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
 
 
 def test_init_and_genesis_commands_build_a_network_description(tmp_path: Path) -> None:
-    """The multi-machine set-up: each operator runs `pysei init`, one assembles `pysei genesis` from the entries."""
+    """The multi-machine set-up: each operator runs `pysei init`, one runs `pysei genesis assemble` on the entries."""
     pysei = [sys.executable, "-m", "pysei.cli"]
     for i in range(2):
         home = tmp_path / f"n{i}"
@@ -486,7 +486,9 @@ def test_init_and_genesis_commands_build_a_network_description(tmp_path: Path) -
     with pytest.raises(FileExistsError, match="never overwritten"):
         write_key(tmp_path / "n0")
     entries = [str(tmp_path / f"n{i}" / "validator.json") for i in range(2)]
-    out = subprocess.run([*pysei, "genesis", "--out", str(tmp_path / GENESIS), "--chain-id", "4242", *entries])
+    out = subprocess.run(
+        [*pysei, "genesis", "assemble", "--out", str(tmp_path / GENESIS), "--chain-id", "4242", *entries]
+    )
     assert out.returncode == 0
     genesis = Genesis.load(tmp_path / GENESIS)
     assert genesis.chain_id == 4242 and genesis.committee.n == 2

@@ -390,7 +390,7 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     )
 
 
-def _genesis_parser(sub: argparse._SubParsersAction) -> None:
+def _genesis_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     p = sub.add_parser("genesis", help="write or validate a network genesis file (10B SEI, validators, parameters)")
     g = p.add_subparsers(dest="action", required=True)
     w = g.add_parser("write", help="write the network genesis (48/20/20/9/3 allocation of 10B SEI) to a file")
@@ -408,6 +408,7 @@ def _genesis_parser(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--max-entries", type=int, default=7, help="unbonding entries per delegator and validator")
     v = g.add_parser("validate", help="check a genesis file and print its allocation")
     v.add_argument("file", type=Path)
+    return g
 
 
 def _genesis(args: argparse.Namespace) -> int:
@@ -446,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     _config_parser(sub)
     _db_parser(sub)
     _snapshot_parser(sub)
-    _genesis_parser(sub)
+    genesis_actions = _genesis_parser(sub)
     from pysei.token_cli import add_parsers as add_token_parsers
 
     add_token_parsers(sub)
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     add_bench_parser(sub)
     from pysei.app.localnet import add_network_parsers
 
-    add_network_parsers(sub)
+    add_network_parsers(sub, genesis_actions)
     args = parser.parse_args(argv)
     if args.command == "node" and args.config is not None:
         # The file's values become the defaults, so flags given on the command line still win.
@@ -486,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
-    if args.command == "genesis":
+    if args.command == "genesis" and args.action in ("write", "validate"):
         return _genesis(args)
     if args.command == "explorer":
         import asyncio

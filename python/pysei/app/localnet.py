@@ -157,7 +157,9 @@ def run_localnet(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_network_parsers(sub: argparse._SubParsersAction) -> None:
+def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubParsersAction) -> None:
+    """The network's commands: ``localnet``, ``init``, ``validator``, and ``genesis assemble`` (under ``genesis``,
+    whose ``write``/``validate`` make the token genesis)."""
     p = sub.add_parser("localnet", help="run N validator processes on loopback (Autobahn consensus)")
     p.add_argument("--validators", type=int, default=4)
     p.add_argument("--data-dir", type=Path, default=Path.home() / ".pysei" / "localnet")
@@ -173,7 +175,7 @@ def add_network_parsers(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--rpc-port", type=int, default=DEFAULT_RPC_PORT)
     i.add_argument("--stake", type=int, default=100)
     i.set_defaults(func=_init)
-    g = sub.add_parser("genesis", help="assemble a genesis file from validators' validator.json entries")
+    g = genesis.add_parser("assemble", help="assemble a network genesis file from validators' validator.json entries")
     g.add_argument("entries", nargs="+", help="validator.json files from pysei init")
     g.add_argument("--out", type=Path, default=Path(GENESIS))
     g.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
@@ -199,7 +201,7 @@ def _init(args: argparse.Namespace) -> int:
     (args.home / "validator.json").write_text(json.dumps(entry, indent=2) + "\n")
     print(f"key: {args.home / KEY} (keep it secret)\nthis validator's genesis entry: {args.home / 'validator.json'}")
     print(json.dumps(entry, indent=2))
-    print("collect every validator's validator.json and run: pysei genesis --out genesis.json <their files>")
+    print("collect every validator's validator.json and run: pysei genesis assemble --out genesis.json <their files>")
     return 0
 
 
