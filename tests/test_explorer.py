@@ -173,6 +173,7 @@ def test_click_through_block_tx_address_token(node: Devnet, chain: dict[str, Any
     expect(main.locator("[data-decoded]")).to_have_attribute("data-decoded", "transfer")
     expect(main.locator("[data-log='Transfer']")).to_have_count(1)
     assert "25" in main.locator("[data-log='Transfer']").inner_text()
+    expect(main.locator("ul.calls")).to_contain_text("transfer(…)")  # the call tree decodes its frames too
     click_and_wait(page, main.locator(f"a[href='#/address/{chain['token']}' i]").first, "address")
     ready(page, "address")
     expect(page.locator("[data-token]")).to_contain_text("ERC-20")
@@ -226,9 +227,10 @@ def test_reverted_transaction_shows_reason(node: Devnet, chain: dict[str, Any], 
     open_page(page, node.http_url, f"/tx/{chain['reverted']}", shot="tx-reverted")
     expect(page.locator("[data-status]")).to_have_text("reverted")
     expect(page.locator("[data-revert]")).to_have_text("Reverter: value too large")
-    # The call tree comes from debug_traceTransaction where the node has it, else says so.
-    calls = page.locator("ul.calls, [data-unavailable='debug_traceTransaction']")
-    expect(calls.first).to_be_visible()
+    # The call tree and the state diff come from debug_traceTransaction (callTracer, prestateTracer in diff mode).
+    expect(page.locator("ul.calls")).to_contain_text("Reverter: value too large")
+    expect(page.locator("ul.calls")).to_contain_text("CALL")
+    expect(page.locator("section:has(h2:text('State diff')) tbody tr").first).to_be_visible()
 
 
 def test_network_page(node: Devnet, chain: dict[str, Any], page: Page) -> None:
@@ -383,6 +385,8 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         open_page(page, url, "/network", shot="network-localnet")
         expect(page.locator("[data-consensus]")).to_be_visible()
         expect(page.locator("#lanes tbody tr")).to_have_count(4)
+        # The committee from sei_validators: one row per validator with its stake.
+        expect(page.locator("section:has(h2:text('Validators')) tbody tr")).to_have_count(4)
         open_page(page, url, f"/block/{number}", shot="block-localnet")
         expect(page.locator("[data-appqc='certified']")).to_contain_text("certified by")
     finally:
