@@ -229,15 +229,15 @@ mod tests {
             let (_b, reference) = open();
             for (number, writes) in chain.iter().enumerate() {
                 let number = number as u64;
-                store.commit(number, &block(writes), &[], &[], &[]).unwrap();
+                store.commit(number, &block(writes), &[], &[], &[], &[]).unwrap();
                 store.advance_commitment(number).unwrap();
                 if number <= keep {
-                    reference.commit(number, &block(writes), &[], &[], &[]).unwrap();
+                    reference.commit(number, &block(writes), &[], &[], &[], &[]).unwrap();
                 }
                 if number == keep {
                     let records: Vec<RecordWrite> = amend.iter().map(|&(a, s, v)| storage_record(a, s, v)).collect();
                     store.amend_head(number, &records).unwrap();
-                    reference.commit(number + 1, &block(&amend), &[], &[], &[]).unwrap();
+                    reference.commit(number + 1, &block(&amend), &[], &[], &[], &[]).unwrap();
                 }
             }
             let head = chain.len() as u64 - 1;
@@ -262,7 +262,7 @@ mod tests {
                 }
             }
             // The chain continues from the rolled-back head, and the worker picks up from there.
-            store.commit(keep + 1, &block(&[(1, 1, 1)]), &[], &[], &[]).unwrap();
+            store.commit(keep + 1, &block(&[(1, 1, 1)]), &[], &[], &[], &[]).unwrap();
             store.advance_commitment(keep + 1).unwrap();
             prop_assert_eq!(store.commitment(keep + 1).unwrap(), Some(scratch_digest(&store)));
         }
@@ -271,8 +271,8 @@ mod tests {
     #[test]
     fn amending_a_block_that_is_not_the_head_is_refused() {
         let (_dir, store) = open();
-        store.commit(0, &block(&[(1, 1, 1)]), &[], &[], &[]).unwrap();
-        store.commit(1, &block(&[(1, 1, 2)]), &[], &[], &[]).unwrap();
+        store.commit(0, &block(&[(1, 1, 1)]), &[], &[], &[], &[]).unwrap();
+        store.commit(1, &block(&[(1, 1, 2)]), &[], &[], &[], &[]).unwrap();
         assert!(store.amend_head(0, &[storage_record(1, 1, 3)]).is_err());
         assert!(store.amend_head(2, &[storage_record(1, 1, 3)]).is_err());
         assert!(store.amend_head(1, &[(vec![b'x', 1], None)]).is_err());
