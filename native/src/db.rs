@@ -101,6 +101,9 @@ pub struct Store {
     hot: Arc<HotState>,
 }
 
+/// A table entry read back: `(key, value)`.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// State changes of a block, in the form the commit writes them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StateChanges {
@@ -477,7 +480,7 @@ impl Store {
         end: &[u8],
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Vec<Entry>, StoreError> {
         let db = self.table(table)?;
         let rtxn = self.env.read_txn()?;
         let range = (std::ops::Bound::Included(start), std::ops::Bound::Excluded(end));
