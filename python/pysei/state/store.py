@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from pysei.chain.block import BlockLog, BlockRecord, TxRecord, decode_block_logs, decode_tx_record
+from pysei.chain.block import BlockLog, BlockRecord, TxRecord, TxRecords, decode_block_logs, decode_tx_record
 from pysei.chain.transaction import Transaction, decode_with_senders
 from pysei.native import BlockRecords, BlockResult, Store
 from pysei.state.cold import ColdFrame, ColdLocation, ColdTier
@@ -182,7 +182,9 @@ class ChainStore:
             result=result,
             alloc=alloc,
             hashes=[(number, block.hash)],
-            writes=self.block_writes(block),
+            # The address index is written from the kernel's records, decoded here (a lazy view): the kernel does
+            # not yet emit index keys itself, so this is the one per-transaction Python step left in the commit.
+            writes=self.block_writes(block) + ([] if records is None else address_index_writes(TxRecords(records))),
             records=None if records is None else (TXS, BLOCK_LOGS, records),
         )
 
@@ -246,14 +248,22 @@ class ChainStore:
             (BLOCK_NUMBERS, block.hash, _num(number)),
             (META, b"head", _num(number)),
         ]
-        for rec in txs:
-            writes.append((TXS, rec.hash, _encode(rec)))
-            writes.extend((ADDRESS_TXS, key, rec.hash) for key in _address_keys(rec))
-            if rec.contract_address is not None:
-                writes.append((CREATORS, rec.contract_address, rec.hash))
+        txs = list(txs)
+        writes.extend((TXS, rec.hash, _encode(rec)) for rec in txs)
+        writes += address_index_writes(txs)
         if logs:
             writes.append((BLOCK_LOGS, _num(number), _encode(logs)))
         return writes
+
+
+def address_index_writes(txs: Iterable[TxRecord]) -> list[tuple[str, bytes, bytes | None]]:
+    """The address index entries of a block's transactions (Otterscan's searches) and their contract creators."""
+    writes: list[tuple[str, bytes, bytes | None]] = []
+    for rec in txs:
+        writes.extend((ADDRESS_TXS, key, rec.hash) for key in _address_keys(rec))
+        if rec.contract_address is not None:
+            writes.append((CREATORS, rec.contract_address, rec.hash))
+    return writes
 
 
 def _address_keys(rec: TxRecord) -> set[bytes]:
