@@ -172,6 +172,8 @@ def test_every_node_flag_has_help_and_a_shown_default() -> None:
 def test_make_run_on_a_built_tree_does_not_rebuild() -> None:
     """`make run` rebuilds the kernel only when its sources changed: on the tree these tests run in (built by
     `make test`), the build is up to date and `make run` only starts the node."""
-    assert subprocess.run(["make", "-q", "build"], cwd=ROOT, timeout=TIMEOUT_S).returncode == 0
-    plan = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
+    # Under `make test` this runs in a sub-make, whose children would print "Entering directory" lines.
+    make = ["make", "--no-print-directory"]
+    assert subprocess.run([*make, "-q", "build"], cwd=ROOT, timeout=TIMEOUT_S).returncode == 0
+    plan = subprocess.run([*make, "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert plan.stdout.strip() == ".venv/bin/pysei node", plan.stdout
