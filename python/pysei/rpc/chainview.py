@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pysei.chain.block import BlockRecord
+from pysei.chain.block import BlockRecord, TxRecord
 from pysei.rpc import codec
 from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.interfaces import ChainHead, ChainReader
@@ -54,7 +54,14 @@ class ChainView:
 
     def block_by_hash(self, value: Any) -> BlockRecord | None:
         number = self.chain.block_number(codec.hash32(value, "block hash"))
-        return None if number is None else self.chain.block(number)
+        return None if number is None or number > self.head.header.number else self.chain.block(number)
+
+    def tx(self, tx_hash: bytes) -> TxRecord | None:
+        """The stored record of ``tx_hash`` if its block is at or below the head. The store writes a block's
+        records before the executor moves the head, so without this check a client could see a receipt and then
+        read the sender's nonce at ``latest`` from the block before it."""
+        record = self.chain.tx(tx_hash)
+        return record if record is not None and record.block_number <= self.head.header.number else None
 
     def state_block(self, tag: Any) -> BlockRecord:
         """The block whose state a query wants. State reads then pass its number, so a block committed meanwhile

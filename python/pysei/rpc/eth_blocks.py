@@ -56,7 +56,7 @@ class EthBlocks:
 
     async def rpc_eth_getTransactionByHash(self, params: list[Any]) -> dict[str, Any] | None:
         tx_hash = codec.hash32(param(params, 0, "transaction hash"))
-        record = self.chain.tx(tx_hash)
+        record = self.view.tx(tx_hash)
         if record is not None:
             return tx_json(self.chain.transactions([record])[0], record)
         pending = self.pool.get(tx_hash)
@@ -66,7 +66,7 @@ class EthBlocks:
         i = codec.quantity(index, "index", 64)
         if block is None or i >= len(block.tx_hashes):
             return None
-        record = self.chain.tx(block.tx_hashes[i])
+        record = self.view.tx(block.tx_hashes[i])
         return None if record is None else tx_json(self.chain.transactions([record])[0], record)
 
     async def rpc_eth_getTransactionByBlockNumberAndIndex(self, params: list[Any]) -> dict[str, Any] | None:
@@ -77,7 +77,7 @@ class EthBlocks:
 
     async def rpc_eth_getTransactionReceipt(self, params: list[Any]) -> dict[str, Any] | None:
         tx_hash = codec.hash32(param(params, 0, "transaction hash"))
-        record = self.chain.tx(tx_hash)
+        record = self.view.tx(tx_hash)
         if record is None and (dropped := self.pool.why_dropped(tx_hash)) is not None:
             # No receipt will ever come: say so and why, rather than letting a client wait for one until it times out.
             raise server_error(f"transaction {hb(tx_hash)} was dropped: skipped in block {dropped[0]}: {dropped[1]}")

@@ -93,7 +93,7 @@ class Otterscan:
 
     # --- transactions --------------------------------------------------------------------------------------
     def _record(self, value: Any) -> TxRecord:
-        record = self.chain.tx(codec.hash32(value, "transaction hash"))
+        record = self.view.tx(codec.hash32(value, "transaction hash"))
         if record is None:
             raise server_error("transaction not found")
         return record
@@ -179,7 +179,7 @@ class Otterscan:
         tx_hash = self.index.creator(address)
         if tx_hash is None:
             return None
-        record = self.chain.tx(tx_hash)
+        record = self.view.tx(tx_hash)
         return None if record is None else {"hash": hb(tx_hash), "creator": codec.checksum(record.sender)}
 
     # --- search --------------------------------------------------------------------------------------------

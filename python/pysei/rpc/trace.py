@@ -38,7 +38,7 @@ class Tracing:
 
     # --- replay --------------------------------------------------------------------------------------------
     def _locate(self, tx_hash: bytes) -> tuple[BlockRecord, int]:
-        record = self.chain.tx(tx_hash)
+        record = self.view.tx(tx_hash)
         if record is None:
             raise server_error(f"transaction {hb(tx_hash)} not found")
         block = self.chain.block(record.block_number)
