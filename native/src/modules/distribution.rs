@@ -41,9 +41,9 @@ use alloy_primitives::{address, Address, Bytes, U256};
 use alloy_sol_types::{sol, SolCall, SolInterface};
 
 use super::{
-    bank, emit, revert, staking,
+    bank, emit, pair_slot, revert, slot_key, staking,
     staking::{find_validator, Validator, DEC_ONE},
-    Call, Ledger, Outcome, DISTRIBUTION, STAKING, USEI, WEI_PER_USEI,
+    validator_slot, Call, Ledger, Outcome, DISTRIBUTION, STAKING, USEI, WEI_PER_USEI,
 };
 
 sol! {
@@ -113,38 +113,25 @@ const FIELD_OUTSTANDING: u8 = 1;
 const FIELD_COMMISSION: u8 = 2;
 
 impl Key {
-    fn build(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
-        let mut b = [0u8; 32];
-        b[0] = tag;
-        fill(&mut b);
-        U256::from_be_bytes(b)
-    }
-
     fn param(id: u8) -> U256 {
-        Self::build(TAG_PARAM, |b| b[31] = id)
+        slot_key(TAG_PARAM, |b| b[31] = id)
     }
 
     fn community_pool() -> U256 {
-        Self::build(TAG_COMMUNITY_POOL, |_| ())
+        slot_key(TAG_COMMUNITY_POOL, |_| ())
     }
 
     fn validator(index: u32, field: u8) -> U256 {
-        Self::build(TAG_VALIDATOR, |b| {
-            b[1..5].copy_from_slice(&index.to_be_bytes());
-            b[31] = field;
-        })
+        validator_slot(TAG_VALIDATOR, index, field)
     }
 
     /// The ratio at which `delegator`'s delegation to validator `index` last settled.
     fn start(delegator: Address, index: u32) -> U256 {
-        Self::build(TAG_START, |b| {
-            b[1..21].copy_from_slice(delegator.as_slice());
-            b[21..25].copy_from_slice(&index.to_be_bytes());
-        })
+        pair_slot(TAG_START, delegator, index)
     }
 
     fn withdraw_address(delegator: Address) -> U256 {
-        Self::build(TAG_WITHDRAW_ADDRESS, |b| b[1..21].copy_from_slice(delegator.as_slice()))
+        slot_key(TAG_WITHDRAW_ADDRESS, |b| b[1..21].copy_from_slice(delegator.as_slice()))
     }
 
     /// (delegator, validator) of a starting-ratio key, `None` for any other key.

@@ -217,6 +217,30 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     Some(InterpreterResult::new(result, output, gas))
 }
 
+/// A module slot key: `tag` in the first byte, then the fixed-width fields `fill` writes (see `staking::Key`).
+pub(crate) fn slot_key(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
+    let mut b = [0u8; 32];
+    b[0] = tag;
+    fill(&mut b);
+    U256::from_be_bytes(b)
+}
+
+/// `tag` ‖ validator index (4 bytes) ‖ … ‖ `field` (last byte): a field of a per-validator record.
+pub(crate) fn validator_slot(tag: u8, index: u32, field: u8) -> U256 {
+    slot_key(tag, |b| {
+        b[1..5].copy_from_slice(&index.to_be_bytes());
+        b[31] = field;
+    })
+}
+
+/// `tag` ‖ address (20 bytes) ‖ validator index (4 bytes): a per-(delegator, validator) record.
+pub(crate) fn pair_slot(tag: u8, who: Address, index: u32) -> U256 {
+    slot_key(tag, |b| {
+        b[1..21].copy_from_slice(who.as_slice());
+        b[21..25].copy_from_slice(&index.to_be_bytes());
+    })
+}
+
 /// Storage slots (key, value) of one module account.
 pub(crate) type Slots = Vec<(U256, U256)>;
 

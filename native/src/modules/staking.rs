@@ -27,8 +27,8 @@ use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{sol, SolCall, SolInterface};
 
 use super::{
-    bank::sei_address, bech32_address, emit, parse_address, revert, usei_to_wei, Call, Ledger, Outcome, STAKING,
-    WEI_PER_USEI,
+    bank::sei_address, bech32_address, emit, pair_slot, parse_address, revert, slot_key, usei_to_wei, validator_slot,
+    Call, Ledger, Outcome, STAKING, WEI_PER_USEI,
 };
 
 sol! {
@@ -116,41 +116,28 @@ const ENTRY_COMPLETION: u8 = 1;
 const ENTRY_LIMIT: u64 = 255;
 
 impl Key {
-    fn build(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
-        let mut b = [0u8; 32];
-        b[0] = tag;
-        fill(&mut b);
-        U256::from_be_bytes(b)
-    }
-
     pub(crate) fn param(id: u8) -> U256 {
-        Self::build(TAG_PARAM, |b| b[31] = id)
+        slot_key(TAG_PARAM, |b| b[31] = id)
     }
 
     fn validator_count() -> U256 {
-        Self::build(TAG_VALIDATOR_COUNT, |_| ())
+        slot_key(TAG_VALIDATOR_COUNT, |_| ())
     }
 
     fn validator(index: u32, field: u8) -> U256 {
-        Self::build(TAG_VALIDATOR, |b| {
-            b[1..5].copy_from_slice(&index.to_be_bytes());
-            b[31] = field;
-        })
+        validator_slot(TAG_VALIDATOR, index, field)
     }
 
     fn validator_index(operator: Address) -> U256 {
-        Self::build(TAG_VALIDATOR_INDEX, |b| b[1..21].copy_from_slice(operator.as_slice()))
+        slot_key(TAG_VALIDATOR_INDEX, |b| b[1..21].copy_from_slice(operator.as_slice()))
     }
 
     pub(crate) fn delegation(delegator: Address, validator: u32) -> U256 {
-        Self::build(TAG_DELEGATION, |b| {
-            b[1..21].copy_from_slice(delegator.as_slice());
-            b[21..25].copy_from_slice(&validator.to_be_bytes());
-        })
+        pair_slot(TAG_DELEGATION, delegator, validator)
     }
 
     fn unbonding(delegator: Address, validator: u32, entry: u8, field: u8) -> U256 {
-        Self::build(TAG_UNBONDING, |b| {
+        slot_key(TAG_UNBONDING, |b| {
             b[1..21].copy_from_slice(delegator.as_slice());
             b[21..25].copy_from_slice(&validator.to_be_bytes());
             b[25] = entry;
@@ -159,7 +146,7 @@ impl Key {
     }
 
     fn redelegation(delegator: Address, src: u32, dst: u32, entry: u8, field: u8) -> U256 {
-        Self::build(TAG_REDELEGATION, |b| {
+        slot_key(TAG_REDELEGATION, |b| {
             b[1..21].copy_from_slice(delegator.as_slice());
             b[21..25].copy_from_slice(&src.to_be_bytes());
             b[25..29].copy_from_slice(&dst.to_be_bytes());
@@ -169,18 +156,15 @@ impl Key {
     }
 
     fn incoming_redelegation(delegator: Address, validator: u32) -> U256 {
-        Self::build(TAG_INCOMING_REDELEGATION, |b| {
-            b[1..21].copy_from_slice(delegator.as_slice());
-            b[21..25].copy_from_slice(&validator.to_be_bytes());
-        })
+        pair_slot(TAG_INCOMING_REDELEGATION, delegator, validator)
     }
 
     fn queue(position: u64) -> U256 {
-        Self::build(TAG_QUEUE, |b| b[24..32].copy_from_slice(&position.to_be_bytes()))
+        slot_key(TAG_QUEUE, |b| b[24..32].copy_from_slice(&position.to_be_bytes()))
     }
 
     fn queue_bound(which: u8) -> U256 {
-        Self::build(TAG_QUEUE_BOUNDS, |b| b[31] = which)
+        slot_key(TAG_QUEUE_BOUNDS, |b| b[31] = which)
     }
 
     fn tag(key: &U256) -> u8 {
