@@ -285,11 +285,21 @@ fn earned<E>(stake: U256, ratio: U256, start: U256) -> Outcome<U256, E> {
     }
 }
 
-/// Settles `delegator`'s delegation to `v`: pays its pending reward in whole usei to the withdraw address and
-/// moves its starting ratio to the current one. Returns the usei paid. Writes only the delegator's own slots
-/// (and the recipient's balance); the books follow at the end of the block (`settle_block`). Staking calls it
-/// before every change of a delegation.
-pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
+/// Settles `delegator`'s delegation to `v` before staking changes it, logging a payment as Sei's staking
+/// precompile does (`DelegationRewardsWithdrawn`).
+pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<(), L::Error> {
+    let usei = pay_out(ledger, delegator, v)?;
+    if !usei.is_zero() {
+        let event = IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei };
+        emit(ledger, DISTRIBUTION, &event);
+    }
+    Ok(())
+}
+
+/// Pays `delegator`'s pending reward from `v` in whole usei to its withdraw address and moves the delegation's
+/// starting ratio to the current one; returns the usei paid. Writes only the delegator's own slots (and the
+/// recipient's balance); the books follow at the end of the block (`settle_block`).
+fn pay_out<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
     let ratio = ledger.load(DISTRIBUTION, Key::validator(v.index, FIELD_RATIO))?;
     let start_key = Key::start(delegator, v.index);
     let start = ledger.load(DISTRIBUTION, start_key)?;
@@ -302,11 +312,6 @@ pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validato
     if !usei.is_zero() {
         let to = withdraw_address(ledger, delegator)?;
         ledger.add_balance(to, usei * U256::from(WEI_PER_USEI))?;
-        emit(
-            ledger,
-            DISTRIBUTION,
-            &IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei },
-        );
     }
     Ok(usei)
 }
@@ -319,12 +324,18 @@ fn coins(amount: U256, decimals: u64) -> Vec<IDistr::Coin> {
     }
 }
 
-fn withdraw_delegation<L: Ledger>(ledger: &mut L, delegator: Address, text: &str) -> Outcome<U256, L::Error> {
+/// An explicit withdrawal: the validator named by `text`, and the usei paid.
+fn withdraw_delegation<L: Ledger>(
+    ledger: &mut L,
+    delegator: Address,
+    text: &str,
+) -> Outcome<(Validator, U256), L::Error> {
     let v = find_validator(ledger, text)?;
     if staking::delegation_amount(ledger, delegator, v.index)?.is_zero() {
         return revert(format!("withdraw: {delegator} has no delegation to {}", v.name));
     }
-    settle(ledger, delegator, &v)
+    let usei = pay_out(ledger, delegator, &v)?;
+    Ok((v, usei))
 }
 
 pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes, L::Error> {
@@ -355,16 +366,10 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
         }
         C::withdrawDelegationRewards(c) => {
             call.mutating()?;
-            let usei = withdraw_delegation(ledger, call.caller, &c.validator)?;
-            if usei.is_zero() {
-                // `settle` logs only payments; an explicit withdrawal is logged even when it pays nothing.
-                let v = find_validator(ledger, &c.validator)?;
-                emit(
-                    ledger,
-                    DISTRIBUTION,
-                    &IDistr::DelegationRewardsWithdrawn { delegator: call.caller, validator: v.name, amount: usei },
-                );
-            }
+            // Logged even when it pays nothing, as Cosmos does.
+            let (v, usei) = withdraw_delegation(ledger, call.caller, &c.validator)?;
+            let event = IDistr::DelegationRewardsWithdrawn { delegator: call.caller, validator: v.name, amount: usei };
+            emit(ledger, DISTRIBUTION, &event);
             IDistr::withdrawDelegationRewardsCall::abi_encode_returns(&true)
         }
         C::withdrawMultipleDelegationRewards(c) => {
@@ -374,7 +379,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             }
             let mut amounts = Vec::with_capacity(c.validators.len());
             for text in &c.validators {
-                amounts.push(withdraw_delegation(ledger, call.caller, text)?);
+                amounts.push(withdraw_delegation(ledger, call.caller, text)?.1);
             }
             emit(
                 ledger,

@@ -416,6 +416,9 @@ fn delegators_earn_by_stake_share_minus_commission_and_withdraw() {
     assert!(out.outcomes.iter().all(|o| o.success));
     assert_eq!(balance(&reader, alice.address), a0 + wei(3 * per_block_alice) - fee(&out, 0));
     assert_eq!(balance(&reader, bob.address), b0 + wei(3 * 882_000) - fee(&out, 1));
+    // The redelegation logged the rewards it paid (from the distribution module), then itself.
+    let sources: Vec<Address> = out.receipts[1].logs().iter().map(|l| l.address).collect();
+    assert_eq!(sources, [DISTRIBUTION, STAKING]);
     let logs = out.receipts[0].logs();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].address, DISTRIBUTION);
