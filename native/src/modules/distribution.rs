@@ -10,8 +10,9 @@
 //! period's ratio, because it closes a period whenever a delegation changes; here the ratio changes only at
 //! the end of a block and a delegation's stake only changes with a settlement, so the delegation stores the
 //! starting ratio itself and no per-period table (nor its reference counting, a write shared by every
-//! delegator of the validator) is needed. The ratio is per share (one share per usei today), so a slash that
-//! lowers tokens per share would not change it.
+//! delegator of the validator) is needed. The ratio is per share of a delegation (its staking slot), which is
+//! one usei today; once slashing lets a validator's tokens per share fall below one, `allocate` must divide by
+//! the validator's total shares instead of its tokens for the books to stay exact.
 //!
 //! A transaction writes only its delegator's slots: settling a delegation (a withdrawal, and every
 //! delegate/undelegate/redelegate first) pays the reward and moves the delegation's starting ratio to the
