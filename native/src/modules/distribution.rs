@@ -212,9 +212,8 @@ impl Params {
     }
 }
 
-/// A decimal in [0, 1] with at most 18 decimals, as 18-decimal fixed point.
-#[allow(dead_code)] // used by `Params::set`
-fn parse_dec(text: &str) -> Result<U256, String> {
+/// A decimal in [0, 1] with at most 18 decimals, as 18-decimal fixed point (also staking's commission rates).
+pub(crate) fn parse_dec(text: &str) -> Result<U256, String> {
     let bad = || format!("{text:?} is not a decimal within [0, 1] with at most 18 decimals");
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() || frac.len() > 18 || !(whole.bytes().chain(frac.bytes())).all(|c| c.is_ascii_digit()) {
