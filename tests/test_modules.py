@@ -160,9 +160,9 @@ class Chain:
 
 
 @contextmanager
-def chain(tmp: Path, threads: int) -> Iterator[Chain]:
+def chain(tmp: Path, threads: int, g: gen.Genesis | None = None) -> Iterator[Chain]:
     store = ChainStore(tmp / f"chain-{threads}", sync=False)
-    g = network()
+    g = g or network()
     executor = Executor(
         store,
         ChainParams(

@@ -183,4 +183,5 @@ def module_genesis(
     total_supply_usei: int,
     params: tuple[int, int, int, int],
     validators: list[tuple[bytes, int, int]],
+    gov: tuple[int, int, int, int, int, int],
 ) -> list[tuple[bytes, list[tuple[int, int]]]]: ...

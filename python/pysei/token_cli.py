@@ -1,5 +1,5 @@
-"""``pysei query …`` and ``pysei tx …``: the bank and staking modules from the command line, through any node's
-JSON-RPC (their precompiles at 0x…1001 and 0x…1005), as a wallet would use them.
+"""``pysei query …`` and ``pysei tx …``: the bank, staking and governance modules from the command line, through
+any node's JSON-RPC (their precompiles at 0x…1001, 0x…1005 and 0x…1006), as a wallet would use them.
 
 Queries print tables (``--json`` for JSON); transactions sign with a key file (a hex private key) or a dev
 account of the devnet mnemonic, are estimated first (so a bad one stops with the precompile's revert reason) and
@@ -22,6 +22,7 @@ from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from pysei import governance_cli
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC, WEI_PER_SEI
 
@@ -135,6 +136,9 @@ def query(args: argparse.Namespace) -> None:
             "min_commission": f"{Decimal(min_rate) / 10**16:f}%",
         }
         _print(args, [row], "staking parameters")
+    elif args.what in governance_cli.QUERIES:
+        rows, title = governance_cli.query(args, _rpc)
+        _print(args, rows, title)
     else:
         (amount,) = _call(
             url, BANK, "balance(address,string)", ["address", "string"], [args.address, "usei"], ["uint256"]
@@ -154,7 +158,13 @@ def _signer(args: argparse.Namespace) -> Any:
 
 
 def tx(args: argparse.Namespace) -> None:
-    url = args.rpc
+    if args.action in governance_cli.ACTIONS:
+        try:
+            to, data, value = governance_cli.transaction(args)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        send(args, to, data, value)
+        return
     value = 0
     if args.action == "delegate":
         signature, types, values = "delegate(string)", ["string"], [args.validator]
@@ -166,16 +176,23 @@ def tx(args: argparse.Namespace) -> None:
         usei = int(_sei(args.amount) * USEI_PER_SEI)
         signature = "redelegate(string,string,uint256)"
         types, values = ["string", "string", "uint256"], [args.validator, args.destination, usei]
+    send(args, STAKING, function_signature_to_4byte_selector(signature) + encode(types, values), value)
+
+
+def send(args: argparse.Namespace, to: str, calldata: bytes, value: int) -> dict[str, Any]:
+    """Signs, estimates (a bad call stops here with its revert reason), sends and waits for the receipt of a call
+    to a module precompile; prints and returns what happened."""
+    url = args.rpc
     signer = _signer(args)
-    data = "0x" + (function_signature_to_4byte_selector(signature) + encode(types, values)).hex()
-    call = {"from": signer.address, "to": STAKING, "data": data, "value": hex(value)}
+    data = "0x" + calldata.hex()
+    call = {"from": signer.address, "to": to, "data": data, "value": hex(value)}
     gas = int(_rpc(url, "eth_estimateGas", [call]), 16)
     base_fee = int(_rpc(url, "eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
     tip = int(_rpc(url, "eth_maxPriorityFeePerGas", []), 16)
     transaction = {
         "chainId": int(_rpc(url, "eth_chainId", []), 16),
         "nonce": int(_rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16),
-        "to": to_checksum_address(STAKING),
+        "to": to_checksum_address(to),
         "value": value,
         "data": data,
         "gas": gas,
@@ -193,11 +210,17 @@ def tx(args: argparse.Namespace) -> None:
     if receipt["status"] != "0x1":
         raise CliError(f"{tx_hash} reverted in block {int(receipt['blockNumber'], 16)}")
     result = {"tx": tx_hash, "block": int(receipt["blockNumber"], 16), "gas_used": int(receipt["gasUsed"], 16)}
-    print(json.dumps(result) if args.json else f"{args.action}: {tx_hash} in block {result['block']}")
+    extra = governance_cli.describe(args, receipt)
+    result.update(extra)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.action}: {tx_hash} in block {result['block']}" + "".join(f", {k} {v}" for k, v in extra.items()))
+    return result
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    q = sub.add_parser("query", help="query the bank and staking modules through a node's JSON-RPC")
+    q = sub.add_parser("query", help="query the bank, staking and governance modules through a node's JSON-RPC")
     q.add_argument("--rpc", default="http://127.0.0.1:8545")
     q.add_argument("--json", action="store_true", help="print JSON instead of tables")
     qs = q.add_subparsers(dest="what", required=True)
@@ -209,9 +232,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("validator", help="seivaloper1… or the operator's 0x… address")
     b = qs.add_parser("balance", help="an account's usei balance and the total supply")
     b.add_argument("address")
+    governance_cli.add_query_parsers(qs)
     q.set_defaults(func=_run(query))
 
-    t = sub.add_parser("tx", help="delegate, undelegate or redelegate through the staking precompile")
+    t = sub.add_parser("tx", help="stake (delegate, undelegate, redelegate) or govern (propose, deposit, vote)")
     t.add_argument("--rpc", default="http://127.0.0.1:8545")
     t.add_argument("--json", action="store_true")
     who = t.add_mutually_exclusive_group()
@@ -229,6 +253,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("validator")
     r.add_argument("destination")
     r.add_argument("amount")
+    governance_cli.add_tx_parsers(ts)
     t.set_defaults(func=_run(tx))
 
 

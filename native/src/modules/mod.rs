@@ -1,4 +1,5 @@
-//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`) and staking (`0x…1005`).
+//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`), staking (`0x…1005`) and governance
+//! (`0x…1006`).
 //!
 //! A module keeps its state in the storage slots of its own precompile address, in the same flat store as every
 //! contract. That one choice gives module state everything contract state already has: precompile calls read and
@@ -14,6 +15,7 @@
 
 pub(crate) mod bank;
 pub(crate) mod end_block;
+pub(crate) mod governance;
 pub(crate) mod staking;
 
 use alloy_primitives::{address, Address, Bytes, Log, U256};
@@ -26,9 +28,10 @@ use revm::{
 
 pub(crate) const BANK: Address = address!("0000000000000000000000000000000000001001");
 pub(crate) const STAKING: Address = address!("0000000000000000000000000000000000001005");
+pub(crate) const GOVERNANCE: Address = address!("0000000000000000000000000000000000001006");
 
 /// The module precompiles, in address order.
-pub(crate) const MODULES: [Address; 2] = [BANK, STAKING];
+pub(crate) const MODULES: [Address; 3] = [BANK, STAKING, GOVERNANCE];
 
 /// Wei per usei: SEI has 6 decimals natively and 18 in the EVM.
 pub(crate) const WEI_PER_USEI: u64 = 1_000_000_000_000;
@@ -122,11 +125,15 @@ impl<CTX: ContextTr> Ledger for JournalLedger<'_, CTX> {
 
     fn load(&mut self, module: Address, key: U256) -> Outcome<U256, Self::Error> {
         self.gas += GAS_LOAD;
+        // The journal reads slots only of loaded accounts; a module reading another's (governance tallying
+        // staking's delegations) loads it first (a no-op when loaded).
+        Self::db(self.ctx.journal_mut().load_account(module))?;
         Ok(Self::db(self.ctx.journal_mut().sload(module, key))?.data)
     }
 
     fn store(&mut self, module: Address, key: U256, value: U256) -> Outcome<(), Self::Error> {
         self.gas += GAS_STORE;
+        Self::db(self.ctx.journal_mut().load_account(module))?;
         Self::db(self.ctx.journal_mut().sstore(module, key, value))?;
         Ok(())
     }
@@ -184,6 +191,7 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     let mut ledger = JournalLedger { ctx, gas: GAS_BASE };
     let outcome = match module {
         BANK => bank::call(&mut ledger, &call),
+        GOVERNANCE => governance::call(&mut ledger, &call),
         _ => staking::call(&mut ledger, &call),
     };
     let used = ledger.gas;
@@ -210,27 +218,36 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
 /// Storage slots (key, value) of one module account.
 pub(crate) type Slots = Vec<(U256, U256)>;
 
-/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators.
+/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators, governance
+/// parameters.
 pub(crate) fn genesis(
     total_supply_usei: U256,
     params: &staking::Params,
     validators: &[staking::GenesisValidator],
+    gov: &governance::Params,
 ) -> Result<Vec<(Address, Slots)>, String> {
     let bonded = validators.iter().fold(U256::ZERO, |sum, v| sum + v.self_delegation);
     if bonded > total_supply_usei {
         return Err("self-delegations exceed the total supply".into());
     }
-    Ok(vec![(BANK, bank::genesis(total_supply_usei)), (STAKING, staking::genesis(params, validators)?)])
+    Ok(vec![
+        (BANK, bank::genesis(total_supply_usei)),
+        (STAKING, staking::genesis(params, validators)?),
+        (GOVERNANCE, governance::genesis(gov)?),
+    ])
 }
 
-/// End-of-block logic of every module, in a fixed order (only staking has any yet). `changed` yields the
+/// End-of-block logic of every module, in this fixed order: staking (bonded tokens, unbonding maturities), then
+/// governance (tallies over the bonded tokens just updated; passed parameter changes). `changed` yields the
 /// block's changed slots of a module address as (key, value at the block's start, value now).
 pub(crate) fn end_block<L: Ledger>(
     ledger: &mut L,
     changed: impl Fn(&mut L, Address) -> Outcome<Vec<(U256, U256, U256)>, L::Error>,
 ) -> Outcome<(), L::Error> {
     let staking_changes = changed(ledger, STAKING)?;
-    staking::end_block(ledger, &staking_changes)
+    staking::end_block(ledger, &staking_changes)?;
+    let governance_changes = changed(ledger, GOVERNANCE)?;
+    governance::end_block(ledger, &governance_changes)
 }
 
 /// A validator or account named as Sei names it: bech32 with the given prefix (`sei`, `seivaloper`) over the

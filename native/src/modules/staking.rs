@@ -110,7 +110,7 @@ const ENTRY_AMOUNT: u8 = 0;
 const ENTRY_COMPLETION: u8 = 1;
 
 /// The hard cap on `max_entries` (the entry index is one byte; Sei's default is 7).
-const ENTRY_LIMIT: u64 = 255;
+pub(crate) const ENTRY_LIMIT: u64 = 255;
 
 impl Key {
     fn build(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
@@ -303,6 +303,24 @@ fn check_not_jailed<L: Ledger>(ledger: &mut L, v: &Validator) -> Outcome<(), L::
     } else {
         revert(format!("validator {} is jailed", v.name))
     }
+}
+
+/// Read access for other modules (governance's tally): the validator count, a validator's (operator, bonded
+/// tokens, jailed) by index, and a delegation (usei) by delegator and validator index.
+pub(crate) fn validator_count<L: Ledger>(ledger: &mut L) -> Outcome<u32, L::Error> {
+    Ok(as_u64(ledger.load(STAKING, Key::validator_count())?) as u32)
+}
+
+pub(crate) fn validator_power<L: Ledger>(ledger: &mut L, index: u32) -> Outcome<(Address, U256, bool), L::Error> {
+    let operator = ledger.load(STAKING, Key::validator(index, FIELD_OPERATOR))?;
+    let operator = Address::from_slice(&operator.to_be_bytes::<32>()[12..]);
+    let tokens = ledger.load(STAKING, Key::validator(index, FIELD_TOKENS))?;
+    let jailed = !ledger.load(STAKING, Key::validator(index, FIELD_JAILED))?.is_zero();
+    Ok((operator, tokens, jailed))
+}
+
+pub(crate) fn delegation<L: Ledger>(ledger: &mut L, delegator: Address, index: u32) -> Outcome<U256, L::Error> {
+    ledger.load(STAKING, Key::delegation(delegator, index))
 }
 
 fn add_delegation<L: Ledger>(ledger: &mut L, who: Address, v: u32, amount: U256) -> Outcome<(), L::Error> {

@@ -1,6 +1,8 @@
 //! The module precompiles executed as a node executes them: signed transactions through the block executor
 //! (sequential and parallel) over committed state, block after block.
 
+mod governance;
+
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{SolCall, SolError};
 use proptest::prelude::*;
@@ -8,8 +10,9 @@ use proptest::prelude::*;
 use super::{
     bank::IBank,
     bech32_address,
+    governance::IGov,
     staking::{GenesisValidator, IStaking, Params, DEC_ONE},
-    BANK, MODULE_CODE, STAKING, WEI_PER_USEI,
+    BANK, GOVERNANCE, MODULE_CODE, STAKING, WEI_PER_USEI,
 };
 use crate::{
     db::StateChanges,
@@ -29,9 +32,19 @@ fn valoper(a: Address) -> String {
     bech32_address("seivaloper", a)
 }
 
+/// Governance's genesis in these tests: a 10 SEI minimum deposit, 50 s to reach it, 100 s of voting, Cosmos's
+/// tally parameters.
+const MIN_DEPOSIT_USEI: u64 = 10_000_000;
+const DEPOSIT_PERIOD: u64 = 50;
+const VOTING_PERIOD: u64 = 100;
+
 /// State with the modules' genesis (two validators, 100 s unbonding) and `keys` funded with 100 SEI each; the
 /// total supply is exactly what that holds.
 fn genesis(keys: &[Key]) -> MemReader {
+    genesis_with_operators(keys, [OPERATOR, OTHER_OPERATOR])
+}
+
+fn genesis_with_operators(keys: &[Key], operators: [Address; 2]) -> MemReader {
     let mut reader = MemReader::default();
     let params = Params {
         unbonding_time: UNBONDING,
@@ -39,13 +52,22 @@ fn genesis(keys: &[Key]) -> MemReader {
         max_validators: 35,
         min_commission_rate: U256::from(DEC_ONE / 20),
     };
-    let validators = [OPERATOR, OTHER_OPERATOR].map(|operator| GenesisValidator {
+    let validators = operators.map(|operator| GenesisValidator {
         operator,
         self_delegation: U256::from(1_000_000u64),
         commission_rate: U256::from(DEC_ONE / 10),
     });
     let supply = U256::from(keys.len() as u64 * 100_000_000 + 2_000_000);
-    for (module, slots) in super::genesis(supply, &params, &validators).expect("genesis") {
+    let dec = |thousandths: u64| U256::from(thousandths) * U256::from(DEC_ONE / 1_000);
+    let gov = super::governance::Params {
+        min_deposit: U256::from(MIN_DEPOSIT_USEI),
+        max_deposit_period: DEPOSIT_PERIOD,
+        voting_period: VOTING_PERIOD,
+        quorum: dec(334),
+        threshold: dec(500),
+        veto_threshold: dec(334),
+    };
+    for (module, slots) in super::genesis(supply, &params, &validators, &gov).expect("genesis") {
         reader.deploy(module, &MODULE_CODE);
         reader.storage.extend(slots.into_iter().map(|(k, v)| ((module, k), v)));
     }
@@ -158,8 +180,26 @@ fn revert_reason(out: &BlockOutput, i: usize) -> String {
     alloy_sol_types::Revert::abi_decode(&o.output).expect("Error(string)").reason
 }
 
-/// Σ EVM balances + bonded + unbonding, in wei: what total supply must equal.
+/// Σ EVM balances + bonded + unbonding + deposits of open proposals, in wei: what total supply must equal.
 fn supply_held(reader: &MemReader) -> U256 {
+    let out = query(
+        reader,
+        GOVERNANCE,
+        &IGov::proposalsCall {
+            proposalStatus: 0,
+            voter: Address::ZERO,
+            depositor: Address::ZERO,
+            pageKey: Bytes::new(),
+        }
+        .abi_encode(),
+    );
+    let deposits = IGov::proposalsCall::abi_decode_returns(&out)
+        .expect("proposals")
+        .proposals
+        .into_iter()
+        .filter(|p| p.status <= 2)
+        .flat_map(|p| p.totalDeposit)
+        .fold(U256::ZERO, |s, c| s + c.amount);
     let balances = reader.accounts.values().fold(U256::ZERO, |s, a| s + a.balance);
     let module: U256 = reader
         .storage
@@ -171,7 +211,7 @@ fn supply_held(reader: &MemReader) -> U256 {
             (b[0] == 3 && b[31] == 1) || (b[0] == 6 && b[26] == 0)
         })
         .fold(U256::ZERO, |s, (_, v)| s + *v);
-    balances + module * U256::from(WEI_PER_USEI)
+    balances + (module + deposits) * U256::from(WEI_PER_USEI)
 }
 
 fn total_supply_wei(reader: &MemReader) -> U256 {

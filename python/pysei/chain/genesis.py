@@ -66,12 +66,27 @@ class StakingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_commission_rate: str = "0.05"
 
 
+class GovParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Governance parameters (Sei's: mainnet deposit and voting period, Cosmos's tally defaults); a devnet genesis
+    may shorten the periods to seconds."""
+
+    min_deposit_usei: int = 3_500 * 10**6
+    """Deposits a proposal needs before its voting period starts (Sei mainnet: 3,500 SEI)."""
+    max_deposit_period: int = 2 * DAY
+    """Seconds a proposal may wait for its minimum deposit; then it is rejected and its deposits burn."""
+    voting_period: int = 3 * DAY
+    quorum: str = "0.334"
+    threshold: str = "0.5"
+    veto_threshold: str = "0.334"
+
+
 class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: int
     total_supply_usei: int
     allocations: list[Allocation]
     validators: list[Validator]
     staking: StakingParams = StakingParams()
+    gov: GovParams = GovParams()
 
 
 def _address(text: str, what: str) -> bytes:
@@ -106,6 +121,7 @@ def default_genesis(
     chain_id: int = DEVNET_CHAIN_ID,
     validators: list[tuple[str, int]] | None = None,
     staking: StakingParams | None = None,
+    gov: GovParams | None = None,
 ) -> Genesis:
     """The network's 10B SEI split by category, one placeholder address per category; `validators` as
     (operator, self-delegation in usei), each given the self-delegation as a foundation allocation of its own
@@ -126,6 +142,7 @@ def default_genesis(
         allocations=allocations,
         validators=[Validator(op, bonded, moniker=f"validator-{i}") for i, (op, bonded) in enumerate(validators)],
         staking=staking or StakingParams(),
+        gov=gov or GovParams(),
     )
 
 
@@ -167,11 +184,17 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
         (_address(v.operator, "validator"), v.self_delegation_usei, _rate(v.commission_rate, f"validator {v.operator}"))
         for v in genesis.validators
     ]
+    g = genesis.gov
+    if min(g.max_deposit_period, g.voting_period) < 0:
+        raise GenesisError("gov periods must not be negative")
+    quorum, threshold = _rate(g.quorum, "gov.quorum"), _rate(g.threshold, "gov.threshold")
+    veto = _rate(g.veto_threshold, "gov.veto_threshold")
     try:
         return native.module_genesis(
             genesis.total_supply_usei + extra_usei,
             (s.unbonding_time, s.max_entries, s.max_validators, min_rate),
             validators,
+            (g.min_deposit_usei, g.max_deposit_period, g.voting_period, quorum, threshold, veto),
         )
     except ValueError as e:
         raise GenesisError(str(e)) from None
@@ -232,6 +255,12 @@ def print_summary(genesis: Genesis) -> None:
     console.print(
         f"staking: unbonding {s.unbonding_time} s, at most {s.max_entries} entries, "
         f"{s.max_validators} validators, min commission {s.min_commission_rate}"
+    )
+    g = genesis.gov
+    console.print(
+        f"gov: min deposit {Decimal(g.min_deposit_usei) / USEI_PER_SEI:,f} SEI, "
+        f"deposit period {g.max_deposit_period} s, voting period {g.voting_period} s, "
+        f"quorum {g.quorum}, threshold {g.threshold}, veto {g.veto_threshold}"
     )
 
 
