@@ -14,25 +14,25 @@ from dataclasses import dataclass, field
 
 import pytest
 from eth_abi import encode
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pysei.chain import genesis as gen
 from pysei.chain import governance as gov
-from pysei.chain.block import OrderedBlock
 from pysei.chain.constants import WEI_PER_SEI, WEI_PER_USEI
-from pysei.chain.transaction import decode_with_senders
 from tests.test_modules import (
     BANK,
     CHAIN_ID,
-    DELEGATOR_INDEX,
     DELEGATORS,
     OPERATORS,
-    START,
+    STAKING,
     USEI,
     Chain,
     chain,
+    execute_both,
     selector,
+    signed,
+    split_blocks,
 )
 
 MIN_DEPOSIT_SEI = 10
@@ -59,12 +59,16 @@ Op = tuple[str, int, int, int]
 advance (amount seconds)."""
 
 ops = st.one_of(
-    st.tuples(st.just("submit"), st.integers(0, 4), st.integers(0, 1), st.integers(0, 12)),
+    st.tuples(st.just("submit"), st.integers(0, 4), st.integers(0, 1), st.integers(4, 12)),
     st.tuples(st.just("deposit"), st.integers(0, 4), st.integers(1, 3), st.integers(1, 6)),
-    st.tuples(st.just("vote"), st.integers(0, 4), st.integers(1, 3), st.integers(1, 4)),
+    st.tuples(st.just("vote"), st.integers(0, 4), st.integers(1, 2), st.integers(1, 4)),
+    st.tuples(st.just("vote"), st.integers(0, 4), st.integers(1, 2), st.just(1)),
     st.tuples(st.just("delegate"), st.integers(0, 4), st.integers(0, 1), st.integers(1, 8)),
-    st.tuples(st.just("advance"), st.just(0), st.just(0), st.integers(1, 2 * VOTING_PERIOD)),
+    st.tuples(st.just("advance"), st.just(0), st.just(0), st.integers(1, VOTING_PERIOD)),
 )
+
+PASSES: list[Op] = [("delegate", 0, 0, 5), ("submit", 1, 1, 10), ("advance", 0, 0, 1), ("vote", 0, 1, 1)]
+"""A parameter change voted through by a delegator holding 5 of the 7 bonded SEI (then the voting period ends)."""
 
 
 @dataclass
@@ -163,37 +167,24 @@ def sign(op: Op, nonce: int, valopers: list[str]) -> bytes:
         data, value = gov.deposit_data(target), amount * WEI_PER_SEI
     else:
         data = gov.vote_data(target, list(gov.OPTIONS)[amount - 1])
-    tx = {
-        "chainId": CHAIN_ID,
-        "nonce": nonce,
-        "to": "0x" + (gov.GOVERNANCE.hex() if kind != "delegate" else "0000000000000000000000000000000000001005"),
-        "value": value,
-        "data": data,
-        "gas": 3_000_000,
-        "maxFeePerGas": 2 * 10**9,
-        "maxPriorityFeePerGas": 10**9,
-        "type": 2,
-    }
-    return bytes(DELEGATORS[d].sign_transaction(tx).raw_transaction)
+    return signed(d, nonce, STAKING if kind == "delegate" else gov.GOVERNANCE, value, data, gas=3_000_000)
 
 
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(script=st.lists(ops, min_size=4, max_size=40))
+@example(script=[*PASSES, ("advance", 0, 0, VOTING_PERIOD)])
+@example(script=[*PASSES[:3], ("vote", 0, 1, 4), ("advance", 0, 0, VOTING_PERIOD)])  # vetoed: burned
+@example(script=[*PASSES[1:3], ("vote", 2, 1, 1), ("advance", 0, 0, VOTING_PERIOD)])  # no stake voted: burned
+@example(script=[("submit", 0, 0, 4), ("deposit", 1, 1, 3), ("advance", 0, 0, DEPOSIT_PERIOD)])  # never funded
 def test_random_governance_operations(tmp_path_factory: pytest.TempPathFactory, script: list[Op]) -> None:
     tmp = tmp_path_factory.mktemp("governance")
     with chain(tmp, 1, network()) as seq, chain(tmp, 2, network()) as par:
         model = Model()
         nonces = [0] * len(DELEGATORS)
         (supply,) = seq.query(BANK, selector("supply(string)") + encode(["string"], ["usei"]), ["uint256"])
-        blocks: list[tuple[int, list[Op]]] = [(START + 1, [])]
-        for op in script:
-            if op[0] == "advance":
-                blocks.append((blocks[-1][0] + op[3], []))
-            else:
-                blocks[-1][1].append(op)
-        for timestamp, block_ops in blocks:
+        for timestamp, block_ops in split_blocks(script):
             before = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
             cost = [0] * len(DELEGATORS)
             raws, senders, successes = [], [], []
@@ -206,21 +197,11 @@ def test_random_governance_operations(tmp_path_factory: pytest.TempPathFactory, 
                 cost[op[1]] += wei
             refunds, burned = model.end_block(timestamp)
             supply -= burned  # type: ignore[operator]
-            for c in (seq, par):
-                c.number += 1
-                c.timestamp = timestamp
-                executed = c.executor.execute(OrderedBlock(c.number, timestamp, decode_with_senders(raws, senders)))
-                assert not executed.skipped
-                assert [r.success for r in executed.txs] == successes
-            fees = [0] * len(DELEGATORS)
-            for r in executed.txs:
-                fees[DELEGATOR_INDEX[r.sender]] += r.gas_used * r.effective_gas_price
+            fees = execute_both(seq, par, timestamp, raws, senders, successes)
             for d, account in enumerate(DELEGATORS):
                 after = seq.store.balance(bytes.fromhex(account.address[2:]))
                 assert after == before[d] - fees[d] - cost[d] + refunds[d] * WEI_PER_USEI, f"delegator {d}"
             check_supply(seq, model, supply)  # type: ignore[arg-type]
-            n = seq.number
-            assert seq.executor.commitments.wait_for(n) == par.executor.commitments.wait_for(n)
 
 
 def check_supply(c: Chain, model: Model, supply: int) -> None:

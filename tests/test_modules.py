@@ -243,18 +243,52 @@ def sign(c: Chain, op: Op, nonce: int) -> bytes:
     else:
         args = [c.valopers[v], c.valopers[1 - v], amount]
         data = selector("redelegate(string,string,uint256)") + encode(["string", "string", "uint256"], args)
+    return signed(d, nonce, STAKING, value, data)
+
+
+def signed(d: int, nonce: int, to: bytes, value: int, data: bytes, gas: int = 400_000) -> bytes:
+    """A signed EIP-1559 transaction from delegator `d`."""
     tx = {
         "chainId": CHAIN_ID,
         "nonce": nonce,
-        "to": "0x" + STAKING.hex(),
+        "to": "0x" + to.hex(),
         "value": value,
         "data": data,
-        "gas": 400_000,
+        "gas": gas,
         "maxFeePerGas": 2 * 10**9,
         "maxPriorityFeePerGas": 10**9,
         "type": 2,
     }
     return bytes(DELEGATORS[d].sign_transaction(tx).raw_transaction)
+
+
+def split_blocks(script: list[Op]) -> list[tuple[int, list[Op]]]:
+    """The operations as blocks (timestamp, ops): each "advance" starts a new block that many seconds later."""
+    blocks: list[tuple[int, list[Op]]] = [(START + 1, [])]
+    for op in script:
+        if op[0] == "advance":
+            blocks.append((blocks[-1][0] + op[3], []))
+        else:
+            blocks[-1][1].append(op)
+    return blocks
+
+
+def execute_both(
+    seq: Chain, par: Chain, timestamp: int, raws: list[bytes], senders: list[bytes], successes: list[bool]
+) -> list[int]:
+    """Executes one block on the sequential and the parallel chain; each transaction must succeed or revert as
+    `successes` says, and both chains must reach the same commitment. Returns the fees (wei) by delegator."""
+    for c in (seq, par):
+        c.number += 1
+        c.timestamp = timestamp
+        executed = c.executor.execute(OrderedBlock(c.number, timestamp, decode_with_senders(raws, senders)))
+        assert not executed.skipped
+        assert [r.success for r in executed.txs] == successes
+    assert seq.executor.commitments.wait_for(seq.number) == par.executor.commitments.wait_for(par.number)
+    fees = [0] * len(DELEGATORS)
+    for r in executed.txs:
+        fees[DELEGATOR_INDEX[r.sender]] += r.gas_used * r.effective_gas_price
+    return fees
 
 
 def check_state(c: Chain, m: Model) -> None:
@@ -294,13 +328,7 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
     with chain(tmp, 1) as seq, chain(tmp, 2) as par:
         model = Model()
         nonces = [0] * len(DELEGATORS)
-        blocks: list[tuple[int, list[Op]]] = [(START + 1, [])]
-        for op in script:
-            if op[0] == "advance":
-                blocks.append((blocks[-1][0] + op[3], []))
-            else:
-                blocks[-1][1].append(op)
-        for timestamp, block_ops in blocks:
+        for timestamp, block_ops in split_blocks(script):
             before = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
             # Entries maturing at the end of this block are paid to their delegators, exactly once.
             payout = [0] * len(DELEGATORS)
@@ -316,18 +344,8 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
             for (d, _), entries in model.unbonding.items():
                 payout[d] += sum(a for a, done in entries if done <= timestamp) * WEI_PER_USEI
                 entries[:] = [(a, done) for a, done in entries if done > timestamp]
-            for c in (seq, par):
-                c.number += 1
-                c.timestamp = timestamp
-                executed = c.executor.execute(OrderedBlock(c.number, timestamp, decode_with_senders(raws, senders)))
-                assert not executed.skipped
-                assert [r.success for r in executed.txs] == successes
-            fees = [0] * len(DELEGATORS)
-            for r in executed.txs:
-                fees[DELEGATOR_INDEX[r.sender]] += r.gas_used * r.effective_gas_price
+            fees = execute_both(seq, par, timestamp, raws, senders, successes)
             after = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
             for d in range(len(DELEGATORS)):
                 assert after[d] == before[d] - fees[d] - expected_cost[d] + payout[d], f"delegator {d}"
             check_state(seq, model)
-            n = seq.number
-            assert seq.executor.commitments.wait_for(n) == par.executor.commitments.wait_for(n)
