@@ -38,6 +38,7 @@ from pysei.consensus.genesis import GENESIS, Genesis, create_genesis, load_key, 
 from pysei.consensus.launcher import ValidatorProcesses
 from pysei.consensus.messages import Status
 from pysei.p2p.network import Auth, Hello, auth_message
+from tests.test_metrics import scrape
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [a.private_key for a in dev_accounts(DEV_MNEMONIC, 12)]
@@ -130,13 +131,19 @@ class CutProxy:
 
 
 def start_network(
-    tmp: Path, n: int = 4, env: dict[int, dict[str, str]] | None = None, *, proxy: bool = False
+    tmp: Path,
+    n: int = 4,
+    env: dict[int, dict[str, str]] | None = None,
+    *,
+    proxy: bool = False,
+    args: dict[int, list[str]] | None = None,
 ) -> tuple[ValidatorProcesses, CutProxy | None]:
     ports = free_ports(3 * n)
     rpc_ports, p2p_ports, private = ports[:n], ports[n : 2 * n], ports[2 * n :]
     create_genesis(tmp, n, ports=list(zip(rpc_ports, p2p_ports, strict=True)))
     cut = CutProxy({i: (p2p_ports[i], private[i]) for i in range(n)}) if proxy else None
-    net = ValidatorProcesses(tmp, fsync=False, env=env, p2p_listen=dict(enumerate(private)) if proxy else None)
+    listen = dict(enumerate(private)) if proxy else None
+    net = ValidatorProcesses(tmp, fsync=False, env=env, p2p_listen=listen, args=args)
     net.start_all()
     for i in range(n):
         net.wait_ready(i)
@@ -255,8 +262,11 @@ def certified_everywhere(urls: list[str], number: int) -> str:
 
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ValidatorProcesses, CutProxy]]:
-    """Four validators whose p2p links run through a proxy that can cut them; shared by the tests below."""
-    net, proxy = start_network(tmp_path_factory.mktemp("localnet"), proxy=True)
+    """Four validators whose p2p links run through a proxy that can cut them; shared by the tests below.
+    Validator 0 serves Prometheus metrics (``--metrics-port``)."""
+    net, proxy = start_network(
+        tmp_path_factory.mktemp("localnet"), proxy=True, args={0: ["--metrics-port", str(free_ports(1)[0])]}
+    )
     assert proxy is not None
     yield net, proxy
     codes = net.stop_all()
@@ -290,6 +300,16 @@ def test_four_validators_finalise_erc20_transfers_sent_to_every_endpoint(network
     last = max(int(r["blockNumber"]) for r in receipts)
     for tag in ("finalized", "safe"):
         assert int(rpc(urls[0], "eth_getBlockByNumber", tag, False)["number"], 16) >= last
+    # Finality latency and uptime as validator 0 saw them, over RPC and in its Prometheus metrics.
+    status = rpc(urls[0], "sei_consensusStatus")
+    assert status["finalityMs"]["samples"] >= 1 and status["finalityMs"]["p50"] > 0
+    assert sum(v["uptime"] for v in rpc(urls[0], "sei_validators")) >= 3  # every certificate has a quorum
+    metrics = scrape(int(network.args[0][1]))
+    assert metrics['consensus_commits_total{path="fast"}'] >= status["fastCommits"] > 0
+    assert metrics["consensus_committed_slot"] >= head
+    assert metrics["consensus_peers_connected"] == 3
+    assert metrics["consensus_finality_seconds_count"] >= status["finalityMs"]["samples"]
+    assert metrics["chain_head_block"] >= head
 
 
 def test_killed_validators_and_leaders_do_not_stop_the_chain(network: ValidatorProcesses) -> None:

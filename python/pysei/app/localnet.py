@@ -41,16 +41,24 @@ log = logging.getLogger("pysei.localnet")
 
 # ------------------------------------------------------------------------------------------------- one validator
 async def serve_validator(
-    home: Path, genesis_path: Path, *, fsync: bool = True, exec_threads: int = 1, p2p_listen: int | None = None
+    home: Path,
+    genesis_path: Path,
+    *,
+    fsync: bool = True,
+    exec_threads: int = 1,
+    p2p_listen: int | None = None,
+    metrics_port: int | None = None,
 ) -> int:
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
-    genesis one (behind a port forward, or a test proxy that cuts links)."""
+    genesis one (behind a port forward, or a test proxy that cuts links); ``metrics_port``: serve Prometheus
+    metrics (the node's and consensus's) on this loopback port (0: any free one)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
     from pysei.app.devnet import rpc_api, stop_on_signals, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
     from pysei.consensus.journal import Journal
     from pysei.explorer.site import mount_explorer
     from pysei.node.config import NodeConfig
+    from pysei.node.metrics import ConsensusCollector, NodeMetrics
     from pysei.node.node import Node
     from pysei.rpc.server import RpcServer
 
@@ -92,8 +100,17 @@ async def serve_validator(
         node.submit,
     )
     node.ordering = engine
-    server = RpcServer(rpc_api(node, engine))
+    api = rpc_api(node, engine)
+    server = RpcServer(api)
     mount_explorer(server.app, rpc_url="/", ws_url="/")
+    metrics_runner = None
+    if metrics_port is not None:
+        metrics = NodeMetrics(node)
+        metrics.registry.register(ConsensusCollector(engine.status, engine.observer))
+        metrics.known(set(api.methods))
+        server.observe = metrics.observe_rpc
+        metrics_runner, bound = await metrics.serve(config.host, metrics_port)
+        print(f"metrics {config.host}:{bound}", flush=True)
     await node.start()
     await engine.start(member.host, p2p_listen or member.p2p_port)
     port = await server.start(config.host, config.port)
@@ -101,6 +118,8 @@ async def serve_validator(
     print(f"validator {index} rpc http://{config.host}:{port} p2p {member.host}:{member.p2p_port}", flush=True)
     failure = await wait_for_stop(node)
     await server.stop()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await engine.stop()
     await node.stop()
     journal.close()
@@ -187,6 +206,7 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     v.add_argument("--no-fsync", action="store_true")
     v.add_argument("--exec-threads", type=int, default=1)
     v.add_argument("--p2p-listen", type=int, default=None, help="listen port if not the genesis one (port forward)")
+    v.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this loopback port")
     v.add_argument("--log-level", default="INFO")
     v.set_defaults(func=_run_validator)
 
@@ -231,5 +251,6 @@ def _run_validator(args: argparse.Namespace) -> int:
             fsync=not args.no_fsync,
             exec_threads=max(1, args.exec_threads),
             p2p_listen=args.p2p_listen,
+            metrics_port=args.metrics_port,
         )
     )

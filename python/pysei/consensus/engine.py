@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +60,7 @@ from pysei.consensus.messages import (
     Txs,
     Vote,
 )
+from pysei.consensus.observer import ConsensusObserver
 from pysei.consensus.rules import LaneVotes, SlotVotes, Tally, choose_reproposal
 from pysei.mempool import Mempool
 from pysei.p2p.network import Network
@@ -192,7 +192,7 @@ class ConsensusEngine:
         """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
         # --- observability
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
-        self.recent_commits: deque[tuple[int, int, str, float]] = deque(maxlen=256)
+        self.observer = ConsensusObserver(n, self.committed_tips)
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: dict[type, Callable[[int, Any], str | None]] = {
             Car: self._on_car,
@@ -267,6 +267,7 @@ class ConsensusEngine:
             "cars": self.stats["cars"],
             "evidence": self.stats["evidence"],
             "forwardedPending": len(self.forwarded),
+            **self.observer.summary(),
             "peers": [
                 {
                     "validator": p,
@@ -411,6 +412,7 @@ class ConsensusEngine:
         self.cars[d] = car
         self.lane_votes.record(car, d)
         self.journal.put_lane_vote(self.me, pos, d)
+        self.observer.car_held(self.me, pos, time.monotonic())
         self._await_poa(car)
         self.stats["cars"] += 1
         self.network.broadcast(car)
@@ -450,6 +452,7 @@ class ConsensusEngine:
             self.journal.put_lane_vote(car.lane, car.pos, d)
             self.journal.put_cars([(d, car)])
             self.cars[d] = car
+            self.observer.car_held(car.lane, car.pos, time.monotonic())
         self.network.send(
             peer, CarVote(car.lane, car.pos, d, self.me, self.signer.sign(CarVote.message(car.lane, car.pos, d)))
         )
@@ -500,6 +503,7 @@ class ConsensusEngine:
 
     # ================================================================================================= slots
     def _enter(self, slot: int, view: int, tc: TC | None = None) -> None:
+        self.observer.slot_entered(slot, time.monotonic())
         if slot != self.votes.slot:
             self.votes = SlotVotes(slot)
             self._tc = None
@@ -787,6 +791,9 @@ class ConsensusEngine:
         slot = c.proposal.slot
         path = "fast" if c.qc.kind == PREPARE else "slow"
         now = time.monotonic()
+        self.observer.slot_committed(
+            slot, [(t.lane, t.pos) for t in c.proposal.tips], [s.signer for s in c.qc.sigs], now
+        )
         log.info(
             "slot %d committed (view %d, %s path, leader %d, tips %s, %.0f ms since the last)",
             slot,
@@ -796,7 +803,6 @@ class ConsensusEngine:
             [(t.lane, t.pos) for t in c.proposal.tips],
             (now - self._last_commit_at) * 1000,
         )
-        self.recent_commits.append((slot, c.qc.view, path, time.time()))
         self._last_commit_at = now
         self._progress.set()
         self._enter(slot + 1, 0)
@@ -1030,6 +1036,7 @@ class ConsensusEngine:
         return cert[0], [self.committee.members[i].pubkey for i in cert[1]]
 
     def validators(self) -> list[dict[str, Any]]:
+        uptime = self.observer.uptime()
         return [
             {
                 "index": m.index,
@@ -1038,6 +1045,7 @@ class ConsensusEngine:
                 "p2p": f"{m.host}:{m.p2p_port}",
                 "rpc": f"http://{m.host}:{m.rpc_port}",
                 "connected": m.index == self.me or m.index in self.network.connected,
+                "uptime": uptime[m.index],
             }
             for m in self.committee.members
         ]
