@@ -105,6 +105,7 @@ def test_command_line_proposes_votes_and_queries(node: Devnet) -> None:
     assert table.returncode == 0 and "Longer" in table.stdout  # rich wraps the title in a narrow terminal
     from_rpc = rpc(node, "sei_proposal", proposal_id)["result"]
     assert from_rpc["tally"] == proposal["tally"]
+    assert "proposal 99 does not exist" in rpc(node, "sei_proposal", 99)["error"]["message"]
     # Bad input stops at estimation with the precompile's reason, and sends nothing.
     for args, reason in (
         (["vote", "99", "yes"], "proposal 99 does not exist"),

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from eth_utils import keccak
+
 from pysei.chain import governance as gov
 from pysei.chain.constants import WEI_PER_SEI
 
@@ -101,8 +103,6 @@ def describe(args: argparse.Namespace, receipt: dict[str, Any]) -> dict[str, Any
     """What a mined governance transaction created: the new proposal's id."""
     if args.action != "propose":
         return {}
-    from eth_utils import keccak
-
     topic = "0x" + keccak(text=PROPOSAL_SUBMITTED).hex()
     for log in receipt["logs"]:
         if log["address"].lower() == GOVERNANCE and log["topics"][0] == topic:

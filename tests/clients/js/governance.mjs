@@ -69,11 +69,16 @@ function submittedId(receipt) {
   throw new Error("no ProposalSubmitted event in the receipt");
 }
 
-/** Moves block time past the voting period and mines one block; returns its number. */
-async function endVoting() {
+/** Moves block time past proposal `id`'s voting end and mines a block; returns the number of the first block at
+ * or after the voting end: the block whose end tallied the proposal (the devnet may cut empty blocks itself). */
+async function endVoting(id) {
+  const end = (await gov.proposal(id)).votingEndTime;
   await provider.send("evm_increaseTime", [Number(s.votingPeriod)]);
   await provider.send("evm_mine", []);
-  return await provider.getBlockNumber();
+  let n = await provider.getBlockNumber();
+  check(BigInt((await provider.getBlock(n)).timestamp) >= end, "the mined block is past the voting end");
+  while (BigInt((await provider.getBlock(n - 1)).timestamp) >= end) n -= 1;
+  return n;
 }
 
 await runSteps(NAME, [
@@ -118,26 +123,26 @@ await runSteps(NAME, [
     checkEq((await gov.tallyResult(s.id)).yes, s.tokens.toString(), "tally yes");
   }],
   ["the change applies at the end of the block that ends the vote", async () => {
-    const before = await provider.getBalance(validator.address);
-    const n = await endVoting();
+    const n = await endVoting(s.id);
     checkEq((await staking.params({ blockTag: n - 1 })).maxEntries, s.maxEntries, "MaxEntries before");
     checkEq((await staking.params({ blockTag: n })).maxEntries, s.maxEntries + 1n, "MaxEntries after");
     const p = await gov.proposal(s.id);
     checkEq(p.status, STATUS.passed, "status");
     checkEq(p.finalTallyResult.yes, s.tokens.toString(), "final tally");
-    checkEq(await provider.getBalance(validator.address), before + s.minDeposit * WEI_PER_USEI, "deposit refunded");
+    const [before, after] = await Promise.all([n - 1, n].map((b) => provider.getBalance(validator.address, b)));
+    checkEq(after, before + s.minDeposit * WEI_PER_USEI, "deposit refunded");
   }],
   ["a proposal that misses quorum burns its deposit", async () => {
     const text = { title: "Unstaked opinion", description: "Voted only by an account without stake." };
     const receipt = await wait(await gov.connect(other).submitProposal(JSON.stringify(text), { value: s.minDeposit * WEI_PER_USEI }), "submit");
     const id = submittedId(receipt);
     await wait(await gov.connect(other).vote(id, 1), "vote");
-    const supply = await bank.supply("usei");
-    const balance = await provider.getBalance(other.address);
-    await endVoting();
+    const n = await endVoting(id);
     checkEq((await gov.proposal(id)).status, STATUS.rejected, "status");
-    checkEq(await bank.supply("usei"), supply - s.minDeposit, "total supply after the burn");
-    checkEq(await provider.getBalance(other.address), balance, "no refund");
+    const supply = await Promise.all([n - 1, n].map((b) => bank.supply("usei", { blockTag: b })));
+    checkEq(supply[1], supply[0] - s.minDeposit, "total supply after the burn");
+    const balance = await Promise.all([n - 1, n].map((b) => provider.getBalance(other.address, b)));
+    checkEq(balance[1], balance[0], "no refund");
     await mustRevert(gov.connect(other).vote.staticCall(id, 1), `proposal ${id} is closed`, "vote on a closed proposal");
   }],
 ]);
