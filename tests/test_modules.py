@@ -81,6 +81,8 @@ def test_default_genesis_allocates_ten_billion_sei_by_category() -> None:
         (lambda g: {**g, "validators": [{**g["validators"][0], "commission_rate": "0.01"}]}, "commission"),
         (lambda g: {**g, "validators": [{**g["validators"][0], "operator": "0x12"}]}, "not a 0x-prefixed"),
         (lambda g: {**g, "staking": {**g["staking"], "max_entries": 0}}, "max_entries"),
+        (lambda g: {**g, "gov": {**g["gov"], "quorum": "1.5"}}, r"gov.quorum: 1.5 must be within \[0, 1\]"),
+        (lambda g: {**g, "gov": {**g["gov"], "voting_period": 0}}, r"gov/VotingPeriod must be within \[1, 31536000\]"),
         (lambda g: {**g, "surprise": 1}, "unknown field"),
     ],
 )
