@@ -147,7 +147,9 @@ class ConsensusCollector(Collector):
         yield GaugeMetricFamily("consensus_slot", "Slot this validator is ordering", value=st["slot"])
         yield GaugeMetricFamily("consensus_view", "View of the current slot", value=st["view"])
         yield GaugeMetricFamily("consensus_committed_slot", "Newest committed slot", value=st["committedSlot"])
-        commits = CounterMetricFamily("consensus_commits", "Commit certificates this validator assembled, by path", labels=["path"])
+        commits = CounterMetricFamily(
+            "consensus_commits", "Commit certificates this validator assembled, by path", labels=["path"]
+        )
         commits.add_metric(["fast"], st["fastCommits"])
         commits.add_metric(["slow"], st["slowCommits"])
         yield commits

@@ -2,7 +2,8 @@
 // pysei node has — the parallel executor's per-block statistics and the state commitment's lag.
 import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
 import { count, hex, num } from '../format.js';
-import { blockLink } from '../links.js';
+import { addrLink, blockLink } from '../links.js';
+import { percent, stakingValidators, usei } from '../modules.js';
 import { RpcError, batch } from '../rpc.js';
 
 const STATS = ['threads', 'incarnations', 'validation_aborts', 'dependency_waits', 'predicted_dependencies', 'lazy_credits', 'fallback'];
@@ -29,9 +30,11 @@ async function view() {
     ['sei_proposals'],
   ]);
   const live = !(consensus instanceof RpcError);
+  const staking = await stakingValidators();
   return { consensus: live, sections: [
+    section('Staking', stakingView(staking)),
     section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
-    section('Validators', validators instanceof RpcError || !Array.isArray(validators) ? optional(validators, 'Validators, stake and delegations', 'sei_validators') : validatorTable(validators)),
+    section('Consensus committee', validators instanceof RpcError || !Array.isArray(validators) ? optional(validators, 'Consensus committee (keys, stake, uptime)', 'sei_validators') : validatorTable(validators)),
     section('Governance', optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
     section('State commitment', await commitmentLag(head, commitment)),
     section('Parallel execution (recent blocks)', statsTable(stats)),
@@ -66,6 +69,24 @@ function consensusView(st) {
     h('h3', null, 'Lanes'),
     table(['Lane', 'Tip car', 'Committed up to', 'Not yet committed'], lanes, { attrs: { id: 'lanes' } }),
     st.peers ? [h('h3', null, 'Peers'), json(st.peers)] : null);
+}
+
+/** The staking module's validators (the bonded stake that will weigh in consensus) and its parameters. */
+function stakingView(st) {
+  if (st instanceof RpcError) return problem(`Staking module: ${st.message}`);
+  const rows = st.validators.map((v) => h('tr', { 'data-staking-validator': v.operator.toLowerCase() }, [
+    h('span', { class: 'mono break' }, v.name), addrLink(v.operator), usei(v.tokens), percent(v.commissionRate),
+    h('span', { class: v.jailed ? 'bad' : 'ok' }, v.jailed ? 'jailed' : 'bonded'),
+  ].map((c) => h('td', null, c))));
+  const p = st.params;
+  return h('div', null,
+    table(['Validator', 'Operator', 'Bonded', 'Commission', 'Status'], rows, { empty: 'No validators.', attrs: { id: 'staking-validators' } }),
+    p ? kv([
+      ['Unbonding time', `${(Number(p.unbondingTime) / 86_400).toLocaleString('en-US')} days`],
+      ['Unbonding entries per pair', `at most ${p.maxEntries}`],
+      ['Active set', `top ${p.maxValidators} validators`],
+      ['Minimum commission', percent(p.minCommissionRate)],
+    ]) : null);
 }
 
 /** p50 / p90 / last of recent samples in ms (car held → committed, or slot entered → committed). */

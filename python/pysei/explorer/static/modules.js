@@ -1,0 +1,79 @@
+// Sei's native modules as the explorer reads them: plain eth_call to their precompiles (public JSON-RPC, so any
+// pysei node or `pysei explorer --rpc` serves them), ABI-encoded with ethers' Interface like the other decoders.
+import * as ethers from './vendor/ethers.min.js';
+import { RpcError, batch } from './rpc.js';
+
+export const BANK = '0x0000000000000000000000000000000000001001';
+export const STAKING = '0x0000000000000000000000000000000000001005';
+
+/** The precompiles' ABIs (Sei's, plus pysei's staking queries), also used to decode their calls and events. */
+export const MODULE_ABIS = {
+  'Sei bank': {
+    address: BANK,
+    abi: [
+      'function send(address fromAddress, address toAddress, string denom, uint256 amount) returns (bool)',
+      'function sendNative(string toNativeAddress) payable returns (bool)',
+      'function balance(address acc, string denom) view returns (uint256)',
+      'function supply(string denom) view returns (uint256)',
+      'event Send(address indexed from, address indexed to, string denom, uint256 amount)',
+    ],
+  },
+  'Sei staking': {
+    address: STAKING,
+    abi: [
+      'function delegate(string valAddress) payable returns (bool)',
+      'function redelegate(string srcAddress, string dstAddress, uint256 amount) returns (bool)',
+      'function undelegate(string valAddress, uint256 amount) returns (bool)',
+      'function delegation(address delegator, string valAddress) view returns (tuple(tuple(uint256 amount, string denom) balance, tuple(string delegator_address, uint256 shares, uint256 decimals, string validator_address) delegation))',
+      'function unbondingDelegation(address delegator, string valAddress) view returns (tuple(uint256 amount, uint64 completionTime)[])',
+      'function validators() view returns (tuple(string operatorAddress, address operator, uint256 tokens, uint256 commissionRate, bool jailed)[])',
+      'function params() view returns (uint64 unbondingTime, uint64 maxEntries, uint64 maxValidators, uint256 minCommissionRate)',
+      'event Delegate(address indexed delegator, string validator, uint256 amount)',
+      'event Undelegate(address indexed delegator, string validator, uint256 amount, uint64 completionTime)',
+      'event Redelegate(address indexed delegator, string srcValidator, string dstValidator, uint256 amount, uint64 completionTime)',
+    ],
+  },
+};
+
+const staking = new ethers.Interface(MODULE_ABIS['Sei staking'].abi);
+
+/** `eth_call`s of ``fn(...args)`` on the staking precompile, batched: each result decoded, or an RpcError. */
+async function stakingCalls(calls) {
+  const answers = await batch(calls.map(([fn, args]) => ['eth_call', { to: STAKING, data: staking.encodeFunctionData(fn, args) }, 'latest']));
+  return answers.map((a, i) => (a instanceof RpcError ? a : staking.decodeFunctionResult(calls[i][0], a)));
+}
+
+/** The staking module's validators and parameters; an RpcError when the node has no staking module. */
+export async function stakingValidators() {
+  const [validators, params] = await stakingCalls([['validators', []], ['params', []]]);
+  if (validators instanceof RpcError) return validators;
+  return {
+    validators: validators[0].map((v) => ({
+      name: v.operatorAddress, operator: v.operator, tokens: v.tokens, commissionRate: v.commissionRate, jailed: v.jailed,
+    })),
+    params: params instanceof RpcError ? null : { unbondingTime: params[0], maxEntries: params[1], maxValidators: params[2], minCommissionRate: params[3] },
+  };
+}
+
+/** ``delegator``'s delegations and unbonding entries with each validator (those with nothing are left out). */
+export async function delegationsOf(delegator, validators) {
+  const calls = validators.flatMap((v) => [['delegation', [delegator, v.name]], ['unbondingDelegation', [delegator, v.name]]]);
+  const answers = await stakingCalls(calls);
+  const failed = answers.find((a) => a instanceof RpcError);
+  if (failed) return failed;
+  return validators.map((v, i) => ({
+    validator: v,
+    usei: answers[2 * i][0].balance.amount,
+    unbonding: answers[2 * i + 1][0].map((e) => ({ usei: e.amount, completionTime: Number(e.completionTime) })),
+  })).filter((d) => d.usei > 0n || d.unbonding.length);
+}
+
+/** A usei amount (bigint) as SEI with up to 6 decimals. */
+export function usei(amount) {
+  const whole = amount / 1_000_000n;
+  const frac = (amount % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
+  return `${whole.toLocaleString('en-US')}${frac ? `.${frac}` : ''} SEI`;
+}
+
+/** A fixed-point rate with 18 decimals (Cosmos Dec) as a percentage. */
+export const percent = (rate) => `${(Number(rate / 10n ** 12n) / 1e4).toFixed(2)}%`;
