@@ -101,6 +101,17 @@ def test_command_line_proposes_votes_and_queries(node: Devnet) -> None:
     assert proposal["tally"]["yes"] == str(750 * 10**6) and proposal["tally"]["abstain"] == str(250 * 10**6)
     listed = pysei("query", "--rpc", node.http_url, "--json", "proposals", "--status", "voting_period")
     assert [p["id"] for p in json.loads(listed.stdout)] == [proposal_id]
+    params = pysei("query", "--rpc", node.http_url, "--json", "gov-params")
+    assert json.loads(params.stdout) == [
+        {
+            "minDepositUsei": str(3_500 * 10**6),
+            "maxDepositPeriod": 2 * 86_400,
+            "votingPeriod": 3 * 86_400,
+            "quorum": "0.334000000000000000",
+            "threshold": "0.500000000000000000",
+            "vetoThreshold": "0.334000000000000000",
+        }
+    ]
     table = pysei("query", "--rpc", node.http_url, "proposals")
     assert table.returncode == 0 and "Longer" in table.stdout  # rich wraps the title in a narrow terminal
     from_rpc = rpc(node, "sei_proposal", proposal_id)["result"]

@@ -16,7 +16,7 @@ from pysei.chain import governance as gov
 from pysei.chain.constants import WEI_PER_SEI
 
 ACTIONS = ("propose", "deposit", "vote")
-QUERIES = ("proposals", "proposal")
+QUERIES = ("proposals", "proposal", "gov-params")
 GOVERNANCE = "0x" + gov.GOVERNANCE.hex()
 PROPOSAL_SUBMITTED = "ProposalSubmitted(uint64,address,string,uint256)"
 
@@ -28,6 +28,7 @@ def add_query_parsers(qs: argparse._SubParsersAction) -> None:
     p.add_argument("--status", choices=list(gov.STATUS.values()), help="only proposals with this status")
     one = qs.add_parser("proposal", help="one proposal with its tally (current while voting)")
     one.add_argument("id", type=int)
+    qs.add_parser("gov-params", help="governance parameters: minimum deposit, periods, quorum and thresholds")
 
 
 def add_tx_parsers(ts: argparse._SubParsersAction) -> None:
@@ -120,6 +121,8 @@ def _eth_call(rpc: Rpc, url: str, data: bytes) -> bytes:
 
 def query(args: argparse.Namespace, rpc: Rpc) -> tuple[list[dict[str, Any]], str]:
     """Rows to print (or dump as JSON) and their title."""
+    if args.what == "gov-params":
+        return [gov.decode_params(_eth_call(rpc, args.rpc, gov.params_data()))], "governance parameters"
     if args.what == "proposal":
         out = gov.decode_proposal(_eth_call(rpc, args.rpc, gov.proposal_data(args.id)))
         out["tally"] = gov.decode_tally(_eth_call(rpc, args.rpc, gov.tally_data(args.id)))

@@ -92,6 +92,27 @@ def proposal_json(p: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
+PARAMS = "(uint64,uint64,(uint256,string)[],uint64,(uint256,string)[],string,string,string,string,string)"
+
+
+def params_data() -> bytes:
+    return calldata("params()", [], [])
+
+
+def decode_params(output: bytes) -> dict[str, Any]:
+    """``params()``: periods in seconds, the minimum deposit in usei (a string), fractions as Cosmos prints them."""
+    (p,) = decode([PARAMS], output)
+    voting, _, min_deposit, deposit_period, _, quorum, threshold, veto, _, _ = p
+    return {
+        "minDepositUsei": str(sum(amount for amount, _ in min_deposit)),
+        "maxDepositPeriod": deposit_period,
+        "votingPeriod": voting,
+        "quorum": quorum,
+        "threshold": threshold,
+        "vetoThreshold": veto,
+    }
+
+
 def submit_data(proposal: dict[str, Any]) -> bytes:
     return calldata("submitProposal(string)", ["string"], [json.dumps(proposal)])
 
