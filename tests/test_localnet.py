@@ -11,10 +11,12 @@ counted; a validator whose state differs from the certified one halts with a cle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -469,10 +471,11 @@ def test_byzantine_behaviour_is_detected_and_garbage_is_refused(tmp_path: Path) 
 
 def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
     """`pysei localnet` with one validator (a localnet of 1 must work too): Ctrl-C stops it, and started again
-    on the same data dir it continues the same chain."""
+    on the same data dir it continues the same chain. Its consensus journal keeps only the last slots asked for
+    (--journal-retention): the restart works from the pruned journal."""
     rpc_port, p2p_port = free_ports(2)
     cmd = [sys.executable, "-m", "pysei.cli", "localnet", "--validators", "1", "--data-dir", str(tmp_path)]
-    cmd += ["--rpc-port", str(rpc_port), "--p2p-port", str(p2p_port), "--no-fsync"]
+    cmd += ["--rpc-port", str(rpc_port), "--p2p-port", str(p2p_port), "--no-fsync", "--journal-retention", "4"]
     url = f"http://127.0.0.1:{rpc_port}"
     first_hash = None
     for run in range(2):
@@ -487,6 +490,17 @@ def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
                 first_hash = one
             else:
                 assert one == first_hash and r["blockNumber"] > 1
+            # Past the retention window (a slot commits when there are transactions), the journal holds only the
+            # recent slots: the 4 below the executed head, and those above it.
+            for _ in range(10):
+                (r,) = sender.wait([sender.send(KEYS[0], Account.from_key(KEYS[1]).address)])
+            with contextlib.closing(sqlite3.connect(tmp_path / "v0" / "consensus.sqlite")) as db:
+                oldest, newest, kept = db.execute("SELECT MIN(slot), MAX(slot), COUNT(*) FROM commits").fetchone()
+                cars = db.execute("SELECT COUNT(*) FROM cars").fetchone()[0]
+                emitted = sum(len(msgspec.msgpack.decode(c)) for (c,) in db.execute("SELECT cars FROM emitted"))
+            assert newest >= r["blockNumber"] > 10 and r["blockNumber"] - 4 - 1 <= oldest, (r["blockNumber"], oldest)
+            # The cars left are those of the kept slots, and at most one not committed yet.
+            assert kept == newest - oldest + 1 and cars <= emitted + 1, (kept, cars, emitted)
         finally:
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=60)

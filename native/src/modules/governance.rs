@@ -9,7 +9,8 @@
 //! voting power cast: below `quorum` of all bonded tokens it fails and the deposits burn; all abstain: rejected;
 //! no-with-veto above `veto_threshold` of `total`: rejected and burned; yes above `threshold` of the non-abstain
 //! power: passed; else rejected. Deposits are refunded unless burned. A passed parameter change is written in the
-//! same end of block, so it applies from the next block on; a passed community-pool spend pays from the pool.
+//! same end of block, so it applies from the next block on; a passed community-pool spend pays from the
+//! distribution module's community pool (a pool too small fails the proposal, as in Cosmos).
 //!
 //! Parallelism: a vote writes only its (proposal, voter) slot; the end of the block appends the block's new voters
 //! to the proposal's voter list, as staking queues unbonding entries, so votes from different accounts never
@@ -29,7 +30,8 @@ use alloy_sol_types::{sol, SolCall, SolInterface};
 use serde::Deserialize;
 
 use super::{
-    bank, emit, parse_address, revert, staking, Call, Ledger, Outcome, GOVERNANCE, STAKING, USEI, WEI_PER_USEI,
+    bank, distribution, emit, parse_address, revert, staking, Call, Failure, Ledger, Outcome, DISTRIBUTION, GOVERNANCE,
+    STAKING, USEI, WEI_PER_USEI,
 };
 
 sol! {
@@ -250,7 +252,7 @@ pub(crate) struct Params {
 
 impl Params {
     fn load<L: Ledger>(ledger: &mut L) -> Outcome<Self, L::Error> {
-        if ledger.load(super::GOVERNANCE, Key::param(PARAM_ENABLED))?.is_zero() {
+        if ledger.load(GOVERNANCE, Key::param(PARAM_ENABLED))?.is_zero() {
             return revert("governance: the module has no genesis state on this chain");
         }
         Ok(Self {
@@ -338,6 +340,25 @@ pub(crate) static PARAMS: std::sync::LazyLock<Vec<Changeable>> = std::sync::Lazy
         gov_param("Quorum", PARAM_QUORUM, Unit::Decimal, 1, DEC),
         gov_param("Threshold", PARAM_THRESHOLD, Unit::Decimal, 1, DEC),
         gov_param("VetoThreshold", PARAM_VETO, Unit::Decimal, 1, DEC),
+        Changeable {
+            subspace: "distribution",
+            key: "CommunityTax",
+            module: DISTRIBUTION,
+            slot: distribution::Key::param(distribution::PARAM_COMMUNITY_TAX),
+            unit: Unit::Decimal,
+            min: 0,
+            max: DEC,
+        },
+        // Usei minted per block (pysei's inflation, see the distribution module).
+        Changeable {
+            subspace: "distribution",
+            key: "BlockReward",
+            module: DISTRIBUTION,
+            slot: distribution::Key::param(distribution::PARAM_BLOCK_REWARD),
+            unit: Unit::Integer,
+            min: 0,
+            max: u128::MAX,
+        },
     ]
 });
 
@@ -651,16 +672,17 @@ impl Tally {
 /// The stake-weighted tally of proposal `id`'s recorded votes (Cosmos's `keeper.Tally`).
 fn tally<L: Ledger>(ledger: &mut L, id: u64) -> Outcome<Tally, L::Error> {
     struct Val {
+        index: u32,
         operator: Address,
         tokens: U256,
         deducted: U256,
         vote: Option<Weights>,
     }
+    // Only the bonded set counts (Cosmos tallies bonded validators): unjailed, within `max_validators`.
     let mut vals = Vec::new();
-    for index in 0..staking::validator_count(ledger)? {
-        let (operator, tokens, jailed) = staking::validator_power(ledger, index)?;
-        // Jailed validators count for nothing, as unbonded ones in Cosmos; `None` keeps the indices aligned.
-        vals.push((!jailed && !tokens.is_zero()).then_some(Val { operator, tokens, deducted: U256::ZERO, vote: None }));
+    for b in staking::bonded_validators(ledger)? {
+        let operator = staking::operator(ledger, b.index)?;
+        vals.push(Val { index: b.index, operator, tokens: b.tokens, deducted: U256::ZERO, vote: None });
     }
     let mut results = [U256::ZERO; 4];
     let mut total = U256::ZERO;
@@ -668,12 +690,11 @@ fn tally<L: Ledger>(ledger: &mut L, id: u64) -> Outcome<Tally, L::Error> {
     for i in 0..voters {
         let voter = address_of(ledger.load(GOVERNANCE, Key::list(TAG_VOTER, id, i))?);
         let w = unpack(ledger.load(GOVERNANCE, Key::by_account(TAG_VOTE, id, voter))?);
-        for (index, val) in vals.iter_mut().enumerate() {
-            let Some(val) = val else { continue };
+        for val in vals.iter_mut() {
             if val.operator == voter {
                 val.vote = Some(w);
             }
-            let stake = staking::delegation(ledger, voter, index as u32)?;
+            let stake = staking::delegation_amount(ledger, voter, val.index)?;
             if stake.is_zero() {
                 continue;
             }
@@ -685,7 +706,7 @@ fn tally<L: Ledger>(ledger: &mut L, id: u64) -> Outcome<Tally, L::Error> {
         }
     }
     let mut bonded = U256::ZERO;
-    for val in vals.into_iter().flatten() {
+    for val in vals {
         bonded += val.tokens;
         if let Some(w) = val.vote {
             let power = val.tokens.saturating_sub(val.deducted);
@@ -761,7 +782,16 @@ fn execute<L: Ledger>(ledger: &mut L, id: u64) -> Outcome<Result<(), String>, L:
             }
             Ok(Ok(()))
         }
-        KIND_SPEND => Ok(Err("community-pool spends need the distribution module, which this chain lacks".into())),
+        KIND_SPEND => {
+            let to = address_of(load_field(ledger, id, FIELD_SPEND_TO)?);
+            let amount = load_field(ledger, id, FIELD_SPEND_AMOUNT)?;
+            // A pool too small fails the proposal (Cosmos: status failed), changing nothing.
+            match distribution::community_pool_spend(ledger, to, amount) {
+                Ok(()) => Ok(Ok(())),
+                Err(Failure::Revert(reason)) => Ok(Err(reason)),
+                Err(e) => Err(e),
+            }
+        }
         _ => Ok(Ok(())),
     }
 }

@@ -66,6 +66,13 @@ class StakingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_commission_rate: str = "0.05"
 
 
+class DistributionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    community_tax: str = "0.02"
+    """Share of each block's fees and reward paid to the community pool (Cosmos's default, which Sei keeps)."""
+    block_reward_usei: int = 0
+    """Usei minted at the end of each block and distributed with the fees (0: no inflation)."""
+
+
 class GovParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Governance parameters (Sei's: mainnet deposit and voting period, Cosmos's tally defaults); a devnet genesis
     may shorten the periods to seconds."""
@@ -86,6 +93,7 @@ class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     allocations: list[Allocation]
     validators: list[Validator]
     staking: StakingParams = StakingParams()
+    distribution: DistributionParams = DistributionParams()
     gov: GovParams = GovParams()
 
 
@@ -121,6 +129,7 @@ def default_genesis(
     chain_id: int = DEVNET_CHAIN_ID,
     validators: list[tuple[str, int]] | None = None,
     staking: StakingParams | None = None,
+    distribution: DistributionParams | None = None,
     gov: GovParams | None = None,
 ) -> Genesis:
     """The network's 10B SEI split by category, one placeholder address per category; `validators` as
@@ -142,6 +151,7 @@ def default_genesis(
         allocations=allocations,
         validators=[Validator(op, bonded, moniker=f"validator-{i}") for i, (op, bonded) in enumerate(validators)],
         staking=staking or StakingParams(),
+        distribution=distribution or DistributionParams(),
         gov=gov or GovParams(),
     )
 
@@ -173,6 +183,8 @@ def validate(genesis: Genesis) -> None:
         held[operator] = held.get(operator, 0) - v.self_delegation_usei
     if genesis.staking.unbonding_time < 0:
         raise GenesisError("staking.unbonding_time must not be negative")
+    if genesis.distribution.block_reward_usei < 0:
+        raise GenesisError("distribution.block_reward_usei must not be negative")
     # The kernel checks the rest (duplicates, commission bounds, entry limits) while laying out the state.
     _module_slots(genesis, 0)
 
@@ -184,6 +196,8 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
         (_address(v.operator, "validator"), v.self_delegation_usei, _rate(v.commission_rate, f"validator {v.operator}"))
         for v in genesis.validators
     ]
+    d = genesis.distribution
+    community_tax = _rate(d.community_tax, "distribution.community_tax")
     g = genesis.gov
     if min(g.max_deposit_period, g.voting_period) < 0:
         raise GenesisError("gov periods must not be negative")
@@ -194,6 +208,7 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
             genesis.total_supply_usei + extra_usei,
             (s.unbonding_time, s.max_entries, s.max_validators, min_rate),
             validators,
+            (community_tax, d.block_reward_usei),
             (g.min_deposit_usei, g.max_deposit_period, g.voting_period, quorum, threshold, veto),
         )
     except ValueError as e:
@@ -256,6 +271,8 @@ def print_summary(genesis: Genesis) -> None:
         f"staking: unbonding {s.unbonding_time} s, at most {s.max_entries} entries, "
         f"{s.max_validators} validators, min commission {s.min_commission_rate}"
     )
+    d = genesis.distribution
+    console.print(f"distribution: community tax {d.community_tax}, block reward {d.block_reward_usei} usei")
     g = genesis.gov
     console.print(
         f"gov: min deposit {Decimal(g.min_deposit_usei) / USEI_PER_SEI:,f} SEI, "

@@ -105,6 +105,10 @@ class ConsensusConfig:
     """After a Prepare quorum, how long the leader waits for all n votes before taking the slow path."""
     forward_timeout: float = 2.0
     """Seconds a forwarded transaction may stay unexecuted before this validator orders it in its own lane."""
+    journal_retention: int | None = 100_000
+    """Slots whose commits and cars the journal keeps below the executed head (about 3 hours at 10 slots a
+    second): what a restarted or lagging peer can still sync slot by slot from this validator. Older ones are
+    deleted (the chain store holds their blocks); None keeps everything."""
 
 
 class ConsensusEngine:
@@ -174,6 +178,8 @@ class ConsensusEngine:
         self._progress = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_sync = 0.0
+        self._pruned_at = head
+        self._told_pruned: set[int] = set()
         self._last_commit_at = time.monotonic()
         self.peer_slots: dict[int, int] = {}
         # --- state agreement
@@ -832,6 +838,19 @@ class ConsensusEngine:
             self.commits.pop(slot - 64, None)
             for car in cars:
                 self.cars.pop(car.digest(), None)
+            self._maybe_prune(slot)
+
+    def _maybe_prune(self, slot: int) -> None:
+        """Prunes the journal below the retention window, a quarter window at a time. The window is counted from
+        the executed head, not the emitted slot: a restart re-reads the emission record of the executed head."""
+        keep = self.config.journal_retention
+        if keep is None or slot - self._pruned_at < max(1, keep // 4):
+            return
+        self._pruned_at = slot
+        below = min(slot, self.store.head() or 0) - keep
+        if below > 1:
+            cars = self.journal.prune(below)
+            log.debug("journal pruned below slot %d (%d cars)", below, cars)
 
     async def _gather(self, commit: Commit) -> list[Car]:
         attempt = 0
@@ -890,6 +909,19 @@ class ConsensusEngine:
         self.network.send(peer, SyncRequest(self.committed_slot + 1, SYNC_BATCH))
 
     def _on_sync_request(self, peer: int, req: SyncRequest) -> str | None:
+        first = self.journal.first_commit_slot()
+        if first is not None and req.from_slot < first and req.from_slot not in self.commits:
+            if peer in self._told_pruned:
+                return None
+            self._told_pruned.add(peer)
+            log.warning(
+                "validator %d asks for slot %d, pruned from this journal (it keeps slots from %d): it cannot catch "
+                "up slot by slot from here",
+                peer,
+                req.from_slot,
+                first,
+            )
+            return None
         records = []
         for slot in range(req.from_slot, req.from_slot + min(req.count, SYNC_BATCH)):
             commit = self.commits.get(slot) or self.journal.commit(slot)

@@ -5,16 +5,17 @@ use alloy_sol_types::SolCall;
 use proptest::prelude::*;
 
 use super::{
-    apply, block, delegate, genesis, genesis_with_operators, params_at, query, revert_reason, slot, supply_held,
-    total_supply_wei, txs, BlockOutput, MemReader, DEPOSIT_PERIOD, MIN_DEPOSIT_USEI, OPERATOR, OTHER_OPERATOR, SEI,
-    START, VOTING_PERIOD,
+    apply, block, delegate, genesis, genesis_with, params_at, query, revert_reason, slot, supply_held,
+    total_supply_units, txs, BlockOutput, MemReader, DEPOSIT_PERIOD, MIN_DEPOSIT_USEI, OPERATOR, OTHER_OPERATOR, SEI,
+    START, UNITS_PER_WEI, VOTING_PERIOD, WEI_PER_USEI,
 };
 use crate::{
     exec::{execute_block, OrderedTx},
     modules::{
-        governance::{IGov, STATUS_DEPOSIT, STATUS_PASSED, STATUS_REJECTED, STATUS_VOTING},
-        staking::IStaking,
-        GOVERNANCE, STAKING,
+        distribution::IDistr,
+        governance::{IGov, STATUS_DEPOSIT, STATUS_FAILED, STATUS_PASSED, STATUS_REJECTED, STATUS_VOTING},
+        staking::{IStaking, DEC_ONE},
+        DISTRIBUTION, GOVERNANCE, STAKING,
     },
     parallel::{execute_block_parallel, PredictMode},
     testutil::{Key, CHAIN},
@@ -35,8 +36,8 @@ fn deposit(key: &Key, nonce: u64, id: u64, wei: u64) -> Vec<u8> {
     key.sign(CHAIN, nonce, Some(GOVERNANCE), wei, &data, 300_000)
 }
 
-const MAX_ENTRIES_TO_3: &str = r#"{"title":"Fewer entries","description":"Lower the unbonding entry limit.","type":"ParameterChange",
-    "changes":[{"subspace":"staking","key":"MaxEntries","value":"3"}]}"#;
+const MAX_ENTRIES_TO_3: &str = r#"{"title":"Fewer entries","description":"Lower the unbonding entry limit, raise the tax.","type":"ParameterChange",
+    "changes":[{"subspace":"staking","key":"MaxEntries","value":"3"},{"subspace":"distribution","key":"CommunityTax","value":"0.1"}]}"#;
 const TEXT: &str = r#"{"title":"Hello","description":"A text proposal."}"#;
 
 fn proposal(reader: &MemReader, id: u64) -> IGov::ProposalData {
@@ -52,6 +53,16 @@ fn tally(reader: &MemReader, id: u64) -> IGov::TallyResultData {
 fn max_entries(reader: &MemReader) -> u64 {
     let out = query(reader, STAKING, &IStaking::paramsCall {}.abi_encode());
     IStaking::paramsCall::abi_decode_returns(&out).expect("params").maxEntries
+}
+
+/// `wei` in the distribution module's book units, in which the tests count the supply.
+fn units(wei: u64) -> U256 {
+    U256::from(wei) * U256::from(UNITS_PER_WEI)
+}
+
+fn community_tax(reader: &MemReader) -> U256 {
+    let out = query(reader, DISTRIBUTION, &IDistr::paramsCall {}.abi_encode());
+    IDistr::paramsCall::abi_decode_returns(&out).expect("params").communityTax
 }
 
 fn balance(reader: &MemReader, who: Address) -> U256 {
@@ -77,7 +88,7 @@ fn parameter_change_passes_and_applies_at_the_end_of_the_voting_block() {
     assert_eq!(p.status, i32::from(STATUS_VOTING), "the minimum deposit starts the voting period at once");
     assert_eq!(p.votingEndTime as u64, START + VOTING_PERIOD);
     assert_eq!(String::from_utf8(p.content.to_vec()).expect("utf-8"), MAX_ENTRIES_TO_3);
-    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
     let out = block(&mut reader, START + 1, &[vote(&alice, 2, 1, 1)]);
     ok(&out);
     assert_eq!(out.receipts[0].logs()[0].address, GOVERNANCE);
@@ -86,14 +97,48 @@ fn parameter_change_passes_and_applies_at_the_end_of_the_voting_block() {
     // One second before the end: nothing yet.
     block(&mut reader, START + VOTING_PERIOD - 1, &[]);
     assert_eq!(max_entries(&reader), 7);
+    assert_eq!(community_tax(&reader), U256::from(DEC_ONE / 50));
     // The block that ends the vote applies the change and refunds the deposit.
     block(&mut reader, START + VOTING_PERIOD, &[]);
     let p = proposal(&reader, 1);
     assert_eq!(p.status, i32::from(STATUS_PASSED));
     assert_eq!(p.finalTallyResult.yes, "5000000");
     assert_eq!(max_entries(&reader), 3);
+    assert_eq!(community_tax(&reader), U256::from(DEC_ONE / 10));
     assert_eq!(balance(&reader, alice.address), before + U256::from(10 * SEI));
-    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
+}
+
+#[test]
+fn community_pool_spend_pays_the_recipient_or_fails_when_the_pool_is_short() {
+    let alice = Key::new(1);
+    let recipient = Address::with_last_byte(0xb0);
+    // A block reward of 1 SEI, 2% of it to the community pool: 20,000 usei a block.
+    let mut reader = genesis_with(std::slice::from_ref(&alice), [OPERATOR, OTHER_OPERATOR], U256::from(1_000_000u64));
+    let spend = |usei: u64| {
+        format!(
+            r#"{{"title":"Grant","description":"Pay a builder.","type":"CommunityPoolSpend","recipient":"{}","amount":"{usei}"}}"#,
+            super::bech32_address("sei", recipient)
+        )
+    };
+    ok(&block(
+        &mut reader,
+        START,
+        &[
+            delegate(&alice, 0, OPERATOR, 5 * SEI),
+            submit(&alice, 1, &spend(30_000), 10 * SEI),
+            submit(&alice, 2, &spend(1_000_000_000), 10 * SEI),
+        ],
+    ));
+    ok(&block(&mut reader, START + 1, &[vote(&alice, 3, 1, 1), vote(&alice, 4, 2, 1)]));
+    let before = balance(&reader, alice.address);
+    block(&mut reader, START + VOTING_PERIOD, &[]);
+    assert_eq!(proposal(&reader, 1).status, i32::from(STATUS_PASSED));
+    assert_eq!(balance(&reader, recipient), U256::from(30_000u64) * U256::from(WEI_PER_USEI));
+    assert_eq!(proposal(&reader, 2).status, i32::from(STATUS_FAILED), "the pool holds less");
+    // Both deposits come back: the second proposal passed the vote, only its execution failed.
+    assert_eq!(balance(&reader, alice.address), before + U256::from(2) * U256::from(10 * SEI));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
 }
 
 #[test]
@@ -104,13 +149,13 @@ fn missed_quorum_burns_the_deposit_and_lowers_the_supply() {
     // Bob bonds 0.5 of the 2.5 SEI bonded: 20%, below the 33.4% quorum when only he votes.
     ok(&block(&mut reader, START, &[delegate(bob, 0, OPERATOR, SEI / 2), submit(alice, 0, TEXT, 10 * SEI)]));
     ok(&block(&mut reader, START + 1, &[vote(bob, 1, 1, 1)]));
-    let supply = total_supply_wei(&reader);
+    let supply = total_supply_units(&reader);
     let before = balance(&reader, alice.address);
     block(&mut reader, START + VOTING_PERIOD, &[]);
     assert_eq!(proposal(&reader, 1).status, i32::from(STATUS_REJECTED));
     assert_eq!(balance(&reader, alice.address), before, "burned, not refunded");
-    assert_eq!(total_supply_wei(&reader), supply - U256::from(10 * SEI));
-    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+    assert_eq!(total_supply_units(&reader), supply - units(10 * SEI));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
 }
 
 #[test]
@@ -123,21 +168,21 @@ fn an_unfunded_proposal_burns_its_deposits_when_the_deposit_period_ends() {
     assert_eq!(p.status, i32::from(STATUS_DEPOSIT));
     assert_eq!(p.totalDeposit[0].amount, U256::from(7_000_000u64));
     assert!(p.totalDeposit[0].amount < U256::from(MIN_DEPOSIT_USEI));
-    let supply = total_supply_wei(&reader);
+    let supply = total_supply_units(&reader);
     block(&mut reader, START + DEPOSIT_PERIOD, &[]);
     assert_eq!(proposal(&reader, 1).status, i32::from(STATUS_REJECTED));
-    assert_eq!(total_supply_wei(&reader), supply - U256::from(7 * SEI));
-    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+    assert_eq!(total_supply_units(&reader), supply - units(7 * SEI));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
     // Burned exactly once: later blocks change nothing.
     block(&mut reader, START + 10 * DEPOSIT_PERIOD, &[]);
-    assert_eq!(total_supply_wei(&reader), supply - U256::from(7 * SEI));
+    assert_eq!(total_supply_units(&reader), supply - units(7 * SEI));
 }
 
 #[test]
 fn delegators_inherit_their_validators_vote_unless_they_vote() {
     let keys = [Key::new(9), Key::new(1), Key::new(2)];
     let (validator, alice, bob) = (&keys[0], &keys[1], &keys[2]);
-    let mut reader = genesis_with_operators(&keys, [validator.address, OTHER_OPERATOR]);
+    let mut reader = genesis_with(&keys, [validator.address, OTHER_OPERATOR], U256::ZERO);
     ok(&block(
         &mut reader,
         START,
@@ -207,7 +252,7 @@ fn bad_input_reverts_with_a_reason_and_changes_nothing() {
     }
     assert!(out.changes.storage.iter().all(|(a, _, _)| *a != GOVERNANCE));
     assert_eq!(slot(&reader, GOVERNANCE, U256::ZERO), U256::ZERO);
-    assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
 }
 
 proptest! {
@@ -250,6 +295,6 @@ proptest! {
         let yes = options.iter().filter(|o| **o == 1).count() as u64 * 1_000_000;
         prop_assert_eq!(proposal(&reader, 1).finalTallyResult.yes, yes.to_string());
         prop_assert!(proposal(&reader, 1).status >= i32::from(STATUS_PASSED));
-        prop_assert_eq!(total_supply_wei(&reader), supply_held(&reader));
+        prop_assert_eq!(total_supply_units(&reader), supply_held(&reader));
     }
 }
