@@ -177,11 +177,10 @@ struct Key;
 
 impl Key {
     fn build(tag: u8, id: u64, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
-        let mut b = [0u8; 32];
-        b[0] = tag;
-        b[1..9].copy_from_slice(&id.to_be_bytes());
-        fill(&mut b);
-        U256::from_be_bytes(b)
+        super::slot_key(tag, |b| {
+            b[1..9].copy_from_slice(&id.to_be_bytes());
+            fill(b);
+        })
     }
 
     fn param(id: u8) -> U256 {
