@@ -290,6 +290,9 @@ def test_staking_validators_delegations_and_decoded_module_calls(node: Devnet, w
     expect(row).to_have_count(1)
     expect(row).to_contain_text("2 SEI")
     expect(row).to_contain_text("1 SEI on ")
+    # The rewards it can withdraw, from the distribution precompile's rewards() (fees of these few blocks: a
+    # fraction of a usei may show as 0 SEI).
+    assert re.fullmatch(r"[0-9,]+(\.[0-9]+)? SEI", row.locator("[data-rewards]").inner_text())
     open_page(page, node.http_url, f"/tx/0x{bytes(delegated).hex()}")
     expect(page.locator("main [data-decoded]")).to_have_attribute("data-decoded", "delegate")
     expect(page.locator("main [data-log='Delegate']")).to_have_count(1)
@@ -316,6 +319,7 @@ def test_governance_proposals_and_decoded_calls(node: Devnet, w3: Web3, page: Pa
 def _bonded(page: Page, node: Devnet, validator: str) -> int:
     """The validator's bonded stake in whole SEI, as the network page shows it."""
     open_page(page, node.http_url, "/network", shot="network-staking")
+    assert re.fullmatch(r"[0-9,]+(\.[0-9]+)? SEI", page.locator("[data-community-pool]").inner_text())
     cell = page.locator(f"[data-staking-validator='{validator.lower()}'] td").nth(2).inner_text()
     assert cell.endswith(" SEI") and "." not in cell, cell
     return int(cell.removesuffix(" SEI").replace(",", ""))

@@ -3,12 +3,29 @@
 import * as ethers from './vendor/ethers.min.js';
 import { RpcError, batch } from './rpc.js';
 
+export const DISTRIBUTION = '0x0000000000000000000000000000000000001007';
 export const BANK = '0x0000000000000000000000000000000000001001';
 export const STAKING = '0x0000000000000000000000000000000000001005';
 export const GOVERNANCE = '0x0000000000000000000000000000000000001006';
 
 /** The precompiles' ABIs (Sei's, plus pysei's staking queries), also used to decode their calls and events. */
 export const MODULE_ABIS = {
+  'Sei distribution': {
+    address: DISTRIBUTION,
+    abi: [
+      'function setWithdrawAddress(address withdrawAddr) returns (bool)',
+      'function withdrawDelegationRewards(string validator) returns (bool)',
+      'function withdrawMultipleDelegationRewards(string[] validators) returns (bool)',
+      'function withdrawValidatorCommission(string validator) returns (bool)',
+      'function rewards(address delegatorAddress) view returns (tuple(tuple(tuple(uint256 amount, uint256 decimals, string denom)[] coins, string validator_address)[] rewards, tuple(uint256 amount, uint256 decimals, string denom)[] total))',
+      'function params() view returns (uint256 communityTax, uint256 blockRewardUsei)',
+      'function communityPool() view returns (tuple(uint256 amount, uint256 decimals, string denom)[] pool)',
+      'event WithdrawAddressSet(address indexed delegator, address withdrawAddr)',
+      'event DelegationRewardsWithdrawn(address indexed delegator, string validator, uint256 amount)',
+      'event MultipleDelegationRewardsWithdrawn(address indexed delegator, string[] validators, uint256[] amounts)',
+      'event ValidatorCommissionWithdrawn(string indexed validator, uint256 amount)',
+    ],
+  },
   'Sei bank': {
     address: BANK,
     abi: [
@@ -49,12 +66,15 @@ export const MODULE_ABIS = {
 };
 
 const staking = new ethers.Interface(MODULE_ABIS['Sei staking'].abi);
+const distribution = new ethers.Interface(MODULE_ABIS['Sei distribution'].abi);
 
-/** `eth_call`s of ``fn(...args)`` on the staking precompile, batched: each result decoded, or an RpcError. */
-async function stakingCalls(calls) {
-  const answers = await batch(calls.map(([fn, args]) => ['eth_call', { to: STAKING, data: staking.encodeFunctionData(fn, args) }, 'latest']));
-  return answers.map((a, i) => (a instanceof RpcError ? a : staking.decodeFunctionResult(calls[i][0], a)));
+/** `eth_call`s of ``fn(...args)`` on a precompile, batched: each result decoded, or an RpcError. */
+async function moduleCalls(to, iface, calls) {
+  const answers = await batch(calls.map(([fn, args]) => ['eth_call', { to, data: iface.encodeFunctionData(fn, args) }, 'latest']));
+  return answers.map((a, i) => (a instanceof RpcError ? a : iface.decodeFunctionResult(calls[i][0], a)));
 }
+
+const stakingCalls = (calls) => moduleCalls(STAKING, staking, calls);
 
 /** The staking module's validators and parameters; an RpcError when the node has no staking module. */
 export async function stakingValidators() {
@@ -80,6 +100,24 @@ export async function delegationsOf(delegator, validators) {
     unbonding: answers[2 * i + 1][0].map((e) => ({ usei: e.amount, completionTime: Number(e.completionTime) })),
   })).filter((d) => d.usei > 0n || d.unbonding.length);
 }
+
+/** The distribution module's parameters and community pool; an RpcError when the node has no such module. */
+export async function distributionInfo() {
+  const [params, pool] = await moduleCalls(DISTRIBUTION, distribution, [['params', []], ['communityPool', []]]);
+  if (params instanceof RpcError) return params;
+  return { communityTax: params[0], blockRewardUsei: params[1], pool: pool instanceof RpcError ? [] : pool[0] };
+}
+
+/** ``delegator``'s unclaimed rewards: [{validator name, coins}] and the total (Sei's `rewards` answer). */
+export async function rewardsOf(delegator) {
+  const [answer] = await moduleCalls(DISTRIBUTION, distribution, [['rewards', [delegator]]]);
+  if (answer instanceof RpcError) return answer;
+  const { rewards, total } = answer[0];
+  return { byValidator: rewards.map((r) => ({ validator: r.validator_address, coins: r.coins })), total };
+}
+
+/** Decimal coins (amount with ``decimals`` decimal places of usei) as SEI, rounded down to the usei. */
+export const coins = (list) => (list.length ? list.map((c) => usei(c.amount / 10n ** c.decimals)).join(' + ') : '0 SEI');
 
 /** A usei amount (bigint) as SEI with up to 6 decimals. */
 export function usei(amount) {

@@ -3,7 +3,7 @@
 import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
 import { count, hex, num, when } from '../format.js';
 import { addrLink, blockLink } from '../links.js';
-import { percent, stakingValidators, usei } from '../modules.js';
+import { coins, distributionInfo, percent, stakingValidators, usei } from '../modules.js';
 import { RpcError, batch } from '../rpc.js';
 
 const STATS = ['threads', 'incarnations', 'validation_aborts', 'dependency_waits', 'predicted_dependencies', 'lazy_credits', 'fallback'];
@@ -30,9 +30,9 @@ async function view() {
     ['sei_proposals'],
   ]);
   const live = !(consensus instanceof RpcError);
-  const staking = await stakingValidators();
+  const [staking, distribution] = await Promise.all([stakingValidators(), distributionInfo()]);
   return { consensus: live, sections: [
-    section('Staking', stakingView(staking)),
+    section('Staking', stakingView(staking, distribution)),
     section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
     section('Consensus committee', validators instanceof RpcError || !Array.isArray(validators) ? optional(validators, 'Consensus committee (keys, stake, uptime)', 'sei_validators') : validatorTable(validators)),
     section('Governance', Array.isArray(proposals) ? proposalTable(proposals) : optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
@@ -71,8 +71,9 @@ function consensusView(st) {
     st.peers ? [h('h3', null, 'Peers'), json(st.peers)] : null);
 }
 
-/** The staking module's validators (the bonded stake that will weigh in consensus) and its parameters. */
-function stakingView(st) {
+/** The staking module's validators (the bonded stake that will weigh in consensus) and its parameters, with the
+ * distribution module's community pool and parameters where the node has it. */
+function stakingView(st, distribution) {
   if (st instanceof RpcError) return problem(`Staking module: ${st.message}`);
   const rows = st.validators.map((v) => h('tr', { 'data-staking-validator': v.operator.toLowerCase() }, [
     h('span', { class: 'mono break' }, v.name), addrLink(v.operator), usei(v.tokens), percent(v.commissionRate),
@@ -86,6 +87,11 @@ function stakingView(st) {
       ['Unbonding entries per pair', `at most ${p.maxEntries}`],
       ['Active set', `top ${p.maxValidators} validators`],
       ['Minimum commission', percent(p.minCommissionRate)],
+      ...(distribution instanceof RpcError ? [] : [
+        ['Community tax', percent(distribution.communityTax)],
+        ['Block reward', usei(distribution.blockRewardUsei)],
+        ['Community pool', h('span', { 'data-community-pool': '' }, coins(distribution.pool))],
+      ]),
     ]) : null);
 }
 
