@@ -32,6 +32,7 @@ from web3 import Web3
 from websockets.sync.client import connect as ws_connect
 
 from pysei.app.localnet import ValidatorProcesses, create_genesis
+from pysei.chain import governance as gov
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC
 from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
@@ -295,6 +296,24 @@ def test_staking_validators_delegations_and_decoded_module_calls(node: Devnet, w
     open_page(page, node.http_url, f"/tx/0x{bytes(delegated).hex()}")
     expect(page.locator("main [data-decoded]")).to_have_attribute("data-decoded", "delegate")
     expect(page.locator("main [data-log='Delegate']")).to_have_count(1)
+
+
+def test_governance_proposals_and_decoded_calls(node: Devnet, w3: Web3, page: Page) -> None:
+    """A proposal submitted through the governance precompile: listed on the network page (sei_proposals), and its
+    submission decoded with Sei's ABI on the transaction page."""
+    proposer = node.accounts[12]
+    body = {"title": "Explorer <b>test</b>", "description": "Shown on the network page."}
+    tx = {"to": "0x" + gov.GOVERNANCE.hex(), "data": "0x" + gov.submit_data(body).hex(), "value": 3_500 * ETHER}
+    submitted, _ = sign_and_send(w3, proposer.key, {**tx, "from": proposer.address, "gas": 1_000_000})
+    assert wait(w3, submitted)["status"] == 1
+    open_page(page, node.http_url, "/network", shot="network-governance")
+    row = page.locator("#proposals tbody tr[data-status='voting_period']")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Explorer <b>test</b>")  # shown as text, not markup
+    expect(row).to_contain_text("3,500 SEI")
+    open_page(page, node.http_url, f"/tx/0x{bytes(submitted).hex()}")
+    expect(page.locator("main [data-decoded]")).to_have_attribute("data-decoded", "submitProposal")
+    expect(page.locator("main [data-log='ProposalSubmitted']")).to_have_count(1)
 
 
 def _bonded(page: Page, node: Devnet, validator: str) -> int:

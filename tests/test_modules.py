@@ -87,6 +87,8 @@ def test_default_genesis_allocates_ten_billion_sei_by_category() -> None:
         (lambda g: {**g, "staking": {**g["staking"], "max_entries": 0}}, "max_entries"),
         (lambda g: {**g, "distribution": {**g["distribution"], "community_tax": "1.5"}}, "community_tax"),
         (lambda g: {**g, "distribution": {**g["distribution"], "block_reward_usei": -1}}, "block_reward_usei"),
+        (lambda g: {**g, "gov": {**g["gov"], "quorum": "1.5"}}, r"gov.quorum: 1.5 must be within \[0, 1\]"),
+        (lambda g: {**g, "gov": {**g["gov"], "voting_period": 0}}, r"gov/VotingPeriod must be within \[1, 31536000\]"),
         (lambda g: {**g, "surprise": 1}, "unknown field"),
     ],
 )
@@ -174,9 +176,9 @@ class Chain:
 
 
 @contextmanager
-def chain(tmp: Path, threads: int) -> Iterator[Chain]:
+def chain(tmp: Path, threads: int, g: gen.Genesis | None = None) -> Iterator[Chain]:
     store = ChainStore(tmp / f"chain-{threads}", sync=False)
-    g = network()
+    g = g or network()
     executor = Executor(
         store,
         ChainParams(
@@ -310,18 +312,52 @@ def sign(c: Chain, op: Op, nonce: int) -> bytes:
     else:
         args = [c.valopers[v], c.valopers[1 - v], amount]
         data = selector("redelegate(string,string,uint256)") + encode(["string", "string", "uint256"], args)
+    return signed(d, nonce, DISTRIBUTION if kind == "withdraw" else STAKING, value, data)
+
+
+def signed(d: int, nonce: int, to: bytes, value: int, data: bytes, gas: int = 400_000) -> bytes:
+    """A signed EIP-1559 transaction from delegator `d`."""
     tx = {
         "chainId": CHAIN_ID,
         "nonce": nonce,
-        "to": "0x" + (DISTRIBUTION if kind == "withdraw" else STAKING).hex(),
+        "to": "0x" + to.hex(),
         "value": value,
         "data": data,
-        "gas": 400_000,
+        "gas": gas,
         "maxFeePerGas": 2 * 10**9,
         "maxPriorityFeePerGas": 10**9,
         "type": 2,
     }
     return bytes(DELEGATORS[d].sign_transaction(tx).raw_transaction)
+
+
+def split_blocks(script: list[Op]) -> list[tuple[int, list[Op]]]:
+    """The operations as blocks (timestamp, ops): each "advance" starts a new block that many seconds later."""
+    blocks: list[tuple[int, list[Op]]] = [(START + 1, [])]
+    for op in script:
+        if op[0] == "advance":
+            blocks.append((blocks[-1][0] + op[3], []))
+        else:
+            blocks[-1][1].append(op)
+    return blocks
+
+
+def execute_both(
+    seq: Chain, par: Chain, timestamp: int, raws: list[bytes], senders: list[bytes], successes: list[bool]
+) -> list[int]:
+    """Executes one block on the sequential and the parallel chain; each transaction must succeed or revert as
+    `successes` says, and both chains must reach the same commitment. Returns the fees (wei) by delegator."""
+    for c in (seq, par):
+        c.number += 1
+        c.timestamp = timestamp
+        executed = c.executor.execute(OrderedBlock(c.number, timestamp, decode_with_senders(raws, senders)))
+        assert not executed.skipped
+        assert [r.success for r in executed.txs] == successes
+    assert seq.executor.commitments.wait_for(seq.number) == par.executor.commitments.wait_for(par.number)
+    fees = [0] * len(DELEGATORS)
+    for r in executed.txs:
+        fees[DELEGATOR_INDEX[r.sender]] += r.gas_used * r.effective_gas_price
+    return fees
 
 
 def check_distribution(c: Chain, m: Model) -> int:
@@ -394,13 +430,7 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
     with chain(tmp, 1) as seq, chain(tmp, 2) as par:
         model = Model()
         nonces = [0] * len(DELEGATORS)
-        blocks: list[tuple[int, list[Op]]] = [(START + 1, [])]
-        for op in script:
-            if op[0] == "advance":
-                blocks.append((blocks[-1][0] + op[3], []))
-            else:
-                blocks[-1][1].append(op)
-        for timestamp, block_ops in blocks:
+        for timestamp, block_ops in split_blocks(script):
             before = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
             # Entries maturing at the end of this block are paid to their delegators, exactly once.
             payout = [0] * len(DELEGATORS)
@@ -416,15 +446,7 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
             for (d, _), entries in model.unbonding.items():
                 payout[d] += sum(a for a, done in entries if done <= timestamp) * WEI_PER_USEI
                 entries[:] = [(a, done) for a, done in entries if done > timestamp]
-            for c in (seq, par):
-                c.number += 1
-                c.timestamp = timestamp
-                executed = c.executor.execute(OrderedBlock(c.number, timestamp, decode_with_senders(raws, senders)))
-                assert not executed.skipped
-                assert [r.success for r in executed.txs] == successes
-            fees = [0] * len(DELEGATORS)
-            for r in executed.txs:
-                fees[DELEGATOR_INDEX[r.sender]] += r.gas_used * r.effective_gas_price
+            fees = execute_both(seq, par, timestamp, raws, senders, successes)
             # The collector took in every fee; the end of the block distributed them with the block reward.
             model.allocate(sum(fees))
             after = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
@@ -432,5 +454,3 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
                 assert after[d] == before[d] - fees[d] + moved[d] + payout[d], f"delegator {d}"
             assert seq.store.balance(FEE_COLLECTOR) == 0
             check_state(seq, model)
-            n = seq.number
-            assert seq.executor.commitments.wait_for(n) == par.executor.commitments.wait_for(n)

@@ -185,4 +185,5 @@ def module_genesis(
     params: tuple[int, int, int, int],
     validators: list[tuple[bytes, int, int]],
     distribution: tuple[int, int],
+    gov: tuple[int, int, int, int, int, int],
 ) -> list[tuple[bytes, list[tuple[int, int]]]]: ...

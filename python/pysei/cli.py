@@ -408,6 +408,11 @@ def _genesis_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersActi
     w.add_argument("--max-entries", type=int, default=7, help="unbonding entries per delegator and validator")
     w.add_argument("--community-tax", default="0.02", help="share of fees and rewards to the community pool")
     w.add_argument("--block-reward-usei", type=int, default=0, help="usei minted and distributed per block")
+    w.add_argument("--voting-period", type=int, default=3 * 86_400, help="governance: seconds (default 3 days)")
+    w.add_argument(
+        "--max-deposit-period", type=int, default=2 * 86_400, help="governance: seconds to reach the minimum deposit"
+    )
+    w.add_argument("--min-deposit", type=int, default=3_500, help="governance: minimum deposit in SEI (default 3,500)")
     v = g.add_parser("validate", help="check a genesis file and print its allocation")
     v.add_argument("file", type=Path)
     return g
@@ -424,7 +429,12 @@ def _genesis(args: argparse.Namespace) -> int:
                 validators.append((operator, int(sei or 1_000_000) * gen.USEI_PER_SEI))
             staking = gen.StakingParams(unbonding_time=args.unbonding_time, max_entries=args.max_entries)
             distribution = gen.DistributionParams(args.community_tax, args.block_reward_usei)
-            genesis = gen.default_genesis(args.chain_id, validators or None, staking, distribution)
+            gov = gen.GovParams(
+                min_deposit_usei=args.min_deposit * gen.USEI_PER_SEI,
+                max_deposit_period=args.max_deposit_period,
+                voting_period=args.voting_period,
+            )
+            genesis = gen.default_genesis(args.chain_id, validators or None, staking, distribution, gov)
             gen.validate(genesis)
             args.out.write_bytes(gen.dump(genesis))
         else:

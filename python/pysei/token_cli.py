@@ -1,5 +1,6 @@
-"""``pysei query …`` and ``pysei tx …``: the bank, staking and distribution modules from the command line, through
-any node's JSON-RPC (their precompiles at 0x…1001, 0x…1005 and 0x…1007), as a wallet would use them.
+"""``pysei query …`` and ``pysei tx …``: the bank, staking, governance and distribution modules from the command
+line, through any node's JSON-RPC (their precompiles at 0x…1001, 0x…1005, 0x…1006 and 0x…1007), as a wallet would
+use them.
 
 Queries print tables (``--json`` for JSON); transactions sign with a key file (a hex private key) or a dev
 account of the devnet mnemonic, are estimated first (so a bad one stops with the precompile's revert reason) and
@@ -22,6 +23,7 @@ from eth_abi import decode, encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from pysei import governance_cli
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC, WEI_PER_SEI
 
@@ -167,6 +169,9 @@ def query(args: argparse.Namespace) -> None:
             "min_commission": f"{Decimal(min_rate) / 10**16:f}%",
         }
         _print(args, [row], "staking parameters")
+    elif args.what in governance_cli.QUERIES:
+        rows, title = governance_cli.query(args, _rpc)
+        _print(args, rows, title)
     else:
         (amount,) = _call(
             url, BANK, "balance(address,string)", ["address", "string"], [args.address, "usei"], ["uint256"]
@@ -186,15 +191,21 @@ def _signer(args: argparse.Namespace) -> Any:
 
 
 def tx(args: argparse.Namespace) -> None:
-    url = args.rpc
+    if args.action in governance_cli.ACTIONS:
+        try:
+            to, data, value = governance_cli.transaction(args)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+        send(args, to, data, value)
+        return
     value = 0
     to = STAKING
-    signer = _signer(args)
     if args.action == "withdraw-rewards":
         to = DISTRIBUTION
-        validators = args.validator or [v for v, _ in _rewards(url, signer.address)[0]]
+        me = _signer(args).address
+        validators = args.validator or [v for v, _ in _rewards(args.rpc, me)[0]]
         if not validators:
-            raise CliError(f"{signer.address} has no delegations to withdraw rewards from")
+            raise CliError(f"{me} has no delegations to withdraw rewards from")
         signature, types, values = "withdrawMultipleDelegationRewards(string[])", ["string[]"], [validators]
     elif args.action == "withdraw-commission":
         to = DISTRIBUTION
@@ -216,7 +227,15 @@ def tx(args: argparse.Namespace) -> None:
         usei = int(_sei(args.amount) * USEI_PER_SEI)
         signature = "redelegate(string,string,uint256)"
         types, values = ["string", "string", "uint256"], [args.validator, args.destination, usei]
-    data = "0x" + (function_signature_to_4byte_selector(signature) + encode(types, values)).hex()
+    send(args, to, function_signature_to_4byte_selector(signature) + encode(types, values), value)
+
+
+def send(args: argparse.Namespace, to: str, calldata: bytes, value: int) -> dict[str, Any]:
+    """Signs, estimates (a bad call stops here with its revert reason), sends and waits for the receipt of a call
+    to a module precompile; prints and returns what happened."""
+    url = args.rpc
+    signer = _signer(args)
+    data = "0x" + calldata.hex()
     call = {"from": signer.address, "to": to, "data": data, "value": hex(value)}
     gas = int(_rpc(url, "eth_estimateGas", [call]), 16)
     base_fee = int(_rpc(url, "eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
@@ -242,11 +261,19 @@ def tx(args: argparse.Namespace) -> None:
     if receipt["status"] != "0x1":
         raise CliError(f"{tx_hash} reverted in block {int(receipt['blockNumber'], 16)}")
     result = {"tx": tx_hash, "block": int(receipt["blockNumber"], 16), "gas_used": int(receipt["gasUsed"], 16)}
-    print(json.dumps(result) if args.json else f"{args.action}: {tx_hash} in block {result['block']}")
+    extra = governance_cli.describe(args, receipt)
+    result.update(extra)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.action}: {tx_hash} in block {result['block']}" + "".join(f", {k} {v}" for k, v in extra.items()))
+    return result
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    q = sub.add_parser("query", help="query the bank, staking and distribution modules through a node's JSON-RPC")
+    q = sub.add_parser(
+        "query", help="query the bank, staking, governance and distribution modules through a node's JSON-RPC"
+    )
     q.add_argument("--rpc", default="http://127.0.0.1:8545")
     q.add_argument("--json", action="store_true", help="print JSON instead of tables")
     qs = q.add_subparsers(dest="what", required=True)
@@ -261,9 +288,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     qs.add_parser("community-pool", help="the community pool and the distribution parameters")
     b = qs.add_parser("balance", help="an account's usei balance and the total supply")
     b.add_argument("address")
+    governance_cli.add_query_parsers(qs)
     q.set_defaults(func=_run(query))
 
-    t = sub.add_parser("tx", help="staking and distribution transactions through their precompiles")
+    t = sub.add_parser("tx", help="staking, distribution and governance transactions through their precompiles")
     t.add_argument("--rpc", default="http://127.0.0.1:8545")
     t.add_argument("--json", action="store_true")
     who = t.add_mutually_exclusive_group()
@@ -289,6 +317,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("validator")
     a = ts.add_parser("set-withdraw-address", help="pay future rewards to ADDRESS")
     a.add_argument("address", help="0x… address")
+    governance_cli.add_tx_parsers(ts)
     t.set_defaults(func=_run(tx))
 
 

@@ -49,6 +49,13 @@ pub(crate) fn supply<L: Ledger>(ledger: &mut L) -> Outcome<U256, L::Error> {
     ledger.load(BANK, SUPPLY)
 }
 
+/// Takes `usei` out of the total supply (the tokens already left every balance: governance's burned deposits).
+pub(crate) fn burn<L: Ledger>(ledger: &mut L, usei: U256) -> Outcome<(), L::Error> {
+    let supply = supply(ledger)?;
+    let Some(left) = supply.checked_sub(usei) else { return revert("burn exceeds the total supply") };
+    ledger.store(BANK, SUPPLY, left)
+}
+
 /// Usei held by `who` (the wei remainder below 1 usei is not counted, as in Sei's bank).
 fn usei_balance<L: Ledger>(ledger: &mut L, who: Address) -> Outcome<U256, L::Error> {
     Ok(ledger.balance(who)? / U256::from(WEI_PER_USEI))

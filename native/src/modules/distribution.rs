@@ -10,9 +10,8 @@
 //! period's ratio, because it closes a period whenever a delegation changes; here the ratio changes only at
 //! the end of a block and a delegation's stake only changes with a settlement, so the delegation stores the
 //! starting ratio itself and no per-period table (nor its reference counting, a write shared by every
-//! delegator of the validator) is needed. The ratio is per share of a delegation (its staking slot), which is
-//! one usei today; once slashing lets a validator's tokens per share fall below one, `allocate` must divide by
-//! the validator's total shares instead of its tokens for the books to stay exact.
+//! delegator of the validator) is needed. The ratio is per share (one share per usei today), so a slash that
+//! lowers tokens per share would not change it.
 //!
 //! A transaction writes only its delegator's slots: settling a delegation (a withdrawal, and every
 //! delegate/undelegate/redelegate first) pays the reward and moves the delegation's starting ratio to the
@@ -33,8 +32,8 @@
 //! outstanding rewards and commission, per (delegator, validator) the starting ratio, per delegator its
 //! withdraw address.
 //!
-//! The small API other modules use (governance changes parameters and spends the pool by proposal):
-//! `Params::load`/`store`/`set`, `community_pool_usei` and `community_pool_spend`.
+//! What governance uses: `Key::param` with `PARAM_COMMUNITY_TAX`/`PARAM_BLOCK_REWARD` (parameter-change proposals
+//! write those slots, see `governance::PARAMS`) and `community_pool_spend` (community-pool-spend proposals).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -106,15 +105,15 @@ const TAG_START: u8 = 4;
 const TAG_WITHDRAW_ADDRESS: u8 = 5;
 
 const PARAM_ENABLED: u8 = 0;
-const PARAM_COMMUNITY_TAX: u8 = 1;
-const PARAM_BLOCK_REWARD: u8 = 2;
+pub(crate) const PARAM_COMMUNITY_TAX: u8 = 1;
+pub(crate) const PARAM_BLOCK_REWARD: u8 = 2;
 
 const FIELD_RATIO: u8 = 0;
 const FIELD_OUTSTANDING: u8 = 1;
 const FIELD_COMMISSION: u8 = 2;
 
 impl Key {
-    fn param(id: u8) -> U256 {
+    pub(crate) fn param(id: u8) -> U256 {
         slot_key(TAG_PARAM, |b| b[31] = id)
     }
 
@@ -175,34 +174,6 @@ impl Params {
         }))
     }
 
-    /// Writes the parameters (from the end of the current block on, the next distribution uses them);
-    /// reverts with the reason when they are invalid.
-    // Governance calls it (parameter-change proposals); until that module lands only the tests do.
-    #[allow(dead_code)]
-    pub(crate) fn store<L: Ledger>(&self, ledger: &mut L) -> Outcome<(), L::Error> {
-        if let Err(reason) = self.validate() {
-            return revert(reason);
-        }
-        ledger.store(DISTRIBUTION, Key::param(PARAM_COMMUNITY_TAX), self.community_tax)?;
-        ledger.store(DISTRIBUTION, Key::param(PARAM_BLOCK_REWARD), self.block_reward_usei)
-    }
-
-    /// Changes the parameter `name` (`community_tax`: a decimal such as `0.02`; `block_reward_usei`: an
-    /// integer) to `value`, as a parameter-change proposal names it; the error says what is wrong.
-    // Governance calls it (parameter-change proposals); until that module lands only the tests do.
-    #[allow(dead_code)]
-    pub(crate) fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        match name {
-            "community_tax" => self.community_tax = parse_dec(value)?,
-            "block_reward_usei" => {
-                self.block_reward_usei =
-                    value.parse().map_err(|_| format!("block_reward_usei: {value:?} is not an integer"))?;
-            }
-            _ => return Err(format!("distribution has no parameter {name:?} (community_tax, block_reward_usei)")),
-        }
-        self.validate()
-    }
-
     fn genesis_slots(&self) -> super::Slots {
         vec![
             (Key::param(PARAM_ENABLED), U256::from(1)),
@@ -210,22 +181,6 @@ impl Params {
             (Key::param(PARAM_BLOCK_REWARD), self.block_reward_usei),
         ]
     }
-}
-
-/// A decimal in [0, 1] with at most 18 decimals, as 18-decimal fixed point (also staking's commission rates).
-pub(crate) fn parse_dec(text: &str) -> Result<U256, String> {
-    let bad = || format!("{text:?} is not a decimal within [0, 1] with at most 18 decimals");
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if whole.is_empty() || frac.len() > 18 || !(whole.bytes().chain(frac.bytes())).all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let whole: U256 = whole.parse().map_err(|_| bad())?;
-    let frac: U256 = if frac.is_empty() { U256::ZERO } else { format!("{frac:0<18}").parse().map_err(|_| bad())? };
-    let value = whole.checked_mul(U256::from(DEC_ONE)).and_then(|w| w.checked_add(frac)).ok_or_else(bad)?;
-    if value > U256::from(DEC_ONE) {
-        return Err(bad());
-    }
-    Ok(value)
 }
 
 /// The module's genesis slots.
@@ -248,16 +203,13 @@ fn add_to<L: Ledger>(ledger: &mut L, key: U256, amount: U256) -> Outcome<(), L::
 }
 
 /// The community pool in whole usei (the books keep a fraction below that too).
-// Governance calls it (community-pool-spend proposals); until that module lands only the tests do.
-#[allow(dead_code)]
+#[cfg(test)]
 pub(crate) fn community_pool_usei<L: Ledger>(ledger: &mut L) -> Outcome<U256, L::Error> {
     Ok(ledger.load(DISTRIBUTION, Key::community_pool())? / UNITS_PER_USEI)
 }
 
 /// Pays `usei` out of the community pool to `to` (a community-pool-spend proposal); reverts, changing
 /// nothing, when the pool holds less.
-// Governance calls it (community-pool-spend proposals); until that module lands only the tests do.
-#[allow(dead_code)]
 pub(crate) fn community_pool_spend<L: Ledger>(ledger: &mut L, to: Address, usei: U256) -> Outcome<(), L::Error> {
     let pool = ledger.load(DISTRIBUTION, Key::community_pool())?;
     let Some(units) = usei.checked_mul(UNITS_PER_USEI) else { return overflow() };
@@ -285,21 +237,11 @@ fn earned<E>(stake: U256, ratio: U256, start: U256) -> Outcome<U256, E> {
     }
 }
 
-/// Settles `delegator`'s delegation to `v` before staking changes it, logging a payment as Sei's staking
-/// precompile does (`DelegationRewardsWithdrawn`).
-pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<(), L::Error> {
-    let usei = pay_out(ledger, delegator, v)?;
-    if !usei.is_zero() {
-        let event = IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei };
-        emit(ledger, DISTRIBUTION, &event);
-    }
-    Ok(())
-}
-
-/// Pays `delegator`'s pending reward from `v` in whole usei to its withdraw address and moves the delegation's
-/// starting ratio to the current one; returns the usei paid. Writes only the delegator's own slots (and the
-/// recipient's balance); the books follow at the end of the block (`settle_block`).
-fn pay_out<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
+/// Settles `delegator`'s delegation to `v`: pays its pending reward in whole usei to the withdraw address and
+/// moves its starting ratio to the current one. Returns the usei paid. Writes only the delegator's own slots
+/// (and the recipient's balance); the books follow at the end of the block (`settle_block`). Staking calls it
+/// before every change of a delegation.
+pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
     let ratio = ledger.load(DISTRIBUTION, Key::validator(v.index, FIELD_RATIO))?;
     let start_key = Key::start(delegator, v.index);
     let start = ledger.load(DISTRIBUTION, start_key)?;
@@ -312,6 +254,11 @@ fn pay_out<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outc
     if !usei.is_zero() {
         let to = withdraw_address(ledger, delegator)?;
         ledger.add_balance(to, usei * U256::from(WEI_PER_USEI))?;
+        emit(
+            ledger,
+            DISTRIBUTION,
+            &IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei },
+        );
     }
     Ok(usei)
 }
@@ -324,18 +271,12 @@ fn coins(amount: U256, decimals: u64) -> Vec<IDistr::Coin> {
     }
 }
 
-/// An explicit withdrawal: the validator named by `text`, and the usei paid.
-fn withdraw_delegation<L: Ledger>(
-    ledger: &mut L,
-    delegator: Address,
-    text: &str,
-) -> Outcome<(Validator, U256), L::Error> {
+fn withdraw_delegation<L: Ledger>(ledger: &mut L, delegator: Address, text: &str) -> Outcome<U256, L::Error> {
     let v = find_validator(ledger, text)?;
     if staking::delegation_amount(ledger, delegator, v.index)?.is_zero() {
         return revert(format!("withdraw: {delegator} has no delegation to {}", v.name));
     }
-    let usei = pay_out(ledger, delegator, &v)?;
-    Ok((v, usei))
+    settle(ledger, delegator, &v)
 }
 
 pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes, L::Error> {
@@ -366,10 +307,16 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
         }
         C::withdrawDelegationRewards(c) => {
             call.mutating()?;
-            // Logged even when it pays nothing, as Cosmos does.
-            let (v, usei) = withdraw_delegation(ledger, call.caller, &c.validator)?;
-            let event = IDistr::DelegationRewardsWithdrawn { delegator: call.caller, validator: v.name, amount: usei };
-            emit(ledger, DISTRIBUTION, &event);
+            let usei = withdraw_delegation(ledger, call.caller, &c.validator)?;
+            if usei.is_zero() {
+                // `settle` logs only payments; an explicit withdrawal is logged even when it pays nothing.
+                let v = find_validator(ledger, &c.validator)?;
+                emit(
+                    ledger,
+                    DISTRIBUTION,
+                    &IDistr::DelegationRewardsWithdrawn { delegator: call.caller, validator: v.name, amount: usei },
+                );
+            }
             IDistr::withdrawDelegationRewardsCall::abi_encode_returns(&true)
         }
         C::withdrawMultipleDelegationRewards(c) => {
@@ -379,7 +326,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             }
             let mut amounts = Vec::with_capacity(c.validators.len());
             for text in &c.validators {
-                amounts.push(withdraw_delegation(ledger, call.caller, text)?.1);
+                amounts.push(withdraw_delegation(ledger, call.caller, text)?);
             }
             emit(
                 ledger,
@@ -615,36 +562,5 @@ mod unit_tests {
         assert_eq!(ledger.balances[&to], U256::from(100_000u64) * U256::from(WEI_PER_USEI));
         let left = ledger.load(DISTRIBUTION, Key::community_pool()).expect("pool");
         assert_eq!(left, U256::from(20_000u64) * UNITS_PER_USEI + U256::from(5u64));
-    }
-
-    #[test]
-    fn parameters_change_by_name_and_are_validated() {
-        let mut ledger = MapLedger::default();
-        let params = Params { community_tax: U256::from(DEC_ONE / 50), block_reward_usei: U256::ZERO };
-        for (key, value) in genesis(&params).expect("genesis") {
-            ledger.store(DISTRIBUTION, key, value).expect("store");
-        }
-        let mut changed = Params::load(&mut ledger).expect("load").expect("enabled");
-        assert_eq!(changed, params);
-        changed.set("community_tax", "0.5").expect("tax");
-        changed.set("block_reward_usei", "1000").expect("reward");
-        changed.store(&mut ledger).expect("store");
-        let loaded = Params::load(&mut ledger).expect("load").expect("enabled");
-        assert_eq!(loaded.community_tax, U256::from(DEC_ONE / 2));
-        assert_eq!(loaded.block_reward_usei, U256::from(1000u64));
-        for (name, value, want) in [
-            ("community_tax", "1.5", "not a decimal within [0, 1]"),
-            ("community_tax", "0.1234567890123456789", "at most 18 decimals"),
-            ("community_tax", "-0.1", "not a decimal"),
-            ("block_reward_usei", "abc", "not an integer"),
-            ("inflation", "1", "no parameter \"inflation\""),
-        ] {
-            let err = changed.clone().set(name, value).expect_err(name);
-            assert!(err.contains(want), "{name}={value}: {err}");
-        }
-        let invalid = Params { community_tax: U256::from(DEC_ONE) + U256::from(1), block_reward_usei: U256::ZERO };
-        assert!(reason(invalid.store(&mut ledger)).contains("community_tax"));
-        assert_eq!(parse_dec("1").expect("one"), U256::from(DEC_ONE));
-        assert_eq!(parse_dec("0.02").expect("2%"), U256::from(DEC_ONE / 50));
     }
 }

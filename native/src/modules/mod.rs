@@ -1,5 +1,5 @@
-//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`), staking (`0x…1005`) and distribution
-//! (`0x…1007`).
+//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`), staking (`0x…1005`), governance
+//! (`0x…1006`) and distribution (`0x…1007`).
 //!
 //! A module keeps its state in the storage slots of its own precompile address, in the same flat store as every
 //! contract. That one choice gives module state everything contract state already has: precompile calls read and
@@ -16,6 +16,7 @@
 pub(crate) mod bank;
 pub(crate) mod distribution;
 pub(crate) mod end_block;
+pub(crate) mod governance;
 pub(crate) mod staking;
 
 use alloy_primitives::{address, Address, Bytes, Log, U256};
@@ -28,10 +29,11 @@ use revm::{
 
 pub(crate) const BANK: Address = address!("0000000000000000000000000000000000001001");
 pub(crate) const STAKING: Address = address!("0000000000000000000000000000000000001005");
+pub(crate) const GOVERNANCE: Address = address!("0000000000000000000000000000000000001006");
 pub(crate) const DISTRIBUTION: Address = address!("0000000000000000000000000000000000001007");
 
 /// The module precompiles, in address order.
-pub(crate) const MODULES: [Address; 3] = [BANK, STAKING, DISTRIBUTION];
+pub(crate) const MODULES: [Address; 4] = [BANK, STAKING, GOVERNANCE, DISTRIBUTION];
 
 /// Wei per usei: SEI has 6 decimals natively and 18 in the EVM.
 pub(crate) const WEI_PER_USEI: u64 = 1_000_000_000_000;
@@ -126,7 +128,7 @@ impl<CTX: ContextTr> Ledger for JournalLedger<'_, CTX> {
     fn load(&mut self, module: Address, key: U256) -> Outcome<U256, Self::Error> {
         self.gas += GAS_LOAD;
         // The journal reads slots only of loaded accounts: a module may read another's (staking settles
-        // rewards in distribution's slots).
+        // rewards in distribution's slots; governance tallies staking's delegations).
         Self::db(self.ctx.journal_mut().load_account(module))?;
         Ok(Self::db(self.ctx.journal_mut().sload(module, key))?.data)
     }
@@ -193,6 +195,7 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     let mut ledger = JournalLedger { ctx, gas: GAS_BASE };
     let outcome = match module {
         BANK => bank::call(&mut ledger, &call),
+        GOVERNANCE => governance::call(&mut ledger, &call),
         DISTRIBUTION => distribution::call(&mut ledger, &call),
         _ => staking::call(&mut ledger, &call),
     };
@@ -244,13 +247,15 @@ pub(crate) fn pair_slot(tag: u8, who: Address, index: u32) -> U256 {
 /// Storage slots (key, value) of one module account.
 pub(crate) type Slots = Vec<(U256, U256)>;
 
-/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators, distribution
+/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators, distribution and
+/// governance
 /// parameters.
 pub(crate) fn genesis(
     total_supply_usei: U256,
     params: &staking::Params,
     validators: &[staking::GenesisValidator],
     distribution: &distribution::Params,
+    gov: &governance::Params,
 ) -> Result<Vec<(Address, Slots)>, String> {
     let bonded = validators.iter().fold(U256::ZERO, |sum, v| sum + v.self_delegation);
     if bonded > total_supply_usei {
@@ -260,22 +265,26 @@ pub(crate) fn genesis(
         (BANK, bank::genesis(total_supply_usei)),
         (STAKING, staking::genesis(params, validators)?),
         (DISTRIBUTION, distribution::genesis(distribution)?),
+        (GOVERNANCE, governance::genesis(gov)?),
     ])
 }
 
 /// End-of-block logic of every module, in this fixed order: (1) distribution books the block's reward
 /// settlements, (2) staking (bonded tokens, unbonding queue, maturities), (3) distribution splits the block's
-/// fees and reward over the new bonded stake. `changed` yields the block's changed slots of a module address
-/// as (key, value at the block's start, value now); each module's are taken before any end-of-block write.
+/// fees and reward over the new bonded stake, (4) governance (tallies over the bonded tokens just updated;
+/// passed parameter changes and community-pool spends). `changed` yields the block's changed slots of a module
+/// address as (key, value at the block's start, value now); each module's are taken before any end-of-block write.
 pub(crate) fn end_block<L: Ledger>(
     ledger: &mut L,
     changed: impl Fn(&mut L, Address) -> Outcome<Vec<(U256, U256, U256)>, L::Error>,
 ) -> Outcome<(), L::Error> {
     let staking_changes = changed(ledger, STAKING)?;
     let distribution_changes = changed(ledger, DISTRIBUTION)?;
+    let governance_changes = changed(ledger, GOVERNANCE)?;
     distribution::settle_block(ledger, &distribution_changes, &staking_changes)?;
     staking::end_block(ledger, &staking_changes)?;
-    distribution::allocate(ledger)
+    distribution::allocate(ledger)?;
+    governance::end_block(ledger, &governance_changes)
 }
 
 /// A validator or account named as Sei names it: bech32 with the given prefix (`sei`, `seivaloper`) over the

@@ -129,7 +129,7 @@ const ENTRY_AMOUNT: u8 = 0;
 const ENTRY_COMPLETION: u8 = 1;
 
 /// The hard cap on `max_entries` (the entry index is one byte; Sei's default is 7).
-const ENTRY_LIMIT: u64 = 255;
+pub(crate) const ENTRY_LIMIT: u64 = 255;
 
 impl Key {
     pub(crate) fn param(id: u8) -> U256 {
@@ -400,7 +400,10 @@ fn bond_value<L: Ledger>(ledger: &mut L, call: &Call<'_>, op: &str) -> Outcome<U
 }
 
 fn parse_rate<E>(text: &str, what: &str) -> Outcome<U256, E> {
-    super::distribution::parse_dec(text).or_else(|e| revert(format!("{what}: {e}")))
+    match super::governance::parse_dec(text) {
+        Some(rate) if rate <= U256::from(DEC_ONE) => Ok(rate),
+        _ => revert(format!("{what}: {text:?} is not a decimal within [0, 1] with at most 18 decimals")),
+    }
 }
 
 fn check_moniker<E>(moniker: &str) -> Outcome<(), E> {

@@ -1,6 +1,8 @@
 //! The module precompiles executed as a node executes them: signed transactions through the block executor
 //! (sequential and parallel) over committed state, block after block.
 
+mod governance;
+
 use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 use proptest::prelude::*;
@@ -9,8 +11,9 @@ use super::{
     bank::IBank,
     bech32_address, distribution,
     distribution::{IDistr, FEE_COLLECTOR},
+    governance::IGov,
     staking::{GenesisValidator, IStaking, Params, DEC_ONE},
-    BANK, DISTRIBUTION, MODULE_CODE, STAKING, WEI_PER_USEI,
+    BANK, DISTRIBUTION, GOVERNANCE, MODULE_CODE, STAKING, WEI_PER_USEI,
 };
 use crate::{
     db::StateChanges,
@@ -29,6 +32,12 @@ const UNBONDING: u64 = 100;
 fn valoper(a: Address) -> String {
     bech32_address("seivaloper", a)
 }
+
+/// Governance's genesis in these tests: a 10 SEI minimum deposit, 50 s to reach it, 100 s of voting, Cosmos's
+/// tally parameters.
+const MIN_DEPOSIT_USEI: u64 = 10_000_000;
+const DEPOSIT_PERIOD: u64 = 50;
+const VOTING_PERIOD: u64 = 100;
 
 /// State with the modules' genesis (two validators, 100 s unbonding, no block reward) and `keys` funded with
 /// 100 SEI each; the total supply is exactly what that holds.
@@ -53,7 +62,16 @@ fn genesis_with(keys: &[Key], operators: [Address; 2], block_reward_usei: U256) 
     });
     let supply = U256::from(keys.len() as u64 * 100_000_000 + 2_000_000);
     let distribution = distribution::Params { community_tax: U256::from(DEC_ONE / 50), block_reward_usei };
-    for (module, slots) in super::genesis(supply, &params, &validators, &distribution).expect("genesis") {
+    let dec = |thousandths: u64| U256::from(thousandths) * U256::from(DEC_ONE / 1_000);
+    let gov = super::governance::Params {
+        min_deposit: U256::from(MIN_DEPOSIT_USEI),
+        max_deposit_period: DEPOSIT_PERIOD,
+        voting_period: VOTING_PERIOD,
+        quorum: dec(334),
+        threshold: dec(500),
+        veto_threshold: dec(334),
+    };
+    for (module, slots) in super::genesis(supply, &params, &validators, &distribution, &gov).expect("genesis") {
         reader.deploy(module, &MODULE_CODE);
         reader.storage.extend(slots.into_iter().map(|(k, v)| ((module, k), v)));
     }
@@ -181,9 +199,27 @@ fn revert_reason(out: &BlockOutput, i: usize) -> String {
 /// Book units of the distribution module per wei.
 const UNITS_PER_WEI: u64 = 1_000_000_000_000_000_000;
 
-/// Σ EVM balances + bonded + unbonding, in distribution book units (10^-18 wei), plus the distribution books
-/// (community pool, commission, outstanding rewards): what total supply must equal.
+/// Σ EVM balances + bonded + unbonding + deposits of open proposals, in distribution book units (10^-18 wei),
+/// plus the distribution books (community pool, commission, outstanding rewards): what total supply must equal.
 fn supply_held(reader: &MemReader) -> U256 {
+    let out = query(
+        reader,
+        GOVERNANCE,
+        &IGov::proposalsCall {
+            proposalStatus: 0,
+            voter: Address::ZERO,
+            depositor: Address::ZERO,
+            pageKey: Bytes::new(),
+        }
+        .abi_encode(),
+    );
+    let deposits = IGov::proposalsCall::abi_decode_returns(&out)
+        .expect("proposals")
+        .proposals
+        .into_iter()
+        .filter(|p| p.status <= 2)
+        .flat_map(|p| p.totalDeposit)
+        .fold(U256::ZERO, |s, c| s + c.amount);
     let balances = reader.accounts.values().fold(U256::ZERO, |s, a| s + a.balance);
     let module: U256 = reader
         .storage
@@ -204,7 +240,7 @@ fn supply_held(reader: &MemReader) -> U256 {
             *a == DISTRIBUTION && (b[0] == 2 || (b[0] == 3 && matches!(b[31], 1 | 2)))
         })
         .fold(U256::ZERO, |s, (_, v)| s + *v);
-    (balances + module * U256::from(WEI_PER_USEI)) * U256::from(UNITS_PER_WEI) + books
+    (balances + (module + deposits) * U256::from(WEI_PER_USEI)) * U256::from(UNITS_PER_WEI) + books
 }
 
 /// The total supply in distribution book units.

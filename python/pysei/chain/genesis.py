@@ -73,6 +73,20 @@ class DistributionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     """Usei minted at the end of each block and distributed with the fees (0: no inflation)."""
 
 
+class GovParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Governance parameters (Sei's: mainnet deposit and voting period, Cosmos's tally defaults); a devnet genesis
+    may shorten the periods to seconds."""
+
+    min_deposit_usei: int = 3_500 * 10**6
+    """Deposits a proposal needs before its voting period starts (Sei mainnet: 3,500 SEI)."""
+    max_deposit_period: int = 2 * DAY
+    """Seconds a proposal may wait for its minimum deposit; then it is rejected and its deposits burn."""
+    voting_period: int = 3 * DAY
+    quorum: str = "0.334"
+    threshold: str = "0.5"
+    veto_threshold: str = "0.334"
+
+
 class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: int
     total_supply_usei: int
@@ -80,6 +94,7 @@ class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     validators: list[Validator]
     staking: StakingParams = StakingParams()
     distribution: DistributionParams = DistributionParams()
+    gov: GovParams = GovParams()
 
 
 def _address(text: str, what: str) -> bytes:
@@ -115,6 +130,7 @@ def default_genesis(
     validators: list[tuple[str, int]] | None = None,
     staking: StakingParams | None = None,
     distribution: DistributionParams | None = None,
+    gov: GovParams | None = None,
 ) -> Genesis:
     """The network's 10B SEI split by category, one placeholder address per category; `validators` as
     (operator, self-delegation in usei), each given the self-delegation as a foundation allocation of its own
@@ -136,6 +152,7 @@ def default_genesis(
         validators=[Validator(op, bonded, moniker=f"validator-{i}") for i, (op, bonded) in enumerate(validators)],
         staking=staking or StakingParams(),
         distribution=distribution or DistributionParams(),
+        gov=gov or GovParams(),
     )
 
 
@@ -181,12 +198,18 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
     ]
     d = genesis.distribution
     community_tax = _rate(d.community_tax, "distribution.community_tax")
+    g = genesis.gov
+    if min(g.max_deposit_period, g.voting_period) < 0:
+        raise GenesisError("gov periods must not be negative")
+    quorum, threshold = _rate(g.quorum, "gov.quorum"), _rate(g.threshold, "gov.threshold")
+    veto = _rate(g.veto_threshold, "gov.veto_threshold")
     try:
         return native.module_genesis(
             genesis.total_supply_usei + extra_usei,
             (s.unbonding_time, s.max_entries, s.max_validators, min_rate),
             validators,
             (community_tax, d.block_reward_usei),
+            (g.min_deposit_usei, g.max_deposit_period, g.voting_period, quorum, threshold, veto),
         )
     except ValueError as e:
         raise GenesisError(str(e)) from None
@@ -250,6 +273,12 @@ def print_summary(genesis: Genesis) -> None:
     )
     d = genesis.distribution
     console.print(f"distribution: community tax {d.community_tax}, block reward {d.block_reward_usei} usei")
+    g = genesis.gov
+    console.print(
+        f"gov: min deposit {Decimal(g.min_deposit_usei) / USEI_PER_SEI:,f} SEI, "
+        f"deposit period {g.max_deposit_period} s, voting period {g.voting_period} s, "
+        f"quorum {g.quorum}, threshold {g.threshold}, veto {g.veto_threshold}"
+    )
 
 
 def dump(genesis: Genesis) -> bytes:

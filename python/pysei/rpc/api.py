@@ -107,7 +107,7 @@ def build_api(services: Services) -> RpcApi:
         TxPool(s.pool),
         PoolContent(s.pool),
         Proofs(),
-        Sei(view, s.params, s.consensus),
+        Sei(view, s.params, s.simulator, s.consensus),
         Pysei(s.stats),
     ):
         table.add(namespace)

@@ -6,6 +6,7 @@ import { RpcError, batch } from './rpc.js';
 export const DISTRIBUTION = '0x0000000000000000000000000000000000001007';
 export const BANK = '0x0000000000000000000000000000000000001001';
 export const STAKING = '0x0000000000000000000000000000000000001005';
+export const GOVERNANCE = '0x0000000000000000000000000000000000001006';
 
 /** The precompiles' ABIs (Sei's, plus pysei's staking queries), also used to decode their calls and events. */
 export const MODULE_ABIS = {
@@ -52,6 +53,18 @@ export const MODULE_ABIS = {
       'event Redelegate(address indexed delegator, string srcValidator, string dstValidator, uint256 amount, uint64 completionTime)',
       'event ValidatorCreated(address indexed creator, string validatorAddress, string moniker)',
       'event ValidatorEdited(address indexed editor, string validatorAddress, string moniker)',
+    ],
+  },
+  'Sei governance': {
+    address: GOVERNANCE,
+    abi: [
+      'function submitProposal(string proposalJSON) payable returns (uint64 proposalID)',
+      'function deposit(uint64 proposalID) payable returns (bool)',
+      'function vote(uint64 proposalID, int32 option) returns (bool)',
+      'function voteWeighted(uint64 proposalID, tuple(int32 option, string weight)[] options) returns (bool)',
+      'event ProposalSubmitted(uint64 indexed proposalID, address indexed proposer, string proposalType, uint256 deposit)',
+      'event ProposalDeposit(uint64 indexed proposalID, address indexed depositor, uint256 amount)',
+      'event ProposalVote(uint64 indexed proposalID, address indexed voter, uint64 yes, uint64 abstain, uint64 no, uint64 noWithVeto)',
     ],
   },
 };

@@ -1,7 +1,7 @@
 // The network: consensus lanes and commits, validators, proposals (where the node serves them), and what every
 // pysei node has — the parallel executor's per-block statistics and the state commitment's lag.
 import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
-import { count, hex, num } from '../format.js';
+import { count, hex, num, when } from '../format.js';
 import { addrLink, blockLink } from '../links.js';
 import { coins, distributionInfo, percent, stakingValidators, usei } from '../modules.js';
 import { RpcError, batch } from '../rpc.js';
@@ -35,7 +35,7 @@ async function view() {
     section('Staking', stakingView(staking, distribution)),
     section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
     section('Consensus committee', validators instanceof RpcError || !Array.isArray(validators) ? optional(validators, 'Consensus committee (keys, stake, uptime)', 'sei_validators') : validatorTable(validators)),
-    section('Governance', optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
+    section('Governance', Array.isArray(proposals) ? proposalTable(proposals) : optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
     section('State commitment', await commitmentLag(head, commitment)),
     section('Parallel execution (recent blocks)', statsTable(stats)),
   ] };
@@ -93,6 +93,17 @@ function stakingView(st, distribution) {
         ['Community pool', h('span', { 'data-community-pool': '' }, coins(distribution.pool))],
       ]),
     ]) : null);
+}
+
+/** The governance module's proposals (sei_proposals): status, deposit, voting end and the final tally. */
+function proposalTable(proposals) {
+  const rows = proposals.map((p) => h('tr', { 'data-proposal': p.id, 'data-status': p.status }, [
+    String(p.id), p.status.replace('_', ' '), p.type, p.title, usei(BigInt(p.totalDepositUsei)),
+    p.votingEndTime ? when(p.votingEndTime) : '—',
+    ['yes', 'abstain', 'no', 'no_with_veto'].map((k) => usei(BigInt(p.finalTally[k]))).join(' / '),
+  ].map((c) => h('td', null, c))));
+  return table(['ID', 'Status', 'Type', 'Title', 'Deposit', 'Voting ends', 'Final tally (yes / abstain / no / veto)'], rows,
+    { empty: 'No proposals.', attrs: { id: 'proposals' } });
 }
 
 /** p50 / p90 / last of recent samples in ms (car held → committed, or slot entered → committed). */
