@@ -18,7 +18,7 @@ use revm::{
     },
     database::CacheDB,
     handler::{EthFrame, EvmTr, Handler},
-    inspector::{InspectorEvmTr, InspectorHandler},
+    inspector::{InspectorEvmTr, InspectorHandler, NoOpInspector},
     interpreter::interpreter::EthInterpreter,
     primitives::{Address, B256, U256},
     state::{AccountInfo, EvmState},
@@ -342,6 +342,33 @@ pub fn trace_block<R: StateReader>(
         db.commit(state)?;
     }
     Ok(out)
+}
+
+/// Runs `txs` on `reader` as the replay runs the transactions before a traced one (each committed before the
+/// next), through revm's plain path (`inspect` false: block execution's EVM, with the empty `()` inspector) or
+/// through its inspector path with revm's `NoOpInspector`; returns the gas used. `pysei bench exec` times both to
+/// show what the inspector plumbing would cost untraced execution.
+pub fn replay<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    inspect: bool,
+) -> Result<u64, TraceError> {
+    let mut db = replay_db(reader, params);
+    let block = params.block_env();
+    let cfg = params.cfg_env();
+    let mut gas = 0;
+    for (index, tx) in txs.iter().enumerate() {
+        let env = prepare(tx).map_err(|e| TraceError::Replay(index, e))?.env;
+        let (result, state) = if inspect {
+            run_inspected(&mut db, &block, &cfg, params, env, NoOpInspector)
+        } else {
+            run_plain(&mut db, &block, &cfg, params, env)
+        };
+        gas += result.map_err(|e| replay_error(index, e))?.gas().tx_gas_used();
+        db.commit(state)?;
+    }
+    Ok(gas)
 }
 
 /// `debug_traceCall`: the call as eth_call runs it (geth's relaxations) on `reader`, traced.
