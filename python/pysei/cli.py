@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from eth_account.hdaccount.mnemonic import Language, Mnemonic
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
-from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
+from pysei.node.config import DEFAULT_GAS_LIMIT, MAX_TRACE_BYTES, NodeConfig, default_data_dir
 from pysei.node.datadir import LOCK_FILE, DataDirLock, GenesisParams, StartupError, record_genesis, stored_genesis
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
@@ -168,6 +168,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="log level (default: info; warning with --quiet)",
     )
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
+    p.add_argument(
+        "--max-trace-bytes",
+        type=_int_in(1, U63),
+        default=MAX_TRACE_BYTES,
+        help="bytes one transaction's trace may record (debug_trace*, trace_*) before it is refused",
+    )
     p.add_argument(
         "--metrics-port",
         type=_int_in(0, 65535),
@@ -387,6 +393,7 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         cors_origins=() if args.no_cors else tuple(o.strip() for o in args.allow_origin.split(",") if o.strip()),
         dev_methods=not args.no_dev_methods,
         metrics_port=args.metrics_port,
+        max_trace_bytes=args.max_trace_bytes,
     )
 
 

@@ -3,7 +3,8 @@
 A transaction is traced by replaying its block on the state after the parent block, in a worker thread with the
 GIL released; only the traced transactions carry an inspector. Struct logs need no node flag (anvil's need
 ``--steps-tracing``), every geth tracer revm-inspectors provides is served by every method, and a trace is bounded
-by ``MAX_TRACE_BYTES`` recorded bytes, past which it fails with the reason instead of exhausting memory.
+by ``max_bytes`` recorded bytes per transaction (``pysei node --max-trace-bytes``), past which it fails with the
+reason instead of exhausting memory.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.eth_call import call_request
 from pysei.rpc.interfaces import Tracer
 
-MAX_TRACE_BYTES = 256 * 1024 * 1024
-"""Bytes a trace may record (memory and stack snapshots, call inputs, return data) before it is refused."""
-
 PARITY_TRACE_TYPES = {"trace", "vmTrace", "stateDiff"}
 CONFIGLESS_TRACERS = {"4byteTracer", "noopTracer"}
 GETH_TRACERS = {"callTracer", "prestateTracer", "4byteTracer", "flatCallTracer", "muxTracer", "noopTracer"}
@@ -31,10 +29,11 @@ GETH_TRACERS = {"callTracer", "prestateTracer", "4byteTracer", "flatCallTracer",
 class Tracing:
     """``debug_traceTransaction/Call/BlockByNumber/BlockByHash`` and ``trace_transaction/block/replayTransaction``."""
 
-    def __init__(self, view: ChainView, tracer: Tracer) -> None:
+    def __init__(self, view: ChainView, tracer: Tracer, max_bytes: int) -> None:
         self.view = view
         self.chain = view.chain
         self.tracer = tracer
+        self.max_bytes = max_bytes
 
     # --- replay --------------------------------------------------------------------------------------------
     def _locate(self, tx_hash: bytes) -> tuple[BlockRecord, int]:
@@ -52,9 +51,7 @@ class Tracing:
             return []
         self.view.check_retained(number - 1)
         try:
-            traces = await asyncio.to_thread(
-                self.tracer.trace_block, block, first, last, kind, options, MAX_TRACE_BYTES
-            )
+            traces = await asyncio.to_thread(self.tracer.trace_block, block, first, last, kind, options, self.max_bytes)
         except ValueError as e:
             raise server_error(str(e)) from None
         self.view.check_retained(number - 1)
@@ -105,7 +102,7 @@ class Tracing:
         options = self._geth_options(params, 2)
         block = self.view.state_block(tag)
         try:
-            trace = await asyncio.to_thread(self.tracer.trace_call, block, req, "geth", options, MAX_TRACE_BYTES)
+            trace = await asyncio.to_thread(self.tracer.trace_call, block, req, "geth", options, self.max_bytes)
         except ValueError as e:
             raise server_error(str(e)) from None
         self.view.check_retained(block.header.number)
