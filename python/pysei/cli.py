@@ -260,6 +260,10 @@ def default_config(node: argparse.ArgumentParser) -> str:
     return "\n".join(lines)
 
 
+INIT_CONFIG = "pysei.toml"
+"""The settings file `pysei init` writes into the home directory (what `pysei config` writes elsewhere)."""
+
+
 def _config_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "config",
@@ -477,6 +481,16 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(default_config(node_parser))
         print(f"wrote {args.out}")
         return 0
+    if args.command == "init":
+        # Besides the validator key, init writes the commented node settings (once: an edited file is kept).
+        code = int(args.func(args) or 0)
+        path = args.home / INIT_CONFIG
+        if code == 0 and not path.exists():
+            path.write_text(default_config(node_parser))
+            print(f"node settings (commented defaults): {path} — use with `pysei node --config {path}`")
+        elif code == 0:
+            print(f"node settings: {path} exists, kept as it is")
+        return code
     if args.command == "node":
         config = _node_config(sub.choices["node"], args)
         from pysei.node.logs import configure
