@@ -39,7 +39,9 @@ from typing import Any
 
 import pytest
 import requests
+from eth_abi import decode, encode
 from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector as selector
 from eth_utils import keccak, to_checksum_address
 
 from pysei.state.snapshot import recompute_commitment
@@ -59,6 +61,8 @@ TIP = 1 * GWEI
 SENDERS = range(6)  # dev account indices
 RECEIVERS = [to_checksum_address(keccak(f"pysei-crash-receiver-{i}".encode())[:20]) for i in range(4)]
 FEE_COLLECTOR = "0xf1829676db577682e944fc3493d451b67ff3e29f"
+STAKING = "0x0000000000000000000000000000000000001005"
+DISTRIBUTION = "0x0000000000000000000000000000000000001007"
 COMMITMENT_DELAY = 2
 """The node's default k: block n's stateRoot is the commitment of block n - k."""
 RECEIPT_SAMPLE = 12
@@ -268,6 +272,25 @@ def read_state(rpc: Rpc, addresses: list[str]) -> tuple[int, dict[str, tuple[int
     return head, {a: (int(out[1 + i], 16), int(out[1 + k + i], 16)) for i, a in enumerate(addresses)}
 
 
+def distribution_books(rpc: Rpc, block: int) -> int:
+    """The distribution module's community pool, commission and outstanding rewards at ``block``, in its book
+    units (10^-18 wei)."""
+    tag = hex(block)
+
+    def call(data: bytes, to: str) -> bytes:
+        return bytes.fromhex(rpc.call("eth_call", {"to": to, "data": "0x" + data.hex()}, tag)[2:])
+
+    coins = "(uint256,uint256,string)[]"
+    (validators,) = decode(["(string,address,uint256,uint256,bool)[]"], call(selector("validators()"), STAKING))
+    (pool,) = decode([coins], call(selector("communityPool()"), DISTRIBUTION))
+    total = sum(c[0] for c in pool)
+    for v in validators:
+        query = selector("validatorDistribution(string)") + encode(["string"], [v[0]])
+        outstanding, commission = decode([coins, coins], call(query, DISTRIBUTION))
+        total += sum(c[0] for c in outstanding) + sum(c[0] for c in commission)
+    return total
+
+
 # --------------------------------------------------------------------------------------------- checks
 
 
@@ -343,7 +366,10 @@ def check_after_restart(rpc: Rpc, ledger: Ledger, sent: dict[str, SentTx], rng: 
         assert state[a] == (balances[a], nonces.get(a, 0)), f"sender {a}: node {state[a]}, record"
     for a in RECEIVERS:
         assert state[a][0] == balances.get(a, 0), f"receiver {a}"
-    assert state[to_checksum_address(FEE_COLLECTOR)][0] == ledger.initial_fee_collector + fees, "fee collector"
+    # Every fee reached the fee collector, and the distribution module paid all of it into its books at the end
+    # of its block (no block reward, no delegation changes: nothing else moves the books).
+    assert state[to_checksum_address(FEE_COLLECTOR)][0] == 0, "fee collector"
+    assert distribution_books(rpc, head) == (ledger.initial_fee_collector + fees) * 10**18, "distributed fees"
 
     # The snapshots taken at quiet heads before earlier kills match the record up to those heads, and the node
     # still serves them as historical state at those blocks.

@@ -11,10 +11,12 @@ counted; a validator whose state differs from the certified one halts with a cle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -38,6 +40,7 @@ from pysei.consensus.genesis import GENESIS, Genesis, create_genesis, load_key, 
 from pysei.consensus.launcher import ValidatorProcesses
 from pysei.consensus.messages import Status
 from pysei.p2p.network import Auth, Hello, auth_message
+from tests.test_metrics import scrape
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = [a.private_key for a in dev_accounts(DEV_MNEMONIC, 12)]
@@ -130,13 +133,19 @@ class CutProxy:
 
 
 def start_network(
-    tmp: Path, n: int = 4, env: dict[int, dict[str, str]] | None = None, *, proxy: bool = False
+    tmp: Path,
+    n: int = 4,
+    env: dict[int, dict[str, str]] | None = None,
+    *,
+    proxy: bool = False,
+    args: dict[int, list[str]] | None = None,
 ) -> tuple[ValidatorProcesses, CutProxy | None]:
     ports = free_ports(3 * n)
     rpc_ports, p2p_ports, private = ports[:n], ports[n : 2 * n], ports[2 * n :]
     create_genesis(tmp, n, ports=list(zip(rpc_ports, p2p_ports, strict=True)))
     cut = CutProxy({i: (p2p_ports[i], private[i]) for i in range(n)}) if proxy else None
-    net = ValidatorProcesses(tmp, fsync=False, env=env, p2p_listen=dict(enumerate(private)) if proxy else None)
+    listen = dict(enumerate(private)) if proxy else None
+    net = ValidatorProcesses(tmp, fsync=False, env=env, p2p_listen=listen, args=args)
     net.start_all()
     for i in range(n):
         net.wait_ready(i)
@@ -255,8 +264,11 @@ def certified_everywhere(urls: list[str], number: int) -> str:
 
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ValidatorProcesses, CutProxy]]:
-    """Four validators whose p2p links run through a proxy that can cut them; shared by the tests below."""
-    net, proxy = start_network(tmp_path_factory.mktemp("localnet"), proxy=True)
+    """Four validators whose p2p links run through a proxy that can cut them; shared by the tests below.
+    Validator 0 serves Prometheus metrics (``--metrics-port``)."""
+    net, proxy = start_network(
+        tmp_path_factory.mktemp("localnet"), proxy=True, args={0: ["--metrics-port", str(free_ports(1)[0])]}
+    )
     assert proxy is not None
     yield net, proxy
     codes = net.stop_all()
@@ -290,6 +302,16 @@ def test_four_validators_finalise_erc20_transfers_sent_to_every_endpoint(network
     last = max(int(r["blockNumber"]) for r in receipts)
     for tag in ("finalized", "safe"):
         assert int(rpc(urls[0], "eth_getBlockByNumber", tag, False)["number"], 16) >= last
+    # Finality latency and uptime as validator 0 saw them, over RPC and in its Prometheus metrics.
+    status = rpc(urls[0], "sei_consensusStatus")
+    assert status["finalityMs"]["samples"] >= 1 and status["finalityMs"]["p50"] > 0
+    assert sum(v["uptime"] for v in rpc(urls[0], "sei_validators")) >= 3  # every certificate has a quorum
+    metrics = scrape(int(network.args[0][1]))
+    assert metrics['consensus_commits_total{path="fast"}'] >= status["fastCommits"] > 0
+    assert metrics["consensus_committed_slot"] >= head
+    assert metrics["consensus_peers_connected"] == 3
+    assert metrics["consensus_finality_seconds_count"] >= status["finalityMs"]["samples"]
+    assert metrics["chain_head_block"] >= head
 
 
 def test_killed_validators_and_leaders_do_not_stop_the_chain(network: ValidatorProcesses) -> None:
@@ -449,10 +471,11 @@ def test_byzantine_behaviour_is_detected_and_garbage_is_refused(tmp_path: Path) 
 
 def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
     """`pysei localnet` with one validator (a localnet of 1 must work too): Ctrl-C stops it, and started again
-    on the same data dir it continues the same chain."""
+    on the same data dir it continues the same chain. Its consensus journal keeps only the last slots asked for
+    (--journal-retention): the restart works from the pruned journal."""
     rpc_port, p2p_port = free_ports(2)
     cmd = [sys.executable, "-m", "pysei.cli", "localnet", "--validators", "1", "--data-dir", str(tmp_path)]
-    cmd += ["--rpc-port", str(rpc_port), "--p2p-port", str(p2p_port), "--no-fsync"]
+    cmd += ["--rpc-port", str(rpc_port), "--p2p-port", str(p2p_port), "--no-fsync", "--journal-retention", "4"]
     url = f"http://127.0.0.1:{rpc_port}"
     first_hash = None
     for run in range(2):
@@ -467,6 +490,17 @@ def test_localnet_command_starts_stops_and_resumes(tmp_path: Path) -> None:
                 first_hash = one
             else:
                 assert one == first_hash and r["blockNumber"] > 1
+            # Past the retention window (a slot commits when there are transactions), the journal holds only the
+            # recent slots: the 4 below the executed head, and those above it.
+            for _ in range(10):
+                (r,) = sender.wait([sender.send(KEYS[0], Account.from_key(KEYS[1]).address)])
+            with contextlib.closing(sqlite3.connect(tmp_path / "v0" / "consensus.sqlite")) as db:
+                oldest, newest, kept = db.execute("SELECT MIN(slot), MAX(slot), COUNT(*) FROM commits").fetchone()
+                cars = db.execute("SELECT COUNT(*) FROM cars").fetchone()[0]
+                emitted = sum(len(msgspec.msgpack.decode(c)) for (c,) in db.execute("SELECT cars FROM emitted"))
+            assert newest >= r["blockNumber"] > 10 and r["blockNumber"] - 4 - 1 <= oldest, (r["blockNumber"], oldest)
+            # The cars left are those of the kept slots, and at most one not committed yet.
+            assert kept == newest - oldest + 1 and cars <= emitted + 1, (kept, cars, emitted)
         finally:
             proc.send_signal(signal.SIGINT)
             out, _ = proc.communicate(timeout=60)

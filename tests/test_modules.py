@@ -1,11 +1,14 @@
-"""The SEI token and the staking module through the node's execution stage: genesis files, and random sequences
-of delegations, undelegations, redelegations and block-time advances executed as signed transactions, block by
-block, sequentially and in parallel.
+"""The SEI token, the staking and the distribution modules through the node's execution stage: genesis files,
+and random sequences of delegations, undelegations, redelegations, reward withdrawals and block-time advances
+executed as signed transactions, block by block, sequentially and in parallel, with every block's fees and a
+minted block reward distributed.
 
-Properties, after every block: total supply (the bank's slot) equals every EVM balance plus bonded and unbonding
-stake; delegations and unbonding entries equal a plain Python model; each unbonding entry pays its delegator
-exactly once, in the first block at or after its completion time; the sequential and the parallel chain have the
-same LtHash commitment.
+Properties, after every block: total supply (the bank's slot, growing by the block reward) equals every EVM
+balance plus bonded and unbonding stake plus the distribution books (community pool, commission, outstanding
+rewards), exactly; delegations, unbonding entries, rewards, commission and the community pool equal a plain
+Python model of the rules (F1 with integer rounding, README "Token and modules"); no balance goes negative;
+each unbonding entry pays its delegator exactly once, in the first block at or after its completion time; the
+sequential and the parallel chain have the same LtHash commitment.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pysei.state.store import ChainStore
 
 STAKING = bytes.fromhex("0000000000000000000000000000000000001005")
 BANK = bytes.fromhex("0000000000000000000000000000000000001001")
+DISTRIBUTION = bytes.fromhex("0000000000000000000000000000000000001007")
 CHAIN_ID = 713714
 UNBONDING = 50
 START = 1_700_000_000
@@ -122,13 +126,21 @@ DELEGATORS = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
 DELEGATOR_INDEX = {bytes.fromhex(a.address[2:]): i for i, a in enumerate(DELEGATORS)}
 OPERATORS = ["0x" + f"{0xA0 + i:02x}" * 20 for i in range(2)]
 FUNDED = 1_000 * WEI_PER_SEI
+OWN = 10 * USEI
+"""Each validator's self-delegation: small, so that the delegators' shares (and their rewards) are large."""
+BLOCK_REWARD = 1_234_567
+"""Usei minted per block (an odd amount, so that every rounding step has a remainder)."""
+UNITS = 10**30
+"""The distribution books' units per usei."""
+DEC = 10**18
 
 
 def network() -> gen.Genesis:
     return gen.default_genesis(
         CHAIN_ID,
-        [(op, 1_000_000 * USEI) for op in OPERATORS],
+        [(op, OWN) for op in OPERATORS],
         gen.StakingParams(unbonding_time=UNBONDING, max_entries=3),
+        gen.DistributionParams(block_reward_usei=BLOCK_REWARD),
     )
 
 
@@ -183,52 +195,103 @@ def chain(tmp: Path, threads: int) -> Iterator[Chain]:
 
 Op = tuple[str, int, int, int]
 """(kind, delegator, validator, amount): delegate (whole SEI, or with a wei remainder when amount is odd × 10^12
-+ 1), undelegate and redelegate (usei)."""
++ 1), undelegate and redelegate (usei), withdraw (rewards from the validator)."""
 
 ops = st.one_of(
     st.tuples(st.just("delegate"), st.integers(0, 4), st.integers(0, 1), st.integers(1, 6)),
     st.tuples(st.just("undelegate"), st.integers(0, 4), st.integers(0, 1), st.integers(1, 3_000_000)),
     st.tuples(st.just("redelegate"), st.integers(0, 4), st.integers(0, 1), st.integers(1, 3_000_000)),
     st.tuples(st.just("remainder"), st.integers(0, 4), st.integers(0, 1), st.integers(1, 3)),
+    st.tuples(st.just("withdraw"), st.integers(0, 4), st.integers(0, 1), st.just(0)),
     st.tuples(st.just("advance"), st.just(0), st.just(0), st.integers(1, 2 * UNBONDING)),
 )
 
 
 @dataclass
 class Model:
-    """Delegations (usei) and unbonding entries [(amount usei, completion)] by (delegator, validator)."""
+    """Delegations (usei) and unbonding entries [(amount usei, completion)] by (delegator, validator); the
+    distribution books in units of 10^-30 usei: per validator the cumulative reward ratio per usei of stake,
+    outstanding delegator rewards and commission, per delegation its starting ratio, and the community pool."""
 
     delegations: dict[tuple[int, int], int] = field(default_factory=dict)
     unbonding: dict[tuple[int, int], list[tuple[int, int]]] = field(default_factory=dict)
     incoming_until: dict[tuple[int, int], int] = field(default_factory=dict)
     redelegations: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
+    ratio: list[int] = field(default_factory=lambda: [0, 0])
+    outstanding: list[int] = field(default_factory=lambda: [0, 0])
+    commission: list[int] = field(default_factory=lambda: [0, 0])
+    start: dict[tuple[int, int], int] = field(default_factory=dict)
+    pool: int = 0
+
+    def stake(self, d: int, v: int) -> int:
+        return self.delegations.get((d, v), 0)
+
+    def tokens(self, v: int) -> int:
+        return OWN + sum(self.stake(d, v) for d in range(len(DELEGATORS)))
+
+    def pending(self, d: int, v: int) -> int:
+        return self.stake(d, v) * (self.ratio[v] - self.start.get((d, v), 0))
+
+    def settle(self, d: int, v: int) -> int:
+        """Pays a delegation's reward in whole usei (returned), the fraction to the pool; F1: the delegation
+        restarts at the current ratio."""
+        earned = self.pending(d, v)
+        self.start[(d, v)] = self.ratio[v]
+        self.outstanding[v] -= earned
+        self.pool += earned % UNITS
+        return earned // UNITS
+
+    def allocate(self, fees_wei: int) -> None:
+        """The end of a block: the fees and the block reward, 2% to the pool, the rest by stake, 10% commission,
+        each step rounded down with its remainder to the pool."""
+        total = fees_wei * 10**18 + BLOCK_REWARD * UNITS
+        tax = total * (DEC // 50) // DEC
+        power = self.tokens(0) + self.tokens(1)
+        paid = 0
+        for v in (0, 1):
+            share = (total - tax) * self.tokens(v) // power
+            commission = share * (DEC // 10) // DEC
+            step = (share - commission) // self.tokens(v)
+            self.ratio[v] += step
+            self.outstanding[v] += step * self.tokens(v)
+            self.commission[v] += commission
+            paid += commission + step * self.tokens(v)
+        self.pool += total - paid
 
 
 def apply_model(m: Model, op: Op, now: int, max_entries: int) -> tuple[bool, int]:
-    """Whether `op` succeeds, and the wei it takes from the delegator's balance (besides the fee)."""
+    """Whether `op` succeeds, and the wei it moves to the delegator's balance (negative: takes; besides the fee),
+    rewards settled included."""
     kind, d, v, amount = op
     if kind == "delegate":
-        m.delegations[(d, v)] = m.delegations.get((d, v), 0) + amount * USEI
-        return True, amount * WEI_PER_SEI
+        reward = m.settle(d, v)
+        m.delegations[(d, v)] = m.stake(d, v) + amount * USEI
+        return True, reward * WEI_PER_USEI - amount * WEI_PER_SEI
     if kind == "remainder":
         return False, 0
-    have = m.delegations.get((d, v), 0)
+    have = m.stake(d, v)
+    if kind == "withdraw":
+        if have == 0:
+            return False, 0
+        return True, m.settle(d, v) * WEI_PER_USEI
     if kind == "undelegate":
         entries = m.unbonding.setdefault((d, v), [])
         if amount > have or len(entries) >= max_entries:
             return False, 0
+        reward = m.settle(d, v)
         m.delegations[(d, v)] = have - amount
         entries.append((amount, now + UNBONDING))
-        return True, 0
+        return True, reward * WEI_PER_USEI
     dst = 1 - v
     live = [c for c in m.redelegations.get((d, v, dst), []) if c > now]
     if amount > have or m.incoming_until.get((d, v), 0) > now or len(live) >= max_entries:
         return False, 0
+    reward = m.settle(d, v) + m.settle(d, dst)
     m.delegations[(d, v)] = have - amount
-    m.delegations[(d, dst)] = m.delegations.get((d, dst), 0) + amount
+    m.delegations[(d, dst)] = m.stake(d, dst) + amount
     m.redelegations[(d, v, dst)] = [*live, now + UNBONDING]
     m.incoming_until[(d, dst)] = now + UNBONDING
-    return True, 0
+    return True, reward * WEI_PER_USEI
 
 
 def sign(c: Chain, op: Op, nonce: int) -> bytes:
@@ -240,13 +303,15 @@ def sign(c: Chain, op: Op, nonce: int) -> bytes:
         data, value = selector("delegate(string)") + encode(["string"], [c.valopers[v]]), amount * WEI_PER_SEI + 1
     elif kind == "undelegate":
         data = selector("undelegate(string,uint256)") + encode(["string", "uint256"], [c.valopers[v], amount])
+    elif kind == "withdraw":
+        data = selector("withdrawDelegationRewards(string)") + encode(["string"], [c.valopers[v]])
     else:
         args = [c.valopers[v], c.valopers[1 - v], amount]
         data = selector("redelegate(string,string,uint256)") + encode(["string", "string", "uint256"], args)
     tx = {
         "chainId": CHAIN_ID,
         "nonce": nonce,
-        "to": "0x" + STAKING.hex(),
+        "to": "0x" + (DISTRIBUTION if kind == "withdraw" else STAKING).hex(),
         "value": value,
         "data": data,
         "gas": 400_000,
@@ -257,9 +322,42 @@ def sign(c: Chain, op: Op, nonce: int) -> bytes:
     return bytes(DELEGATORS[d].sign_transaction(tx).raw_transaction)
 
 
+def check_distribution(c: Chain, m: Model) -> int:
+    """The books and every delegator's rewards equal the model's; returns the books' total (units)."""
+    coins = "(uint256,uint256,string)[]"
+
+    def amount(coin_list: object, decimals: int) -> int:
+        assert all(coin[1] == decimals and coin[2] == "usei" for coin in coin_list)  # type: ignore[attr-defined]
+        return sum(coin[0] for coin in coin_list)  # type: ignore[attr-defined]
+
+    (pool,) = c.query(DISTRIBUTION, selector("communityPool()"), [coins])
+    assert amount(pool, 30) == m.pool
+    books = m.pool
+    for v, valoper in enumerate(c.valopers):
+        outstanding, commission = c.query(
+            DISTRIBUTION, selector("validatorDistribution(string)") + encode(["string"], [valoper]), [coins, coins]
+        )
+        assert (amount(outstanding, 30), amount(commission, 30)) == (m.outstanding[v], m.commission[v])
+        # F1 owes the delegators (the operator's own stake never settles here) what the validator holds for them.
+        owed = sum(m.pending(d, v) for d in range(len(DELEGATORS))) + OWN * m.ratio[v]
+        assert m.outstanding[v] == owed
+        books += m.outstanding[v] + m.commission[v]
+    for d, account in enumerate(DELEGATORS):
+        (rewards,) = c.query(
+            DISTRIBUTION,
+            selector("rewards(address)") + encode(["address"], [account.address]),
+            [f"(({coins},string)[],{coins})"],
+        )
+        want = [(c.valopers[v], m.pending(d, v) // 10**12) for v in (0, 1) if m.stake(d, v)]
+        assert [(r[1], amount(r[0], 18)) for r in rewards[0]] == want  # type: ignore[index]
+        assert amount(rewards[1], 18) == sum(w for _, w in want)  # type: ignore[index]
+    return books
+
+
 def check_state(c: Chain, m: Model) -> None:
     (supply,) = c.query(BANK, selector("supply(string)") + encode(["string"], ["usei"]), ["uint256"])
     balances = sum(c.store.balance(a) for a in c.addresses)
+    assert all(c.store.balance(a) >= 0 for a in c.addresses)
     (validators,) = c.query(STAKING, selector("validators()"), ["(string,address,uint256,uint256,bool)[]"])
     bonded = sum(v[2] for v in validators)  # type: ignore[union-attr]
     unbonding = 0
@@ -279,9 +377,9 @@ def check_state(c: Chain, m: Model) -> None:
             unbonding += sum(e[0] for e in entries)  # type: ignore[union-attr]
     # Validator tokens are the sum of their delegations (the genesis self-delegations included).
     for v in range(len(OPERATORS)):
-        own = 1_000_000 * USEI
-        assert validators[v][2] == own + sum(m.delegations.get((d, v), 0) for d in range(len(DELEGATORS)))  # type: ignore[index]
-    assert supply * WEI_PER_USEI == balances + (bonded + unbonding) * WEI_PER_USEI  # type: ignore[operator]
+        assert validators[v][2] == m.tokens(v)  # type: ignore[index]
+    books = check_distribution(c, m)
+    assert supply * UNITS == (balances * 10**18) + (bonded + unbonding) * UNITS + books  # type: ignore[operator]
 
 
 @settings(
@@ -304,15 +402,15 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
             before = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
             # Entries maturing at the end of this block are paid to their delegators, exactly once.
             payout = [0] * len(DELEGATORS)
-            expected_cost = [0] * len(DELEGATORS)
+            moved = [0] * len(DELEGATORS)
             raws, senders, successes = [], [], []
             for op in block_ops:
-                ok, cost = apply_model(model, op, timestamp, max_entries)
+                ok, wei = apply_model(model, op, timestamp, max_entries)
                 raws.append(sign(seq, op, nonces[op[1]]))
                 senders.append(bytes.fromhex(DELEGATORS[op[1]].address[2:]))
                 nonces[op[1]] += 1
                 successes.append(ok)
-                expected_cost[op[1]] += cost
+                moved[op[1]] += wei
             for (d, _), entries in model.unbonding.items():
                 payout[d] += sum(a for a, done in entries if done <= timestamp) * WEI_PER_USEI
                 entries[:] = [(a, done) for a, done in entries if done > timestamp]
@@ -325,9 +423,12 @@ def test_random_module_operations(tmp_path_factory: pytest.TempPathFactory, scri
             fees = [0] * len(DELEGATORS)
             for r in executed.txs:
                 fees[DELEGATOR_INDEX[r.sender]] += r.gas_used * r.effective_gas_price
+            # The collector took in every fee; the end of the block distributed them with the block reward.
+            model.allocate(sum(fees))
             after = [seq.store.balance(bytes.fromhex(a.address[2:])) for a in DELEGATORS]
             for d in range(len(DELEGATORS)):
-                assert after[d] == before[d] - fees[d] - expected_cost[d] + payout[d], f"delegator {d}"
+                assert after[d] == before[d] - fees[d] + moved[d] + payout[d], f"delegator {d}"
+            assert seq.store.balance(FEE_COLLECTOR) == 0
             check_state(seq, model)
             n = seq.number
             assert seq.executor.commitments.wait_for(n) == par.executor.commitments.wait_for(n)

@@ -60,7 +60,7 @@ def test_ethers_viem_cast_json_rpc_signers(node: Devnet) -> None:
     ]  # fmt: skip
     out = _run(cmd, cwd=JS_DIR, env=_env(node, "ethers"), timeout=SCRIPT_TIMEOUT_S, what="unlocked.mjs")
     assert "[unlocked] ALL CHECKS PASSED" in out, out[-4000:]
-    assert out.count("[unlocked] ok") == 5, out[-4000:]
+    assert out.count("[unlocked] ok") == 6, out[-4000:]
 
 
 def test_hardhat2_remote_accounts(node: Devnet) -> None:

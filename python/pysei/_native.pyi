@@ -180,10 +180,12 @@ def trace_call(
 def logs_bloom(logs: list[tuple[bytes, list[bytes]]]) -> bytes: ...
 
 MODULE_CODE: bytes
-"""The code every module precompile address (0x…1001 bank, 0x…1005 staking) holds from genesis."""
+"""The code every module precompile address (0x…1001 bank, 0x…1005 staking, 0x…1007 distribution) holds from
+genesis."""
 
 def module_genesis(
     total_supply_usei: int,
     params: tuple[int, int, int, int],
     validators: list[tuple[bytes, int, int]],
+    distribution: tuple[int, int],
 ) -> list[tuple[bytes, list[tuple[int, int]]]]: ...

@@ -417,6 +417,8 @@ def _genesis_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersActi
     )
     w.add_argument("--unbonding-time", type=int, default=21 * 86_400, help="seconds of block time (default 21 days)")
     w.add_argument("--max-entries", type=int, default=7, help="unbonding entries per delegator and validator")
+    w.add_argument("--community-tax", default="0.02", help="share of fees and rewards to the community pool")
+    w.add_argument("--block-reward-usei", type=int, default=0, help="usei minted and distributed per block")
     v = g.add_parser("validate", help="check a genesis file and print its allocation")
     v.add_argument("file", type=Path)
     return g
@@ -432,7 +434,8 @@ def _genesis(args: argparse.Namespace) -> int:
                 operator, _, sei = spec.partition(":")
                 validators.append((operator, int(sei or 1_000_000) * gen.USEI_PER_SEI))
             staking = gen.StakingParams(unbonding_time=args.unbonding_time, max_entries=args.max_entries)
-            genesis = gen.default_genesis(args.chain_id, validators or None, staking)
+            distribution = gen.DistributionParams(args.community_tax, args.block_reward_usei)
+            genesis = gen.default_genesis(args.chain_id, validators or None, staking, distribution)
             gen.validate(genesis)
             args.out.write_bytes(gen.dump(genesis))
         else:

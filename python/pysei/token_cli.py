@@ -1,5 +1,5 @@
-"""``pysei query …`` and ``pysei tx …``: the bank and staking modules from the command line, through any node's
-JSON-RPC (their precompiles at 0x…1001 and 0x…1005), as a wallet would use them.
+"""``pysei query …`` and ``pysei tx …``: the bank, staking and distribution modules from the command line, through
+any node's JSON-RPC (their precompiles at 0x…1001, 0x…1005 and 0x…1007), as a wallet would use them.
 
 Queries print tables (``--json`` for JSON); transactions sign with a key file (a hex private key) or a dev
 account of the devnet mnemonic, are estimated first (so a bad one stops with the precompile's revert reason) and
@@ -14,7 +14,7 @@ import json
 import sys
 import time
 import urllib.request
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,14 @@ from pysei.chain.constants import DEV_MNEMONIC, WEI_PER_SEI
 
 BANK = "0x0000000000000000000000000000000000001001"
 STAKING = "0x0000000000000000000000000000000000001005"
+DISTRIBUTION = "0x0000000000000000000000000000000000001007"
 USEI_PER_SEI = 10**6
 RECEIPT_WAIT_S = 60
 VALIDATOR = "(string,address,uint256,uint256,bool)"
 DELEGATION = "((uint256,string),(string,uint256,uint256,string))"
+COINS = "(uint256,uint256,string)[]"
+REWARDS = f"(({COINS},string)[],{COINS})"
+"""Sei's `rewards(address)` answer: per validator (coins, seivaloper…), then the total."""
 
 
 class CliError(Exception):
@@ -85,6 +89,19 @@ def _fmt_sei(usei: int) -> str:
     return f"{Decimal(usei) / USEI_PER_SEI:,f}"
 
 
+def _usei(coins: list[tuple[int, int, str]]) -> Decimal:
+    """A coin list of the distribution precompile (usei with the decimals it names) in usei, exactly."""
+    with localcontext() as exact:
+        exact.prec = 100
+        return sum((Decimal(amount).scaleb(-decimals) for amount, decimals, _ in coins), Decimal(0))
+
+
+def _rewards(url: str, delegator: str) -> tuple[list[tuple[str, Decimal]], Decimal]:
+    """(validator, pending usei) per delegation, and the total."""
+    ((per_validator, total),) = _call(url, DISTRIBUTION, "rewards(address)", ["address"], [delegator], [REWARDS])
+    return [(validator, _usei(coins)) for coins, validator in per_validator], _usei(total)
+
+
 def query(args: argparse.Namespace) -> None:
     url = args.rpc
     if args.what == "validators":
@@ -124,6 +141,21 @@ def query(args: argparse.Namespace) -> None:
             for amount, done in entries
         ]
         _print(args, rows, "unbonding entries")
+    elif args.what == "rewards":
+        per_validator, total = _rewards(url, args.delegator)
+        rows = [{"validator": v, "usei": f"{usei:f}", "SEI": _fmt_sei(int(usei))} for v, usei in per_validator]
+        if not args.json:
+            rows.append({"validator": "total", "usei": f"{total:f}", "SEI": _fmt_sei(int(total))})
+        _print(args, rows, f"pending rewards of {args.delegator} (withdrawals pay whole usei)")
+    elif args.what == "community-pool":
+        (pool,) = _call(url, DISTRIBUTION, "communityPool()", [], [], [COINS])
+        tax, reward = _call(url, DISTRIBUTION, "params()", [], [], ["uint256", "uint256"])
+        row = {
+            "community_pool_usei": f"{_usei(pool):f}",
+            "community_tax": f"{Decimal(tax) / 10**16:f}%",
+            "block_reward_usei": reward,
+        }
+        _print(args, [row], "distribution")
     elif args.what == "params":
         unbonding, entries, validators, min_rate = _call(
             url, STAKING, "params()", [], [], ["uint64", "uint64", "uint64", "uint256"]
@@ -156,7 +188,25 @@ def _signer(args: argparse.Namespace) -> Any:
 def tx(args: argparse.Namespace) -> None:
     url = args.rpc
     value = 0
-    if args.action == "delegate":
+    to = STAKING
+    signer = _signer(args)
+    if args.action == "withdraw-rewards":
+        to = DISTRIBUTION
+        validators = args.validator or [v for v, _ in _rewards(url, signer.address)[0]]
+        if not validators:
+            raise CliError(f"{signer.address} has no delegations to withdraw rewards from")
+        signature, types, values = "withdrawMultipleDelegationRewards(string[])", ["string[]"], [validators]
+    elif args.action == "withdraw-commission":
+        to = DISTRIBUTION
+        signature, types, values = "withdrawValidatorCommission(string)", ["string"], [args.validator]
+    elif args.action == "set-withdraw-address":
+        to = DISTRIBUTION
+        try:
+            address = to_checksum_address(args.address)
+        except ValueError:
+            raise CliError(f"{args.address!r} is not a 0x… address") from None
+        signature, types, values = "setWithdrawAddress(address)", ["address"], [address]
+    elif args.action == "delegate":
         signature, types, values = "delegate(string)", ["string"], [args.validator]
         value = int(_sei(args.amount) * WEI_PER_SEI)
     elif args.action == "undelegate":
@@ -166,16 +216,15 @@ def tx(args: argparse.Namespace) -> None:
         usei = int(_sei(args.amount) * USEI_PER_SEI)
         signature = "redelegate(string,string,uint256)"
         types, values = ["string", "string", "uint256"], [args.validator, args.destination, usei]
-    signer = _signer(args)
     data = "0x" + (function_signature_to_4byte_selector(signature) + encode(types, values)).hex()
-    call = {"from": signer.address, "to": STAKING, "data": data, "value": hex(value)}
+    call = {"from": signer.address, "to": to, "data": data, "value": hex(value)}
     gas = int(_rpc(url, "eth_estimateGas", [call]), 16)
     base_fee = int(_rpc(url, "eth_getBlockByNumber", ["latest", False])["baseFeePerGas"], 16)
     tip = int(_rpc(url, "eth_maxPriorityFeePerGas", []), 16)
     transaction = {
         "chainId": int(_rpc(url, "eth_chainId", []), 16),
         "nonce": int(_rpc(url, "eth_getTransactionCount", [signer.address, "pending"]), 16),
-        "to": to_checksum_address(STAKING),
+        "to": to_checksum_address(to),
         "value": value,
         "data": data,
         "gas": gas,
@@ -197,7 +246,7 @@ def tx(args: argparse.Namespace) -> None:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    q = sub.add_parser("query", help="query the bank and staking modules through a node's JSON-RPC")
+    q = sub.add_parser("query", help="query the bank, staking and distribution modules through a node's JSON-RPC")
     q.add_argument("--rpc", default="http://127.0.0.1:8545")
     q.add_argument("--json", action="store_true", help="print JSON instead of tables")
     qs = q.add_subparsers(dest="what", required=True)
@@ -207,11 +256,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         p = qs.add_parser(name, help=help_)
         p.add_argument("delegator", help="0x… address")
         p.add_argument("validator", help="seivaloper1… or the operator's 0x… address")
+    rw = qs.add_parser("rewards", help="a delegator's pending rewards per validator")
+    rw.add_argument("delegator", help="0x… address")
+    qs.add_parser("community-pool", help="the community pool and the distribution parameters")
     b = qs.add_parser("balance", help="an account's usei balance and the total supply")
     b.add_argument("address")
     q.set_defaults(func=_run(query))
 
-    t = sub.add_parser("tx", help="delegate, undelegate or redelegate through the staking precompile")
+    t = sub.add_parser("tx", help="staking and distribution transactions through their precompiles")
     t.add_argument("--rpc", default="http://127.0.0.1:8545")
     t.add_argument("--json", action="store_true")
     who = t.add_mutually_exclusive_group()
@@ -229,6 +281,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("validator")
     r.add_argument("destination")
     r.add_argument("amount")
+    w = ts.add_parser("withdraw-rewards", help="withdraw staking rewards (to the withdraw address)")
+    w.add_argument(
+        "--validator", action="append", help="seivaloper1… or 0x… (repeatable; default: every validator delegated to)"
+    )
+    c = ts.add_parser("withdraw-commission", help="withdraw VALIDATOR's commission (signed by its operator)")
+    c.add_argument("validator")
+    a = ts.add_parser("set-withdraw-address", help="pay future rewards to ADDRESS")
+    a.add_argument("address", help="0x… address")
     t.set_defaults(func=_run(tx))
 
 

@@ -218,30 +218,21 @@ pub(crate) fn execute_prepared<R: StateReader>(
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
         for (tx, prepared) in txs.iter().zip(prepared) {
-            let prepared = match prepared {
+            let fitted = prepared.and_then(|p| {
+                if builder.cumulative_gas().saturating_add(p.env.gas_limit) > params.gas_limit {
+                    Err("gas limit reached: transaction does not fit in the block".to_string())
+                } else {
+                    Ok(p)
+                }
+            });
+            let prepared = match fitted {
                 Ok(p) => p,
                 Err(reason) => {
-                    builder.push(
-                        evm.ctx.journaled_state.database,
-                        tx.raw,
-                        TxMeta::default(),
-                        TxRun::Skipped(reason),
-                        None,
-                    )?;
+                    let db = &mut *evm.ctx.journaled_state.database;
+                    builder.push(db, tx.raw, TxMeta::default(), TxRun::Skipped(reason), None)?;
                     continue;
                 }
             };
-            if builder.cumulative_gas().saturating_add(prepared.env.gas_limit) > params.gas_limit {
-                let reason = "gas limit reached: transaction does not fit in the block".to_string();
-                builder.push(
-                    evm.ctx.journaled_state.database,
-                    tx.raw,
-                    TxMeta::default(),
-                    TxRun::Skipped(reason),
-                    None,
-                )?;
-                continue;
-            }
             if record_access {
                 evm.ctx.journaled_state.database.start_recording();
             }

@@ -172,15 +172,22 @@ impl<'r, R: StateReader> BlockState<'r, R> {
         self.storage.remove(&address);
     }
 
-    /// Folds the fee delta into the collector and produces the change set to commit (sorted, so that the
-    /// commit writes LMDB in key order and the digest is canonical).
-    pub(super) fn into_changes(mut self) -> Result<(StateChanges, U256), StoreError> {
+    /// Credits the fees not yet folded to the collector's balance (after the last transaction: the end-of-block
+    /// logic reads and spends the collector's balance as any other).
+    pub(crate) fn fold_fees(&mut self) -> Result<(), StoreError> {
         if !self.fee_delta.is_zero() {
             let collector = self.fee_collector;
             let mut info = self.load_account(collector)?.unwrap_or_default();
-            info.balance += self.fee_delta;
+            info.balance += std::mem::take(&mut self.fee_delta);
             self.accounts.insert(collector, Slot::written(Some(info)));
         }
+        Ok(())
+    }
+
+    /// Folds the fee delta into the collector and produces the change set to commit (sorted, so that the
+    /// commit writes LMDB in key order and the digest is canonical).
+    pub(super) fn into_changes(mut self) -> Result<(StateChanges, U256), StoreError> {
+        self.fold_fees()?;
         let mut accounts: Vec<_> =
             self.accounts.into_iter().filter(|(_, s)| s.dirty).map(|(a, s)| (a, s.value)).collect();
         accounts.sort_unstable_by_key(|(a, _)| *a);

@@ -54,6 +54,8 @@ impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
 
 /// Runs every module's end-of-block logic on `state` for the block at time `now`.
 pub(crate) fn run<R: StateReader>(state: &mut BlockState<'_, R>, now: u64) -> Result<(), StoreError> {
+    // The distribution module pays out the block's fees: they must be in the collector's balance first.
+    state.fold_fees()?;
     let mut ledger = OverlayLedger { state, now };
     match super::end_block(&mut ledger, |l, module| l.state.changed_storage(module).map_err(Failure::Db)) {
         Ok(()) => Ok(()),

@@ -1,4 +1,5 @@
-//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`) and staking (`0x…1005`).
+//! Sei's native modules behind their EVM precompiles: bank (`0x…1001`), staking (`0x…1005`) and distribution
+//! (`0x…1007`).
 //!
 //! A module keeps its state in the storage slots of its own precompile address, in the same flat store as every
 //! contract. That one choice gives module state everything contract state already has: precompile calls read and
@@ -13,6 +14,7 @@
 //! (`JournalLedger`), the block overlay at the end of a block (`exec::api::BlockState`).
 
 pub(crate) mod bank;
+pub(crate) mod distribution;
 pub(crate) mod end_block;
 pub(crate) mod staking;
 
@@ -26,9 +28,10 @@ use revm::{
 
 pub(crate) const BANK: Address = address!("0000000000000000000000000000000000001001");
 pub(crate) const STAKING: Address = address!("0000000000000000000000000000000000001005");
+pub(crate) const DISTRIBUTION: Address = address!("0000000000000000000000000000000000001007");
 
 /// The module precompiles, in address order.
-pub(crate) const MODULES: [Address; 2] = [BANK, STAKING];
+pub(crate) const MODULES: [Address; 3] = [BANK, STAKING, DISTRIBUTION];
 
 /// Wei per usei: SEI has 6 decimals natively and 18 in the EVM.
 pub(crate) const WEI_PER_USEI: u64 = 1_000_000_000_000;
@@ -122,11 +125,17 @@ impl<CTX: ContextTr> Ledger for JournalLedger<'_, CTX> {
 
     fn load(&mut self, module: Address, key: U256) -> Outcome<U256, Self::Error> {
         self.gas += GAS_LOAD;
+        // The journal reads slots only of loaded accounts: a module may read another's (staking settles
+        // rewards in distribution's slots).
+        Self::db(self.ctx.journal_mut().load_account(module))?;
         Ok(Self::db(self.ctx.journal_mut().sload(module, key))?.data)
     }
 
     fn store(&mut self, module: Address, key: U256, value: U256) -> Outcome<(), Self::Error> {
         self.gas += GAS_STORE;
+        // Loaded and touched: only touched accounts' writes reach the transaction's state diff.
+        Self::db(self.ctx.journal_mut().load_account(module))?;
+        self.ctx.journal_mut().touch_account(module);
         Self::db(self.ctx.journal_mut().sstore(module, key, value))?;
         Ok(())
     }
@@ -184,6 +193,7 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     let mut ledger = JournalLedger { ctx, gas: GAS_BASE };
     let outcome = match module {
         BANK => bank::call(&mut ledger, &call),
+        DISTRIBUTION => distribution::call(&mut ledger, &call),
         _ => staking::call(&mut ledger, &call),
     };
     let used = ledger.gas;
@@ -207,30 +217,65 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
     Some(InterpreterResult::new(result, output, gas))
 }
 
+/// A module slot key: `tag` in the first byte, then the fixed-width fields `fill` writes (see `staking::Key`).
+pub(crate) fn slot_key(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
+    let mut b = [0u8; 32];
+    b[0] = tag;
+    fill(&mut b);
+    U256::from_be_bytes(b)
+}
+
+/// `tag` ‖ validator index (4 bytes) ‖ … ‖ `field` (last byte): a field of a per-validator record.
+pub(crate) fn validator_slot(tag: u8, index: u32, field: u8) -> U256 {
+    slot_key(tag, |b| {
+        b[1..5].copy_from_slice(&index.to_be_bytes());
+        b[31] = field;
+    })
+}
+
+/// `tag` ‖ address (20 bytes) ‖ validator index (4 bytes): a per-(delegator, validator) record.
+pub(crate) fn pair_slot(tag: u8, who: Address, index: u32) -> U256 {
+    slot_key(tag, |b| {
+        b[1..21].copy_from_slice(who.as_slice());
+        b[21..25].copy_from_slice(&index.to_be_bytes());
+    })
+}
+
 /// Storage slots (key, value) of one module account.
 pub(crate) type Slots = Vec<(U256, U256)>;
 
-/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators.
+/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators, distribution
+/// parameters.
 pub(crate) fn genesis(
     total_supply_usei: U256,
     params: &staking::Params,
     validators: &[staking::GenesisValidator],
+    distribution: &distribution::Params,
 ) -> Result<Vec<(Address, Slots)>, String> {
     let bonded = validators.iter().fold(U256::ZERO, |sum, v| sum + v.self_delegation);
     if bonded > total_supply_usei {
         return Err("self-delegations exceed the total supply".into());
     }
-    Ok(vec![(BANK, bank::genesis(total_supply_usei)), (STAKING, staking::genesis(params, validators)?)])
+    Ok(vec![
+        (BANK, bank::genesis(total_supply_usei)),
+        (STAKING, staking::genesis(params, validators)?),
+        (DISTRIBUTION, distribution::genesis(distribution)?),
+    ])
 }
 
-/// End-of-block logic of every module, in a fixed order (only staking has any yet). `changed` yields the
-/// block's changed slots of a module address as (key, value at the block's start, value now).
+/// End-of-block logic of every module, in this fixed order: (1) distribution books the block's reward
+/// settlements, (2) staking (bonded tokens, unbonding queue, maturities), (3) distribution splits the block's
+/// fees and reward over the new bonded stake. `changed` yields the block's changed slots of a module address
+/// as (key, value at the block's start, value now); each module's are taken before any end-of-block write.
 pub(crate) fn end_block<L: Ledger>(
     ledger: &mut L,
     changed: impl Fn(&mut L, Address) -> Outcome<Vec<(U256, U256, U256)>, L::Error>,
 ) -> Outcome<(), L::Error> {
     let staking_changes = changed(ledger, STAKING)?;
-    staking::end_block(ledger, &staking_changes)
+    let distribution_changes = changed(ledger, DISTRIBUTION)?;
+    distribution::settle_block(ledger, &distribution_changes, &staking_changes)?;
+    staking::end_block(ledger, &staking_changes)?;
+    distribution::allocate(ledger)
 }
 
 /// A validator or account named as Sei names it: bech32 with the given prefix (`sei`, `seivaloper`) over the

@@ -15,6 +15,9 @@
 //! to its delegator, oldest first, and removed — so each entry matures exactly once. Within a block, validator
 //! queries see the tokens of the block's start.
 //!
+//! Every change of a delegation (delegate, undelegate, both sides of a redelegate) first settles the
+//! delegation's pending rewards with the distribution module (`distribution::settle`, F1).
+//!
 //! Bonded and unbonding tokens leave the EVM ledger: the value a `delegate` call carries is taken out of the
 //! module's account again at once (the account ends each call as it began, so delegations never conflict on
 //! it), and maturity credits the delegator. So total supply = Σ EVM balances + Σ validator tokens + Σ
@@ -24,8 +27,8 @@ use alloy_primitives::{Address, Bytes, U256};
 use alloy_sol_types::{sol, SolCall, SolInterface};
 
 use super::{
-    bank::sei_address, bech32_address, emit, parse_address, revert, usei_to_wei, Call, Ledger, Outcome, STAKING,
-    WEI_PER_USEI,
+    bank::sei_address, bech32_address, emit, pair_slot, parse_address, revert, slot_key, usei_to_wei, validator_slot,
+    Call, Ledger, Outcome, STAKING, WEI_PER_USEI,
 };
 
 sol! {
@@ -113,41 +116,28 @@ const ENTRY_COMPLETION: u8 = 1;
 const ENTRY_LIMIT: u64 = 255;
 
 impl Key {
-    fn build(tag: u8, fill: impl FnOnce(&mut [u8; 32])) -> U256 {
-        let mut b = [0u8; 32];
-        b[0] = tag;
-        fill(&mut b);
-        U256::from_be_bytes(b)
-    }
-
     pub(crate) fn param(id: u8) -> U256 {
-        Self::build(TAG_PARAM, |b| b[31] = id)
+        slot_key(TAG_PARAM, |b| b[31] = id)
     }
 
     fn validator_count() -> U256 {
-        Self::build(TAG_VALIDATOR_COUNT, |_| ())
+        slot_key(TAG_VALIDATOR_COUNT, |_| ())
     }
 
     fn validator(index: u32, field: u8) -> U256 {
-        Self::build(TAG_VALIDATOR, |b| {
-            b[1..5].copy_from_slice(&index.to_be_bytes());
-            b[31] = field;
-        })
+        validator_slot(TAG_VALIDATOR, index, field)
     }
 
     fn validator_index(operator: Address) -> U256 {
-        Self::build(TAG_VALIDATOR_INDEX, |b| b[1..21].copy_from_slice(operator.as_slice()))
+        slot_key(TAG_VALIDATOR_INDEX, |b| b[1..21].copy_from_slice(operator.as_slice()))
     }
 
-    fn delegation(delegator: Address, validator: u32) -> U256 {
-        Self::build(TAG_DELEGATION, |b| {
-            b[1..21].copy_from_slice(delegator.as_slice());
-            b[21..25].copy_from_slice(&validator.to_be_bytes());
-        })
+    pub(crate) fn delegation(delegator: Address, validator: u32) -> U256 {
+        pair_slot(TAG_DELEGATION, delegator, validator)
     }
 
     fn unbonding(delegator: Address, validator: u32, entry: u8, field: u8) -> U256 {
-        Self::build(TAG_UNBONDING, |b| {
+        slot_key(TAG_UNBONDING, |b| {
             b[1..21].copy_from_slice(delegator.as_slice());
             b[21..25].copy_from_slice(&validator.to_be_bytes());
             b[25] = entry;
@@ -156,7 +146,7 @@ impl Key {
     }
 
     fn redelegation(delegator: Address, src: u32, dst: u32, entry: u8, field: u8) -> U256 {
-        Self::build(TAG_REDELEGATION, |b| {
+        slot_key(TAG_REDELEGATION, |b| {
             b[1..21].copy_from_slice(delegator.as_slice());
             b[21..25].copy_from_slice(&src.to_be_bytes());
             b[25..29].copy_from_slice(&dst.to_be_bytes());
@@ -166,18 +156,15 @@ impl Key {
     }
 
     fn incoming_redelegation(delegator: Address, validator: u32) -> U256 {
-        Self::build(TAG_INCOMING_REDELEGATION, |b| {
-            b[1..21].copy_from_slice(delegator.as_slice());
-            b[21..25].copy_from_slice(&validator.to_be_bytes());
-        })
+        pair_slot(TAG_INCOMING_REDELEGATION, delegator, validator)
     }
 
     fn queue(position: u64) -> U256 {
-        Self::build(TAG_QUEUE, |b| b[24..32].copy_from_slice(&position.to_be_bytes()))
+        slot_key(TAG_QUEUE, |b| b[24..32].copy_from_slice(&position.to_be_bytes()))
     }
 
     fn queue_bound(which: u8) -> U256 {
-        Self::build(TAG_QUEUE_BOUNDS, |b| b[31] = which)
+        slot_key(TAG_QUEUE_BOUNDS, |b| b[31] = which)
     }
 
     fn tag(key: &U256) -> u8 {
@@ -277,12 +264,12 @@ pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Resul
 }
 
 /// A validator named by its `seivaloper1…` (or `0x…`) operator address.
-struct Validator {
-    index: u32,
-    name: String,
+pub(crate) struct Validator {
+    pub(crate) index: u32,
+    pub(crate) name: String,
 }
 
-fn find_validator<L: Ledger>(ledger: &mut L, text: &str) -> Outcome<Validator, L::Error> {
+pub(crate) fn find_validator<L: Ledger>(ledger: &mut L, text: &str) -> Outcome<Validator, L::Error> {
     let Some(operator) = parse_address(text, "seivaloper") else {
         return revert(format!("{text:?} is not a validator address (seivaloper1… or 0x…)"));
     };
@@ -293,7 +280,7 @@ fn find_validator<L: Ledger>(ledger: &mut L, text: &str) -> Outcome<Validator, L
     Ok(Validator { index: as_u64(index - U256::from(1)) as u32, name: valoper(operator) })
 }
 
-fn valoper(operator: Address) -> String {
+pub(crate) fn valoper(operator: Address) -> String {
     bech32_address("seivaloper", operator)
 }
 
@@ -305,8 +292,56 @@ fn check_not_jailed<L: Ledger>(ledger: &mut L, v: &Validator) -> Outcome<(), L::
     }
 }
 
-fn add_delegation<L: Ledger>(ledger: &mut L, who: Address, v: u32, amount: U256) -> Outcome<(), L::Error> {
-    let key = Key::delegation(who, v);
+/// The usei `who` has delegated to validator `index` (its shares: one per usei).
+pub(crate) fn delegation_amount<L: Ledger>(ledger: &mut L, who: Address, index: u32) -> Outcome<U256, L::Error> {
+    ledger.load(STAKING, Key::delegation(who, index))
+}
+
+/// How many validators there are (indices `0..count`).
+pub(crate) fn validator_count<L: Ledger>(ledger: &mut L) -> Outcome<u32, L::Error> {
+    Ok(as_u64(ledger.load(STAKING, Key::validator_count())?) as u32)
+}
+
+/// The operator of validator `index`.
+pub(crate) fn operator<L: Ledger>(ledger: &mut L, index: u32) -> Outcome<Address, L::Error> {
+    let word = ledger.load(STAKING, Key::validator(index, FIELD_OPERATOR))?;
+    Ok(Address::from_slice(&word.to_be_bytes::<32>()[12..]))
+}
+
+/// A validator of the bonded set: its index, bonded tokens (usei) and commission rate (18 decimals).
+pub(crate) struct Bonded {
+    pub(crate) index: u32,
+    pub(crate) tokens: U256,
+    pub(crate) commission_rate: U256,
+}
+
+/// The bonded set: the `max_validators` unjailed validators with the most tokens (ties by index), in that
+/// order. Empty when the module has no genesis state.
+pub(crate) fn bonded_validators<L: Ledger>(ledger: &mut L) -> Outcome<Vec<Bonded>, L::Error> {
+    if ledger.load(STAKING, Key::param(PARAM_ENABLED))?.is_zero() {
+        return Ok(Vec::new());
+    }
+    let max = as_u64(ledger.load(STAKING, Key::param(PARAM_MAX_VALIDATORS))?);
+    let count = as_u64(ledger.load(STAKING, Key::validator_count())?) as u32;
+    let mut set = Vec::new();
+    for index in 0..count {
+        let tokens = ledger.load(STAKING, Key::validator(index, FIELD_TOKENS))?;
+        if tokens.is_zero() || !ledger.load(STAKING, Key::validator(index, FIELD_JAILED))?.is_zero() {
+            continue;
+        }
+        let commission_rate = ledger.load(STAKING, Key::validator(index, FIELD_COMMISSION))?;
+        set.push(Bonded { index, tokens, commission_rate });
+    }
+    set.sort_by(|a, b| b.tokens.cmp(&a.tokens).then(a.index.cmp(&b.index)));
+    set.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    Ok(set)
+}
+
+/// Every change of a delegation first settles its pending rewards (F1: a delegation's stake is constant
+/// between two settlements), see `distribution::settle`.
+fn add_delegation<L: Ledger>(ledger: &mut L, who: Address, v: &Validator, amount: U256) -> Outcome<(), L::Error> {
+    super::distribution::settle(ledger, who, v)?;
+    let key = Key::delegation(who, v.index);
     let current = ledger.load(STAKING, key)?;
     ledger.store(STAKING, key, current + amount)
 }
@@ -323,6 +358,7 @@ fn sub_delegation<L: Ledger>(
     if amount > current {
         return revert(format!("{op}: amount {amount} usei exceeds the delegation of {current} usei to {}", v.name));
     }
+    super::distribution::settle(ledger, who, v)?;
     ledger.store(STAKING, key, current - amount)
 }
 
@@ -358,7 +394,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             positive(amount, "delegate")?;
             // The value now bonds: it leaves the EVM ledger (see the module docs).
             ledger.sub_balance(STAKING, call.value)?;
-            add_delegation(ledger, call.caller, v.index, amount)?;
+            add_delegation(ledger, call.caller, &v, amount)?;
             emit(ledger, STAKING, &IStaking::Delegate { delegator: call.caller, validator: v.name, amount });
             IStaking::delegateCall::abi_encode_returns(&true)
         }
@@ -432,7 +468,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
                 ));
             };
             sub_delegation(ledger, call.caller, &src, c.amount, "redelegate")?;
-            add_delegation(ledger, call.caller, dst.index, c.amount)?;
+            add_delegation(ledger, call.caller, &dst, c.amount)?;
             let completion = now.saturating_add(params.unbonding_time);
             ledger.store(
                 STAKING,
@@ -490,8 +526,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             let count = as_u64(ledger.load(STAKING, Key::validator_count())?) as u32;
             let mut out = Vec::with_capacity(count as usize);
             for index in 0..count {
-                let operator = ledger.load(STAKING, Key::validator(index, FIELD_OPERATOR))?;
-                let operator = Address::from_slice(&operator.to_be_bytes::<32>()[12..]);
+                let operator = operator(ledger, index)?;
                 out.push(IStaking::Validator {
                     operatorAddress: valoper(operator),
                     operator,

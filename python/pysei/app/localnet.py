@@ -41,16 +41,26 @@ log = logging.getLogger("pysei.localnet")
 
 # ------------------------------------------------------------------------------------------------- one validator
 async def serve_validator(
-    home: Path, genesis_path: Path, *, fsync: bool = True, exec_threads: int = 1, p2p_listen: int | None = None
+    home: Path,
+    genesis_path: Path,
+    *,
+    fsync: bool = True,
+    exec_threads: int = 1,
+    p2p_listen: int | None = None,
+    metrics_port: int | None = None,
+    journal_retention: int | None = None,
 ) -> int:
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
-    genesis one (behind a port forward, or a test proxy that cuts links)."""
+    genesis one (behind a port forward, or a test proxy that cuts links); ``metrics_port``: serve Prometheus
+    metrics (the node's and consensus's) on this loopback port (0: any free one); ``journal_retention``: slots the
+    consensus journal keeps below the executed head (None: the engine's default; 0: all of them)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
     from pysei.app.devnet import rpc_api, stop_on_signals, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
     from pysei.consensus.journal import Journal
     from pysei.explorer.site import mount_explorer
     from pysei.node.config import NodeConfig
+    from pysei.node.metrics import ConsensusCollector, NodeMetrics
     from pysei.node.node import Node
     from pysei.rpc.server import RpcServer
 
@@ -78,7 +88,9 @@ async def serve_validator(
     assert head is not None
     journal = Journal(home / "consensus.sqlite")
     engine = ConsensusEngine(
-        ConsensusConfig(),
+        ConsensusConfig()
+        if journal_retention is None
+        else ConsensusConfig(journal_retention=journal_retention or None),
         genesis.committee,
         signer,
         genesis.chain_id,
@@ -92,8 +104,17 @@ async def serve_validator(
         node.submit,
     )
     node.ordering = engine
-    server = RpcServer(rpc_api(node, engine))
+    api = rpc_api(node, engine)
+    server = RpcServer(api)
     mount_explorer(server.app, rpc_url="/", ws_url="/")
+    metrics_runner = None
+    if metrics_port is not None:
+        metrics = NodeMetrics(node)
+        metrics.registry.register(ConsensusCollector(engine.status, engine.observer))
+        metrics.known(set(api.methods))
+        server.observe = metrics.observe_rpc
+        metrics_runner, bound = await metrics.serve(config.host, metrics_port)
+        print(f"metrics {config.host}:{bound}", flush=True)
     await node.start()
     await engine.start(member.host, p2p_listen or member.p2p_port)
     port = await server.start(config.host, config.port)
@@ -101,6 +122,8 @@ async def serve_validator(
     print(f"validator {index} rpc http://{config.host}:{port} p2p {member.host}:{member.p2p_port}", flush=True)
     failure = await wait_for_stop(node)
     await server.stop()
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await engine.stop()
     await node.stop()
     journal.close()
@@ -118,7 +141,8 @@ def run_localnet(args: argparse.Namespace) -> int:
         create_genesis(
             data_dir, args.validators, chain_id=args.chain_id, rpc_port=args.rpc_port, p2p_port=args.p2p_port
         )
-    net = ValidatorProcesses(data_dir, fsync=not args.no_fsync)
+    extra = [] if args.journal_retention is None else ["--journal-retention", str(args.journal_retention)]
+    net = ValidatorProcesses(data_dir, fsync=not args.no_fsync, args=dict.fromkeys(range(args.validators), extra))
     committee = net.genesis.committee
     if args.validators != committee.n:
         print(f"error: {genesis_path} has {committee.n} validators, not {args.validators}", file=sys.stderr)
@@ -167,6 +191,7 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     p.add_argument("--rpc-port", type=int, default=DEFAULT_RPC_PORT, help="validator i serves JSON-RPC on this + i")
     p.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT, help="validator i listens for peers on this + i")
     p.add_argument("--no-fsync", action="store_true")
+    p.add_argument("--journal-retention", type=int, default=None, help="passed to each `pysei validator`")
     p.set_defaults(func=run_localnet)
     i = sub.add_parser(
         "init",
@@ -190,6 +215,13 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     v.add_argument("--no-fsync", action="store_true")
     v.add_argument("--exec-threads", type=int, default=1)
     v.add_argument("--p2p-listen", type=int, default=None, help="listen port if not the genesis one (port forward)")
+    v.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this loopback port")
+    v.add_argument(
+        "--journal-retention",
+        type=int,
+        default=None,
+        help="slots of commits and cars the consensus journal keeps (default 100000; 0 keeps all)",
+    )
     v.add_argument("--log-level", default="INFO")
     v.set_defaults(func=_run_validator)
 
@@ -234,5 +266,7 @@ def _run_validator(args: argparse.Namespace) -> int:
             fsync=not args.no_fsync,
             exec_threads=max(1, args.exec_threads),
             p2p_listen=args.p2p_listen,
+            metrics_port=args.metrics_port,
+            journal_retention=args.journal_retention,
         )
     )

@@ -66,12 +66,20 @@ class StakingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     min_commission_rate: str = "0.05"
 
 
+class DistributionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    community_tax: str = "0.02"
+    """Share of each block's fees and reward paid to the community pool (Cosmos's default, which Sei keeps)."""
+    block_reward_usei: int = 0
+    """Usei minted at the end of each block and distributed with the fees (0: no inflation)."""
+
+
 class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: int
     total_supply_usei: int
     allocations: list[Allocation]
     validators: list[Validator]
     staking: StakingParams = StakingParams()
+    distribution: DistributionParams = DistributionParams()
 
 
 def _address(text: str, what: str) -> bytes:
@@ -106,6 +114,7 @@ def default_genesis(
     chain_id: int = DEVNET_CHAIN_ID,
     validators: list[tuple[str, int]] | None = None,
     staking: StakingParams | None = None,
+    distribution: DistributionParams | None = None,
 ) -> Genesis:
     """The network's 10B SEI split by category, one placeholder address per category; `validators` as
     (operator, self-delegation in usei), each given the self-delegation as a foundation allocation of its own
@@ -126,6 +135,7 @@ def default_genesis(
         allocations=allocations,
         validators=[Validator(op, bonded, moniker=f"validator-{i}") for i, (op, bonded) in enumerate(validators)],
         staking=staking or StakingParams(),
+        distribution=distribution or DistributionParams(),
     )
 
 
@@ -156,6 +166,8 @@ def validate(genesis: Genesis) -> None:
         held[operator] = held.get(operator, 0) - v.self_delegation_usei
     if genesis.staking.unbonding_time < 0:
         raise GenesisError("staking.unbonding_time must not be negative")
+    if genesis.distribution.block_reward_usei < 0:
+        raise GenesisError("distribution.block_reward_usei must not be negative")
     # The kernel checks the rest (duplicates, commission bounds, entry limits) while laying out the state.
     _module_slots(genesis, 0)
 
@@ -167,11 +179,14 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
         (_address(v.operator, "validator"), v.self_delegation_usei, _rate(v.commission_rate, f"validator {v.operator}"))
         for v in genesis.validators
     ]
+    d = genesis.distribution
+    community_tax = _rate(d.community_tax, "distribution.community_tax")
     try:
         return native.module_genesis(
             genesis.total_supply_usei + extra_usei,
             (s.unbonding_time, s.max_entries, s.max_validators, min_rate),
             validators,
+            (community_tax, d.block_reward_usei),
         )
     except ValueError as e:
         raise GenesisError(str(e)) from None
@@ -233,6 +248,8 @@ def print_summary(genesis: Genesis) -> None:
         f"staking: unbonding {s.unbonding_time} s, at most {s.max_entries} entries, "
         f"{s.max_validators} validators, min commission {s.min_commission_rate}"
     )
+    d = genesis.distribution
+    console.print(f"distribution: community tax {d.community_tax}, block reward {d.block_reward_usei} usei")
 
 
 def dump(genesis: Genesis) -> bytes:

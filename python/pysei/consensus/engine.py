@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +60,7 @@ from pysei.consensus.messages import (
     Txs,
     Vote,
 )
+from pysei.consensus.observer import ConsensusObserver
 from pysei.consensus.rules import LaneVotes, SlotVotes, Tally, choose_reproposal
 from pysei.mempool import Mempool
 from pysei.p2p.network import Network
@@ -105,6 +105,10 @@ class ConsensusConfig:
     """After a Prepare quorum, how long the leader waits for all n votes before taking the slow path."""
     forward_timeout: float = 2.0
     """Seconds a forwarded transaction may stay unexecuted before this validator orders it in its own lane."""
+    journal_retention: int | None = 100_000
+    """Slots whose commits and cars the journal keeps below the executed head (about 3 hours at 10 slots a
+    second): what a restarted or lagging peer can still sync slot by slot from this validator. Older ones are
+    deleted (the chain store holds their blocks); None keeps everything."""
 
 
 class ConsensusEngine:
@@ -174,6 +178,8 @@ class ConsensusEngine:
         self._progress = asyncio.Event()
         self._wake = asyncio.Event()
         self._last_sync = 0.0
+        self._pruned_at = head
+        self._told_pruned: set[int] = set()
         self._last_commit_at = time.monotonic()
         self.peer_slots: dict[int, int] = {}
         # --- state agreement
@@ -192,7 +198,7 @@ class ConsensusEngine:
         """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
         # --- observability
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
-        self.recent_commits: deque[tuple[int, int, str, float]] = deque(maxlen=256)
+        self.observer = ConsensusObserver(n, self.committed_tips)
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: dict[type, Callable[[int, Any], str | None]] = {
             Car: self._on_car,
@@ -267,6 +273,7 @@ class ConsensusEngine:
             "cars": self.stats["cars"],
             "evidence": self.stats["evidence"],
             "forwardedPending": len(self.forwarded),
+            **self.observer.summary(),
             "peers": [
                 {
                     "validator": p,
@@ -411,6 +418,7 @@ class ConsensusEngine:
         self.cars[d] = car
         self.lane_votes.record(car, d)
         self.journal.put_lane_vote(self.me, pos, d)
+        self.observer.car_held(self.me, pos, time.monotonic())
         self._await_poa(car)
         self.stats["cars"] += 1
         self.network.broadcast(car)
@@ -450,6 +458,7 @@ class ConsensusEngine:
             self.journal.put_lane_vote(car.lane, car.pos, d)
             self.journal.put_cars([(d, car)])
             self.cars[d] = car
+            self.observer.car_held(car.lane, car.pos, time.monotonic())
         self.network.send(
             peer, CarVote(car.lane, car.pos, d, self.me, self.signer.sign(CarVote.message(car.lane, car.pos, d)))
         )
@@ -500,6 +509,7 @@ class ConsensusEngine:
 
     # ================================================================================================= slots
     def _enter(self, slot: int, view: int, tc: TC | None = None) -> None:
+        self.observer.slot_entered(slot, time.monotonic())
         if slot != self.votes.slot:
             self.votes = SlotVotes(slot)
             self._tc = None
@@ -787,6 +797,9 @@ class ConsensusEngine:
         slot = c.proposal.slot
         path = "fast" if c.qc.kind == PREPARE else "slow"
         now = time.monotonic()
+        self.observer.slot_committed(
+            slot, [(t.lane, t.pos) for t in c.proposal.tips], [s.signer for s in c.qc.sigs], now
+        )
         log.info(
             "slot %d committed (view %d, %s path, leader %d, tips %s, %.0f ms since the last)",
             slot,
@@ -796,7 +809,6 @@ class ConsensusEngine:
             [(t.lane, t.pos) for t in c.proposal.tips],
             (now - self._last_commit_at) * 1000,
         )
-        self.recent_commits.append((slot, c.qc.view, path, time.time()))
         self._last_commit_at = now
         self._progress.set()
         self._enter(slot + 1, 0)
@@ -826,6 +838,19 @@ class ConsensusEngine:
             self.commits.pop(slot - 64, None)
             for car in cars:
                 self.cars.pop(car.digest(), None)
+            self._maybe_prune(slot)
+
+    def _maybe_prune(self, slot: int) -> None:
+        """Prunes the journal below the retention window, a quarter window at a time. The window is counted from
+        the executed head, not the emitted slot: a restart re-reads the emission record of the executed head."""
+        keep = self.config.journal_retention
+        if keep is None or slot - self._pruned_at < max(1, keep // 4):
+            return
+        self._pruned_at = slot
+        below = min(slot, self.store.head() or 0) - keep
+        if below > 1:
+            cars = self.journal.prune(below)
+            log.debug("journal pruned below slot %d (%d cars)", below, cars)
 
     async def _gather(self, commit: Commit) -> list[Car]:
         attempt = 0
@@ -884,6 +909,19 @@ class ConsensusEngine:
         self.network.send(peer, SyncRequest(self.committed_slot + 1, SYNC_BATCH))
 
     def _on_sync_request(self, peer: int, req: SyncRequest) -> str | None:
+        first = self.journal.first_commit_slot()
+        if first is not None and req.from_slot < first and req.from_slot not in self.commits:
+            if peer in self._told_pruned:
+                return None
+            self._told_pruned.add(peer)
+            log.warning(
+                "validator %d asks for slot %d, pruned from this journal (it keeps slots from %d): it cannot catch "
+                "up slot by slot from here",
+                peer,
+                req.from_slot,
+                first,
+            )
+            return None
         records = []
         for slot in range(req.from_slot, req.from_slot + min(req.count, SYNC_BATCH)):
             commit = self.commits.get(slot) or self.journal.commit(slot)
@@ -1030,6 +1068,7 @@ class ConsensusEngine:
         return cert[0], [self.committee.members[i].pubkey for i in cert[1]]
 
     def validators(self) -> list[dict[str, Any]]:
+        uptime = self.observer.uptime()
         return [
             {
                 "index": m.index,
@@ -1038,6 +1077,7 @@ class ConsensusEngine:
                 "p2p": f"{m.host}:{m.p2p_port}",
                 "rpc": f"http://{m.host}:{m.rpc_port}",
                 "connected": m.index == self.me or m.index in self.network.connected,
+                "uptime": uptime[m.index],
             }
             for m in self.committee.members
         ]

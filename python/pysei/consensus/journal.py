@@ -65,6 +65,25 @@ class Journal:
             (slot, self._enc.encode(car_digests), self._enc.encode(lanes)),
         )
 
+    def prune(self, below: int) -> int:
+        """Deletes the commits, emission records and cars of slots below ``below`` (blocks the chain store already
+        holds); returns how many cars went. Kept: AppQCs (``sei_getStateCommitment`` answers for every block),
+        evidence, this validator's own votes and tip. A peer further behind than what is kept cannot sync slot by
+        slot from this validator any more."""
+        rows = self._db.execute("SELECT cars FROM emitted WHERE slot < ?", (below,)).fetchall()
+        digests = [(d,) for (cars,) in rows for d in msgspec.msgpack.decode(cars, type=list[bytes])]
+        with self._db:  # one transaction: a crash leaves all or nothing of the prune
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM cars WHERE digest = ?", digests)
+            self._db.execute("DELETE FROM commits WHERE slot < ?", (below,))
+            self._db.execute("DELETE FROM emitted WHERE slot < ?", (below,))
+        return len(digests)
+
+    def first_commit_slot(self) -> int | None:
+        """The oldest slot whose commit is still kept (None when none is)."""
+        row = self._db.execute("SELECT MIN(slot) FROM commits").fetchone()
+        return None if row[0] is None else int(row[0])
+
     def emitted(self, slot: int) -> tuple[list[bytes], list[int]] | None:
         row = self._db.execute("SELECT cars, lanes FROM emitted WHERE slot = ?", (slot,)).fetchone()
         if row is None:

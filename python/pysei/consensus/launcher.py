@@ -25,6 +25,7 @@ class ValidatorProcesses:
         fsync: bool = True,
         env: dict[int, dict[str, str]] | None = None,
         p2p_listen: dict[int, int] | None = None,
+        args: dict[int, list[str]] | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.genesis_path = data_dir / GENESIS
@@ -34,6 +35,8 @@ class ValidatorProcesses:
         self.env = env or {}
         self.p2p_listen = p2p_listen or {}
         """validator → port it listens on instead of its genesis p2p port (behind a proxy)"""
+        self.args = args or {}
+        """validator → further `pysei validator` options (e.g. --metrics-port)"""
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
     def url(self, i: int) -> str:
@@ -45,6 +48,7 @@ class ValidatorProcesses:
         cmd += ["--genesis", str(self.genesis_path)] + ([] if self.fsync else ["--no-fsync"])
         if i in self.p2p_listen:
             cmd += ["--p2p-listen", str(self.p2p_listen[i])]
+        cmd += self.args.get(i, [])
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env.get(i, {})}
         with open(self.homes[i] / "validator.log", "ab") as out:
             self.procs[i] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

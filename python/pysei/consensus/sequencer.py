@@ -2,8 +2,8 @@
 
 It only orders — number, timestamp, transactions — and hands blocks to execution through a bounded queue,
 never waiting for a block to execute (Autobahn will replace it, feeding execution the same way). In interval
-mode it cuts a block every ``block_time`` while transactions are pending; in automine mode it cuts one as soon
-as transactions arrive.
+mode it cuts a block every ``block_time`` while transactions are pending, and goes on cutting empty blocks for a
+while after the last one; in automine mode it cuts one as soon as transactions arrive.
 """
 
 from __future__ import annotations
@@ -26,6 +26,12 @@ class SequencerConfig:
     max_txs: int = 20_000
     """Upper bound on transactions per block, on top of the gas limit."""
     gas_limit: int = 500_000_000
+    trailing_blocks_for: float = 10.0
+    """Seconds of empty blocks in interval mode after the last block with transactions. ethers v6's ``tx.wait()``
+    re-reads a receipt only when it sees the block number change (polled every 4 s, the first poll only setting
+    its baseline): a transaction mined before that first poll on a chain that then stops would never resolve.
+    Continuous empty blocks (anvil's ``--block-time``) would do too, at the cost of a chain that grows while
+    idle."""
 
 
 class Sequencer:
@@ -53,6 +59,7 @@ class Sequencer:
         """Seconds added to the wall clock for block timestamps (evm_increaseTime, evm_setTime)."""
         self.next_timestamp: int | None = None
         """The next block's timestamp, once (evm_setNextBlockTimestamp)."""
+        self._trailing_until = 0.0
         self.lock = asyncio.Lock()
         """Held while a block is cut: whoever holds it knows no block is being ordered (dev state edits)."""
 
@@ -67,7 +74,9 @@ class Sequencer:
 
     async def run(self) -> None:
         while True:
-            if self.mempool.pending_count == 0 or (not self.automine and self.block_time is None):
+            interval = not self.automine and self.block_time is not None
+            trailing = interval and time.monotonic() < self._trailing_until
+            if (self.mempool.pending_count == 0 and not trailing) or (not self.automine and self.block_time is None):
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -82,6 +91,8 @@ class Sequencer:
             txs = self.mempool.take(self.config.max_txs, self.config.gas_limit, self._base_fee())
             block = OrderedBlock(number=self.next_number, timestamp=self._timestamp(timestamp), txs=txs)
             self.next_number += 1
+            if txs:
+                self._trailing_until = time.monotonic() + self.config.trailing_blocks_for
             await self.tx_execution.put(block)
             return block
 

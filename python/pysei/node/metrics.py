@@ -4,19 +4,23 @@ Names follow geth's where geth has the metric (``chain_head_block``, ``chain_exe
 ``chain_mgasps``, ``txpool_pending``, ``txpool_queued``, ``rpc_requests``/``rpc_success``/``rpc_failure``), in
 Prometheus's unit-suffixed form (``_seconds``, ``_total``); the rest are ``pysei_*``. Block metrics move when a
 block is published (a block listener), pool and commitment gauges are read at scrape time, RPC metrics are
-observed by the server per call.
+observed by the server per call. A validator adds ``consensus_*`` metrics, read from its engine at scrape time.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from pysei.consensus.observer import ConsensusObserver, Samples
     from pysei.execution.executor import ExecutedBlock
     from pysei.node.node import Node
 
@@ -128,3 +132,47 @@ class NodeMetrics:
         bound = runner.addresses[0][1] if runner.addresses else port
         log.info("metrics on http://%s:%d/metrics", host, bound)
         return runner, int(bound)
+
+
+class ConsensusCollector(Collector):
+    """A validator's consensus progress, read from its engine when Prometheus scrapes: slot and view, commits by
+    path, view changes, evidence, connected peers, and the slot-time and finality-latency summaries."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]], observer: ConsensusObserver) -> None:
+        self.status = status
+        self.observer = observer
+
+    def collect(self) -> Iterator[Metric]:
+        st = self.status()
+        yield GaugeMetricFamily("consensus_slot", "Slot this validator is ordering", value=st["slot"])
+        yield GaugeMetricFamily("consensus_view", "View of the current slot", value=st["view"])
+        yield GaugeMetricFamily("consensus_committed_slot", "Newest committed slot", value=st["committedSlot"])
+        commits = CounterMetricFamily(
+            "consensus_commits", "Commit certificates this validator assembled, by path", labels=["path"]
+        )
+        commits.add_metric(["fast"], st["fastCommits"])
+        commits.add_metric(["slow"], st["slowCommits"])
+        yield commits
+        yield CounterMetricFamily("consensus_view_changes", "Views abandoned by timeout", value=st["viewChanges"])
+        yield CounterMetricFamily("consensus_evidence", "Misbehaviour evidence stored", value=st["evidence"])
+        yield GaugeMetricFamily(
+            "consensus_peers_connected",
+            "Validators connected to this one",
+            value=sum(p["connected"] for p in st["peers"]),
+        )
+        yield _summary("consensus_slot_seconds", "Time from entering a slot to its commit", self.observer.slots)
+        yield _summary(
+            "consensus_finality_seconds",
+            "Time from holding a car to the commit that includes it",
+            self.observer.finality,
+        )
+
+
+def _summary(name: str, documentation: str, samples: Samples) -> SummaryMetricFamily:
+    """A summary with p50/p90 over the recent samples (client-side quantiles, as a Go client would export)."""
+    family = SummaryMetricFamily(name, documentation, labels=[])
+    quantiles = [(str(q), v) for q in (0.5, 0.9) if (v := samples.quantile(q)) is not None]
+    family.add_metric([], count_value=samples.count, sum_value=samples.sum)
+    for q, v in quantiles:
+        family.add_sample(name, {"quantile": q}, v)
+    return family

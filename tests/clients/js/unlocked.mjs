@@ -32,9 +32,8 @@ const pub = createPublicClient({ chain, transport: httpTransport(http), pollingI
 // `account` as a bare address: viem sends eth_sendTransaction and lets the node sign.
 const wallet = createWalletClient({ account: from, chain, transport: httpTransport(http), pollingInterval: 200 });
 // Balances are read with viem: ethers v6 answers an identical request made within 250 ms from its cache, and a
-// 100 ms devnet mines the transfer inside that window. Receipts are awaited with viem too: ethers v6's tx.wait()
-// after a JsonRpcSigner send re-reads the receipt only when the block number changes, and waits forever when the
-// block came before its first poll on an idle devnet.
+// 100 ms devnet mines the transfer inside that window. Receipts are awaited with viem too, at 200 ms polling to
+// keep the run short; ethers' own tx.wait() at its default polling is the last step.
 const receiptOf = (hash, what) =>
   withTimeout(pub.waitForTransactionReceipt({ hash, timeout: TIMEOUT, pollingInterval: 200 }), TIMEOUT + 5000, what);
 
@@ -96,6 +95,18 @@ const steps = [
     checkEq(call.status, "0x1", "cast send transfer() status");
     const token = new Contract(s.token, Token.abi, provider);
     checkEq(await token.balanceOf(recipient), 7n, "balanceOf(recipient) after cast");
+  }],
+  ["ethers JsonRpcSigner with its default 4 s polling: tx.wait() resolves on a devnet that goes idle", async () => {
+    // The node keeps cutting empty blocks for a while after the last transaction, so ethers sees the block
+    // number move after its first poll even when the transaction's block came before it.
+    const idle = new JsonRpcProvider(http, chainId, { staticNetwork: true });
+    const signer = await idle.getSigner(from);
+    for (const value of [21n, 22n]) {
+      const tx = await signer.sendTransaction({ to: recipient, value });
+      const receipt = await withTimeout(tx.wait(), 30_000, `tx.wait() of a ${value}-wei transfer`);
+      checkEq(receipt.status, 1, "receipt status");
+    }
+    idle.destroy();
   }],
 ];
 

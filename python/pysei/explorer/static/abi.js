@@ -1,6 +1,7 @@
 // Decoding calldata, logs and revert data with ethers' Interface (vendored from the npm package ethers, pinned
 // in tests/clients/js; `make explorer-vendor` refreshes it), loaded only by the pages that decode.
 import * as ethers from './vendor/ethers.min.js';
+import { MODULE_ABIS } from './modules.js';
 
 export const STANDARDS = {
   'ERC-20': [
@@ -35,6 +36,9 @@ export const PROJECT = await (await fetch('project-abis.json')).json();
 
 const BUILT_IN = [...Object.entries(STANDARDS), ...Object.entries(PROJECT)].map(([k, v]) => [k, new ethers.Interface(v)]);
 
+// Sei's module precompiles decode their calls and events at their own addresses only.
+const MODULES = Object.entries(MODULE_ABIS).map(([label, { address, abi }]) => [address, [label, new ethers.Interface(abi)]]);
+
 const KEY = 'pysei-explorer-abis';
 
 /** ABIs the user added on the ABIs page: {label: {address (lower case) or '', abi: JSON text}}. */
@@ -58,8 +62,8 @@ export function removeAbi(label) {
   localStorage.setItem(KEY, JSON.stringify(all));
 }
 
-/** [source, Interface] candidates for a contract: its own uploaded ABI first, then global uploads, the standards,
- * and the project's contracts. */
+/** [source, Interface] candidates for a contract: a module precompile's ABI or its own uploaded ABI first, then
+ * global uploads, the standards, and the project's contracts. */
 function candidates(address) {
   const own = [];
   const global = [];
@@ -72,7 +76,8 @@ function candidates(address) {
       // a stored ABI that no longer parses is skipped; the ABIs page lists it for removal
     }
   }
-  return [...own, ...global, ...BUILT_IN];
+  const module = MODULES.filter(([at]) => address && at === address.toLowerCase()).map(([, entry]) => entry);
+  return [...module, ...own, ...global, ...BUILT_IN];
 }
 
 const show = (v) => {

@@ -2,6 +2,7 @@
 import { h, kv, problem, section, table, unavailable } from '../dom.js';
 import { count, num, param, sei, units } from '../format.js';
 import { addrLink, blockLink, tokenLink, txLink } from '../links.js';
+import { coins, delegationsOf, rewardsOf, stakingValidators, usei } from '../modules.js';
 import { RpcError, all, batch, call } from '../rpc.js';
 import { WINDOW, tokenInfo, transfers } from '../token.js';
 
@@ -20,6 +21,9 @@ export async function render(_ctx, address) {
   // A token contract lists its own transfers; any other address the transfers to or from it.
   const token = isContract ? await tokenInfo(address) : null;
   const moves = await transfers({ [token ? 'token' : 'holder']: address, head: num(head), blocks }).catch((e) => e);
+  const staking = await stakingValidators();
+  const delegations = staking instanceof RpcError ? staking : await delegationsOf(address, staking.validators);
+  const rewards = await rewardsOf(address);
 
   return h('div', null,
     section(isContract ? 'Contract' : 'Address', kv([
@@ -32,6 +36,7 @@ export async function render(_ctx, address) {
     ])),
     section('Transactions', historyView(history, address)),
     section('Token transfers', transfersView(moves, address, blocks, num(head), Boolean(token))),
+    section('Staking', stakingView(delegations, rewards)),
     section('Storage', storageForm(address)));
 }
 
@@ -69,6 +74,19 @@ function transfersView(moves, address, blocks, head, isToken) {
     h('p', { class: 'muted' }, `Transfer events ${whole ? 'in the whole chain' : `in the last ${count(blocks)} blocks`} (raw amounts; the token page scales them).`),
     table(['Tx', 'Block', 'Token', '', 'From', 'To', 'Amount'], rows, { empty: 'No token transfers.' }),
     whole ? null : h('p', null, h('a', { href: `#/address/${address}?blocks=${blocks * 10}` }, `Look ${count(blocks * 10)} blocks back`)));
+}
+
+/** Delegations of this address (bonded usei per validator), its unbonding entries with their completion, and the
+ * rewards it can withdraw from each validator (the distribution module, where the node has it). */
+function stakingView(delegations, rewards) {
+  if (delegations instanceof RpcError) return problem(`Staking module: ${delegations.message}`);
+  const unclaimed = new Map(rewards instanceof RpcError ? [] : rewards.byValidator.map((r) => [r.validator, r.coins]));
+  const rows = delegations.map((d) => h('tr', { 'data-delegation': d.validator.name }, [
+    h('span', { class: 'mono break' }, d.validator.name), usei(d.usei),
+    h('span', { 'data-rewards': '' }, rewards instanceof RpcError ? '—' : coins(unclaimed.get(d.validator.name) ?? [])),
+    d.unbonding.length ? d.unbonding.map((e) => `${usei(e.usei)} on ${new Date(e.completionTime * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`).join('; ') : '—',
+  ].map((c) => h('td', null, c))));
+  return table(['Validator', 'Delegated', 'Rewards to withdraw', 'Unbonding'], rows, { empty: 'No delegations.', attrs: { id: 'delegations' } });
 }
 
 function storageForm(address) {

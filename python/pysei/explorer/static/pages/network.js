@@ -2,7 +2,8 @@
 // pysei node has — the parallel executor's per-block statistics and the state commitment's lag.
 import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
 import { count, hex, num } from '../format.js';
-import { blockLink } from '../links.js';
+import { addrLink, blockLink } from '../links.js';
+import { coins, distributionInfo, percent, stakingValidators, usei } from '../modules.js';
 import { RpcError, batch } from '../rpc.js';
 
 const STATS = ['threads', 'incarnations', 'validation_aborts', 'dependency_waits', 'predicted_dependencies', 'lazy_credits', 'fallback'];
@@ -29,9 +30,11 @@ async function view() {
     ['sei_proposals'],
   ]);
   const live = !(consensus instanceof RpcError);
+  const [staking, distribution] = await Promise.all([stakingValidators(), distributionInfo()]);
   return { consensus: live, sections: [
+    section('Staking', stakingView(staking, distribution)),
     section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
-    section('Validators', optional(validators, 'Validators, stake and delegations', 'sei_validators')),
+    section('Consensus committee', validators instanceof RpcError || !Array.isArray(validators) ? optional(validators, 'Consensus committee (keys, stake, uptime)', 'sei_validators') : validatorTable(validators)),
     section('Governance', optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
     section('State commitment', await commitmentLag(head, commitment)),
     section('Parallel execution (recent blocks)', statsTable(stats)),
@@ -57,6 +60,8 @@ function consensusView(st) {
       ['Last certified block (AppQC)', st.lastCertifiedBlock === undefined || st.lastCertifiedBlock === null ? 'none yet' : blockLink(st.lastCertifiedBlock)],
       ['Certification lag', st.lastCertifiedBlock == null || st.executedBlock === undefined ? undefined : `${count(st.executedBlock - st.lastCertifiedBlock)} blocks`],
       ['Commits', `${count(st.fastCommits ?? 0)} fast path, ${count(st.slowCommits ?? 0)} slow path${commits ? ` (${((100 * (st.fastCommits ?? 0)) / commits).toFixed(1)}% fast)` : ''}`],
+      ['Finality latency', latency(st.finalityMs, 'data-finality')],
+      ['Slot time', latency(st.slotMs, 'data-slot-time')],
       ['View changes', count(st.viewChanges ?? 0)],
       ['Cars proposed', st.cars === undefined ? undefined : count(st.cars)],
       ['Evidence of misbehaviour', st.evidence === undefined ? undefined : count(st.evidence)],
@@ -64,6 +69,49 @@ function consensusView(st) {
     h('h3', null, 'Lanes'),
     table(['Lane', 'Tip car', 'Committed up to', 'Not yet committed'], lanes, { attrs: { id: 'lanes' } }),
     st.peers ? [h('h3', null, 'Peers'), json(st.peers)] : null);
+}
+
+/** The staking module's validators (the bonded stake that will weigh in consensus) and its parameters, with the
+ * distribution module's community pool and parameters where the node has it. */
+function stakingView(st, distribution) {
+  if (st instanceof RpcError) return problem(`Staking module: ${st.message}`);
+  const rows = st.validators.map((v) => h('tr', { 'data-staking-validator': v.operator.toLowerCase() }, [
+    h('span', { class: 'mono break' }, v.name), addrLink(v.operator), usei(v.tokens), percent(v.commissionRate),
+    h('span', { class: v.jailed ? 'bad' : 'ok' }, v.jailed ? 'jailed' : 'bonded'),
+  ].map((c) => h('td', null, c))));
+  const p = st.params;
+  return h('div', null,
+    table(['Validator', 'Operator', 'Bonded', 'Commission', 'Status'], rows, { empty: 'No validators.', attrs: { id: 'staking-validators' } }),
+    p ? kv([
+      ['Unbonding time', `${(Number(p.unbondingTime) / 86_400).toLocaleString('en-US')} days`],
+      ['Unbonding entries per pair', `at most ${p.maxEntries}`],
+      ['Active set', `top ${p.maxValidators} validators`],
+      ['Minimum commission', percent(p.minCommissionRate)],
+      ...(distribution instanceof RpcError ? [] : [
+        ['Community tax', percent(distribution.communityTax)],
+        ['Block reward', usei(distribution.blockRewardUsei)],
+        ['Community pool', h('span', { 'data-community-pool': '' }, coins(distribution.pool))],
+      ]),
+    ]) : null);
+}
+
+/** p50 / p90 / last of recent samples in ms (car held → committed, or slot entered → committed). */
+function latency(l, attr) {
+  if (!l || !l.samples) return undefined;
+  return h('span', { [attr]: l.p50 }, `${l.p50} ms median, ${l.p90} ms p90, last ${l.last} ms (${count(l.samples)} samples)`);
+}
+
+/** The committee: stake, whether this validator is connected to it, and its uptime — the share of the recent
+ * commit certificates carrying its vote, as this validator saw them. */
+function validatorTable(vals) {
+  const rows = vals.map((v) => h('tr', { 'data-validator': v.index }, [
+    `${v.index}`,
+    h('span', { class: 'mono break' }, v.publicKey ?? ''),
+    count(v.stake ?? 0),
+    v.connected ? 'yes' : 'no',
+    h('span', { 'data-uptime': v.uptime ?? '' }, v.uptime === null || v.uptime === undefined ? 'no commits yet' : `${(100 * v.uptime).toFixed(1)}%`),
+  ].map((c) => h('td', null, c))));
+  return table(['Validator', 'Public key', 'Stake', 'Connected', 'Uptime (recent commits signed)'], rows, { attrs: { id: 'validators' } });
 }
 
 function optional(result, what, method) {
