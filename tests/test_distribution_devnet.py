@@ -1,12 +1,14 @@
 """The distribution precompile on a running devnet, driven as a user does: a delegator calling Sei's precompile
-ABI directly from web3.py, a Solidity contract (npm solc) that stakes and collects its own rewards, and the
-``pysei tx withdraw-rewards`` / ``pysei query rewards`` commands.
+ABI directly from web3.py, a Solidity contract (npm solc) that stakes and collects its own rewards, the validator's
+operator withdrawing its commission, and the ``pysei tx withdraw-rewards|withdraw-commission`` / ``pysei query
+rewards|community-pool`` commands.
 
-The node starts from a genesis written by ``pysei genesis write`` with a block reward of 1,000 SEI (one
-validator, 10% commission, 2% community tax) and mines a block per transaction (``--automine``), so every block
-holds the fees of known transactions. The expected rewards are computed here from what the chain reports — each
-block's fees (receipts) and the validator's bonded tokens after it (the staking precompile at that block) — with
-the rules of the README ("Token and modules"), independently of the kernel's code.
+The node starts from a genesis written by ``pysei genesis write`` with a block reward of 1,000 SEI and one
+validator operated by a dev account (bonding 1,000 SEI, 10% commission; 2% community tax) and mines a block per
+transaction (``--automine``), so every block holds the fees of known transactions. The expected rewards are
+computed here from what the chain reports — each block's fees (receipts) and the validator's bonded tokens after
+it (the staking precompile at that block) — with the rules of the README ("Token and modules"), independently of
+the kernel's code.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from eth_account import Account
@@ -24,6 +26,8 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
+from pysei.chain.accounts import dev_accounts
+from pysei.chain.constants import DEV_MNEMONIC
 from tests.clients import solc
 from tests.conftest import ROOT, Devnet, start_devnet
 
@@ -39,17 +43,19 @@ UNITS = 10**30
 DEC = 10**18
 TAX = DEC // 50
 COMMISSION = DEC // 10
-ALICE, BOB, NOBODY = 3, 4, 5
-"""Dev accounts: Alice delegates directly, Bob deploys the contract, Nobody never delegates."""
+ALICE, BOB, NOBODY, OPERATOR = 3, 4, 5, 6
+"""Dev accounts: Alice delegates directly, Bob deploys the contract, Nobody never delegates, Operator runs the
+validator."""
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
     tmp = tmp_path_factory.mktemp("distribution")
     genesis = tmp / "genesis.json"
+    operator = dev_accounts(DEV_MNEMONIC, OPERATOR + 1)[OPERATOR].checksum_address
     written = subprocess.run(
         [sys.executable, "-m", "pysei.cli", "genesis", "write", "--out", str(genesis)]
-        + ["--block-reward-usei", str(REWARD_USEI)],
+        + ["--block-reward-usei", str(REWARD_USEI), "--validator", f"{operator}:1000"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -182,7 +188,7 @@ def test_command_line_shows_and_withdraws_rewards(node: Devnet, w3: Web3) -> Non
     assert shown.returncode == 0, shown.stderr
     (row,) = json.loads(shown.stdout)
     assert row["validator"] == name
-    assert Decimal(row["usei"]) * 10**18 == pending(w3, alice) > 0  # exact: usei with 18 decimals
+    assert exact(row["usei"], 18) == pending(w3, alice) > 0
     before = w3.eth.get_balance(alice)
     sent = pysei("tx", "--rpc", node.http_url, "--dev-account", str(ALICE), "--json", "withdraw-rewards")
     assert sent.returncode == 0, sent.stderr
@@ -202,6 +208,42 @@ def test_command_line_shows_and_withdraws_rewards(node: Devnet, w3: Web3) -> Non
     assert refused.returncode == 1
     assert "has no delegation to" in refused.stderr
     assert w3.eth.get_transaction_count(nobody) == nonce
+
+
+def book(w3: Web3, signature: str, args: list[str], block: int | str = "latest") -> list[int]:
+    """A pysei query of the distribution precompile answering coin lists (usei with 30 decimals): their sums."""
+    types = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+    data = Web3.keccak(text=signature)[:4] + w3.codec.encode(types, args)
+    raw = w3.eth.call({"to": DISTRIBUTION, "data": data}, block)  # type: ignore[arg-type]
+    coins = "(uint256,uint256,string)[]"
+    lists = w3.codec.decode([coins] * (2 if "validator" in signature else 1), raw)
+    assert all(c[1] == 30 and c[2] == "usei" for coins_ in lists for c in coins_)
+    return [sum(c[0] for c in coins_) for coins_ in lists]
+
+
+def test_operator_withdraws_commission_and_the_pool_is_shown(node: Devnet, w3: Web3) -> None:
+    name, _ = validator(w3)
+    operator = node.accounts[OPERATOR].address
+    before = w3.eth.get_balance(operator)
+    sent = pysei("tx", "--rpc", node.http_url, "--dev-account", str(OPERATOR), "--json", "withdraw-commission", name)
+    assert sent.returncode == 0, sent.stderr
+    block = json.loads(sent.stdout)["block"]
+    receipt = dict(w3.eth.get_transaction_receipt(json.loads(sent.stdout)["tx"]))
+    # Whole usei of the commission accrued by the end of the block before; the fraction stays.
+    (_, commission) = book(w3, "validatorDistribution(string)", [name], block - 1)
+    assert w3.eth.get_balance(operator) == before - fee(receipt) + commission // UNITS * USEI
+    assert book(w3, "validatorDistribution(string)", [name])[1] == commission % UNITS + allocation(w3, block)[1]
+    # Anyone else is refused, and nothing is sent.
+    refused = pysei("tx", "--rpc", node.http_url, "--dev-account", str(NOBODY), "withdraw-commission", name)
+    assert refused.returncode == 1
+    assert "only the operator" in refused.stderr
+    # The community pool as the command shows it: the precompile's exact amount.
+    shown = pysei("query", "--rpc", node.http_url, "--json", "community-pool")
+    assert shown.returncode == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    (pool,) = book(w3, "communityPool()", [])
+    assert exact(row["community_pool_usei"], 30) == pool > 0
+    assert (row["community_tax"], row["block_reward_usei"]) == ("2%", REWARD_USEI)
 
 
 @pytest.mark.parametrize(
@@ -241,6 +283,15 @@ def test_value_and_malformed_calldata_revert_and_change_nothing(node: Devnet, w3
     assert [r["status"] for r in receipts] == [0, 0]
     assert all(not r["logs"] for r in receipts)
     assert w3.eth.get_balance(alice) == before - sum(fee(r) for r in receipts)
+
+
+def exact(text: str, decimals: int) -> int:
+    """A decimal the command printed, times 10^decimals, without rounding."""
+    with localcontext() as context:
+        context.prec = 100
+        value = Decimal(text).scaleb(decimals)
+    assert value == value.to_integral_value()
+    return int(value)
 
 
 def pysei(*args: str) -> subprocess.CompletedProcess[str]:

@@ -85,6 +85,8 @@ def test_default_genesis_allocates_ten_billion_sei_by_category() -> None:
         (lambda g: {**g, "validators": [{**g["validators"][0], "commission_rate": "0.01"}]}, "commission"),
         (lambda g: {**g, "validators": [{**g["validators"][0], "operator": "0x12"}]}, "not a 0x-prefixed"),
         (lambda g: {**g, "staking": {**g["staking"], "max_entries": 0}}, "max_entries"),
+        (lambda g: {**g, "distribution": {**g["distribution"], "community_tax": "1.5"}}, "community_tax"),
+        (lambda g: {**g, "distribution": {**g["distribution"], "block_reward_usei": -1}}, "block_reward_usei"),
         (lambda g: {**g, "surprise": 1}, "unknown field"),
     ],
 )

@@ -175,3 +175,37 @@ def test_command_line_delegates_and_queries(node: Devnet, w3: Web3) -> None:
     assert refused.returncode == 1
     assert "exceeds the delegation of 1500000 usei" in refused.stderr
     assert w3.eth.get_transaction_count(me) == nonce
+
+
+def test_an_account_creates_a_validator_takes_delegations_and_edits_its_commission(w3: Web3) -> None:
+    """createValidator/editValidator with Sei's ABI: a dev account becomes a validator with its self-delegation,
+    another delegates to it, and its commission changes once a day by at most its max change rate."""
+    staking = w3.eth.contract(STAKING, abi=solc.interface("IStaking"))
+    operator = w3.eth.accounts[2]
+    pubkey = "ab" * 32
+    created = transact(
+        w3,
+        staking.functions.createValidator(pubkey, "dev validator", "0.10", "0.20", "0.01", 10**6),
+        value=2 * SEI,
+        **{"from": operator},  # type: ignore[arg-type]
+    )
+    assert created["status"] == 1
+    (event,) = staking.events.ValidatorCreated().process_receipt(created)
+    name = event["args"]["validatorAddress"]
+    assert name.startswith("seivaloper1") and event["args"]["moniker"] == "dev validator"
+    assert transact(w3, staking.functions.delegate(name), value=3 * SEI)["status"] == 1
+    mine = next(v for v in validators(w3) if v[0] == name)
+    assert Web3.to_checksum_address(mine[1]) == operator and not mine[4]
+    assert mine[2] == 5 * USEI_PER_SEI and mine[3] == 10**17  # bonded usei, commission (18 decimals)
+    # The same key, or a second validator of the same operator: refused with the reason.
+    with pytest.raises(ContractLogicError, match="belongs to another validator"):
+        staking.functions.createValidator(pubkey, "copy", "0.10", "0.20", "0.01", 1).call({"value": SEI})
+    with pytest.raises(ContractLogicError, match="once every 24 hours"):
+        staking.functions.editValidator("", "0.105", 0).call({"from": operator})
+    w3.provider.make_request("evm_increaseTime", [86_400])  # type: ignore[arg-type]
+    poke(w3)
+    with pytest.raises(ContractLogicError, match="max change rate"):
+        staking.functions.editValidator("", "0.12", 0).call({"from": operator})
+    edited = transact(w3, staking.functions.editValidator("", "0.105", 0), **{"from": operator})  # type: ignore[arg-type]
+    assert edited["status"] == 1
+    assert next(v for v in validators(w3) if v[0] == name)[3] == 105 * 10**15

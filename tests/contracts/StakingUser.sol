@@ -27,6 +27,23 @@ interface IStaking {
     function undelegate(string memory valAddress, uint256 amount) external returns (bool success);
 
     function delegation(address delegator, string memory valAddress) external view returns (Delegation memory delegation);
+
+    function createValidator(
+        string memory pubKeyHex,
+        string memory moniker,
+        string memory commissionRate,
+        string memory commissionMaxRate,
+        string memory commissionMaxChangeRate,
+        uint256 minSelfDelegation
+    ) external payable returns (bool success);
+
+    function editValidator(string memory moniker, string memory commissionRate, uint256 minSelfDelegation)
+        external
+        returns (bool success);
+
+    event ValidatorCreated(address indexed creator, string validatorAddress, string moniker);
+
+    event ValidatorEdited(address indexed editor, string validatorAddress, string moniker);
 }
 
 address constant STAKING_PRECOMPILE_ADDRESS = 0x0000000000000000000000000000000000001005;

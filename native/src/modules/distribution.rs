@@ -10,8 +10,9 @@
 //! period's ratio, because it closes a period whenever a delegation changes; here the ratio changes only at
 //! the end of a block and a delegation's stake only changes with a settlement, so the delegation stores the
 //! starting ratio itself and no per-period table (nor its reference counting, a write shared by every
-//! delegator of the validator) is needed. The ratio is per share (one share per usei today), so a slash that
-//! lowers tokens per share would not change it.
+//! delegator of the validator) is needed. The ratio is per share of a delegation (its staking slot), which is
+//! one usei today; once slashing lets a validator's tokens per share fall below one, `allocate` must divide by
+//! the validator's total shares instead of its tokens for the books to stay exact.
 //!
 //! A transaction writes only its delegator's slots: settling a delegation (a withdrawal, and every
 //! delegate/undelegate/redelegate first) pays the reward and moves the delegation's starting ratio to the
@@ -211,9 +212,8 @@ impl Params {
     }
 }
 
-/// A decimal in [0, 1] with at most 18 decimals, as 18-decimal fixed point.
-#[allow(dead_code)] // used by `Params::set`
-fn parse_dec(text: &str) -> Result<U256, String> {
+/// A decimal in [0, 1] with at most 18 decimals, as 18-decimal fixed point (also staking's commission rates).
+pub(crate) fn parse_dec(text: &str) -> Result<U256, String> {
     let bad = || format!("{text:?} is not a decimal within [0, 1] with at most 18 decimals");
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() || frac.len() > 18 || !(whole.bytes().chain(frac.bytes())).all(|c| c.is_ascii_digit()) {
@@ -285,11 +285,21 @@ fn earned<E>(stake: U256, ratio: U256, start: U256) -> Outcome<U256, E> {
     }
 }
 
-/// Settles `delegator`'s delegation to `v`: pays its pending reward in whole usei to the withdraw address and
-/// moves its starting ratio to the current one. Returns the usei paid. Writes only the delegator's own slots
-/// (and the recipient's balance); the books follow at the end of the block (`settle_block`). Staking calls it
-/// before every change of a delegation.
-pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
+/// Settles `delegator`'s delegation to `v` before staking changes it, logging a payment as Sei's staking
+/// precompile does (`DelegationRewardsWithdrawn`).
+pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<(), L::Error> {
+    let usei = pay_out(ledger, delegator, v)?;
+    if !usei.is_zero() {
+        let event = IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei };
+        emit(ledger, DISTRIBUTION, &event);
+    }
+    Ok(())
+}
+
+/// Pays `delegator`'s pending reward from `v` in whole usei to its withdraw address and moves the delegation's
+/// starting ratio to the current one; returns the usei paid. Writes only the delegator's own slots (and the
+/// recipient's balance); the books follow at the end of the block (`settle_block`).
+fn pay_out<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
     let ratio = ledger.load(DISTRIBUTION, Key::validator(v.index, FIELD_RATIO))?;
     let start_key = Key::start(delegator, v.index);
     let start = ledger.load(DISTRIBUTION, start_key)?;
@@ -302,11 +312,6 @@ pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validato
     if !usei.is_zero() {
         let to = withdraw_address(ledger, delegator)?;
         ledger.add_balance(to, usei * U256::from(WEI_PER_USEI))?;
-        emit(
-            ledger,
-            DISTRIBUTION,
-            &IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei },
-        );
     }
     Ok(usei)
 }
@@ -319,12 +324,18 @@ fn coins(amount: U256, decimals: u64) -> Vec<IDistr::Coin> {
     }
 }
 
-fn withdraw_delegation<L: Ledger>(ledger: &mut L, delegator: Address, text: &str) -> Outcome<U256, L::Error> {
+/// An explicit withdrawal: the validator named by `text`, and the usei paid.
+fn withdraw_delegation<L: Ledger>(
+    ledger: &mut L,
+    delegator: Address,
+    text: &str,
+) -> Outcome<(Validator, U256), L::Error> {
     let v = find_validator(ledger, text)?;
     if staking::delegation_amount(ledger, delegator, v.index)?.is_zero() {
         return revert(format!("withdraw: {delegator} has no delegation to {}", v.name));
     }
-    settle(ledger, delegator, &v)
+    let usei = pay_out(ledger, delegator, &v)?;
+    Ok((v, usei))
 }
 
 pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes, L::Error> {
@@ -355,16 +366,10 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
         }
         C::withdrawDelegationRewards(c) => {
             call.mutating()?;
-            let usei = withdraw_delegation(ledger, call.caller, &c.validator)?;
-            if usei.is_zero() {
-                // `settle` logs only payments; an explicit withdrawal is logged even when it pays nothing.
-                let v = find_validator(ledger, &c.validator)?;
-                emit(
-                    ledger,
-                    DISTRIBUTION,
-                    &IDistr::DelegationRewardsWithdrawn { delegator: call.caller, validator: v.name, amount: usei },
-                );
-            }
+            // Logged even when it pays nothing, as Cosmos does.
+            let (v, usei) = withdraw_delegation(ledger, call.caller, &c.validator)?;
+            let event = IDistr::DelegationRewardsWithdrawn { delegator: call.caller, validator: v.name, amount: usei };
+            emit(ledger, DISTRIBUTION, &event);
             IDistr::withdrawDelegationRewardsCall::abi_encode_returns(&true)
         }
         C::withdrawMultipleDelegationRewards(c) => {
@@ -374,7 +379,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             }
             let mut amounts = Vec::with_capacity(c.validators.len());
             for text in &c.validators {
-                amounts.push(withdraw_delegation(ledger, call.caller, text)?);
+                amounts.push(withdraw_delegation(ledger, call.caller, text)?.1);
             }
             emit(
                 ledger,

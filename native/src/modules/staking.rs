@@ -68,6 +68,8 @@ sol! {
         function redelegate(string srcAddress, string dstAddress, uint256 amount) external returns (bool success);
         function undelegate(string valAddress, uint256 amount) external returns (bool success);
         function delegation(address delegator, string valAddress) external view returns (Delegation delegation);
+        function createValidator(string pubKeyHex, string moniker, string commissionRate, string commissionMaxRate, string commissionMaxChangeRate, uint256 minSelfDelegation) external payable returns (bool success);
+        function editValidator(string moniker, string commissionRate, uint256 minSelfDelegation) external returns (bool success);
 
         // pysei queries
         function unbondingDelegation(address delegator, string valAddress) external view returns (UnbondingEntry[] entries);
@@ -77,6 +79,8 @@ sol! {
         event Delegate(address indexed delegator, string validator, uint256 amount);
         event Undelegate(address indexed delegator, string validator, uint256 amount, uint64 completionTime);
         event Redelegate(address indexed delegator, string srcValidator, string dstValidator, uint256 amount, uint64 completionTime);
+        event ValidatorCreated(address indexed creator, string validatorAddress, string moniker);
+        event ValidatorEdited(address indexed editor, string validatorAddress, string moniker);
     }
 }
 
@@ -97,6 +101,7 @@ const TAG_REDELEGATION: u8 = 7;
 const TAG_QUEUE: u8 = 8;
 const TAG_QUEUE_BOUNDS: u8 = 9;
 const TAG_INCOMING_REDELEGATION: u8 = 10;
+const TAG_CONSENSUS_KEY: u8 = 11;
 
 pub(crate) const PARAM_ENABLED: u8 = 0;
 pub(crate) const PARAM_UNBONDING_TIME: u8 = 1;
@@ -108,6 +113,17 @@ const FIELD_OPERATOR: u8 = 0;
 const FIELD_TOKENS: u8 = 1;
 const FIELD_COMMISSION: u8 = 2;
 const FIELD_JAILED: u8 = 3;
+const FIELD_CONSENSUS_KEY: u8 = 4;
+const FIELD_MAX_RATE: u8 = 5;
+const FIELD_MAX_CHANGE_RATE: u8 = 6;
+const FIELD_MIN_SELF_DELEGATION: u8 = 7;
+const FIELD_COMMISSION_CHANGED_AT: u8 = 8;
+const FIELD_MONIKER_LEN: u8 = 9;
+/// The moniker's bytes, 32 per field from here (Cosmos caps a moniker at 70 bytes: three fields).
+const FIELD_MONIKER: u8 = 10;
+const MONIKER_MAX: usize = 70;
+/// Seconds between two commission changes of a validator (Cosmos: once per 24 hours).
+const COMMISSION_CHANGE_INTERVAL: u64 = 86_400;
 
 const ENTRY_AMOUNT: u8 = 0;
 const ENTRY_COMPLETION: u8 = 1;
@@ -130,6 +146,12 @@ impl Key {
 
     fn validator_index(operator: Address) -> U256 {
         slot_key(TAG_VALIDATOR_INDEX, |b| b[1..21].copy_from_slice(operator.as_slice()))
+    }
+
+    /// Validator index + 1 by the first 31 bytes of its Ed25519 consensus key (the full key is in the record):
+    /// two validators may not share a key.
+    fn consensus_key(pubkey: &[u8; 32]) -> U256 {
+        slot_key(TAG_CONSENSUS_KEY, |b| b[1..32].copy_from_slice(&pubkey[..31]))
     }
 
     pub(crate) fn delegation(delegator: Address, validator: u32) -> U256 {
@@ -362,6 +384,173 @@ fn sub_delegation<L: Ledger>(
     ledger.store(STAKING, key, current - amount)
 }
 
+/// The call's value as whole usei, bonded: it leaves the EVM ledger (see the module docs). Sei refuses a value
+/// with a remainder below 1 usei rather than truncating it.
+fn bond_value<L: Ledger>(ledger: &mut L, call: &Call<'_>, op: &str) -> Outcome<U256, L::Error> {
+    let remainder = call.value % U256::from(WEI_PER_USEI);
+    if !remainder.is_zero() {
+        return revert(format!(
+            "{op}: value has a remainder of {remainder} wei below 1 usei; send whole usei (multiples of 10^12 wei)"
+        ));
+    }
+    let amount = call.value / U256::from(WEI_PER_USEI);
+    positive(amount, op)?;
+    ledger.sub_balance(STAKING, call.value)?;
+    Ok(amount)
+}
+
+fn parse_rate<E>(text: &str, what: &str) -> Outcome<U256, E> {
+    super::distribution::parse_dec(text).or_else(|e| revert(format!("{what}: {e}")))
+}
+
+fn check_moniker<E>(moniker: &str) -> Outcome<(), E> {
+    if moniker.is_empty() || moniker.len() > MONIKER_MAX {
+        return revert(format!("moniker must be 1 to {MONIKER_MAX} bytes, not {}", moniker.len()));
+    }
+    Ok(())
+}
+
+fn store_moniker<L: Ledger>(ledger: &mut L, index: u32, moniker: &str) -> Outcome<(), L::Error> {
+    ledger.store(STAKING, Key::validator(index, FIELD_MONIKER_LEN), U256::from(moniker.len()))?;
+    for (i, chunk) in moniker.as_bytes().chunks(32).enumerate() {
+        let mut word = [0u8; 32];
+        word[..chunk.len()].copy_from_slice(chunk);
+        ledger.store(STAKING, Key::validator(index, FIELD_MONIKER + i as u8), U256::from_be_bytes(word))?;
+    }
+    Ok(())
+}
+
+fn load_moniker<L: Ledger>(ledger: &mut L, index: u32) -> Outcome<String, L::Error> {
+    let len = as_u64(ledger.load(STAKING, Key::validator(index, FIELD_MONIKER_LEN))?) as usize;
+    let mut bytes = Vec::with_capacity(len);
+    for i in 0..len.div_ceil(32) {
+        bytes.extend(ledger.load(STAKING, Key::validator(index, FIELD_MONIKER + i as u8))?.to_be_bytes::<32>());
+    }
+    bytes.truncate(len);
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `createValidator`: the caller becomes the operator of a new validator, bonded with the call's value as its
+/// self-delegation, under Cosmos's rules for the commission (min ≤ rate ≤ max rate ≤ 1, max change ≤ max rate)
+/// and the minimum self-delegation. It joins the bonded set at the end of the block.
+fn create_validator<L: Ledger>(
+    ledger: &mut L,
+    call: &Call<'_>,
+    params: &Params,
+    c: &IStaking::createValidatorCall,
+) -> Outcome<(), L::Error> {
+    let operator = call.caller;
+    if !ledger.load(STAKING, Key::validator_index(operator))?.is_zero() {
+        return revert(format!("createValidator: {} already operates validator {}", operator, valoper(operator)));
+    }
+    let hex = c.pubKeyHex.strip_prefix("0x").unwrap_or(&c.pubKeyHex);
+    let mut pubkey = [0u8; 32];
+    if hex.len() != 64 || alloy_primitives::hex::decode_to_slice(hex, &mut pubkey).is_err() {
+        return revert("createValidator: pubKeyHex must be an Ed25519 public key, 64 hex characters");
+    }
+    if !ledger.load(STAKING, Key::consensus_key(&pubkey))?.is_zero() {
+        return revert("createValidator: this consensus key belongs to another validator");
+    }
+    check_moniker(&c.moniker)?;
+    let rate = parse_rate(&c.commissionRate, "commissionRate")?;
+    let max_rate = parse_rate(&c.commissionMaxRate, "commissionMaxRate")?;
+    let max_change = parse_rate(&c.commissionMaxChangeRate, "commissionMaxChangeRate")?;
+    if rate < params.min_commission_rate {
+        return revert("createValidator: commissionRate is below the minimum commission rate");
+    }
+    if rate > max_rate {
+        return revert("createValidator: commissionRate exceeds commissionMaxRate");
+    }
+    if max_change > max_rate {
+        return revert("createValidator: commissionMaxChangeRate exceeds commissionMaxRate");
+    }
+    positive(c.minSelfDelegation, "createValidator: minSelfDelegation")?;
+    let count = validator_count(ledger)?;
+    let Some(next) = count.checked_add(1) else { return revert("createValidator: too many validators") };
+    let amount = bond_value(ledger, call, "createValidator")?;
+    if amount < c.minSelfDelegation {
+        return revert(format!(
+            "createValidator: self-delegation of {amount} usei is below minSelfDelegation {}",
+            c.minSelfDelegation
+        ));
+    }
+    let index = count;
+    ledger.store(STAKING, Key::validator_count(), U256::from(next))?;
+    ledger.store(STAKING, Key::validator_index(operator), U256::from(next))?;
+    ledger.store(STAKING, Key::consensus_key(&pubkey), U256::from(next))?;
+    ledger.store(STAKING, Key::validator(index, FIELD_OPERATOR), U256::from_be_slice(operator.as_slice()))?;
+    ledger.store(STAKING, Key::validator(index, FIELD_CONSENSUS_KEY), U256::from_be_bytes(pubkey))?;
+    ledger.store(STAKING, Key::validator(index, FIELD_COMMISSION), rate)?;
+    ledger.store(STAKING, Key::validator(index, FIELD_MAX_RATE), max_rate)?;
+    ledger.store(STAKING, Key::validator(index, FIELD_MAX_CHANGE_RATE), max_change)?;
+    ledger.store(STAKING, Key::validator(index, FIELD_MIN_SELF_DELEGATION), c.minSelfDelegation)?;
+    ledger.store(STAKING, Key::validator(index, FIELD_COMMISSION_CHANGED_AT), U256::from(ledger.now()))?;
+    store_moniker(ledger, index, &c.moniker)?;
+    let v = Validator { index, name: valoper(operator) };
+    add_delegation(ledger, operator, &v, amount)?;
+    emit(
+        ledger,
+        STAKING,
+        &IStaking::ValidatorCreated { creator: operator, validatorAddress: v.name, moniker: c.moniker.clone() },
+    );
+    Ok(())
+}
+
+/// `editValidator`, by the validator's operator: "" keeps the moniker or the commission, 0 the minimum
+/// self-delegation. A commission change stays within the max rate, moves by at most the max change rate and
+/// happens at most once a day; the minimum self-delegation only rises, and not above the self-delegation.
+fn edit_validator<L: Ledger>(
+    ledger: &mut L,
+    call: &Call<'_>,
+    params: &Params,
+    c: &IStaking::editValidatorCall,
+) -> Outcome<(), L::Error> {
+    let v = find_validator(ledger, &format!("{:#x}", call.caller))
+        .or_else(|_| revert(format!("editValidator: {} operates no validator", call.caller)))?;
+    if !c.moniker.is_empty() {
+        check_moniker(&c.moniker)?;
+        store_moniker(ledger, v.index, &c.moniker)?;
+    }
+    if !c.commissionRate.is_empty() {
+        let new = parse_rate(&c.commissionRate, "commissionRate")?;
+        let current = ledger.load(STAKING, Key::validator(v.index, FIELD_COMMISSION))?;
+        let max_rate = ledger.load(STAKING, Key::validator(v.index, FIELD_MAX_RATE))?;
+        let max_change = ledger.load(STAKING, Key::validator(v.index, FIELD_MAX_CHANGE_RATE))?;
+        let changed_at = as_u64(ledger.load(STAKING, Key::validator(v.index, FIELD_COMMISSION_CHANGED_AT))?);
+        let now = ledger.now();
+        if now < changed_at.saturating_add(COMMISSION_CHANGE_INTERVAL) {
+            return revert("editValidator: the commission may change once every 24 hours");
+        }
+        if new < params.min_commission_rate {
+            return revert("editValidator: commissionRate is below the minimum commission rate");
+        }
+        // Genesis validators have no recorded max rates: theirs are 1 and 1 (any change within [min, 1]).
+        let (max_rate, max_change) =
+            if max_rate.is_zero() { (U256::from(DEC_ONE), U256::from(DEC_ONE)) } else { (max_rate, max_change) };
+        if new > max_rate {
+            return revert("editValidator: commissionRate exceeds the validator's max rate");
+        }
+        if new.abs_diff(current) > max_change {
+            return revert("editValidator: the commission change exceeds the validator's max change rate");
+        }
+        ledger.store(STAKING, Key::validator(v.index, FIELD_COMMISSION), new)?;
+        ledger.store(STAKING, Key::validator(v.index, FIELD_COMMISSION_CHANGED_AT), U256::from(now))?;
+    }
+    if !c.minSelfDelegation.is_zero() {
+        let current = ledger.load(STAKING, Key::validator(v.index, FIELD_MIN_SELF_DELEGATION))?;
+        if c.minSelfDelegation <= current {
+            return revert("editValidator: minSelfDelegation can only increase");
+        }
+        if c.minSelfDelegation > delegation_amount(ledger, call.caller, v.index)? {
+            return revert("editValidator: minSelfDelegation exceeds the validator's self-delegation");
+        }
+        ledger.store(STAKING, Key::validator(v.index, FIELD_MIN_SELF_DELEGATION), c.minSelfDelegation)?;
+    }
+    let moniker = load_moniker(ledger, v.index)?;
+    emit(ledger, STAKING, &IStaking::ValidatorEdited { editor: call.caller, validatorAddress: v.name, moniker });
+    Ok(())
+}
+
 fn positive<E>(amount: U256, op: &str) -> Outcome<(), E> {
     if amount.is_zero() {
         revert(format!("{op}: amount must be positive"))
@@ -375,7 +564,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
         return revert("staking: malformed call data (unknown selector or bad ABI encoding)");
     };
     use IStaking::IStakingCalls as C;
-    if !matches!(decoded, C::delegate(_)) {
+    if !matches!(decoded, C::delegate(_) | C::createValidator(_)) {
         call.nonpayable()?;
     }
     let params = Params::load(ledger)?;
@@ -384,16 +573,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             call.mutating()?;
             let v = find_validator(ledger, &c.valAddress)?;
             check_not_jailed(ledger, &v)?;
-            let remainder = call.value % U256::from(WEI_PER_USEI);
-            if !remainder.is_zero() {
-                return revert(format!(
-                    "delegate: value has a remainder of {remainder} wei below 1 usei; send whole usei (multiples of 10^12 wei)"
-                ));
-            }
-            let amount = call.value / U256::from(WEI_PER_USEI);
-            positive(amount, "delegate")?;
-            // The value now bonds: it leaves the EVM ledger (see the module docs).
-            ledger.sub_balance(STAKING, call.value)?;
+            let amount = bond_value(ledger, call, "delegate")?;
             add_delegation(ledger, call.caller, &v, amount)?;
             emit(ledger, STAKING, &IStaking::Delegate { delegator: call.caller, validator: v.name, amount });
             IStaking::delegateCall::abi_encode_returns(&true)
@@ -493,6 +673,16 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
                 },
             );
             IStaking::redelegateCall::abi_encode_returns(&true)
+        }
+        C::createValidator(c) => {
+            call.mutating()?;
+            create_validator(ledger, call, &params, &c)?;
+            IStaking::createValidatorCall::abi_encode_returns(&true)
+        }
+        C::editValidator(c) => {
+            call.mutating()?;
+            edit_validator(ledger, call, &params, &c)?;
+            IStaking::editValidatorCall::abi_encode_returns(&true)
         }
         C::delegation(c) => {
             let v = find_validator(ledger, &c.valAddress)?;

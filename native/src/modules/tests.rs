@@ -416,6 +416,9 @@ fn delegators_earn_by_stake_share_minus_commission_and_withdraw() {
     assert!(out.outcomes.iter().all(|o| o.success));
     assert_eq!(balance(&reader, alice.address), a0 + wei(3 * per_block_alice) - fee(&out, 0));
     assert_eq!(balance(&reader, bob.address), b0 + wei(3 * 882_000) - fee(&out, 1));
+    // The redelegation logged the rewards it paid (from the distribution module), then itself.
+    let sources: Vec<Address> = out.receipts[1].logs().iter().map(|l| l.address).collect();
+    assert_eq!(sources, [DISTRIBUTION, STAKING]);
     let logs = out.receipts[0].logs();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].address, DISTRIBUTION);
@@ -559,4 +562,103 @@ proptest! {
         apply(&mut reader, &sequential.changes);
         prop_assert_eq!(total_supply_units(&reader), supply_held(&reader));
     }
+}
+
+fn create_validator(key: &Key, nonce: u64, pubkey: [u8; 32], rates: [&str; 3], min_self: u64, wei: u64) -> Vec<u8> {
+    let data = IStaking::createValidatorCall {
+        pubKeyHex: alloy_primitives::hex::encode(pubkey),
+        moniker: "carol's node".into(),
+        commissionRate: rates[0].into(),
+        commissionMaxRate: rates[1].into(),
+        commissionMaxChangeRate: rates[2].into(),
+        minSelfDelegation: U256::from(min_self),
+    }
+    .abi_encode();
+    key.sign(CHAIN, nonce, Some(STAKING), wei, &data, 500_000)
+}
+
+fn edit_validator(key: &Key, nonce: u64, moniker: &str, rate: &str, min_self: u64) -> Vec<u8> {
+    let data = IStaking::editValidatorCall {
+        moniker: moniker.into(),
+        commissionRate: rate.into(),
+        minSelfDelegation: U256::from(min_self),
+    }
+    .abi_encode();
+    key.sign(CHAIN, nonce, Some(STAKING), 0, &data, 300_000)
+}
+
+fn commission_rate(reader: &MemReader, operator: Address) -> U256 {
+    let out = query(reader, STAKING, &IStaking::validatorsCall {}.abi_encode());
+    let validators = IStaking::validatorsCall::abi_decode_returns(&out).expect("validators");
+    validators.into_iter().find(|v| v.operator == operator).expect("validator").commissionRate
+}
+
+#[test]
+fn create_validator_bonds_its_self_delegation_and_takes_delegations() {
+    let keys = [Key::new(3), Key::new(4)];
+    let mut reader = genesis(&keys);
+    let [carol, dave] = &keys;
+    let raws = [
+        create_validator(carol, 0, [7; 32], ["0.10", "0.20", "0.01"], 1_000_000, 2 * SEI),
+        delegate(dave, 0, carol.address, 3 * SEI),
+    ];
+    // The parallel executor gives the same block (the delegation waits for the validator it names).
+    let (senders, refs) = txs(&raws);
+    let ordered: Vec<OrderedTx<'_>> = refs.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+    let (parallel, _) =
+        execute_block_parallel(&|| Ok(&reader), &params_at(START), &ordered, false, 2, PredictMode::Off)
+            .expect("parallel");
+    let out = block(&mut reader, START, &raws);
+    assert_eq!(parallel.changes, out.changes);
+    assert_eq!(parallel.outcomes, out.outcomes);
+    assert!(out.outcomes.iter().all(|o| o.success), "{:?}", out.outcomes);
+    assert_eq!(delegation(&reader, carol.address, carol.address), U256::from(2_000_000u64));
+    assert_eq!(validator_tokens(&reader, carol.address), U256::from(5_000_000u64));
+    assert_eq!(commission_rate(&reader, carol.address), U256::from(DEC_ONE / 10));
+    let created = IStaking::ValidatorCreated::decode_log_data(&out.receipts[0].logs()[0].data).expect("event");
+    assert_eq!((created.creator, created.moniker.as_str()), (carol.address, "carol's node"));
+    assert_eq!(created.validatorAddress, valoper(carol.address));
+    assert_eq!(balance(&reader, STAKING), U256::ZERO);
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
+}
+
+#[test]
+fn create_and_edit_validator_refuse_what_cosmos_refuses() {
+    let keys = [Key::new(3), Key::new(4)];
+    let mut reader = genesis(&keys);
+    let [carol, dave] = &keys;
+    block(&mut reader, START, &[create_validator(carol, 0, [7; 32], ["0.10", "0.20", "0.01"], 1_000_000, 2 * SEI)]);
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (create_validator(carol, 1, [8; 32], ["0.10", "0.20", "0.01"], 1, SEI), "already operates"),
+        (create_validator(dave, 0, [7; 32], ["0.10", "0.20", "0.01"], 1, SEI), "belongs to another validator"),
+        (create_validator(dave, 1, [9; 32], ["0.01", "0.20", "0.01"], 1, SEI), "below the minimum commission"),
+        (create_validator(dave, 2, [9; 32], ["0.30", "0.20", "0.01"], 1, SEI), "exceeds commissionMaxRate"),
+        (create_validator(dave, 3, [9; 32], ["0.10", "0.20", "0.5"], 1, SEI), "commissionMaxChangeRate exceeds"),
+        (create_validator(dave, 4, [9; 32], ["0.1x", "0.20", "0.01"], 1, SEI), "commissionRate: \"0.1x\""),
+        (create_validator(dave, 5, [9; 32], ["0.10", "0.20", "0.01"], 5_000_000, SEI), "below minSelfDelegation"),
+        (create_validator(dave, 6, [9; 32], ["0.10", "0.20", "0.01"], 1, SEI + 1), "remainder of 1 wei"),
+        (edit_validator(dave, 7, "x", "", 0), "operates no validator"),
+        (edit_validator(carol, 2, "", "0.11", 0), "once every 24 hours"),
+        (edit_validator(carol, 3, "", "", 1_000_000), "can only increase"),
+        (edit_validator(carol, 4, "", "", 3_000_000), "exceeds the validator's self-delegation"),
+    ];
+    let raws: Vec<Vec<u8>> = cases.iter().map(|(r, _)| r.clone()).collect();
+    let out = block(&mut reader, START + 1, &raws);
+    for (i, (_, want)) in cases.iter().enumerate() {
+        let reason = revert_reason(&out, i);
+        assert!(reason.contains(want), "tx {i}: {reason:?} lacks {want:?}");
+    }
+    assert!(out.changes.storage.iter().all(|(a, _, _)| *a != STAKING));
+    // A day later the commission moves, by at most the max change rate, within the max rate.
+    let day = START + 86_400;
+    let out = block(
+        &mut reader,
+        day,
+        &[edit_validator(carol, 5, "", "0.12", 0), edit_validator(carol, 6, "carol v2", "0.105", 1_500_000)],
+    );
+    assert!(revert_reason(&out, 0).contains("exceeds the validator's max change rate"));
+    assert!(out.outcomes[1].success, "{:?}", out.outcomes[1]);
+    assert_eq!(commission_rate(&reader, carol.address), U256::from(DEC_ONE / 1000 * 105));
+    let edited = IStaking::ValidatorEdited::decode_log_data(&out.receipts[1].logs()[0].data).expect("event");
+    assert_eq!(edited.moniker, "carol v2");
 }

@@ -45,9 +45,13 @@ export const MODULE_ABIS = {
       'function unbondingDelegation(address delegator, string valAddress) view returns (tuple(uint256 amount, uint64 completionTime)[])',
       'function validators() view returns (tuple(string operatorAddress, address operator, uint256 tokens, uint256 commissionRate, bool jailed)[])',
       'function params() view returns (uint64 unbondingTime, uint64 maxEntries, uint64 maxValidators, uint256 minCommissionRate)',
+      'function createValidator(string pubKeyHex, string moniker, string commissionRate, string commissionMaxRate, string commissionMaxChangeRate, uint256 minSelfDelegation) payable returns (bool)',
+      'function editValidator(string moniker, string commissionRate, uint256 minSelfDelegation) returns (bool)',
       'event Delegate(address indexed delegator, string validator, uint256 amount)',
       'event Undelegate(address indexed delegator, string validator, uint256 amount, uint64 completionTime)',
       'event Redelegate(address indexed delegator, string srcValidator, string dstValidator, uint256 amount, uint64 completionTime)',
+      'event ValidatorCreated(address indexed creator, string validatorAddress, string moniker)',
+      'event ValidatorEdited(address indexed editor, string validatorAddress, string moniker)',
     ],
   },
 };
