@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,5 +29,11 @@ def test_bench_exec_json() -> None:
     assert erc20["ceiling"]["tx_per_s"] > 0 and erc20["commit_ms"] > 0
     # Only the timed block counts: 300 ERC-20 transfers, each above a plain transfer's 21,000 gas.
     assert erc20["gas_used"] > 300 * 21_000
-    # The table went to stderr, not into the JSON.
-    assert b"pysei bench exec" in out.stderr
+    # The inspector check replayed the same block (the same gas, else the bench exits 1) both ways.
+    check = erc20["inspector_check"]
+    for path in ("plain", "noop_inspector"):
+        assert abs(check[path]["tx_per_s"] * check[path]["ms"] / 1e3 - 300) < 1e-6 * 300
+    # The ratio is the inspector path's throughput over the plain path's.
+    assert check["ratio"] == pytest.approx(check["noop_inspector"]["tx_per_s"] / check["plain"]["tx_per_s"])
+    # The tables went to stderr, not into the JSON.
+    assert b"pysei bench exec" in out.stderr and b"inspector plumbing" in out.stderr

@@ -1,5 +1,5 @@
-"""The TOML config file: `pysei config` writes a commented default, `pysei node --config` reads it, flags override
-it, and a bad file stops the node with one line and a non-zero exit."""
+"""The TOML config file: `pysei config` and `pysei init` write a commented default, `pysei node --config` reads it,
+flags override it, and a bad file stops the node with one line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -61,3 +61,24 @@ def test_bad_config_stops_with_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and message in lines[0] and lines[0].startswith("error:"), (text, result.stderr)
     missing = pysei("node", "--config", str(tmp_path / "none.toml"))
     assert missing.returncode != 0 and "not found" in missing.stderr and "pysei config" in missing.stderr
+
+
+def test_init_writes_the_commented_default_beside_the_key(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = pysei("init", "--home", str(home))
+    assert result.returncode == 0, result.stderr
+    path = home / "pysei.toml"
+    assert f"node settings (commented defaults): {path}" in result.stdout
+    assert (home / "validator_key").exists() and (home / "validator.json").exists()
+    # The same file `pysei config` writes, and the node starts from it.
+    assert pysei("config", "--out", str(tmp_path / "config.toml")).returncode == 0
+    assert path.read_text() == (tmp_path / "config.toml").read_text()
+    node = start_devnet(tmp_path, "--config", str(path))
+    assert node.stop() == 0
+    # An operator's own settings file in the home is kept.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "pysei.toml").write_text("[node]\nport = 9000\n")
+    kept = pysei("init", "--home", str(other))
+    assert kept.returncode == 0 and "exists, kept as it is" in kept.stdout
+    assert (other / "pysei.toml").read_text() == "[node]\nport = 9000\n"

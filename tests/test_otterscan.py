@@ -80,8 +80,8 @@ def chains(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Chain, Ch
     tmp = tmp_path_factory.mktemp("otterscan")
     data_dir = tmp / "data"
     args = ["--automine", "--no-fsync", "--hot-blocks", "4", "--segment-blocks", "4", "--exec-threads", "1"]
+    anvil = AnvilProcess(anvil_binary(), tmp)  # before the node: a missing anvil must not leave the node running
     node = start_devnet(tmp, *args, data_dir=data_dir)
-    anvil = AnvilProcess(anvil_binary(), tmp)
     try:
         anvil.start()
         keys = [node.accounts[i].key for i in (ALICE, BOB, CAROL)]
@@ -125,24 +125,41 @@ def index_of(chain: Chain, pages: list[tuple[list[str], bool, bool]]) -> list[tu
     return [([chain.sent.index(h) for h in hashes], first, last) for hashes, first, last in pages]
 
 
+def same_search(chains: tuple[Chain, Chain], method: str, address: str, size: int) -> list[str]:
+    """Searches ``address`` on both chains, asserts the same pages, and returns pysei's hashes, in page order."""
+    ours, theirs = chains
+    pysei_pages, anvil_pages = search(ours, method, address, size), search(theirs, method, address, size)
+    end = 2 if method.endswith("Before") else 1  # the flag that says the search is done: lastPage / firstPage
+    if anvil_pages[-1][0] == [] and len(anvil_pages) == len(pysei_pages) + 1:
+        # anvil ends a page that filled up without looking past it even when no older (Before) or newer (After)
+        # transaction follows, so it says the search goes on and needs one more, empty, page; pysei knows from its
+        # index that nothing follows.
+        assert anvil_pages[-1][end] and not anvil_pages[-2][end] and pysei_pages[-1][end]
+        hashes, first, last = anvil_pages[-2]
+        anvil_pages = [*anvil_pages[:-2], (hashes, first or end == 1, last or end == 2)]
+    assert index_of(ours, pysei_pages) == index_of(theirs, anvil_pages)
+    assert len(pysei_pages) >= 2
+    return [h for hashes, _, _ in pysei_pages for h in hashes]
+
+
 @pytest.mark.parametrize("method", ["ots_searchTransactionsBefore", "ots_searchTransactionsAfter"])
 @pytest.mark.parametrize("who", [ALICE, BOB])
 def test_search_matches_anvil_across_pages_and_the_cold_tier(
     chains: tuple[Chain, Chain], method: str, who: int
 ) -> None:
-    ours, theirs = chains
-    address = ours.addresses[[ALICE, BOB, CAROL].index(who)]
-    pysei_pages, anvil_pages = search(ours, method, address, 3), search(theirs, method, address, 3)
-    if method.endswith("After") and anvil_pages[-1][0] == [] and len(anvil_pages) == len(pysei_pages) + 1:
-        # anvil ends a page that filled up at the next block even when no newer transaction follows, so it says
-        # firstPage=false and needs one more, empty, page; pysei knows from its index that nothing newer exists.
-        assert anvil_pages[-1][1] and not anvil_pages[-2][1] and pysei_pages[-1][1]
-        anvil_pages = [*anvil_pages[:-2], (anvil_pages[-2][0], True, anvil_pages[-2][2])]
-    assert index_of(ours, pysei_pages) == index_of(theirs, anvil_pages)
-    assert len(pysei_pages) >= 2
-    found = [h for hashes, _, _ in pysei_pages for h in hashes]
+    ours, _ = chains
+    found = same_search(chains, method, ours.addresses[[ALICE, BOB, CAROL].index(who)], 3)
     assert len(found) == len(set(found))
     assert min(int(ours.w3.eth.get_transaction(h)["blockNumber"]) for h in found) <= 8  # some are cold
+
+
+@pytest.mark.parametrize("method", ["ots_searchTransactionsBefore", "ots_searchTransactionsAfter"])
+def test_search_finds_internal_calls_as_anvil_does(chains: tuple[Chain, Chain], method: str) -> None:
+    """The callee is only ever reached by the caller's internal calls (and deployed at top level): the index
+    files those transactions under it too, as anvil's search (which traces every block) finds them."""
+    ours, _ = chains
+    found = same_search(chains, method, ours.callee, 1)
+    assert {ours.reverting, ours.multi} <= set(found) and len(found) == 3
 
 
 def test_point_queries_match_anvil(chains: tuple[Chain, Chain]) -> None:

@@ -9,9 +9,11 @@ store and through the executor's lazily decoded views.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from typing import Any
 
+import msgspec
 from hypothesis import HealthCheck, given, settings
 
 from pysei.chain.block import (
@@ -24,7 +26,7 @@ from pysei.chain.block import (
     decode_tx_record,
 )
 from pysei.chain.transaction import Decoded, decode_transactions
-from pysei.native import Store, execute_block
+from pysei.native import Store, execute_block, trace_block
 from pysei.state.store import BLOCK_LOGS, TABLES, TXS
 from tests.oracle.model import block_hash
 from tests.oracle.pysei_runner import _native_env
@@ -72,6 +74,17 @@ def _expected(
     return records, logs
 
 
+def _reached(record: TxRecord, frames: list[dict[str, Any]]) -> tuple[bytes, ...]:
+    """What anvil's Otterscan search matches in a transaction's Parity frames, less the record's own addresses."""
+    found: set[bytes] = set()
+    for frame in frames:
+        action, result = frame["action"], frame.get("result") or {}
+        found.update(bytes.fromhex(action[k][2:]) for k in ("from", "to") if k in action)
+        if frame["type"] == "create" and "address" in result:
+            found.add(bytes.fromhex(result["address"][2:]))
+    return tuple(sorted(found - {record.sender, record.to, record.contract_address}))
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(block=random_block("prague", max_txs=24))
 def test_kernel_records_match_outcomes(block: RandomBlock) -> None:
@@ -96,6 +109,16 @@ def test_kernel_records_match_outcomes(block: RandomBlock) -> None:
         assert encoded.tx_hashes() == [r.hash for r in records]
         assert encoded.raw_bytes == sum(len(r.raw) for r in records)
         assert [i for i, _ in result.skipped()] == [i for i, o in enumerate(outcomes) if o[0] is not None]
+        # The addresses each transaction reached, recorded by execution without an inspector, are those its
+        # Parity trace names (calls' from and to, created contracts) other than its sender, `to` and contract.
+        traces = trace_block(
+            store, _native_env(env), env.number - 1, BLOCK_HASH, [(r.raw, r.sender, r.hash) for r in records],
+            0, "parity", "null", 1 << 30,
+        )  # fmt: skip
+        records = [
+            msgspec.structs.replace(r, internal=_reached(r, json.loads(t)))
+            for r, t in zip(records, traces, strict=True)
+        ]
         # The executor's views decode the same bytes.
         assert list(TxRecords(encoded)) == records
         assert list(BlockLogs(encoded.logs, encoded.log_count)) == logs

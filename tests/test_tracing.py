@@ -19,6 +19,7 @@ compared. What differs is listed in ``ANVIL_DIFFERENCES`` with the reason, and a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,13 +214,14 @@ def test_parity_traces_match_anvil(chains: tuple[Chain, Chain], which: str) -> N
 
 def test_mux_tracer_combines_the_single_tracers(chains: tuple[Chain, Chain]) -> None:
     pysei, anvil = chains
-    mux = pysei.rpc(
-        "debug_traceTransaction",
-        pysei.multi,
-        {"tracer": "muxTracer", "tracerConfig": {"callTracer": {}, "4byteTracer": {}}},
-    )
-    assert mux["callTracer"] == pysei.rpc("debug_traceTransaction", pysei.multi, {"tracer": "callTracer"})
-    assert mux["4byteTracer"] == pysei.rpc("debug_traceTransaction", pysei.multi, {"tracer": "4byteTracer"})
+    configs: dict[str, dict[str, Any]] = {"callTracer": {"withLog": True}, "4byteTracer": {}}
+    configs["prestateTracer"] = {"diffMode": True}
+    mux = pysei.rpc("debug_traceTransaction", pysei.multi, {"tracer": "muxTracer", "tracerConfig": configs})
+    assert mux.keys() == configs.keys()
+    for tracer, config in configs.items():
+        single = pysei.rpc("debug_traceTransaction", pysei.multi, {"tracer": tracer, "tracerConfig": config})
+        assert mux[tracer] == single, tracer
+    assert mux["callTracer"]["calls"][0]["logs"]  # each tracer got its own options (withLog)
     assert (
         anvil.rpc("debug_traceTransaction", anvil.multi, {"tracer": "muxTracer", "tracerConfig": {"callTracer": {}}})
         == {}
@@ -242,6 +244,38 @@ def test_block_and_call_tracing(chains: tuple[Chain, Chain]) -> None:
     call = {"from": pysei.account.address, "to": pysei.caller, "data": iface.encode_abi("pokeThenFail", [1])}
     traced = pysei.rpc("debug_traceCall", call, "latest", {"tracer": "callTracer"})
     assert traced["error"] == "execution reverted" and traced["revertReason"] == "Callee: nope"
+
+
+TRACE_LIMIT = 16
+"""Bytes a trace may record on the limited node: ``multi``'s internal calls pass the callTracer 4 + 4 + 36 bytes of
+input (poke, poke, fail(1)), so its call trace is over; the 4byteTracer records no bytes, so it stays under."""
+
+
+def test_trace_limit_covers_every_tracer_and_the_mux(tmp_path: Path) -> None:
+    node = start_devnet(tmp_path, "--automine", "--exec-threads", "1", "--max-trace-bytes", str(TRACE_LIMIT))
+    try:
+        chain = Chain(node.http_url, node.accounts[SENDER].key)
+        too_large = f"trace exceeds the limit of {TRACE_LIMIT} recorded bytes"
+
+        def error(method: str, *params: Any) -> str:
+            response = chain.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+            assert "result" not in response, (method, response)
+            assert response["error"]["code"] == -32000
+            return str(response["error"]["message"])
+
+        assert chain.rpc("debug_traceTransaction", chain.multi, {"tracer": "4byteTracer"})
+        assert too_large in error("debug_traceTransaction", chain.multi, {"tracer": "callTracer"})
+        assert too_large in error("debug_traceTransaction", chain.multi, {"enableMemory": True})
+        # muxTracer runs each of its tracers under the same limit: the call tracer inside it is over.
+        mux = {"tracer": "muxTracer", "tracerConfig": {"4byteTracer": {}, "callTracer": {"withLog": True}}}
+        assert too_large in error("debug_traceTransaction", chain.multi, mux)
+        number = hex(chain.w3.eth.get_transaction_receipt(chain.multi)["blockNumber"])
+        assert too_large in error("debug_traceBlockByNumber", number, mux)
+        assert chain.rpc(
+            "debug_traceTransaction", chain.multi, {"tracer": "muxTracer", "tracerConfig": {"4byteTracer": {}}}
+        )
+    finally:
+        assert node.stop() == 0
 
 
 def test_errors_are_clear(chains: tuple[Chain, Chain]) -> None:

@@ -2,6 +2,9 @@
 //! in-memory `CacheDB`, with no store, no deferred fees and no access recording. `pysei bench exec` reports the
 //! kernel's speed as a ratio of this. It has Sei's precompiles, so a block calling the module precompiles does
 //! the same work (and uses the same gas) in both.
+//!
+//! Also the inspector check: the replay that tracing runs (`trace::replay`), with and without revm's inspector
+//! path, so the bench shows in one run what the inspector plumbing costs when nothing is traced.
 
 use std::time::Instant;
 
@@ -14,10 +17,11 @@ use revm::{
 };
 
 use crate::{
-    db::StateChanges,
+    db::{StateChanges, StateReader},
     decode::{decode_envelope, tx_env},
     exec::{BlockParams, OrderedTx},
     precompiles::SeiPrecompiles,
+    trace::{replay, TraceError},
 };
 
 /// Runs `txs` on plain revm over an in-memory database seeded with `genesis`; returns (gas used, seconds of
@@ -57,4 +61,17 @@ pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[Ordere
         }
     }
     (gas, start.elapsed().as_secs_f64())
+}
+
+/// The inspector check: `txs` replayed on `reader` through revm's plain path (`inspect` false, what block
+/// execution runs) or its inspector path with a no-op inspector; returns (gas used, seconds).
+pub fn run_replay<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    inspect: bool,
+) -> Result<(u64, f64), TraceError> {
+    let start = Instant::now();
+    let gas = replay(reader, params, txs, inspect)?;
+    Ok((gas, start.elapsed().as_secs_f64()))
 }

@@ -574,6 +574,8 @@ fn execute<R: StateReader>(
             evm.ctx.journaled_state.database.reset(tx);
             evm.ctx.set_tx(prepared.env.clone());
             let result = SeiHandler::default().run(evm);
+            // Taken whatever the outcome: a blocked or deferred run's calls must not leak into the next run.
+            let calls = evm.precompiles.take_calls();
             let journal = evm.finalize();
             let db = &mut *evm.ctx.journaled_state.database;
             match result {
@@ -593,12 +595,12 @@ fn execute<R: StateReader>(
                 result => {
                     let callee = prepared.env.kind.to().and_then(|to| Some((*to, journal.get(to)?.info.code_hash)));
                     let fee = std::mem::take(&mut db.fee);
-                    let mut run = into_run(result, journal, fee).map_err(|e| match e {
+                    let mut run = into_run(result, journal, fee, calls).map_err(|e| match e {
                         VmError::Store(e) => e,
                         VmError::Blocked(_) => unreachable!("handled above"),
                     })?;
                     let writes = match &mut run {
-                        TxRun::Executed { result, diff, fee, bloom } => {
+                        TxRun::Executed { result, diff, fee, bloom, .. } => {
                             // Receipt work done here runs in parallel instead of in the in-order fold.
                             *bloom = Some(memo.logs_bloom(result.logs()));
                             if let Some((to, code_hash)) = callee.filter(|(_, h)| *h != KECCAK_EMPTY) {

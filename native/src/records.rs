@@ -98,7 +98,7 @@ impl Included<'_> {
         let price = u64::try_from(price).map_err(|_| PriceOverflow { index: self.index, price })?;
         let mut record = Writer(Vec::with_capacity(self.tx.raw.len() + 160 + 128 * self.logs.len()));
         record
-            .array(16)
+            .array(17)
             .bin(hash.as_slice())
             .bin(self.tx.raw)
             .bin(self.tx.sender.as_slice())
@@ -117,6 +117,18 @@ impl Included<'_> {
             record.log(log);
         }
         record.uint(self.first_log as u64).bin(&o.output);
+        // `internal`: the other addresses the transaction reached (the address index's keys), once each, sorted.
+        let mut reached: Vec<&Address> = o
+            .reached
+            .iter()
+            .filter(|a| **a != self.tx.sender && Some(**a) != o.meta.to && Some(**a) != o.contract_address)
+            .collect();
+        reached.sort_unstable();
+        reached.dedup();
+        record.array(reached.len());
+        for address in reached {
+            record.bin(address.as_slice());
+        }
         let mut logs = Writer(Vec::with_capacity(160 * self.logs.len()));
         for (i, log) in self.logs.iter().enumerate() {
             logs.array(4).log(log).bin(hash.as_slice()).uint(self.index as u64).uint((self.first_log + i) as u64);

@@ -9,7 +9,10 @@
 
 use alloy_primitives::map::HashSet;
 use alloy_rpc_types_eth::TransactionInfo;
-use alloy_rpc_types_trace::{geth::GethDebugTracingOptions, parity::TraceType};
+use alloy_rpc_types_trace::{
+    geth::{GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions},
+    parity::TraceType,
+};
 use revm::{
     bytecode::Bytecode,
     context::{
@@ -18,7 +21,7 @@ use revm::{
     },
     database::CacheDB,
     handler::{EthFrame, EvmTr, Handler},
-    inspector::{InspectorEvmTr, InspectorHandler},
+    inspector::{InspectorEvmTr, InspectorHandler, NoOpInspector},
     interpreter::interpreter::EthInterpreter,
     primitives::{Address, B256, U256},
     state::{AccountInfo, EvmState},
@@ -187,10 +190,12 @@ impl Recorder {
             Tracer::Geth(options) => {
                 let mut inspector =
                     DebugInspector::new(options.clone()).map_err(|e| TraceError::Options(e.to_string()))?;
+                // muxTracer's recorder is private to revm-inspectors: `trace_mux` runs its tracers one by one.
                 if let DebugInspector::Default(inner, _)
                 | DebugInspector::CallTracer(inner, _)
                 | DebugInspector::PreStateTracer(inner, _)
-                | DebugInspector::FlatCallTracer(inner) = &mut inspector
+                | DebugInspector::FlatCallTracer(inner)
+                | DebugInspector::Erc7562Tracer(inner, _) = &mut inspector
                 {
                     let taken = std::mem::replace(inner, TracingInspector::new(TracingInspectorConfig::none()));
                     *inner = limited(taken, max_bytes);
@@ -215,7 +220,8 @@ impl Recorder {
                 DebugInspector::Default(i, _)
                     | DebugInspector::CallTracer(i, _)
                     | DebugInspector::PreStateTracer(i, _)
-                    | DebugInspector::FlatCallTracer(i) if i.limit_exceeded()
+                    | DebugInspector::FlatCallTracer(i)
+                    | DebugInspector::Erc7562Tracer(i, _) if i.limit_exceeded()
             ),
             Self::Parity(inspector) => inspector.limit_exceeded(),
         }
@@ -267,6 +273,13 @@ fn trace_one<R: StateReader>(
     max_bytes: usize,
     context: TransactionContext,
 ) -> Result<(String, EvmState), TraceError> {
+    if let Tracer::Geth(options) = tracer {
+        if options.tracer == Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::MuxTracer)) {
+            if let Some(traced) = trace_mux(db, block, cfg, params, env.clone(), options, max_bytes, context)? {
+                return Ok(traced);
+            }
+        }
+    }
     let index = context.tx_index.unwrap_or_default();
     let mut recorder = Recorder::new(tracer, max_bytes)?;
     let (result, state) = match &mut recorder {
@@ -307,6 +320,56 @@ fn trace_one<R: StateReader>(
     Ok((json, res.state))
 }
 
+/// muxTracer with the byte budget: revm-inspectors' `MuxInspector` keeps its recorder private, so no limit can be
+/// set on it. Each of the mux's tracers runs the transaction instead, on its own limited recorder, from the same
+/// state (nothing is committed in between), and the answers are joined into geth's mux frame
+/// (`{"callTracer": …, "4byteTracer": …}`, what `MuxInspector` gives). It costs one run per tracer. `None` for an
+/// empty mux, which records nothing.
+#[allow(clippy::too_many_arguments)]
+fn trace_mux<R: StateReader>(
+    db: &mut ReplayDb<'_, R>,
+    block: &BlockEnv,
+    cfg: &CfgEnv,
+    params: &BlockParams,
+    env: TxEnv,
+    options: &GethDebugTracingOptions,
+    max_bytes: usize,
+    context: TransactionContext,
+) -> Result<Option<(String, EvmState)>, TraceError> {
+    let invalid = |e: &dyn std::fmt::Display| TraceError::Options(e.to_string());
+    // revm-inspectors checks the mux's configuration (no nested mux, known tracers, their options).
+    DebugInspector::new(options.clone()).map_err(|e| invalid(&e))?;
+    let mux = options.tracer_config.clone().into_mux_config().map_err(|e| invalid(&e))?;
+    let mut tracers = mux
+        .0
+        .into_iter()
+        .map(|(kind, config)| Ok((serde_json::to_string(&kind).map_err(|e| invalid(&e))?, kind, config)))
+        .collect::<Result<Vec<_>, TraceError>>()?;
+    tracers.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut frame = String::from("{");
+    let mut state = None;
+    for (name, kind, config) in tracers {
+        let single = Tracer::Geth(GethDebugTracingOptions {
+            config: options.config,
+            tracer: Some(kind),
+            tracer_config: config.unwrap_or_default(),
+            timeout: None,
+        });
+        // Every run credits the transaction's fee again: only one credit may reach the commit.
+        db.pending_fee = U256::ZERO;
+        let (json, run_state) = trace_one(db, block, cfg, params, env.clone(), &single, max_bytes, context)?;
+        if state.is_some() {
+            frame.push(',');
+        }
+        frame.push_str(&name);
+        frame.push(':');
+        frame.push_str(&json);
+        state = Some(run_state);
+    }
+    frame.push('}');
+    Ok(state.map(|state| (frame, state)))
+}
+
 fn replay_db<'r, R: StateReader>(reader: &'r R, params: &BlockParams) -> ReplayDb<'r, R> {
     ReplayDb { cache: CacheDB::new(ReaderDb(reader)), pending_fee: U256::ZERO, collector: params.beneficiary }
 }
@@ -342,6 +405,33 @@ pub fn trace_block<R: StateReader>(
         db.commit(state)?;
     }
     Ok(out)
+}
+
+/// Runs `txs` on `reader` as the replay runs the transactions before a traced one (each committed before the
+/// next), through revm's plain path (`inspect` false: block execution's EVM, with the empty `()` inspector) or
+/// through its inspector path with revm's `NoOpInspector`; returns the gas used. `pysei bench exec` times both to
+/// show what the inspector plumbing would cost untraced execution.
+pub fn replay<R: StateReader>(
+    reader: &R,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    inspect: bool,
+) -> Result<u64, TraceError> {
+    let mut db = replay_db(reader, params);
+    let block = params.block_env();
+    let cfg = params.cfg_env();
+    let mut gas = 0;
+    for (index, tx) in txs.iter().enumerate() {
+        let env = prepare(tx).map_err(|e| TraceError::Replay(index, e))?.env;
+        let (result, state) = if inspect {
+            run_inspected(&mut db, &block, &cfg, params, env, NoOpInspector)
+        } else {
+            run_plain(&mut db, &block, &cfg, params, env)
+        };
+        gas += result.map_err(|e| replay_error(index, e))?.gas().tx_gas_used();
+        db.commit(state)?;
+    }
+    Ok(gas)
 }
 
 /// `debug_traceCall`: the call as eth_call runs it (geth's relaxations) on `reader`, traced.

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from eth_account.hdaccount.mnemonic import Language, Mnemonic
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
-from pysei.node.config import DEFAULT_GAS_LIMIT, NodeConfig, default_data_dir
+from pysei.node.config import DEFAULT_GAS_LIMIT, MAX_TRACE_BYTES, NodeConfig, default_data_dir
 from pysei.node.datadir import LOCK_FILE, DataDirLock, GenesisParams, StartupError, record_genesis, stored_genesis
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
@@ -169,6 +169,12 @@ def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
     p.add_argument(
+        "--max-trace-bytes",
+        type=_int_in(1, U63),
+        default=MAX_TRACE_BYTES,
+        help="bytes one transaction's trace may record (debug_trace*, trace_*) before it is refused",
+    )
+    p.add_argument(
         "--metrics-port",
         type=_int_in(0, 65535),
         default=None,
@@ -252,6 +258,10 @@ def default_config(node: argparse.ArgumentParser) -> str:
         lines.append(f"# {name} = <value>" if default is None else f"{name} = {_toml(default)}")
         lines.append("")
     return "\n".join(lines)
+
+
+INIT_CONFIG = "pysei.toml"
+"""The settings file `pysei init` writes into the home directory (what `pysei config` writes elsewhere)."""
 
 
 def _config_parser(sub: argparse._SubParsersAction) -> None:
@@ -387,6 +397,7 @@ def _node_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         cors_origins=() if args.no_cors else tuple(o.strip() for o in args.allow_origin.split(",") if o.strip()),
         dev_methods=not args.no_dev_methods,
         metrics_port=args.metrics_port,
+        max_trace_bytes=args.max_trace_bytes,
     )
 
 
@@ -483,6 +494,16 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(default_config(node_parser))
         print(f"wrote {args.out}")
         return 0
+    if args.command == "init":
+        # Besides the validator key, init writes the commented node settings (once: an edited file is kept).
+        code = int(args.func(args) or 0)
+        path = args.home / INIT_CONFIG
+        if code == 0 and not path.exists():
+            path.write_text(default_config(node_parser))
+            print(f"node settings (commented defaults): {path} — use with `pysei node --config {path}`")
+        elif code == 0:
+            print(f"node settings: {path} exists, kept as it is")
+        return code
     if args.command == "node":
         config = _node_config(sub.choices["node"], args)
         from pysei.node.logs import configure

@@ -38,6 +38,7 @@ __all__ = [
     "keccak",
     "logs_bloom",
     "module_genesis",
+    "replay_block",
     "trace_block",
     "trace_call",
 ]
@@ -80,6 +81,13 @@ def execute_block(
 def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes) -> tuple[int, float]:
     """The benchmark ceiling: plain revm over an in-memory database; returns (gas used, seconds)."""
     return _native.execute_in_memory(env, alloc, raws, senders)
+
+
+def replay_block(store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, inspect: bool) -> tuple[int, float]:
+    """The inspector check of ``pysei bench exec``: the block replayed on the store's latest state as tracing
+    replays it, through revm's plain path or (``inspect``) its inspector path with a no-op inspector; returns
+    (gas used, seconds). Nothing is committed."""
+    return _native.replay_block(store, env, raws, senders, inspect=inspect)
 
 
 @dataclass(frozen=True, slots=True)

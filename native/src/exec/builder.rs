@@ -94,7 +94,7 @@ impl<'t> BlockBuilder<'t> {
         run: TxRun,
         record: Option<TxAccess>,
     ) -> Result<(), StoreError> {
-        let (result, diff, fee, bloom) = match run {
+        let (result, diff, fee, reached, bloom) = match run {
             TxRun::Skipped(reason) => {
                 self.outcomes.push(TxOutcome {
                     included: Err(reason),
@@ -106,13 +106,14 @@ impl<'t> BlockBuilder<'t> {
                     meta: TxMeta::default(),
                     output: Bytes::new(),
                     halt: None,
+                    reached: Vec::new(),
                 });
                 if self.record_access {
                     self.access.push(TxAccess::default());
                 }
                 return Ok(());
             }
-            TxRun::Executed { result, diff, fee, bloom } => (result, diff, fee, bloom),
+            TxRun::Executed { result, diff, fee, reached, bloom } => (result, diff, fee, reached, bloom),
         };
         let mut record = if self.record_access { Some(record.unwrap_or_default()) } else { None };
         state.pending_fee = fee;
@@ -136,6 +137,7 @@ impl<'t> BlockBuilder<'t> {
             meta,
             output,
             halt,
+            reached,
         });
         self.included += 1;
         let receipt = Receipt {

@@ -118,6 +118,9 @@ pub struct TxOutcome {
     pub output: Bytes,
     /// Why the EVM halted (out of gas, invalid opcode…) when it did.
     pub halt: Option<String>,
+    /// The addresses its internal calls reached and the contracts it created (repeats kept): with the sender and
+    /// `to`, what the address index files it under.
+    pub reached: Vec<Address>,
 }
 
 /// What block assembly and the stored record keep of a decoded transaction.
@@ -235,11 +238,12 @@ pub(crate) fn execute_prepared<R: StateReader>(
             }
             evm.ctx.set_tx(prepared.env);
             let result = SeiHandler::default().run(&mut evm);
+            let calls = evm.precompiles.take_calls();
             let journal = evm.finalize();
             let state = &mut *evm.ctx.journaled_state.database;
             let fee = std::mem::take(&mut state.pending_fee);
             let record = state.take_record();
-            let run = into_run(result, journal, fee)?;
+            let run = into_run(result, journal, fee, calls)?;
             builder.push(state, tx.raw, prepared.meta, run, record)?;
         }
     }

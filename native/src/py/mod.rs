@@ -54,6 +54,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MODULE_CODE", PyBytes::new(m.py(), &crate::modules::MODULE_CODE))?;
     m.add_function(wrap_pyfunction!(trace::trace_block, m)?)?;
     m.add_function(wrap_pyfunction!(trace::trace_call, m)?)?;
+    m.add_function(wrap_pyfunction!(trace::replay_block, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

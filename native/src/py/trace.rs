@@ -90,3 +90,31 @@ pub(super) fn trace_call(
     })
     .map_err(trace_err)
 }
+
+/// `pysei bench exec`'s inspector check: `raws` replayed on the store's latest state as tracing replays them,
+/// through revm's plain path or (`inspect`) its inspector path with a no-op inspector. Returns
+/// `(gas_used, seconds)`; nothing is committed.
+#[pyfunction]
+#[pyo3(signature = (store, env, raws, senders, *, inspect))]
+pub(super) fn replay_block(
+    py: Python<'_>,
+    store: &PyStore,
+    env: &PyBlockEnv,
+    raws: Vec<PyBackedBytes>,
+    senders: &[u8],
+    inspect: bool,
+) -> PyResult<(u64, f64)> {
+    if senders.len() != 20 * raws.len() {
+        return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
+    }
+    py.detach(|| {
+        let txs: Vec<OrderedTx<'_>> = raws
+            .iter()
+            .zip(senders.chunks_exact(20))
+            .map(|(raw, sender)| OrderedTx { raw, sender: Address::from_slice(sender) })
+            .collect();
+        let snap = store.inner.view(None)?;
+        crate::bench::run_replay(&snap, &env.inner, &txs, inspect)
+    })
+    .map_err(trace_err)
+}

@@ -70,6 +70,7 @@ def rpc_api(node: Node, consensus: ConsensusView | None = None) -> RpcApi:
             consensus=consensus,
             dev=node.dev,
             tracer=simulator,
+            max_trace_bytes=node.config.max_trace_bytes,
             index=node.store,
         )
     )

@@ -193,7 +193,10 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     p.add_argument("--no-fsync", action="store_true")
     p.add_argument("--journal-retention", type=int, default=None, help="passed to each `pysei validator`")
     p.set_defaults(func=run_localnet)
-    i = sub.add_parser("init", help="create a validator key and its genesis entry (validator.json)")
+    i = sub.add_parser(
+        "init",
+        help="create a validator key, its genesis entry (validator.json) and commented node settings (pysei.toml)",
+    )
     i.add_argument("--home", type=Path, required=True, help="the validator's data directory")
     i.add_argument("--host", default="127.0.0.1", help="address the other validators reach this one at")
     i.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT)

@@ -6,6 +6,11 @@ execute, deferred fees, receipts, roots, write set), the ceiling is revm's own `
 ``CacheDB``. Parallel thread counts run with and without dependency prediction; prediction learns from
 executions, so later rounds predict from what earlier ones taught it (as consecutive blocks do in the node).
 The block commit to LMDB is timed separately.
+
+The inspector check (on by default) shows that tracing support costs untraced execution nothing: in the same
+rounds, the block is replayed on the same state as ``debug_trace*`` replays it, once through revm's plain path
+(block execution's EVM, with the empty ``()`` inspector) and once through revm's inspector path with its
+``NoOpInspector``, and the two throughputs and their ratio are printed.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from rich.table import Table
 
 from pysei.bench.workloads import WORKLOADS, build
 from pysei.chain.constants import DEVNET_CHAIN_ID, FEE_COLLECTOR, GWEI
-from pysei.native import BlockEnv, execute_block, execute_in_memory
+from pysei.native import BlockEnv, execute_block, execute_in_memory, replay_block
 from pysei.state.store import ChainStore
 
 
@@ -40,6 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--threads",
         default="1," + str(os.cpu_count() or 1),
         help="comma-separated executor thread counts to measure, e.g. 1,2,4,8 (1 = sequential)",
+    )
+    p.add_argument(
+        "--inspector-check",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also replay the block through revm's plain path and its inspector path (no-op inspector)",
     )
     p.set_defaults(func=main)
 
@@ -88,7 +99,7 @@ def main(args: argparse.Namespace) -> int:
     engines = [Engine(t, predict) for t in threads for predict in ((True,) if t == 1 else (True, False))]
     figures: dict[str, dict[str, Any]] = {}
     for workload in workloads:
-        result = _bench(console, workload, args.txs, args.rounds, engines)
+        result = _bench(console, workload, args.txs, args.rounds, engines, args.inspector_check)
         if isinstance(result, int):
             return result
         figures[workload] = result
@@ -103,7 +114,9 @@ def _ran(engine: Engine, fallback: str | None) -> str:
     return "sequential" if engine.threads == 1 else f"sequential: {fallback}"
 
 
-def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: list[Engine]) -> int | dict[str, Any]:
+def _bench(
+    console: Console, workload: str, n_txs: int, rounds: int, engines: list[Engine], inspector_check: bool
+) -> int | dict[str, Any]:
     """Prints the workload's table; returns its figures (medians), or an exit status when the run is broken."""
     with console.status(f"signing {n_txs:,} {workload} transactions"):
         work = build(workload, n_txs)
@@ -111,6 +124,8 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
     env = _env(gas_limit=max(30_000_000, work.gas_limit))
     runs = {e: Runs() for e in engines}
     ceiling_times: list[float] = []
+    # The inspector check's replays: False = revm's plain path, True = its inspector path (no-op inspector).
+    replay_times: dict[bool, list[float]] = {False: [], True: []}
     gas = ceiling_gas = 0
     with tempfile.TemporaryDirectory(prefix="pysei-bench-") as tmp:
         store = ChainStore(Path(tmp) / "state")
@@ -152,6 +167,16 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
             with console.status(f"{workload} round {r + 1}/{rounds}: plain revm"):
                 ceiling_gas, seconds = execute_in_memory(env, ceiling_alloc, work.raws, senders)
                 ceiling_times.append(seconds)
+            # The two replays swap order every round, so drift does not favour one.
+            for inspect in (r % 2 == 1, r % 2 == 0) if inspector_check else ():
+                with console.status(f"{workload} round {r + 1}/{rounds}: replay, inspector path {inspect}"):
+                    replay_gas, seconds = replay_block(store.native, env, work.raws, senders, inspect=inspect)
+                if replay_gas != gas:
+                    console.print(
+                        f"[red]gas differs: kernel {gas}, replay (inspector path {inspect}) {replay_gas}[/red]"
+                    )
+                    return 1
+                replay_times[inspect].append(seconds)
         assert result is not None
         t0 = time.perf_counter()
         store.native.commit(len(work.setup) + 1, result=result)
@@ -212,4 +237,30 @@ def _bench(console: Console, workload: str, n_txs: int, rounds: int, engines: li
     console.print(table)
     console.print(f"block commit to LMDB (fsync): {commit_time * 1e3:.1f} ms; gas used {gas:,}")
     ceiling = {"ms": c * 1e3, "tx_per_s": n_txs / c, "mgas_per_s": gas / c / 1e6, "x_sequential": seq / c}
-    return {"engines": rows, "ceiling": ceiling, "commit_ms": commit_time * 1e3, "gas_used": gas}
+    figures: dict[str, Any] = {"engines": rows, "ceiling": ceiling, "commit_ms": commit_time * 1e3, "gas_used": gas}
+    if inspector_check:
+        figures["inspector_check"] = _inspector_table(console, replay_times, n_txs)
+    return figures
+
+
+def _inspector_table(console: Console, times: dict[bool, list[float]], n_txs: int) -> dict[str, Any]:
+    """Prints the inspector check's table; returns its figures (medians and the ratio)."""
+    plain, inspected = statistics.median(times[False]), statistics.median(times[True])
+    table = Table(title="inspector plumbing — the same block replayed untraced, same rounds (median)")
+    for col in ("path", "ms", "tx/s", "× plain"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    table.add_row(
+        "revm plain path, `()` inspector (block execution's)", f"{plain * 1e3:.1f}", f"{n_txs / plain:,.0f}", "1.00"
+    )
+    table.add_row(
+        "revm inspector path, NoOpInspector",
+        f"{inspected * 1e3:.1f}",
+        f"{n_txs / inspected:,.0f}",
+        f"{plain / inspected:.2f}",
+    )
+    console.print(table)
+    return {
+        "plain": {"ms": plain * 1e3, "tx_per_s": n_txs / plain},
+        "noop_inspector": {"ms": inspected * 1e3, "tx_per_s": n_txs / inspected},
+        "ratio": plain / inspected,
+    }

@@ -152,6 +152,7 @@ class NodeProcess:
         anvil_bin: str | None = None,
         hh_dir: str | None = None,
         pysei_args: tuple[str, ...] = (),
+        anvil_args: tuple[str, ...] = (),
     ) -> None:
         self.mode = mode
         self.log_dir = log_dir
@@ -159,6 +160,7 @@ class NodeProcess:
         self.anvil_bin = anvil_bin
         self.hh_dir = hh_dir
         self.pysei_args = pysei_args
+        self.anvil_args = anvil_args
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log_path = (
@@ -184,7 +186,7 @@ class NodeProcess:
                 argv += ["--block-time", f"{m.block_time:g}"]
             if not self.logs:
                 argv += ["--quiet"]
-            return argv, None, env
+            return argv + list(self.anvil_args), None, env
         d = hardhat_dir(self.hh_dir)
         argv = [str(d / "node_modules/.bin/hardhat"), "--config", "hardhat.bench-node.config.js", "node"]
         argv += ["--hostname", "127.0.0.1", "--port", str(port)]

@@ -16,6 +16,10 @@ DEFAULT_GAS_LIMIT = 500_000_000
 space, as the bound (anvil's 30M caps it at ~30 Mgas/s, see shared/reference/peer-nodes.md)."""
 
 
+MAX_TRACE_BYTES = 256 * 1024 * 1024
+"""Bytes one transaction's trace may record (memory and stack snapshots, call inputs, return data) by default."""
+
+
 def default_data_dir() -> Path:
     return Path.home() / ".pysei" / "devnet"
 
@@ -59,6 +63,9 @@ class NodeConfig:
     """Accept pre-EIP-155 transactions (no chain id in the signature), as anvil does: keyless deployments such as
     the CREATE2 deployer's need them. Off, they are refused as geth refuses them without
     ``--rpc.allow-unprotected-txs``."""
+    max_trace_bytes: int = MAX_TRACE_BYTES
+    """Bytes a trace may record per transaction (``debug_trace*``, ``trace_*``, ``ots_*``) before it is refused
+    with the reason, so that a trace cannot exhaust memory."""
     metrics_port: int | None = None
     """Serve Prometheus metrics on ``host:metrics_port`` (0: any free port); None: no metrics endpoint."""
     dev_methods: bool = True

@@ -66,6 +66,8 @@ class Services:
     stats: StatsSource
     accounts: Sequence[DevAccount]
     """Unlocked dev accounts (eth_accounts, eth_sendTransaction, eth_sign)."""
+    max_trace_bytes: int
+    """Bytes a trace may record per transaction (debug_trace*, trace_*, ots_*) before it is refused."""
     consensus: ConsensusView | None = None
     """A validator's consensus engine (sei_consensusStatus & co.); None on the single-process devnet."""
     dev: DevNode | None = None
@@ -114,9 +116,9 @@ def build_api(services: Services) -> RpcApi:
     if s.consensus is not None:
         table.add(Consensus(s.consensus))
     if s.tracer is not None:
-        table.add(Tracing(view, s.tracer))
+        table.add(Tracing(view, s.tracer, s.max_trace_bytes))
         if s.index is not None:
-            table.add(Otterscan(view, s.index, s.tracer))
+            table.add(Otterscan(view, s.index, s.tracer, s.max_trace_bytes))
     for name, handler in DevApi(s.dev, view).methods.items():
         table.register(name, handler)
     if s.dev is not None:

@@ -21,7 +21,6 @@ from pysei.rpc.codec import hb, hx, param
 from pysei.rpc.errors import server_error
 from pysei.rpc.format import block_json, receipt_json, tx_json
 from pysei.rpc.interfaces import AddressIndex, Tracer
-from pysei.rpc.trace import MAX_TRACE_BYTES
 
 API_LEVEL = 8
 MAX_PAGE = 1000
@@ -29,11 +28,12 @@ MAX_PAGE = 1000
 
 
 class Otterscan:
-    def __init__(self, view: ChainView, index: AddressIndex, tracer: Tracer) -> None:
+    def __init__(self, view: ChainView, index: AddressIndex, tracer: Tracer, max_trace_bytes: int) -> None:
         self.view = view
         self.chain = view.chain
         self.index = index
         self.tracer = tracer
+        self.max_trace_bytes = max_trace_bytes
 
     async def rpc_ots_getApiLevel(self, params: list[Any]) -> int:
         return API_LEVEL
@@ -109,7 +109,7 @@ class Otterscan:
         try:
             traces = await asyncio.to_thread(
                 self.tracer.trace_block, block, record.index, record.index, "geth", '{"tracer":"callTracer"}',
-                MAX_TRACE_BYTES,
+                self.max_trace_bytes,
             )  # fmt: skip
         except ValueError as e:
             raise server_error(str(e)) from None

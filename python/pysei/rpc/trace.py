@@ -3,7 +3,9 @@
 A transaction is traced by replaying its block on the state after the parent block, in a worker thread with the
 GIL released; only the traced transactions carry an inspector. Struct logs need no node flag (anvil's need
 ``--steps-tracing``), every geth tracer revm-inspectors provides is served by every method, and a trace is bounded
-by ``MAX_TRACE_BYTES`` recorded bytes, past which it fails with the reason instead of exhausting memory.
+by ``max_bytes`` recorded bytes per transaction (``pysei node --max-trace-bytes``), past which it fails with the
+reason instead of exhausting memory. The kernel's JSON goes into the answer as it is (``orjson.Fragment``): a
+block's struct logs are hundreds of megabytes, which parsing and re-encoding in Python would only slow down.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+
+import orjson
 
 from pysei.chain.block import BlockRecord
 from pysei.rpc import codec
@@ -20,9 +24,6 @@ from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.eth_call import call_request
 from pysei.rpc.interfaces import Tracer
 
-MAX_TRACE_BYTES = 256 * 1024 * 1024
-"""Bytes a trace may record (memory and stack snapshots, call inputs, return data) before it is refused."""
-
 PARITY_TRACE_TYPES = {"trace", "vmTrace", "stateDiff"}
 CONFIGLESS_TRACERS = {"4byteTracer", "noopTracer"}
 GETH_TRACERS = {"callTracer", "prestateTracer", "4byteTracer", "flatCallTracer", "muxTracer", "noopTracer"}
@@ -31,10 +32,11 @@ GETH_TRACERS = {"callTracer", "prestateTracer", "4byteTracer", "flatCallTracer",
 class Tracing:
     """``debug_traceTransaction/Call/BlockByNumber/BlockByHash`` and ``trace_transaction/block/replayTransaction``."""
 
-    def __init__(self, view: ChainView, tracer: Tracer) -> None:
+    def __init__(self, view: ChainView, tracer: Tracer, max_bytes: int) -> None:
         self.view = view
         self.chain = view.chain
         self.tracer = tracer
+        self.max_bytes = max_bytes
 
     # --- replay --------------------------------------------------------------------------------------------
     def _locate(self, tx_hash: bytes) -> tuple[BlockRecord, int]:
@@ -52,9 +54,7 @@ class Tracing:
             return []
         self.view.check_retained(number - 1)
         try:
-            traces = await asyncio.to_thread(
-                self.tracer.trace_block, block, first, last, kind, options, MAX_TRACE_BYTES
-            )
+            traces = await asyncio.to_thread(self.tracer.trace_block, block, first, last, kind, options, self.max_bytes)
         except ValueError as e:
             raise server_error(str(e)) from None
         self.view.check_retained(number - 1)
@@ -81,7 +81,7 @@ class Tracing:
     async def rpc_debug_traceTransaction(self, params: list[Any]) -> Any:
         block, index = self._locate(codec.hash32(param(params, 0, "transaction hash")))
         traces = await self._replay(block, index, index, "geth", self._geth_options(params, 1))
-        return json.loads(traces[0])
+        return orjson.Fragment(traces[0])
 
     async def _trace_whole_block(self, block: BlockRecord | None, options: str) -> list[dict[str, Any]]:
         if block is None:
@@ -89,7 +89,7 @@ class Tracing:
         if not block.tx_hashes:
             return []
         traces = await self._replay(block, 0, len(block.tx_hashes) - 1, "geth", options)
-        return [{"txHash": hb(h), "result": json.loads(t)} for h, t in zip(block.tx_hashes, traces, strict=True)]
+        return [{"txHash": hb(h), "result": orjson.Fragment(t)} for h, t in zip(block.tx_hashes, traces, strict=True)]
 
     async def rpc_debug_traceBlockByNumber(self, params: list[Any]) -> list[dict[str, Any]]:
         block = self.view.block_by_tag(param(params, 0, "block"))
@@ -105,11 +105,11 @@ class Tracing:
         options = self._geth_options(params, 2)
         block = self.view.state_block(tag)
         try:
-            trace = await asyncio.to_thread(self.tracer.trace_call, block, req, "geth", options, MAX_TRACE_BYTES)
+            trace = await asyncio.to_thread(self.tracer.trace_call, block, req, "geth", options, self.max_bytes)
         except ValueError as e:
             raise server_error(str(e)) from None
         self.view.check_retained(block.header.number)
-        return json.loads(trace)
+        return orjson.Fragment(trace)
 
     # --- parity --------------------------------------------------------------------------------------------
     async def rpc_trace_transaction(self, params: list[Any]) -> list[Any]:

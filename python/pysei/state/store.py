@@ -267,6 +267,7 @@ def address_index_writes(txs: Iterable[TxRecord]) -> list[tuple[str, bytes, byte
 
 
 def _address_keys(rec: TxRecord) -> set[bytes]:
-    """The address index keys of a transaction: its sender, recipient and created contract."""
+    """The address index keys of a transaction: its sender, recipient, created contract and the addresses its
+    internal calls reached."""
     position = _num(rec.block_number) + rec.index.to_bytes(4, "big")
-    return {a + position for a in (rec.sender, rec.to, rec.contract_address) if a is not None}
+    return {a + position for a in (rec.sender, rec.to, rec.contract_address, *rec.internal) if a is not None}
