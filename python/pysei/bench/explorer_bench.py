@@ -5,7 +5,9 @@ becomes one block, so N requests make N blocks (a BenchToken transfer and a valu
 pages, logs and addresses have history). ``--data-dir`` keeps the chain for the next run, which only tops it up.
 
 A page's load time is what a user waits for: from the start of navigation (a fresh tab, so the HTML, scripts and
-every JSON-RPC read are included) until the page's data is on screen (the router marks the body ready).
+every JSON-RPC read are included) until the page's data is on screen (the router marks the body ready). The
+module sections of the address and network pages (staking, distribution: read through ethers' ABI coder, a
+400 KB script) fill in after that and are not in the figure.
 """
 
 from __future__ import annotations

@@ -53,3 +53,20 @@ export function json(value) {
   if (value && typeof value === 'object') return kv(Object.entries(value).map(([k, v]) => [k, json(v)]));
   return h('span', { class: 'mono' }, value === null ? 'null' : String(value));
 }
+
+/** A part of a page that loads after the page is ready (its own reads, or a large script such as ethers for the
+ * module precompiles): a placeholder now, ``load()``'s content when it resolves, an error line if it fails.
+ * ``reload`` loads again and keeps the old content until the new one is there. */
+export function deferred(load) {
+  const el = h('div', { 'data-deferred': 'loading' }, h('p', { class: 'muted' }, 'Loading…'));
+  const reload = async () => {
+    try {
+      el.replaceChildren(await load());
+    } catch (e) {
+      el.replaceChildren(problem(e.message));
+    }
+    el.dataset.deferred = 'done';
+  };
+  reload();
+  return { el, reload };
+}

@@ -49,3 +49,17 @@ export const route = {
   address: (a) => `#/address/${a}`,
   token: (a) => `#/token/${a}`,
 };
+
+// Sei module amounts (bigints from the precompiles' ABI decoding).
+/** Decimal coins (amount with ``decimals`` decimal places of usei) as SEI, rounded down to the usei. */
+export const coins = (list) => (list.length ? list.map((c) => usei(c.amount / 10n ** c.decimals)).join(' + ') : '0 SEI');
+
+/** A usei amount (bigint) as SEI with up to 6 decimals. */
+export function usei(amount) {
+  const whole = amount / 1_000_000n;
+  const frac = (amount % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
+  return `${whole.toLocaleString('en-US')}${frac ? `.${frac}` : ''} SEI`;
+}
+
+/** A fixed-point rate with 18 decimals (Cosmos Dec) as a percentage. */
+export const percent = (rate) => `${(Number(rate / 10n ** 12n) / 1e4).toFixed(2)}%`;

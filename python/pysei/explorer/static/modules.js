@@ -119,16 +119,3 @@ export async function rewardsOf(delegator) {
   const { rewards, total } = answer[0];
   return { byValidator: rewards.map((r) => ({ validator: r.validator_address, coins: r.coins })), total };
 }
-
-/** Decimal coins (amount with ``decimals`` decimal places of usei) as SEI, rounded down to the usei. */
-export const coins = (list) => (list.length ? list.map((c) => usei(c.amount / 10n ** c.decimals)).join(' + ') : '0 SEI');
-
-/** A usei amount (bigint) as SEI with up to 6 decimals. */
-export function usei(amount) {
-  const whole = amount / 1_000_000n;
-  const frac = (amount % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
-  return `${whole.toLocaleString('en-US')}${frac ? `.${frac}` : ''} SEI`;
-}
-
-/** A fixed-point rate with 18 decimals (Cosmos Dec) as a percentage. */
-export const percent = (rate) => `${(Number(rate / 10n ** 12n) / 1e4).toFixed(2)}%`;

@@ -1,8 +1,7 @@
 // An address: balance, nonce, code, creator, transactions (from the address index), token transfers, storage.
-import { h, kv, problem, section, table, unavailable } from '../dom.js';
-import { count, num, param, sei, units } from '../format.js';
+import { deferred, h, kv, problem, section, table, unavailable } from '../dom.js';
+import { coins, count, num, param, sei, units, usei } from '../format.js';
 import { addrLink, blockLink, tokenLink, txLink } from '../links.js';
-import { coins, delegationsOf, rewardsOf, stakingValidators, usei } from '../modules.js';
 import { RpcError, all, batch, call } from '../rpc.js';
 import { WINDOW, tokenInfo, transfers } from '../token.js';
 
@@ -21,9 +20,6 @@ export async function render(_ctx, address) {
   // A token contract lists its own transfers; any other address the transfers to or from it.
   const token = isContract ? await tokenInfo(address) : null;
   const moves = await transfers({ [token ? 'token' : 'holder']: address, head: num(head), blocks }).catch((e) => e);
-  const staking = await stakingValidators();
-  const delegations = staking instanceof RpcError ? staking : await delegationsOf(address, staking.validators);
-  const rewards = await rewardsOf(address);
 
   return h('div', null,
     section(isContract ? 'Contract' : 'Address', kv([
@@ -36,7 +32,7 @@ export async function render(_ctx, address) {
     ])),
     section('Transactions', historyView(history, address)),
     section('Token transfers', transfersView(moves, address, blocks, num(head), Boolean(token))),
-    section('Staking', stakingView(delegations, rewards)),
+    section('Staking', deferred(() => loadStaking(address)).el),
     section('Storage', storageForm(address)));
 }
 
@@ -78,6 +74,14 @@ function transfersView(moves, address, blocks, head, isToken) {
 
 /** Delegations of this address (bonded usei per validator), its unbonding entries with their completion, and the
  * rewards it can withdraw from each validator (the distribution module, where the node has it). */
+async function loadStaking(address) {
+  // ethers (for the precompiles' ABI) loads only now, after the page is on screen.
+  const m = await import('../modules.js');
+  const staking = await m.stakingValidators();
+  const delegations = staking instanceof RpcError ? staking : await m.delegationsOf(address, staking.validators);
+  return stakingView(delegations, await m.rewardsOf(address));
+}
+
 function stakingView(delegations, rewards) {
   if (delegations instanceof RpcError) return problem(`Staking module: ${delegations.message}`);
   const unclaimed = new Map(rewards instanceof RpcError ? [] : rewards.byValidator.map((r) => [r.validator, r.coins]));

@@ -1,19 +1,23 @@
 // The network: consensus lanes and commits, validators, proposals (where the node serves them), and what every
 // pysei node has — the parallel executor's per-block statistics and the state commitment's lag.
-import { h, json, kv, problem, section, table, unavailable } from '../dom.js';
-import { count, hex, num, when } from '../format.js';
+import { deferred, h, json, kv, problem, section, table, unavailable } from '../dom.js';
+import { coins, count, hex, num, percent, usei, when } from '../format.js';
 import { addrLink, blockLink } from '../links.js';
-import { coins, distributionInfo, percent, stakingValidators, usei } from '../modules.js';
 import { RpcError, batch } from '../rpc.js';
 
 const STATS = ['threads', 'incarnations', 'validation_aborts', 'dependency_waits', 'predicted_dependencies', 'lazy_credits', 'fallback'];
 
 export async function render(ctx) {
+  // The module sections read the precompiles through ethers' ABI coder: loaded after the page is on screen.
+  const staking = deferred(loadStaking);
+  const stakingSection = section('Staking', staking.el);
   const first = await view();
-  const body = h('div', null, first.sections);
+  const body = h('div', null, stakingSection, first.sections);
   const refresh = async () => {
     const next = await view();
-    if (ctx.current()) body.replaceChildren(...next.sections);
+    if (!ctx.current()) return;
+    body.replaceChildren(stakingSection, ...next.sections);
+    staking.reload();
   };
   ctx.onHead(refresh);
   if (first.consensus) ctx.every(2_000, refresh); // lanes and votes move between blocks too
@@ -30,9 +34,7 @@ async function view() {
     ['sei_proposals'],
   ]);
   const live = !(consensus instanceof RpcError);
-  const [staking, distribution] = await Promise.all([stakingValidators(), distributionInfo()]);
   return { consensus: live, sections: [
-    section('Staking', stakingView(staking, distribution)),
     section('Consensus', live ? consensusView(consensus) : optional(consensus, 'Live consensus view (lanes, cars, certificates, commits)', 'sei_consensusStatus')),
     section('Consensus committee', validators instanceof RpcError || !Array.isArray(validators) ? optional(validators, 'Consensus committee (keys, stake, uptime)', 'sei_validators') : validatorTable(validators)),
     section('Governance', Array.isArray(proposals) ? proposalTable(proposals) : optional(proposals, 'Governance proposals and tallies', 'sei_proposals')),
@@ -73,6 +75,12 @@ function consensusView(st) {
 
 /** The staking module's validators (the bonded stake that will weigh in consensus) and its parameters, with the
  * distribution module's community pool and parameters where the node has it. */
+async function loadStaking() {
+  const m = await import('../modules.js');
+  const [staking, distribution] = await Promise.all([m.stakingValidators(), m.distributionInfo()]);
+  return stakingView(staking, distribution);
+}
+
 function stakingView(st, distribution) {
   if (st instanceof RpcError) return problem(`Staking module: ${st.message}`);
   const rows = st.validators.map((v) => h('tr', { 'data-staking-validator': v.operator.toLowerCase() }, [
