@@ -126,7 +126,7 @@ def test_restart_with_other_genesis_settings_is_refused(tmp_path: Path) -> None:
     other = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
     code, first, _ = pysei("node", "--data-dir", str(data), "--port", "0", "--mnemonic", other)
     assert code == 1
-    assert first.startswith(f"error: the chain in {data} was started with other dev accounts (--mnemonic, --accounts)")
+    assert first.startswith(f"error: the chain in {data} was started with another genesis allocation: other dev")
 
     # The same settings resume the chain, and the banner says so.
     resumed = subprocess.Popen(

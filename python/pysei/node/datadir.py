@@ -99,6 +99,7 @@ def check_genesis(stored: GenesisParams, wanted: GenesisParams, data_dir: Path) 
             )
     if stored.alloc_root is not None and stored.alloc_root != wanted.alloc_root:
         raise StartupError(
-            f"the chain in {data_dir} was started with other dev accounts (--mnemonic, --accounts): start with "
-            "the same ones, or add --reset to delete it and start a new chain"
+            f"the chain in {data_dir} was started with another genesis allocation: other dev accounts (--mnemonic, "
+            "--accounts), another --genesis file, or a pysei version whose default genesis differs; start with the "
+            "same settings and version, or add --reset to delete it and start a new chain"
         )
