@@ -257,13 +257,6 @@ def test_network_page(node: Devnet, chain: dict[str, Any], page: Page) -> None:
 
 
 STAKING = "0x0000000000000000000000000000000000001005"
-STAKING_ABI = [
-    {"name": "delegate", "type": "function", "stateMutability": "payable",
-     "inputs": [{"name": "valAddress", "type": "string"}], "outputs": [{"name": "success", "type": "bool"}]},
-    {"name": "undelegate", "type": "function", "stateMutability": "nonpayable",
-     "inputs": [{"name": "valAddress", "type": "string"}, {"name": "amount", "type": "uint256"}],
-     "outputs": [{"name": "success", "type": "bool"}]},
-]  # fmt: skip
 
 
 def test_staking_validators_delegations_and_decoded_module_calls(node: Devnet, w3: Web3, page: Page) -> None:
@@ -272,7 +265,7 @@ def test_staking_validators_delegations_and_decoded_module_calls(node: Devnet, w
     # validators() of the staking precompile (the devnet's genesis has one): its bech32 name and operator.
     raw = _rpc(node.http_url, "eth_call", {"to": STAKING, "data": "0x" + selector("validators()").hex()}, "latest")
     ((name, validator, *_),) = decode(["(string,address,uint256,uint256,bool)[]"], bytes.fromhex(raw[2:]))[0]
-    staking = w3.eth.contract(address=Web3.to_checksum_address(STAKING), abi=STAKING_ABI)
+    staking = w3.eth.contract(address=Web3.to_checksum_address(STAKING), abi=solc.interface("IStaking"))
     delegator = node.accounts[13]
     before = _bonded(page, node, validator)
     tx = staking.functions.delegate(name).build_transaction(

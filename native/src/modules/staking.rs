@@ -295,11 +295,16 @@ pub(crate) fn find_validator<L: Ledger>(ledger: &mut L, text: &str) -> Outcome<V
     let Some(operator) = parse_address(text, "seivaloper") else {
         return revert(format!("{text:?} is not a validator address (seivaloper1… or 0x…)"));
     };
-    let index = ledger.load(STAKING, Key::validator_index(operator))?;
-    if index.is_zero() {
-        return revert(format!("validator {} does not exist", valoper(operator)));
+    match operated_by(ledger, operator)? {
+        Some(v) => Ok(v),
+        None => revert(format!("validator {} does not exist", valoper(operator))),
     }
-    Ok(Validator { index: as_u64(index - U256::from(1)) as u32, name: valoper(operator) })
+}
+
+/// The validator `operator` operates, if any.
+fn operated_by<L: Ledger>(ledger: &mut L, operator: Address) -> Outcome<Option<Validator>, L::Error> {
+    let index = ledger.load(STAKING, Key::validator_index(operator))?;
+    Ok((!index.is_zero()).then(|| Validator { index: as_u64(index - U256::from(1)) as u32, name: valoper(operator) }))
 }
 
 pub(crate) fn valoper(operator: Address) -> String {
@@ -443,8 +448,8 @@ fn create_validator<L: Ledger>(
     c: &IStaking::createValidatorCall,
 ) -> Outcome<(), L::Error> {
     let operator = call.caller;
-    if !ledger.load(STAKING, Key::validator_index(operator))?.is_zero() {
-        return revert(format!("createValidator: {} already operates validator {}", operator, valoper(operator)));
+    if let Some(v) = operated_by(ledger, operator)? {
+        return revert(format!("createValidator: {operator} already operates validator {}", v.name));
     }
     let hex = c.pubKeyHex.strip_prefix("0x").unwrap_or(&c.pubKeyHex);
     let mut pubkey = [0u8; 32];
@@ -508,8 +513,9 @@ fn edit_validator<L: Ledger>(
     params: &Params,
     c: &IStaking::editValidatorCall,
 ) -> Outcome<(), L::Error> {
-    let v = find_validator(ledger, &format!("{:#x}", call.caller))
-        .or_else(|_| revert(format!("editValidator: {} operates no validator", call.caller)))?;
+    let Some(v) = operated_by(ledger, call.caller)? else {
+        return revert(format!("editValidator: {} operates no validator", call.caller));
+    };
     if !c.moniker.is_empty() {
         check_moniker(&c.moniker)?;
         store_moniker(ledger, v.index, &c.moniker)?;

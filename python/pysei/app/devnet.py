@@ -10,6 +10,8 @@ import os
 import signal
 from decimal import Decimal
 
+from aiohttp import web
+from prometheus_client.registry import Collector
 from rich.console import Console
 
 from pysei.chain.constants import WEI_PER_SEI
@@ -90,19 +92,30 @@ async def wait_for_stop(node: Node) -> BaseException | None:
     return node.failure
 
 
+async def serve_metrics(
+    node: Node, api: RpcApi, server: RpcServer, host: str, port: int | None, *collectors: Collector
+) -> web.AppRunner | None:
+    """Serves the node's Prometheus metrics (and ``collectors``') on ``host:port`` when a port is given, counting
+    ``server``'s calls; prints the bound address. Returns the runner to clean up, or None."""
+    if port is None:
+        return None
+    metrics = NodeMetrics(node)
+    for collector in collectors:
+        metrics.registry.register(collector)
+    metrics.known(set(api.methods))
+    server.observe = metrics.observe_rpc
+    runner, bound = await metrics.serve(host, port)
+    print(f"metrics {host}:{bound}", flush=True)
+    return runner
+
+
 async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     """Runs the node until SIGINT/SIGTERM or until a stage fails; returns the process exit code."""
     node = Node(config)
     api = rpc_api(node)
     server = RpcServer(api, cors_origins=config.cors_origins)
     mount_explorer(server.app, rpc_url="/", ws_url="/")  # the explorer's pages call this same endpoint
-    metrics_runner = None
-    if config.metrics_port is not None:
-        metrics = NodeMetrics(node)
-        metrics.known(set(api.methods))
-        server.observe = metrics.observe_rpc
-        metrics_runner, metrics_port = await metrics.serve(config.host, config.metrics_port)
-        print(f"metrics {config.host}:{metrics_port}", flush=True)
+    metrics_runner = await serve_metrics(node, api, server, config.host, config.metrics_port)
     await node.start()
     try:
         port = await server.start(config.host, config.port)

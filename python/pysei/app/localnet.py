@@ -55,12 +55,12 @@ async def serve_validator(
     metrics (the node's and consensus's) on this loopback port (0: any free one); ``journal_retention``: slots the
     consensus journal keeps below the executed head (None: the engine's default; 0: all of them)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
-    from pysei.app.devnet import rpc_api, stop_on_signals, wait_for_stop
+    from pysei.app.devnet import rpc_api, serve_metrics, stop_on_signals, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
     from pysei.consensus.journal import Journal
     from pysei.explorer.site import mount_explorer
     from pysei.node.config import NodeConfig
-    from pysei.node.metrics import ConsensusCollector, NodeMetrics
+    from pysei.node.metrics import ConsensusCollector
     from pysei.node.node import Node
     from pysei.rpc.server import RpcServer
 
@@ -107,14 +107,8 @@ async def serve_validator(
     api = rpc_api(node, engine)
     server = RpcServer(api)
     mount_explorer(server.app, rpc_url="/", ws_url="/")
-    metrics_runner = None
-    if metrics_port is not None:
-        metrics = NodeMetrics(node)
-        metrics.registry.register(ConsensusCollector(engine.status, engine.observer))
-        metrics.known(set(api.methods))
-        server.observe = metrics.observe_rpc
-        metrics_runner, bound = await metrics.serve(config.host, metrics_port)
-        print(f"metrics {config.host}:{bound}", flush=True)
+    consensus = ConsensusCollector(engine.status, engine.observer)
+    metrics_runner = await serve_metrics(node, api, server, config.host, metrics_port, consensus)
     await node.start()
     await engine.start(member.host, p2p_listen or member.p2p_port)
     port = await server.start(config.host, config.port)
