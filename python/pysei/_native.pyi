@@ -182,15 +182,16 @@ def trace_call(
 def logs_bloom(logs: list[tuple[bytes, list[bytes]]]) -> bytes: ...
 
 MODULE_CODE: bytes
-"""The code every module precompile address (0x…1001 bank, 0x…1005 staking, 0x…1007 distribution) holds from
-genesis."""
+"""The code every module precompile address (0x…1001 bank, 0x…1005 staking, 0x…1006 governance, 0x…1007
+distribution, 0x…1014 slashing) holds from genesis."""
 
 def module_genesis(
     total_supply_usei: int,
     params: tuple[int, int, int, int, int],
-    validators: list[tuple[bytes, int, int, bytes | None]],
+    validators: list[tuple[bytes, int, int, bytes | None, int | None]],
     distribution: tuple[int, int],
     gov: tuple[int, int, int, int, int, int],
+    slashing: tuple[int, int, int, int, int],
 ) -> list[tuple[bytes, list[tuple[int, int]]]]: ...
 def committee(store: Store, epoch: int) -> list[tuple[bytes, bytes, int]] | None: ...
 def epoch_blocks(store: Store) -> int: ...

@@ -1,6 +1,6 @@
-"""``pysei query …`` and ``pysei tx …``: the bank, staking, governance and distribution modules from the command
-line, through any node's JSON-RPC (their precompiles at 0x…1001, 0x…1005, 0x…1006 and 0x…1007), as a wallet would
-use them.
+"""``pysei query …`` and ``pysei tx …``: the bank, staking, governance, distribution and slashing modules from the
+command line, through any node's JSON-RPC (their precompiles at 0x…1001, 0x…1005, 0x…1006, 0x…1007 and 0x…1014),
+as a wallet would use them.
 
 Queries print tables (``--json`` for JSON); transactions sign with a key file (a hex private key) or a dev
 account of the devnet mnemonic, are estimated first (so a bad one stops with the precompile's revert reason) and
@@ -30,9 +30,13 @@ from pysei.chain.constants import DEV_MNEMONIC, WEI_PER_SEI
 BANK = "0x0000000000000000000000000000000000001001"
 STAKING = "0x0000000000000000000000000000000000001005"
 DISTRIBUTION = "0x0000000000000000000000000000000000001007"
+SLASHING = "0x0000000000000000000000000000000000001014"
 USEI_PER_SEI = 10**6
 RECEIPT_WAIT_S = 60
-VALIDATOR = "(string,address,uint256,uint256,bool)"
+VALIDATOR = "(string,address,uint256,uint256,bool,bytes32,bool)"
+SIGNING_INFO = "(string,int64,int64,int64,bool,int64)"
+"""Sei's slashing `SigningInfo`: consensus address, window start height, blocks observed, jailed until,
+tombstoned, missed blocks."""
 DELEGATION = "((uint256,string),(string,uint256,uint256,string))"
 COINS = "(uint256,uint256,string)[]"
 REWARDS = f"(({COINS},string)[],{COINS})"
@@ -115,8 +119,10 @@ def query(args: argparse.Namespace) -> None:
                 "tokens (SEI)": _fmt_sei(tokens),
                 "commission": f"{Decimal(rate) / 10**16:f}%",
                 "jailed": jailed,
+                "tombstoned": tombstoned,
+                "consensus pubkey": pubkey.hex() if any(pubkey) else "",
             }
-            for name, operator, tokens, rate, jailed in validators
+            for name, operator, tokens, rate, jailed, pubkey, tombstoned in validators
         ]
         _print(args, rows, "validators")
     elif args.what == "delegation":
@@ -169,6 +175,29 @@ def query(args: argparse.Namespace) -> None:
             "min_commission": f"{Decimal(min_rate) / 10**16:f}%",
         }
         _print(args, [row], "staking parameters")
+    elif args.what == "signing-info":
+        info, operator, jailed, slashes, slashed = _call(
+            url,
+            SLASHING,
+            "slashingInfo(string)",
+            ["string"],
+            [args.validator],
+            [SIGNING_INFO, "string", "bool", "uint64", "uint256"],
+        )
+        consensus, start, observed, until, tombstoned, missed = info
+        row = {
+            "validator": operator,
+            "consensus_address": consensus,
+            "jailed": jailed,
+            "jailed_until": datetime.datetime.fromtimestamp(until, datetime.UTC).isoformat() if until else "",
+            "tombstoned": tombstoned,
+            "window_start_height": start,
+            "blocks_in_window": observed,
+            "missed_blocks": missed,
+            "slashes": slashes,
+            "slashed_usei": slashed,
+        }
+        _print(args, [row], "signing info")
     elif args.what in governance_cli.QUERIES:
         rows, title = governance_cli.query(args, _rpc)
         _print(args, rows, title)
@@ -217,6 +246,9 @@ def tx(args: argparse.Namespace) -> None:
         except ValueError:
             raise CliError(f"{args.address!r} is not a 0x… address") from None
         signature, types, values = "setWithdrawAddress(address)", ["address"], [address]
+    elif args.action == "unjail":
+        to = SLASHING
+        signature, types, values = "unjail()", [], []
     elif args.action == "delegate":
         signature, types, values = "delegate(string)", ["string"], [args.validator]
         value = int(_sei(args.amount) * WEI_PER_SEI)
@@ -272,12 +304,14 @@ def send(args: argparse.Namespace, to: str, calldata: bytes, value: int) -> dict
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     q = sub.add_parser(
-        "query", help="query the bank, staking, governance and distribution modules through a node's JSON-RPC"
+        "query", help="query the bank, staking, governance, distribution and slashing modules through a node's JSON-RPC"
     )
     q.add_argument("--rpc", default="http://127.0.0.1:8545")
     q.add_argument("--json", action="store_true", help="print JSON instead of tables")
     qs = q.add_subparsers(dest="what", required=True)
-    qs.add_parser("validators", help="validators: bonded tokens, commission, jailed")
+    qs.add_parser("validators", help="validators: bonded tokens, commission, jailed, tombstoned, consensus key")
+    si = qs.add_parser("signing-info", help="a validator's liveness window, jail, tombstone and slashes")
+    si.add_argument("validator", help="seivaloper1…, the operator's 0x… address or seivalcons1…")
     qs.add_parser("params", help="staking parameters")
     for name, help_ in (("delegation", "one delegation"), ("unbonding", "unbonding entries and when they complete")):
         p = qs.add_parser(name, help=help_)
@@ -291,7 +325,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     governance_cli.add_query_parsers(qs)
     q.set_defaults(func=_run(query))
 
-    t = sub.add_parser("tx", help="staking, distribution and governance transactions through their precompiles")
+    t = sub.add_parser(
+        "tx", help="staking, distribution, governance and slashing transactions through their precompiles"
+    )
     t.add_argument("--rpc", default="http://127.0.0.1:8545")
     t.add_argument("--json", action="store_true")
     who = t.add_mutually_exclusive_group()
@@ -315,6 +351,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     c = ts.add_parser("withdraw-commission", help="withdraw VALIDATOR's commission (signed by its operator)")
     c.add_argument("validator")
+    ts.add_parser("unjail", help="unjail the signer's validator once its jail time has passed")
     a = ts.add_parser("set-withdraw-address", help="pay future rewards to ADDRESS")
     a.add_argument("address", help="0x… address")
     governance_cli.add_tx_parsers(ts)

@@ -242,6 +242,28 @@ fn earned<E>(stake: U256, ratio: U256, start: U256) -> Outcome<U256, E> {
 /// (and the recipient's balance); the books follow at the end of the block (`settle_block`). Staking calls it
 /// before every change of a delegation.
 pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
+    Ok(settle_units(ledger, delegator, v)? / UNITS_PER_USEI)
+}
+
+/// `settle` at the end of a block, after `settle_block` took the block's settlements into the books (a slash
+/// changes delegations there): the books follow at once.
+pub(crate) fn settle_in_end_block<L: Ledger>(
+    ledger: &mut L,
+    delegator: Address,
+    v: &Validator,
+) -> Outcome<(), L::Error> {
+    let units = settle_units(ledger, delegator, v)?;
+    let key = Key::validator(v.index, FIELD_OUTSTANDING);
+    let outstanding = ledger.load(DISTRIBUTION, key)?;
+    let Some(left) = outstanding.checked_sub(units) else {
+        return revert("distribution: a settlement exceeds the validator's outstanding rewards");
+    };
+    ledger.store(DISTRIBUTION, key, left)?;
+    add_to(ledger, Key::community_pool(), units % UNITS_PER_USEI)
+}
+
+/// `settle`, returning the book units earned (whole usei of them paid).
+fn settle_units<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validator) -> Outcome<U256, L::Error> {
     let ratio = ledger.load(DISTRIBUTION, Key::validator(v.index, FIELD_RATIO))?;
     let start_key = Key::start(delegator, v.index);
     let start = ledger.load(DISTRIBUTION, start_key)?;
@@ -249,7 +271,8 @@ pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validato
         return Ok(U256::ZERO);
     }
     let stake = staking::delegation_amount(ledger, delegator, v.index)?;
-    let usei = earned(stake, ratio, start)? / UNITS_PER_USEI;
+    let units = earned(stake, ratio, start)?;
+    let usei = units / UNITS_PER_USEI;
     ledger.store(DISTRIBUTION, start_key, ratio)?;
     if !usei.is_zero() {
         let to = withdraw_address(ledger, delegator)?;
@@ -260,7 +283,7 @@ pub(crate) fn settle<L: Ledger>(ledger: &mut L, delegator: Address, v: &Validato
             &IDistr::DelegationRewardsWithdrawn { delegator, validator: v.name.clone(), amount: usei },
         );
     }
-    Ok(usei)
+    Ok(units)
 }
 
 fn coins(amount: U256, decimals: u64) -> Vec<IDistr::Coin> {

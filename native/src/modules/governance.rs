@@ -30,8 +30,8 @@ use alloy_sol_types::{sol, SolCall, SolInterface};
 use serde::Deserialize;
 
 use super::{
-    bank, distribution, emit, parse_address, revert, staking, Call, Failure, Ledger, Outcome, DISTRIBUTION, GOVERNANCE,
-    STAKING, USEI, WEI_PER_USEI,
+    bank, distribution, emit, parse_address, revert, slashing, staking, Call, Failure, Ledger, Outcome, DISTRIBUTION,
+    GOVERNANCE, STAKING, USEI, WEI_PER_USEI,
 };
 
 sol! {
@@ -328,6 +328,15 @@ pub(crate) static PARAMS: std::sync::LazyLock<Vec<Changeable>> = std::sync::Lazy
         min,
         max,
     };
+    let slashing_param = |key, id, unit, min, max| Changeable {
+        subspace: "slashing",
+        key,
+        module: slashing::SLASHING,
+        slot: slashing::Key::param(id),
+        unit,
+        min,
+        max,
+    };
     vec![
         staking_param("UnbondingTime", staking::PARAM_UNBONDING_TIME, 1, 10 * YEAR),
         staking_param("MaxEntries", staking::PARAM_MAX_ENTRIES, 1, u128::from(staking::ENTRY_LIMIT)),
@@ -358,6 +367,24 @@ pub(crate) static PARAMS: std::sync::LazyLock<Vec<Changeable>> = std::sync::Lazy
             min: 0,
             max: u128::MAX,
         },
+        // A window of blocks (a change restarts every validator's window); fractions below 1 (see slashing).
+        slashing_param("SignedBlocksWindow", slashing::PARAM_SIGNED_BLOCKS_WINDOW, Unit::Integer, 1, 1_000_000),
+        slashing_param("MinSignedPerWindow", slashing::PARAM_MIN_SIGNED_PER_WINDOW, Unit::Decimal, 0, DEC),
+        slashing_param("DowntimeJailDuration", slashing::PARAM_DOWNTIME_JAIL_DURATION, Unit::Integer, 0, YEAR),
+        slashing_param(
+            "SlashFractionDoubleSign",
+            slashing::PARAM_SLASH_FRACTION_DOUBLE_SIGN,
+            Unit::Decimal,
+            0,
+            u128::from(slashing::MAX_SLASH_FRACTION),
+        ),
+        slashing_param(
+            "SlashFractionDowntime",
+            slashing::PARAM_SLASH_FRACTION_DOWNTIME,
+            Unit::Decimal,
+            0,
+            u128::from(slashing::MAX_SLASH_FRACTION),
+        ),
     ]
 });
 

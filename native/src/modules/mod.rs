@@ -1,5 +1,5 @@
 //! Sei's native modules behind their EVM precompiles: bank (`0x…1001`), staking (`0x…1005`), governance
-//! (`0x…1006`) and distribution (`0x…1007`).
+//! (`0x…1006`), distribution (`0x…1007`) and slashing (`0x…1014`).
 //!
 //! A module keeps its state in the storage slots of its own precompile address, in the same flat store as every
 //! contract. That one choice gives module state everything contract state already has: precompile calls read and
@@ -17,6 +17,7 @@ pub(crate) mod bank;
 pub(crate) mod distribution;
 pub(crate) mod end_block;
 pub(crate) mod governance;
+pub(crate) mod slashing;
 pub(crate) mod staking;
 
 use std::collections::HashMap;
@@ -34,8 +35,10 @@ pub(crate) const STAKING: Address = address!("0000000000000000000000000000000000
 pub(crate) const GOVERNANCE: Address = address!("0000000000000000000000000000000000001006");
 pub(crate) const DISTRIBUTION: Address = address!("0000000000000000000000000000000000001007");
 
+pub(crate) use slashing::SLASHING;
+
 /// The module precompiles, in address order.
-pub(crate) const MODULES: [Address; 4] = [BANK, STAKING, GOVERNANCE, DISTRIBUTION];
+pub(crate) const MODULES: [Address; 5] = [BANK, STAKING, GOVERNANCE, DISTRIBUTION, SLASHING];
 
 /// Wei per usei: SEI has 6 decimals natively and 18 in the EVM.
 pub(crate) const WEI_PER_USEI: u64 = 1_000_000_000_000;
@@ -205,6 +208,7 @@ pub(crate) fn run<CTX: ContextTr>(ctx: &mut CTX, inputs: &CallInputs) -> Option<
         BANK => bank::call(&mut ledger, &call),
         GOVERNANCE => governance::call(&mut ledger, &call),
         DISTRIBUTION => distribution::call(&mut ledger, &call),
+        SLASHING => slashing::call(&mut ledger, &call),
         _ => staking::call(&mut ledger, &call),
     };
     let used = ledger.gas;
@@ -255,15 +259,17 @@ pub(crate) fn pair_slot(tag: u8, who: Address, index: u32) -> U256 {
 /// Storage slots (key, value) of one module account.
 pub(crate) type Slots = Vec<(U256, U256)>;
 
-/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators, distribution and
-/// governance
-/// parameters.
+/// The module accounts' genesis storage: bank supply (usei), staking parameters and validators, distribution,
+/// governance and slashing parameters. `jailed_until` gives, for each validator that starts jailed (by index
+/// into `validators`), until when.
 pub(crate) fn genesis(
     total_supply_usei: U256,
     params: &staking::Params,
     validators: &[staking::GenesisValidator],
     distribution: &distribution::Params,
     gov: &governance::Params,
+    slashing: &slashing::Params,
+    jailed_until: &[(u32, u64)],
 ) -> Result<Vec<(Address, Slots)>, String> {
     let bonded = validators.iter().fold(U256::ZERO, |sum, v| sum + v.self_delegation);
     if bonded > total_supply_usei {
@@ -274,26 +280,29 @@ pub(crate) fn genesis(
         (STAKING, staking::genesis(params, validators)?),
         (DISTRIBUTION, distribution::genesis(distribution)?),
         (GOVERNANCE, governance::genesis(gov)?),
+        (SLASHING, slashing::genesis(slashing, jailed_until)?),
     ])
 }
 
 /// End-of-block logic of every module, in this fixed order: (1) distribution books the block's reward
-/// settlements, (2) staking (bonded tokens, unbonding queue, maturities), (3) distribution splits the block's
-/// fees and reward over the new bonded stake, (4) governance (tallies over the bonded tokens just updated;
-/// passed parameter changes and community-pool spends). `changed` yields the block's changed slots of a module
-/// address as (key, value at the block's start, value now); each module's are taken before any end-of-block write.
-/// Last, (5) at an epoch boundary staking records the next epoch's committee, after every change of the block.
-/// `consensus` is what consensus decided about the block (evidence, commit signers).
+/// settlements, (2) staking (delegator lists, bonded tokens, unbonding queue, maturities), (3) slashing applies
+/// what consensus decided about the block (`consensus`: double-sign evidence, the commit's signers), (4)
+/// distribution splits the block's fees and reward over the new bonded stake, (5) governance (tallies over the
+/// bonded tokens just updated; passed parameter changes and community-pool spends), (6) at an epoch boundary
+/// staking records the next epoch's committee, after every change of the block. `changed` yields the block's
+/// changed slots of a module address as (key, value at the block's start, value now); each module's are taken
+/// before any end-of-block write.
 pub(crate) fn end_block<L: Ledger>(
     ledger: &mut L,
     changed: impl Fn(&mut L, Address) -> Outcome<Vec<(U256, U256, U256)>, L::Error>,
-    _consensus: &ConsensusInputs,
+    consensus: &ConsensusInputs,
 ) -> Outcome<(), L::Error> {
     let staking_changes = changed(ledger, STAKING)?;
     let distribution_changes = changed(ledger, DISTRIBUTION)?;
     let governance_changes = changed(ledger, GOVERNANCE)?;
     distribution::settle_block(ledger, &distribution_changes, &staking_changes)?;
     staking::end_block(ledger, &staking_changes)?;
+    slashing::end_block(ledger, consensus)?;
     distribution::allocate(ledger)?;
     governance::end_block(ledger, &governance_changes)?;
     staking::record_committee_at_boundary(ledger)

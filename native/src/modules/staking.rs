@@ -62,6 +62,8 @@ sol! {
             uint256 tokens;
             uint256 commissionRate;
             bool jailed;
+            bytes32 consensusPubkey;
+            bool tombstoned;
         }
 
         function delegate(string valAddress) external payable returns (bool success);
@@ -104,6 +106,9 @@ const TAG_INCOMING_REDELEGATION: u8 = 10;
 const TAG_CONSENSUS_KEY: u8 = 11;
 const TAG_COMMITTEE_SIZE: u8 = 12;
 const TAG_COMMITTEE: u8 = 13;
+const TAG_DELEGATOR_COUNT: u8 = 14;
+const TAG_DELEGATOR: u8 = 15;
+const TAG_DELEGATOR_LISTED: u8 = 16;
 
 pub(crate) const PARAM_ENABLED: u8 = 0;
 pub(crate) const PARAM_UNBONDING_TIME: u8 = 1;
@@ -139,6 +144,8 @@ const USEI_PER_POWER: u64 = 1_000_000;
 
 const ENTRY_AMOUNT: u8 = 0;
 const ENTRY_COMPLETION: u8 = 1;
+/// The height of the block that created the entry: a slash for an infraction at or before it reaches the entry.
+const ENTRY_HEIGHT: u8 = 2;
 
 /// The hard cap on `max_entries` (the entry index is one byte; Sei's default is 7).
 pub(crate) const ENTRY_LIMIT: u64 = 255;
@@ -203,6 +210,24 @@ impl Key {
         })
     }
 
+    /// How many delegators validator `index` has ever had (its delegator list's length).
+    fn delegator_count(index: u32) -> U256 {
+        validator_slot(TAG_DELEGATOR_COUNT, index, 0)
+    }
+
+    /// The `position`-th delegator of validator `index`.
+    fn delegator(index: u32, position: u64) -> U256 {
+        slot_key(TAG_DELEGATOR, |b| {
+            b[1..5].copy_from_slice(&index.to_be_bytes());
+            b[24..32].copy_from_slice(&position.to_be_bytes());
+        })
+    }
+
+    /// Nonzero once `delegator` is in validator `index`'s delegator list.
+    fn delegator_listed(delegator: Address, index: u32) -> U256 {
+        pair_slot(TAG_DELEGATOR_LISTED, delegator, index)
+    }
+
     fn incoming_redelegation(delegator: Address, validator: u32) -> U256 {
         pair_slot(TAG_INCOMING_REDELEGATION, delegator, validator)
     }
@@ -224,6 +249,17 @@ impl Key {
         let b = key.to_be_bytes::<32>();
         let validator = u32::from_be_bytes(b[21..25].try_into().expect("4 bytes"));
         (Address::from_slice(&b[1..21]), validator, b[25], b[26])
+    }
+
+    /// (delegator, source validator) of a redelegation key.
+    fn parse_redelegation(key: &U256) -> (Address, u32) {
+        let b = key.to_be_bytes::<32>();
+        (Address::from_slice(&b[1..21]), u32::from_be_bytes(b[21..25].try_into().expect("4 bytes")))
+    }
+
+    /// The delegator of a delegation key.
+    fn delegation_delegator(key: &U256) -> Address {
+        Address::from_slice(&key.to_be_bytes::<32>()[1..21])
     }
 
     /// The validator of a delegation key.
@@ -270,6 +306,9 @@ pub(crate) struct GenesisValidator {
     pub(crate) self_delegation: U256,
     pub(crate) commission_rate: U256,
     pub(crate) consensus_key: Option<[u8; 32]>,
+    /// Starts jailed (a genesis exported from a running chain carries jailed validators); the slashing module's
+    /// genesis holds until when.
+    pub(crate) jailed: bool,
 }
 
 /// The staking module's genesis slots, with the committee records of epochs 0 and 1. Fails on an invalid genesis
@@ -315,7 +354,13 @@ pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Resul
             (Key::validator(index, FIELD_TOKENS), v.self_delegation),
             (Key::validator(index, FIELD_COMMISSION), v.commission_rate),
             (Key::delegation(v.operator, index), v.self_delegation),
+            (Key::delegator_count(index), U256::from(1)),
+            (Key::delegator(index, 0), U256::from_be_slice(v.operator.as_slice())),
+            (Key::delegator_listed(v.operator, index), U256::from(1)),
         ]);
+        if v.jailed {
+            slots.push((Key::validator(index, FIELD_JAILED), U256::from(1)));
+        }
         if let Some(pubkey) = v.consensus_key {
             // `Key::consensus_key` indexes the first 31 bytes: those must differ.
             if !seen_keys.insert(pubkey[..31].to_vec()) {
@@ -363,7 +408,7 @@ pub(crate) fn find_validator<L: Ledger>(ledger: &mut L, text: &str) -> Outcome<V
 }
 
 /// The validator `operator` operates, if any.
-fn operated_by<L: Ledger>(ledger: &mut L, operator: Address) -> Outcome<Option<Validator>, L::Error> {
+pub(crate) fn operated_by<L: Ledger>(ledger: &mut L, operator: Address) -> Outcome<Option<Validator>, L::Error> {
     let index = ledger.load(STAKING, Key::validator_index(operator))?;
     Ok((!index.is_zero()).then(|| Validator { index: as_u64(index - U256::from(1)) as u32, name: valoper(operator) }))
 }
@@ -373,11 +418,140 @@ pub(crate) fn valoper(operator: Address) -> String {
 }
 
 fn check_not_jailed<L: Ledger>(ledger: &mut L, v: &Validator) -> Outcome<(), L::Error> {
-    if ledger.load(STAKING, Key::validator(v.index, FIELD_JAILED))?.is_zero() {
-        Ok(())
-    } else {
+    if is_jailed(ledger, v.index)? {
         revert(format!("validator {} is jailed", v.name))
+    } else {
+        Ok(())
     }
+}
+
+pub(crate) fn is_jailed<L: Ledger>(ledger: &mut L, index: u32) -> Outcome<bool, L::Error> {
+    Ok(!ledger.load(STAKING, Key::validator(index, FIELD_JAILED))?.is_zero())
+}
+
+/// Jails (out of the bonded set and the next committee records) or unjails validator `index`.
+pub(crate) fn set_jailed<L: Ledger>(ledger: &mut L, index: u32, jailed: bool) -> Outcome<(), L::Error> {
+    ledger.store(STAKING, Key::validator(index, FIELD_JAILED), U256::from(jailed))
+}
+
+/// The validator whose Ed25519 consensus key is `pubkey`, if any.
+pub(crate) fn by_consensus_key<L: Ledger>(ledger: &mut L, pubkey: &[u8; 32]) -> Outcome<Option<u32>, L::Error> {
+    let index = ledger.load(STAKING, Key::consensus_key(pubkey))?;
+    if index.is_zero() {
+        return Ok(None);
+    }
+    let index = as_u64(index - U256::from(1)) as u32;
+    // The index is by the first 31 bytes: the whole key must match.
+    let key = ledger.load(STAKING, Key::validator(index, FIELD_CONSENSUS_KEY))?;
+    Ok((key == U256::from_be_bytes(*pubkey)).then_some(index))
+}
+
+/// Validator `index`'s consensus key, if it has one.
+pub(crate) fn consensus_key<L: Ledger>(ledger: &mut L, index: u32) -> Outcome<Option<[u8; 32]>, L::Error> {
+    let key = ledger.load(STAKING, Key::validator(index, FIELD_CONSENSUS_KEY))?;
+    Ok((!key.is_zero()).then(|| key.to_be_bytes::<32>()))
+}
+
+/// Appends `delegator` to validator `index`'s delegator list unless it is there: the list only grows, so that
+/// a slash can walk every delegation and entry of the validator (delegations are keyed by delegator).
+fn list_delegator<L: Ledger>(ledger: &mut L, delegator: Address, index: u32) -> Outcome<(), L::Error> {
+    let listed = Key::delegator_listed(delegator, index);
+    if !ledger.load(STAKING, listed)?.is_zero() {
+        return Ok(());
+    }
+    let count = as_u64(ledger.load(STAKING, Key::delegator_count(index))?);
+    ledger.store(STAKING, Key::delegator(index, count), U256::from_be_slice(delegator.as_slice()))?;
+    ledger.store(STAKING, Key::delegator_count(index), U256::from(count + 1))?;
+    ledger.store(STAKING, listed, U256::from(1))
+}
+
+/// `amount × fraction` (18 decimals), rounded down.
+fn part(amount: U256, fraction: U256) -> U256 {
+    amount * fraction / U256::from(DEC_ONE)
+}
+
+/// Slashes `fraction` (18 decimals, below 1) of validator `index`'s stake for an infraction at height
+/// `infraction_height`: each delegation to it, each unbonding entry from it created at or after that height,
+/// and for each such redelegation from it the stake it moved (taken from the destination delegation, as
+/// Cosmos does). Every delegation changed is settled first (F1, at the end of the block). Returns the usei
+/// slashed, which the caller burns. Walks the validator's delegator list (and, per delegator, its
+/// redelegation entries to every validator): slashing is rare, so a walk here is cheap overall.
+pub(crate) fn slash<L: Ledger>(
+    ledger: &mut L,
+    index: u32,
+    fraction: U256,
+    infraction_height: u64,
+) -> Outcome<U256, L::Error> {
+    let params = Params::load(ledger)?;
+    let validators = validator_count(ledger)?;
+    let count = as_u64(ledger.load(STAKING, Key::delegator_count(index))?);
+    let mut slashed = U256::ZERO;
+    let mut tokens_cut: std::collections::BTreeMap<u32, U256> = std::collections::BTreeMap::new();
+    for position in 0..count {
+        let word = ledger.load(STAKING, Key::delegator(index, position))?;
+        let delegator = Address::from_slice(&word.to_be_bytes::<32>()[12..]);
+        let cut = cut_delegation(ledger, delegator, index, |amount| part(amount, fraction))?;
+        *tokens_cut.entry(index).or_default() += cut;
+        slashed += cut;
+        for entry in 0..params.max_entries as u8 {
+            let amount_key = Key::unbonding(delegator, index, entry, ENTRY_AMOUNT);
+            let amount = ledger.load(STAKING, amount_key)?;
+            let height = as_u64(ledger.load(STAKING, Key::unbonding(delegator, index, entry, ENTRY_HEIGHT))?);
+            if !amount.is_zero() && height >= infraction_height {
+                // Below the whole entry (fraction < 1): the entry stays, still queued for maturity.
+                let cut = part(amount, fraction);
+                ledger.store(STAKING, amount_key, amount - cut)?;
+                slashed += cut;
+            }
+        }
+        let now = ledger.now();
+        for dst in (0..validators).filter(|dst| *dst != index) {
+            for entry in 0..params.max_entries as u8 {
+                let completion =
+                    as_u64(ledger.load(STAKING, Key::redelegation(delegator, index, dst, entry, ENTRY_COMPLETION))?);
+                if completion <= now {
+                    continue;
+                }
+                let height =
+                    as_u64(ledger.load(STAKING, Key::redelegation(delegator, index, dst, entry, ENTRY_HEIGHT))?);
+                if height < infraction_height {
+                    continue;
+                }
+                let moved = ledger.load(STAKING, Key::redelegation(delegator, index, dst, entry, ENTRY_AMOUNT))?;
+                let want = part(moved, fraction);
+                let cut = cut_delegation(ledger, delegator, dst, |amount| want.min(amount))?;
+                *tokens_cut.entry(dst).or_default() += cut;
+                slashed += cut;
+            }
+        }
+    }
+    for (validator, cut) in tokens_cut {
+        let key = Key::validator(validator, FIELD_TOKENS);
+        let tokens = ledger.load(STAKING, key)?;
+        let Some(left) = tokens.checked_sub(cut) else { return revert("slash exceeds the validator's tokens") };
+        ledger.store(STAKING, key, left)?;
+    }
+    Ok(slashed)
+}
+
+/// Lowers `delegator`'s delegation to validator `index` by `cut(amount)` after settling its rewards; returns
+/// the cut.
+fn cut_delegation<L: Ledger>(
+    ledger: &mut L,
+    delegator: Address,
+    index: u32,
+    cut: impl FnOnce(U256) -> U256,
+) -> Outcome<U256, L::Error> {
+    let key = Key::delegation(delegator, index);
+    let amount = ledger.load(STAKING, key)?;
+    let cut = cut(amount);
+    if cut.is_zero() {
+        return Ok(cut);
+    }
+    let v = Validator { index, name: valoper(operator(ledger, index)?) };
+    super::distribution::settle_in_end_block(ledger, delegator, &v)?;
+    ledger.store(STAKING, key, amount - cut)?;
+    Ok(cut)
 }
 
 /// The usei `who` has delegated to validator `index` (its shares: one per usei).
@@ -431,6 +605,11 @@ pub(crate) struct Member {
     pub(crate) pubkey: [u8; 32],
     pub(crate) index: u32,
     pub(crate) power: U256,
+}
+
+/// The epoch of block (slot) `number`: epoch k covers blocks k*E+1 ..= (k+1)*E; genesis (block 0) is epoch 0.
+pub(crate) fn epoch_of(number: u64, epoch_blocks: u64) -> u64 {
+    number.saturating_sub(1) / epoch_blocks.max(1)
 }
 
 /// Blocks per epoch.
@@ -741,6 +920,8 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
                 Key::unbonding(call.caller, v.index, entry, ENTRY_COMPLETION),
                 U256::from(completion),
             )?;
+            let height = U256::from(ledger.number());
+            ledger.store(STAKING, Key::unbonding(call.caller, v.index, entry, ENTRY_HEIGHT), height)?;
             emit(
                 ledger,
                 STAKING,
@@ -798,6 +979,8 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
                 Key::redelegation(call.caller, src.index, dst.index, entry, ENTRY_COMPLETION),
                 U256::from(completion),
             )?;
+            let height = U256::from(ledger.number());
+            ledger.store(STAKING, Key::redelegation(call.caller, src.index, dst.index, entry, ENTRY_HEIGHT), height)?;
             ledger.store(STAKING, Key::incoming_redelegation(call.caller, dst.index), U256::from(completion))?;
             emit(
                 ledger,
@@ -860,7 +1043,9 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
                     operator,
                     tokens: ledger.load(STAKING, Key::validator(index, FIELD_TOKENS))?,
                     commissionRate: ledger.load(STAKING, Key::validator(index, FIELD_COMMISSION))?,
-                    jailed: !ledger.load(STAKING, Key::validator(index, FIELD_JAILED))?.is_zero(),
+                    jailed: is_jailed(ledger, index)?,
+                    consensusPubkey: ledger.load(STAKING, Key::validator(index, FIELD_CONSENSUS_KEY))?.into(),
+                    tombstoned: super::slashing::is_tombstoned(ledger, index)?,
                 });
             }
             IStaking::validatorsCall::abi_encode_returns(&out)
@@ -883,6 +1068,19 @@ pub(crate) fn end_block<L: Ledger>(ledger: &mut L, changed: &[(U256, U256, U256)
     }
     let mut changed = changed.to_vec();
     changed.sort_unstable_by_key(|(k, _, _)| *k);
+    // (0) Delegators join their validators' lists (for slashing): whoever delegated, or holds an entry (a
+    // delegation made and undone within the block shows only its entry).
+    for (key, _, new) in &changed {
+        let pair = match Key::tag(key) {
+            TAG_DELEGATION => Some((Key::delegation_delegator(key), Key::delegation_validator(key))),
+            TAG_UNBONDING => Some(Key::parse_unbonding(key)).map(|(d, v, _, _)| (d, v)),
+            TAG_REDELEGATION => Some(Key::parse_redelegation(key)),
+            _ => None,
+        };
+        if let Some((delegator, index)) = pair.filter(|_| !new.is_zero()) {
+            list_delegator(ledger, delegator, index)?;
+        }
+    }
     // (1) Bonded tokens follow the delegations.
     let mut deltas: std::collections::BTreeMap<u32, (U256, U256)> = std::collections::BTreeMap::new();
     for (key, old, new) in &changed {
@@ -928,6 +1126,7 @@ pub(crate) fn end_block<L: Ledger>(ledger: &mut L, changed: &[(U256, U256, U256)
         ledger.add_balance(delegator, wei)?;
         ledger.store(STAKING, amount_key, U256::ZERO)?;
         ledger.store(STAKING, completion_key, U256::ZERO)?;
+        ledger.store(STAKING, Key::unbonding(delegator, validator, entry, ENTRY_HEIGHT), U256::ZERO)?;
         ledger.store(STAKING, Key::queue(head), U256::ZERO)?;
         head += 1;
     }

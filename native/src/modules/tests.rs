@@ -30,6 +30,10 @@ const OTHER_OPERATOR: Address = Address::with_last_byte(0x0b);
 const START: u64 = 1_700_000_000;
 const UNBONDING: u64 = 100;
 const EPOCH_BLOCKS: u64 = 10;
+/// Slashing in these tests: a 4-block window of which half must be signed, 60 s of downtime jail, Sei's 5% and
+/// 1% slash fractions.
+const SIGNED_BLOCKS_WINDOW: u64 = 4;
+const DOWNTIME_JAIL: u64 = 60;
 
 /// The test validators' consensus keys: the operator's last byte, repeated.
 fn consensus_key(operator: Address) -> [u8; 32] {
@@ -68,6 +72,7 @@ fn genesis_with(keys: &[Key], operators: [Address; 2], block_reward_usei: U256) 
         self_delegation: U256::from(1_000_000u64),
         commission_rate: U256::from(DEC_ONE / 10),
         consensus_key: Some(consensus_key(operator)),
+        jailed: false,
     });
     let supply = U256::from(keys.len() as u64 * 100_000_000 + 2_000_000);
     let distribution = distribution::Params { community_tax: U256::from(DEC_ONE / 50), block_reward_usei };
@@ -80,7 +85,15 @@ fn genesis_with(keys: &[Key], operators: [Address; 2], block_reward_usei: U256) 
         threshold: dec(500),
         veto_threshold: dec(334),
     };
-    for (module, slots) in super::genesis(supply, &params, &validators, &distribution, &gov).expect("genesis") {
+    let slashing = super::slashing::Params {
+        signed_blocks_window: SIGNED_BLOCKS_WINDOW,
+        min_signed_per_window: U256::from(DEC_ONE / 2),
+        downtime_jail_duration: DOWNTIME_JAIL,
+        slash_fraction_double_sign: U256::from(DEC_ONE / 20),
+        slash_fraction_downtime: U256::from(DEC_ONE / 100),
+    };
+    let modules = super::genesis(supply, &params, &validators, &distribution, &gov, &slashing, &[]).expect("genesis");
+    for (module, slots) in modules {
         reader.deploy(module, &MODULE_CODE);
         reader.storage.extend(slots.into_iter().map(|(k, v)| ((module, k), v)));
     }

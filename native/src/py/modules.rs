@@ -12,13 +12,14 @@ use super::{
     store::PyStore,
 };
 use crate::modules::{
-    distribution, genesis, governance, staking,
+    distribution, genesis, governance, slashing, staking,
     staking::{GenesisValidator, Params},
     Failure, Outcome, ScratchLedger,
 };
 
-/// A genesis validator: (operator, self-delegation in usei, commission rate × 10^18, consensus key).
-type PyGenesisValidator = (Vec<u8>, BigUint, BigUint, Option<Vec<u8>>);
+/// A genesis validator: (operator, self-delegation in usei, commission rate × 10^18, consensus key, jailed until
+/// (seconds) for one that starts jailed).
+type PyGenesisValidator = (Vec<u8>, BigUint, BigUint, Option<Vec<u8>>, Option<u64>);
 
 /// Each module account's address and its (slot, value) pairs.
 type ModuleSlots = Vec<(Vec<u8>, Vec<(BigUint, BigUint)>)>;
@@ -26,10 +27,11 @@ type ModuleSlots = Vec<(Vec<u8>, Vec<(BigUint, BigUint)>)>;
 /// The module accounts' genesis storage: `[(address, [(slot, value)])]` for the bank (total supply in usei) and
 /// staking (`params` = (unbonding seconds, max entries, max validators, min commission rate × 10^18, blocks per
 /// epoch); `validators` = [(operator, self-delegation in usei, commission rate × 10^18, 32-byte Ed25519 consensus
-/// key or None)]), distribution (`distribution` =
+/// key or None, jailed-until time or None)]), distribution (`distribution` =
 /// (community tax × 10^18, block reward in usei)) and governance (`gov` = (min deposit in usei, max deposit
-/// period and voting period in seconds, quorum, threshold and veto threshold × 10^18)). ValueError on an invalid
-/// one.
+/// period and voting period in seconds, quorum, threshold and veto threshold × 10^18) and slashing (`slashing` =
+/// (signed blocks window, min signed per window × 10^18, downtime jail seconds, double-sign and downtime slash
+/// fractions × 10^18)). ValueError on an invalid one.
 #[pyfunction]
 pub(super) fn module_genesis(
     total_supply_usei: BigUint,
@@ -37,13 +39,14 @@ pub(super) fn module_genesis(
     validators: Vec<PyGenesisValidator>,
     distribution: (BigUint, BigUint),
     gov: (BigUint, u64, u64, BigUint, BigUint, BigUint),
+    slashing: (u64, BigUint, u64, BigUint, BigUint),
 ) -> PyResult<ModuleSlots> {
     let (unbonding_time, max_entries, max_validators, min_commission, epoch_blocks) = params;
     let min_commission_rate = u256(&min_commission)?;
     let params = Params { unbonding_time, max_entries, max_validators, min_commission_rate, epoch_blocks };
-    let validators = validators
+    let genesis_validators = validators
         .iter()
-        .map(|(operator, bonded, rate, key)| {
+        .map(|(operator, bonded, rate, key, jailed_until)| {
             let consensus_key = key
                 .as_deref()
                 .map(|k| <[u8; 32]>::try_from(k).map_err(|_| PyValueError::new_err("a consensus key is 32 bytes")))
@@ -53,6 +56,7 @@ pub(super) fn module_genesis(
                 self_delegation: u256(bonded)?,
                 commission_rate: u256(rate)?,
                 consensus_key,
+                jailed: jailed_until.is_some(),
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
@@ -67,8 +71,19 @@ pub(super) fn module_genesis(
         threshold: u256(&threshold)?,
         veto_threshold: u256(&veto)?,
     };
+    let (signed_blocks_window, min_signed, downtime_jail_duration, double_sign, downtime) = slashing;
+    let slashing = slashing::Params {
+        signed_blocks_window,
+        min_signed_per_window: u256(&min_signed)?,
+        downtime_jail_duration,
+        slash_fraction_double_sign: u256(&double_sign)?,
+        slash_fraction_downtime: u256(&downtime)?,
+    };
+    let jailed: Vec<(u32, u64)> =
+        validators.iter().enumerate().filter_map(|(i, v)| v.4.map(|until| (i as u32, until))).collect();
     let modules =
-        genesis(u256(&total_supply_usei)?, &params, &validators, &distribution, &gov).map_err(PyValueError::new_err)?;
+        genesis(u256(&total_supply_usei)?, &params, &genesis_validators, &distribution, &gov, &slashing, &jailed)
+            .map_err(PyValueError::new_err)?;
     Ok(modules
         .into_iter()
         .map(|(module, slots)| (module.to_vec(), slots.into_iter().map(|(k, v)| (big(k), big(v))).collect()))

@@ -58,6 +58,9 @@ class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     consensus_pubkey: str | None = msgspec.field(default=None, name="consensusPubkey")
     """The validator's Ed25519 consensus public key, 64 hex characters; only validators with one sit in the
     committees consensus runs with (a single-sequencer devnet needs none)."""
+    jailed_until: int | None = None
+    """Starts jailed until this block time (seconds), as a genesis exported from a running chain carries a
+    jailed validator; tests use it to exercise ``unjail``."""
 
 
 class StakingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -94,6 +97,19 @@ class GovParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     veto_threshold: str = "0.334"
 
 
+class SlashingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Slashing parameters (Sei's, except the window, Cosmos's default 10,000 blocks; governable)."""
+
+    signed_blocks_window: int = 10_000
+    """Blocks over which a committee member's missed commits are counted."""
+    min_signed_per_window: str = "0.05"
+    """Share of the window a validator must sign; more misses jail it for downtime."""
+    downtime_jail_duration: int = 600
+    """Seconds a validator jailed for downtime stays jailed before it may unjail."""
+    slash_fraction_double_sign: str = "0.05"
+    slash_fraction_downtime: str = "0.01"
+
+
 class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     chain_id: int
     total_supply_usei: int
@@ -102,6 +118,7 @@ class Genesis(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     staking: StakingParams = StakingParams()
     distribution: DistributionParams = DistributionParams()
     gov: GovParams = GovParams()
+    slashing: SlashingParams = SlashingParams()
 
 
 def _address(text: str, what: str) -> bytes:
@@ -154,6 +171,7 @@ def default_genesis(
     staking: StakingParams | None = None,
     distribution: DistributionParams | None = None,
     gov: GovParams | None = None,
+    slashing: SlashingParams | None = None,
 ) -> Genesis:
     """The network's 10B SEI split by category, one placeholder address per category; `validators` as
     (operator, self-delegation in usei), each given the self-delegation as a foundation allocation of its own
@@ -176,6 +194,7 @@ def default_genesis(
         staking=staking or StakingParams(),
         distribution=distribution or DistributionParams(),
         gov=gov or GovParams(),
+        slashing=slashing or SlashingParams(),
     )
 
 
@@ -223,6 +242,7 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
             v.self_delegation_usei,
             _rate(v.commission_rate, f"validator {v.operator}"),
             _consensus_pubkey(v),
+            v.jailed_until,
         )
         for v in genesis.validators
     ]
@@ -233,6 +253,16 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
         raise GenesisError("gov periods must not be negative")
     quorum, threshold = _rate(g.quorum, "gov.quorum"), _rate(g.threshold, "gov.threshold")
     veto = _rate(g.veto_threshold, "gov.veto_threshold")
+    sl = genesis.slashing
+    if sl.signed_blocks_window < 1 or sl.downtime_jail_duration < 0:
+        raise GenesisError("slashing: signed_blocks_window must be at least 1, downtime_jail_duration not negative")
+    slashing = (
+        sl.signed_blocks_window,
+        _rate(sl.min_signed_per_window, "slashing.min_signed_per_window"),
+        sl.downtime_jail_duration,
+        _rate(sl.slash_fraction_double_sign, "slashing.slash_fraction_double_sign"),
+        _rate(sl.slash_fraction_downtime, "slashing.slash_fraction_downtime"),
+    )
     try:
         return native.module_genesis(
             genesis.total_supply_usei + extra_usei,
@@ -240,6 +270,7 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
             validators,
             (community_tax, d.block_reward_usei),
             (g.min_deposit_usei, g.max_deposit_period, g.voting_period, quorum, threshold, veto),
+            slashing,
         )
     except ValueError as e:
         raise GenesisError(str(e)) from None
@@ -308,6 +339,12 @@ def print_summary(genesis: Genesis) -> None:
         f"gov: min deposit {Decimal(g.min_deposit_usei) / USEI_PER_SEI:,f} SEI, "
         f"deposit period {g.max_deposit_period} s, voting period {g.voting_period} s, "
         f"quorum {g.quorum}, threshold {g.threshold}, veto {g.veto_threshold}"
+    )
+    sl = genesis.slashing
+    console.print(
+        f"slashing: window {sl.signed_blocks_window} blocks, min signed {sl.min_signed_per_window}, "
+        f"downtime jail {sl.downtime_jail_duration} s, slash {sl.slash_fraction_double_sign} (double sign), "
+        f"{sl.slash_fraction_downtime} (downtime); epochs of {s.epoch_blocks} blocks"
     )
 
 

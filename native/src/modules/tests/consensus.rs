@@ -1,16 +1,22 @@
 //! The modules' side of consensus through the block executor: the committee records staking writes at epoch
-//! boundaries.
+//! boundaries, and slashing for double signs (evidence) and downtime (commit signers), with unjail.
 
 use alloy_primitives::{Address, U256};
+use alloy_sol_types::SolCall;
 
 use super::{
-    block_with, consensus_key, delegate, genesis, params_at, MemReader, EPOCH_BLOCKS, OPERATOR, OTHER_OPERATOR, SEI,
-    START,
+    apply, consensus_key, delegate, delegation, genesis, genesis_with, params_at, query, revert_reason, supply_held,
+    total_supply_units, txs, undelegate, validator_tokens, valoper, MemReader, DOWNTIME_JAIL, EPOCH_BLOCKS, OPERATOR,
+    OTHER_OPERATOR, SEI, SIGNED_BLOCKS_WINDOW, START,
 };
 use crate::{
-    exec::BlockOutput,
-    modules::{staking, ScratchLedger},
-    testutil::Key,
+    exec::{execute_block, BlockOutput, OrderedTx},
+    modules::{
+        slashing::ISlashing, staking, staking::IStaking, ConsensusInputs, Infraction, InfractionKind, ScratchLedger,
+        SLASHING, STAKING,
+    },
+    parallel::{execute_block_parallel, PredictMode},
+    testutil::{Key, CHAIN},
 };
 
 /// Epoch `epoch`'s committee record as (consensus key, operator, power).
@@ -25,13 +31,151 @@ fn committee(reader: &MemReader, epoch: u64) -> Option<Vec<([u8; 32], Address, u
     )
 }
 
-/// Executes `raws` as block `number` and commits it.
+/// Executes `raws` as block `number` (at time START + number) and commits it; every transaction must succeed.
 fn block_at(reader: &mut MemReader, number: u64, raws: &[Vec<u8>]) -> BlockOutput {
-    let mut params = params_at(START + number);
-    params.number = number;
-    let out = block_with(reader, &params, raws);
+    let out = consensus_block(reader, number, raws, ConsensusInputs::default());
     assert!(out.outcomes.iter().all(|o| o.success), "{:?}", out.outcomes);
     out
+}
+
+/// Executes block `number` with what consensus decided about it, sequentially and in parallel (which must
+/// agree), and commits it.
+fn consensus_block(reader: &mut MemReader, number: u64, raws: &[Vec<u8>], consensus: ConsensusInputs) -> BlockOutput {
+    let mut params = params_at(START + number);
+    params.number = number;
+    params.consensus = consensus;
+    let (senders, raws) = txs(raws);
+    let ordered: Vec<OrderedTx<'_>> = raws.iter().zip(&senders).map(|(raw, s)| OrderedTx { raw, sender: *s }).collect();
+    let sequential = execute_block(&*reader, &params, &ordered, false).expect("execution");
+    let parallel = {
+        let r: &MemReader = reader;
+        execute_block_parallel(&|| Ok(r), &params, &ordered, false, 4, PredictMode::Off).expect("execution").0
+    };
+    assert_eq!(sequential.changes, parallel.changes);
+    apply(reader, &sequential.changes);
+    sequential
+}
+
+fn evidence(operator: Address, height: u64) -> ConsensusInputs {
+    let infraction = Infraction { pubkey: consensus_key(operator), height, kind: InfractionKind::DoubleVote };
+    ConsensusInputs { evidence: vec![infraction], signers: None }
+}
+
+fn redelegate(key: &Key, nonce: u64, src: Address, dst: Address, usei: u64) -> Vec<u8> {
+    let data =
+        IStaking::redelegateCall { srcAddress: valoper(src), dstAddress: valoper(dst), amount: U256::from(usei) }
+            .abi_encode();
+    key.sign(CHAIN, nonce, Some(STAKING), 0, &data, 600_000)
+}
+
+fn unjail(key: &Key, nonce: u64) -> Vec<u8> {
+    key.sign(CHAIN, nonce, Some(SLASHING), 0, &ISlashing::unjailCall {}.abi_encode(), 200_000)
+}
+
+fn slashing_info(reader: &MemReader, operator: Address) -> ISlashing::slashingInfoReturn {
+    let out = query(reader, SLASHING, &ISlashing::slashingInfoCall { validator: valoper(operator) }.abi_encode());
+    ISlashing::slashingInfoCall::abi_decode_returns(&out).expect("slashingInfo")
+}
+
+fn unbonding(reader: &MemReader, who: Address, operator: Address) -> Vec<u64> {
+    let call = IStaking::unbondingDelegationCall { delegator: who, valAddress: valoper(operator) };
+    let out = query(reader, STAKING, &call.abi_encode());
+    let entries = IStaking::unbondingDelegationCall::abi_decode_returns(&out).expect("entries");
+    entries.into_iter().map(|e| e.amount.to::<u64>()).collect()
+}
+
+const USEI: u64 = 1_000_000;
+
+#[test]
+fn double_sign_slashes_delegations_and_later_entries_then_jails_and_tombstones() {
+    let (alice, bob) = (Key::new(1), Key::new(2));
+    let mut reader = genesis(&[Key::new(1), Key::new(2)]);
+    block_at(&mut reader, 2, &[delegate(&alice, 0, OPERATOR, 10 * SEI), delegate(&bob, 0, OPERATOR, 4 * SEI)]);
+    // Before the infraction (height 4): untouched by the slash.
+    block_at(&mut reader, 3, &[undelegate(&alice, 1, OPERATOR, USEI)]);
+    // At or after it: slashed.
+    block_at(
+        &mut reader,
+        4,
+        &[undelegate(&alice, 2, OPERATOR, 2 * USEI), redelegate(&bob, 1, OPERATOR, OTHER_OPERATOR, 2 * USEI)],
+    );
+    let supply = total_supply_units(&reader);
+    consensus_block(&mut reader, 5, &[], evidence(OPERATOR, 4));
+    // 5% of: alice's 7 SEI and the 2 SEI entry, bob's 2 SEI left and the 2 SEI he moved (from OTHER), the
+    // operator's own 1 SEI.
+    assert_eq!(delegation(&reader, alice.address, OPERATOR), U256::from(6_650_000u64));
+    assert_eq!(unbonding(&reader, alice.address, OPERATOR), vec![USEI, 1_900_000]);
+    assert_eq!(delegation(&reader, bob.address, OPERATOR), U256::from(1_900_000u64));
+    assert_eq!(delegation(&reader, bob.address, OTHER_OPERATOR), U256::from(1_900_000u64));
+    assert_eq!(delegation(&reader, OPERATOR, OPERATOR), U256::from(950_000u64));
+    assert_eq!(validator_tokens(&reader, OPERATOR), U256::from(9_500_000u64));
+    assert_eq!(validator_tokens(&reader, OTHER_OPERATOR), U256::from(2_900_000u64));
+    let burned = U256::from(350_000u64 + 100_000 + 100_000 + 100_000 + 50_000);
+    let units = U256::from(super::WEI_PER_USEI) * U256::from(super::UNITS_PER_WEI);
+    assert_eq!(total_supply_units(&reader), supply - burned * units);
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
+    let info = slashing_info(&reader, OPERATOR);
+    assert!(info.jailed && info.signingInfo.tombstoned);
+    assert_eq!((info.slashCount, info.slashedUsei), (1, burned));
+    // Evidence against a tombstoned validator is ignored; it drops out of the next committee.
+    consensus_block(&mut reader, 6, &[], evidence(OPERATOR, 5));
+    assert_eq!(slashing_info(&reader, OPERATOR).slashCount, 1);
+    block_at(&mut reader, EPOCH_BLOCKS, &[]);
+    assert_eq!(committee(&reader, 2), Some(vec![(consensus_key(OTHER_OPERATOR), OTHER_OPERATOR, 2)]));
+    // Delegating to it is refused; evidence for an unknown key or a future height changes nothing.
+    let out = consensus_block(&mut reader, 11, &[delegate(&alice, 3, OPERATOR, SEI)], evidence(OTHER_OPERATOR, 12));
+    assert!(revert_reason(&out, 0).contains("is jailed"));
+    assert!(!slashing_info(&reader, OTHER_OPERATOR).jailed);
+}
+
+#[test]
+fn downtime_jails_after_a_window_of_misses_and_unjail_waits_for_the_jail_time() {
+    let operator = Key::new(3);
+    let mut reader = genesis_with(std::slice::from_ref(&operator), [operator.address, OTHER_OPERATOR], U256::ZERO);
+    let only_other = || ConsensusInputs { evidence: vec![], signers: Some(vec![consensus_key(OTHER_OPERATOR)]) };
+    // Not jailed before a whole window (4 blocks) has been observed, nor while misses stay within 2.
+    for number in 1..SIGNED_BLOCKS_WINDOW {
+        consensus_block(&mut reader, number, &[], only_other());
+        assert!(!slashing_info(&reader, operator.address).jailed);
+    }
+    let supply = total_supply_units(&reader);
+    consensus_block(&mut reader, SIGNED_BLOCKS_WINDOW, &[], only_other());
+    let info = slashing_info(&reader, operator.address);
+    let jailed_at = START + SIGNED_BLOCKS_WINDOW;
+    assert!(info.jailed && !info.signingInfo.tombstoned);
+    assert_eq!(info.signingInfo.jailedUntil as u64, jailed_at + DOWNTIME_JAIL);
+    assert_eq!((info.slashCount, info.slashedUsei), (1, U256::from(10_000u64)));
+    assert_eq!((info.signingInfo.missedBlocksCounter, info.signingInfo.indexOffset), (0, 0));
+    assert_eq!(total_supply_units(&reader), supply_held(&reader));
+    assert!(total_supply_units(&reader) < supply);
+    // A jailed validator's misses are not counted.
+    consensus_block(&mut reader, SIGNED_BLOCKS_WINDOW + 1, &[], only_other());
+    assert_eq!(slashing_info(&reader, operator.address).signingInfo.indexOffset, 0);
+    // Too early, then on time; then not jailed any more. Others are told why not.
+    let early = consensus_block(&mut reader, DOWNTIME_JAIL - 1, &[unjail(&operator, 0)], ConsensusInputs::default());
+    let reason = revert_reason(&early, 0);
+    assert!(reason.contains(&format!("is jailed until {}", jailed_at + DOWNTIME_JAIL)), "{reason}");
+    let on_time = consensus_block(&mut reader, 2 * DOWNTIME_JAIL, &[unjail(&operator, 1)], ConsensusInputs::default());
+    assert!(on_time.outcomes[0].success);
+    assert_eq!(on_time.receipts[0].logs()[0].address, SLASHING);
+    assert!(!slashing_info(&reader, operator.address).jailed);
+    let again =
+        consensus_block(&mut reader, 2 * DOWNTIME_JAIL + 1, &[unjail(&operator, 2)], ConsensusInputs::default());
+    assert!(revert_reason(&again, 0).contains("is not jailed"));
+    let stranger = Key::new(9);
+    reader.fund(stranger.address, U256::from(SEI));
+    let out = consensus_block(&mut reader, 2 * DOWNTIME_JAIL + 2, &[unjail(&stranger, 0)], ConsensusInputs::default());
+    assert!(revert_reason(&out, 0).contains("is not a validator operator"));
+}
+
+#[test]
+fn a_tombstoned_validator_can_never_unjail() {
+    let operator = Key::new(3);
+    let mut reader = genesis_with(std::slice::from_ref(&operator), [operator.address, OTHER_OPERATOR], U256::ZERO);
+    consensus_block(&mut reader, 2, &[], evidence(operator.address, 1));
+    let out = consensus_block(&mut reader, 1_000_000, &[unjail(&operator, 0)], ConsensusInputs::default());
+    assert!(revert_reason(&out, 0).contains("tombstoned"));
+    assert!(slashing_info(&reader, operator.address).jailed);
 }
 
 #[test]
@@ -68,6 +212,7 @@ fn genesis_refuses_a_shared_consensus_key_and_a_zero_epoch_length() {
         self_delegation: U256::from(1_000_000u64),
         commission_rate: U256::ZERO,
         consensus_key: Some([7; 32]),
+        jailed: false,
     };
     let mut params = staking::Params {
         unbonding_time: 1,
