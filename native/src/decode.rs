@@ -129,13 +129,116 @@ pub fn decode_and_recover(raw: &[u8]) -> Result<DecodedTx, DecodeError> {
     Ok(DecodedTx { hash: keccak256(raw), envelope, sender })
 }
 
+/// `f` over `items` on rayon's pool, order preserved; small batches stay on the calling thread.
+fn map_batch<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    // Below a few dozen transactions the pool's wake-up costs more than it saves.
+    if items.len() < 32 {
+        return items.iter().map(f).collect();
+    }
+    items.par_iter().map(f).collect()
+}
+
 /// Decodes and recovers a batch in parallel; order is preserved.
 pub fn decode_batch(raws: &[&[u8]]) -> Vec<Result<DecodedTx, DecodeError>> {
-    // Below a few dozen transactions the pool's wake-up costs more than it saves.
-    if raws.len() < 32 {
-        return raws.iter().map(|r| decode_and_recover(r)).collect();
+    map_batch(raws, |r| decode_and_recover(r))
+}
+
+/// The node's admission rules for `eth_sendRawTransaction`, beyond what the transaction itself must satisfy.
+#[derive(Debug, Clone)]
+pub struct IngestRules {
+    pub chain_id: u64,
+    /// Accept pre-EIP-155 transactions (no chain id in the signature).
+    pub allow_unprotected: bool,
+    /// The block gas limit: no transaction may ask for more.
+    pub gas_limit: u64,
+    /// The largest encoding accepted, in bytes.
+    pub max_tx_size: usize,
+}
+
+/// One `eth_sendRawTransaction` parameter as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub enum RawInput<'a> {
+    /// A JSON string; `chars` is its length in characters (what the odd-length rule counts).
+    Hex { text: &'a str, chars: usize },
+    /// A string that is not valid UTF-8 (a lone surrogate), with its length in characters.
+    BadText { chars: usize },
+    /// Already bytes (a transaction the node signed itself).
+    Bytes(&'a [u8]),
+    /// Anything else JSON can hold.
+    Other,
+}
+
+/// Why ingest refused an entry, worded as the JSON-RPC error the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The parameter is not hex data (JSON-RPC "invalid params").
+    InvalidParams(String),
+    /// The transaction breaks a rule (JSON-RPC server error).
+    Server(String),
+}
+
+/// A transaction that passed every ingest rule: its bytes and decoded form with the recovered sender.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub raw: Vec<u8>,
+    pub tx: DecodedTx,
+}
+
+/// The parameter as bytes, refused with exactly the words of `pysei.rpc.codec.data(value, "raw transaction")`
+/// (a property test compares the two on arbitrary strings).
+fn parse_raw(input: RawInput<'_>) -> Result<Vec<u8>, Refusal> {
+    let refuse = |why: &str| Refusal::InvalidParams(format!("invalid raw transaction: {why}"));
+    let (text, chars) = match input {
+        RawInput::Bytes(raw) => return Ok(raw.to_vec()),
+        RawInput::Other => return Err(refuse("expected 0x-prefixed hex string")),
+        RawInput::BadText { chars } => (None, chars),
+        RawInput::Hex { text, chars } => (Some(text), chars),
+    };
+    // A lone surrogate is never a prefix character, so only valid text can carry the prefix.
+    let Some(text) = text.filter(|t| t.starts_with("0x") || t.starts_with("0X")) else {
+        return Err(refuse("expected 0x-prefixed hex string"));
+    };
+    if (chars - 2) % 2 == 1 {
+        return Err(refuse("odd number of hex digits"));
     }
-    raws.par_iter().map(|r| decode_and_recover(r)).collect()
+    // const-hex strips exactly one `0x`, so a second one ("0x0x…") is refused as not hex, as in Python.
+    alloy_primitives::hex::decode(text).map_err(|_| refuse("not hex"))
+}
+
+/// The rules a decoded transaction must meet, in the order the errors are reported.
+fn check_rules(tx: &DecodedTx, intrinsic: u64, rules: &IngestRules) -> Result<(), String> {
+    let gas = tx.envelope.gas_limit();
+    match tx.envelope.chain_id() {
+        None if !rules.allow_unprotected => {
+            Err("only replay-protected (EIP-155) transactions allowed over RPC".to_string())
+        }
+        Some(id) if id != rules.chain_id => {
+            Err(format!("invalid chain id for signer: have {id} want {}", rules.chain_id))
+        }
+        _ if gas < intrinsic => Err(format!("intrinsic gas too low: gas {gas}, minimum needed {intrinsic}")),
+        _ if gas > rules.gas_limit => Err(format!("exceeds block gas limit: gas {gas}, limit {}", rules.gas_limit)),
+        _ => Ok(()),
+    }
+}
+
+/// Parses, size-checks, decodes, recovers and checks one `eth_sendRawTransaction` parameter.
+pub fn ingest_one(input: RawInput<'_>, rules: &IngestRules) -> Result<Admitted, Refusal> {
+    let raw = parse_raw(input)?;
+    if raw.len() > rules.max_tx_size {
+        return Err(Refusal::Server(format!(
+            "oversized data: transaction size {}, limit {}",
+            raw.len(),
+            rules.max_tx_size
+        )));
+    }
+    let tx = decode_and_recover(&raw).map_err(|e| Refusal::Server(e.to_string()))?;
+    check_rules(&tx, intrinsic_gas(&tx.envelope, tx.sender), rules).map_err(Refusal::Server)?;
+    Ok(Admitted { raw, tx })
+}
+
+/// `ingest_one` over a JSON-RPC batch, in parallel (recovery dominates); order is preserved.
+pub fn ingest_batch(inputs: &[RawInput<'_>], rules: &IngestRules) -> Vec<Result<Admitted, Refusal>> {
+    map_batch(inputs, |i| ingest_one(*i, rules))
 }
 
 /// The least gas limit the transaction may carry at Prague: intrinsic gas (base, calldata, creation, access

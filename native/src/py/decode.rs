@@ -4,14 +4,16 @@
 use pyo3::{
     exceptions::PyValueError,
     prelude::*,
-    types::{PyBytes, PyList, PyTuple},
+    types::{PyBytes, PyDict, PyList, PyString, PyTuple},
 };
 use revm::primitives::{keccak256, Address};
 
 use super::conversions::big;
 use crate::decode;
 
-pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, PyAny>> {
+/// The fields of `pysei.chain.transaction.Transaction` in its order, less `raw` (index 11), which the callers
+/// place themselves.
+fn tx_fields<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Vec<Bound<'py, PyAny>>> {
     use alloy_consensus::Transaction as _;
     let e = &d.envelope;
     let sig = e.signature();
@@ -53,9 +55,79 @@ pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<
         big(sig.s()).into_pyobject(py)?.into_any(),
         access_list.into_pyobject(py)?.into_any(),
         e.gas_price().into_pyobject(py)?.into_any(),
-        decode::intrinsic_gas(e, d.sender).into_pyobject(py)?.into_any(),
     ];
+    Ok(fields)
+}
+
+pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, PyAny>> {
+    let mut fields = tx_fields(py, d)?;
+    fields.push(decode::intrinsic_gas(&d.envelope, d.sender).into_pyobject(py)?.into_any());
     Ok(PyTuple::new(py, fields)?.into_any())
+}
+
+/// What `ingest_batch` returns: (indices of the admitted entries, their transactions, their hashes as 0x-hex,
+/// [(index, invalid params?, message)] of the refused ones).
+type IngestResult<'py> = (Vec<usize>, Bound<'py, PyList>, Vec<String>, Vec<(usize, bool, String)>);
+
+/// Ingest of a JSON-RPC batch of `eth_sendRawTransaction` parameters in one call: hex parsing, size, decoding,
+/// sender recovery (in parallel, GIL released) and the node's rules (chain id, intrinsic gas, block gas limit),
+/// see `decode::ingest_one`. Admitted entries come back as `make(*fields)` (the `Transaction` class, passed in so
+/// the kernel imports nothing of pysei), with the sender replaced by `aliases[sender]` where present (a devnet's
+/// impersonated accounts). Per-entry Python is left to the pool's bookkeeping.
+#[pyfunction]
+#[pyo3(signature = (params, *, chain_id, allow_unprotected, gas_limit, max_tx_size, make, aliases))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn ingest_batch<'py>(
+    py: Python<'py>,
+    params: Vec<Bound<'py, PyAny>>,
+    chain_id: u64,
+    allow_unprotected: bool,
+    gas_limit: u64,
+    max_tx_size: usize,
+    make: &Bound<'py, PyAny>,
+    aliases: &Bound<'py, PyDict>,
+) -> PyResult<IngestResult<'py>> {
+    let rules = decode::IngestRules { chain_id, allow_unprotected, gas_limit, max_tx_size };
+    let inputs = params
+        .iter()
+        .map(|p| {
+            if let Ok(text) = p.cast::<PyString>() {
+                let chars = text.len()?;
+                Ok(match text.to_str() {
+                    Ok(text) => decode::RawInput::Hex { text, chars },
+                    Err(_) => decode::RawInput::BadText { chars },
+                })
+            } else if let Ok(raw) = p.cast::<PyBytes>() {
+                Ok(decode::RawInput::Bytes(raw.as_bytes()))
+            } else {
+                Ok(decode::RawInput::Other)
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let outcomes = py.detach(|| decode::ingest_batch(&inputs, &rules));
+    let mut indices = Vec::with_capacity(outcomes.len());
+    let mut hashes = Vec::with_capacity(outcomes.len());
+    let mut refused = Vec::new();
+    let txs = PyList::empty(py);
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(admitted) => {
+                let mut fields = tx_fields(py, &admitted.tx)?;
+                if !aliases.is_empty() {
+                    if let Some(account) = aliases.get_item(&fields[1])? {
+                        fields[1] = account;
+                    }
+                }
+                fields.insert(11, PyBytes::new(py, &admitted.raw).into_any());
+                txs.append(make.call1(PyTuple::new(py, fields)?)?)?;
+                indices.push(i);
+                hashes.push(alloy_primitives::hex::encode_prefixed(admitted.tx.hash));
+            }
+            Err(decode::Refusal::InvalidParams(m)) => refused.push((i, true, m)),
+            Err(decode::Refusal::Server(m)) => refused.push((i, false, m)),
+        }
+    }
+    Ok((indices, txs, hashes, refused))
 }
 
 /// Decodes and sender-recovers raw transactions (in parallel, GIL released). Per input: a tuple of fields in
