@@ -312,6 +312,82 @@ mod tests {
         assert!(msg(&[0xc2, 0x01, 0xc0]).starts_with("legacy transaction: invalid field gasPrice"));
     }
 
+    fn rules() -> IngestRules {
+        IngestRules { chain_id: 7, allow_unprotected: false, gas_limit: 100_000, max_tx_size: 400 }
+    }
+
+    fn refusal(input: RawInput<'_>) -> Refusal {
+        ingest_one(input, &rules()).expect_err("refused")
+    }
+
+    fn hex(raw: &[u8]) -> String {
+        alloy_primitives::hex::encode_prefixed(raw)
+    }
+
+    #[test]
+    fn ingest_refuses_non_hex_as_invalid_params() {
+        let invalid = |why: &str| Refusal::InvalidParams(format!("invalid raw transaction: {why}"));
+        let text = |t: &'static str| RawInput::Hex { text: t, chars: t.chars().count() };
+        assert_eq!(refusal(RawInput::Other), invalid("expected 0x-prefixed hex string"));
+        assert_eq!(refusal(text("abcd")), invalid("expected 0x-prefixed hex string"));
+        assert_eq!(refusal(RawInput::BadText { chars: 3 }), invalid("expected 0x-prefixed hex string"));
+        assert_eq!(refusal(text("0xabc")), invalid("odd number of hex digits"));
+        // Odd or even is counted in characters, as Python counts them: "é" is one character of two bytes.
+        assert_eq!(refusal(text("0xé")), invalid("odd number of hex digits"));
+        assert_eq!(refusal(text("0xéa")), invalid("not hex"));
+        assert_eq!(refusal(text("0x0x12")), invalid("not hex"));
+        assert_eq!(refusal(text("0x12 4")), invalid("not hex"));
+        assert!(matches!(refusal(text("0X")), Refusal::Server(m) if m.starts_with("rlp")));
+    }
+
+    #[test]
+    fn ingest_applies_the_rules_in_order() {
+        let key = crate::testutil::Key::new(3);
+        let to = Some(Address::repeat_byte(9));
+        let check = |raw: &[u8]| {
+            let text = hex(raw);
+            let hex_outcome = ingest_one(RawInput::Hex { text: &text, chars: text.len() }, &rules());
+            let bytes_outcome = ingest_one(RawInput::Bytes(raw), &rules());
+            assert_eq!(hex_outcome.as_ref().err(), bytes_outcome.as_ref().err());
+            hex_outcome
+        };
+        let server = |m: &str| Some(Refusal::Server(m.to_string()));
+        let ok = check(&key.sign(7, 0, to, 1, b"", 21_000)).expect("admitted");
+        assert_eq!((ok.tx.sender, ok.tx.envelope.nonce()), (key.address, 0));
+        // A wrong chain id is reported before gas that is too low, which comes before gas that is too high.
+        let wrong_chain = check(&key.sign(8, 0, to, 1, b"", 1)).err();
+        assert_eq!(wrong_chain, server("invalid chain id for signer: have 8 want 7"));
+        // Ten non-zero calldata bytes: the EIP-7623 floor (21,000 + 10 × 40) is above the intrinsic gas.
+        let low = check(&key.sign(7, 0, to, 1, &[1; 10], 21_000)).err();
+        assert_eq!(low, server("intrinsic gas too low: gas 21000, minimum needed 21400"));
+        let high = check(&key.sign(7, 0, to, 1, b"", 100_001)).err();
+        assert_eq!(high, server("exceeds block gas limit: gas 100001, limit 100000"));
+        let big = key.sign(7, 0, to, 1, &[1; 400], 100_000);
+        assert_eq!(check(&big).err(), server(&format!("oversized data: transaction size {}, limit 400", big.len())));
+        assert!(matches!(check(&[0xc0]).err(), Some(Refusal::Server(m)) if m.starts_with("rlp")));
+    }
+
+    #[test]
+    fn a_batch_answers_as_its_entries_alone() {
+        let key = crate::testutil::Key::new(4);
+        let raws: Vec<Vec<u8>> = (0..70u64)
+            .map(|n| match n % 4 {
+                0 => key.sign(7, n, None, 0, b"", 60_000),
+                1 => key.sign(9, n, None, 0, b"", 60_000),
+                2 => vec![0x02, 0xc0, n as u8],
+                _ => key.sign(7, n, None, 0, &[0; 2000], 200_000),
+            })
+            .collect();
+        let inputs: Vec<RawInput<'_>> = raws.iter().map(|r| RawInput::Bytes(r)).collect();
+        let batch = ingest_batch(&inputs, &rules());
+        for (input, outcome) in inputs.iter().zip(&batch) {
+            let alone = ingest_one(*input, &rules());
+            assert_eq!(outcome.as_ref().map(|a| a.tx.hash).ok(), alone.as_ref().map(|a| a.tx.hash).ok());
+            assert_eq!(outcome.as_ref().err(), alone.as_ref().err());
+        }
+        assert_eq!(batch.iter().filter(|o| o.is_ok()).count(), 18);
+    }
+
     #[test]
     fn half_order_constant_is_n_over_two() {
         let n = U256::from_str_radix("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141", 16).unwrap();
