@@ -54,10 +54,11 @@ def decode_transactions(raws: list[bytes]) -> list[_native.TxFields | str]:
     return _native.decode_transactions(raws)
 
 
-def decode_with_senders(raws: list[bytes], senders: bytes) -> list[_native.TxFields]:
-    """The fields of stored transactions whose senders (concatenated 20-byte addresses) are known, without
-    signature recovery."""
-    return _native.decode_with_senders(raws, senders)
+def decode_with_senders(raws: list[bytes], senders: bytes, make: Callable[..., T]) -> list[T]:
+    """Stored or forwarded transactions whose senders (concatenated 20-byte addresses) are known, decoded without
+    signature recovery, each built as ``make(*fields)`` in ``pysei.chain.transaction.Transaction``'s field order;
+    ValueError on bytes that do not decode."""
+    return _native.decode_with_senders(raws, senders, make)
 
 
 def ingest_batch(

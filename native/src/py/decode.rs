@@ -112,14 +112,12 @@ pub(super) fn ingest_batch<'py>(
     for (i, outcome) in outcomes.into_iter().enumerate() {
         match outcome {
             Ok(admitted) => {
-                let mut fields = tx_fields(py, &admitted.tx)?;
-                if !aliases.is_empty() {
-                    if let Some(account) = aliases.get_item(&fields[1])? {
-                        fields[1] = account;
-                    }
-                }
-                fields.insert(11, PyBytes::new(py, &admitted.raw).into_any());
-                txs.append(make.call1(PyTuple::new(py, fields)?)?)?;
+                let alias = match aliases.is_empty() {
+                    true => None,
+                    false => aliases.get_item(PyBytes::new(py, admitted.tx.sender.as_slice()))?,
+                };
+                let raw = PyBytes::new(py, &admitted.raw).into_any();
+                txs.append(make_tx(py, make, &admitted.tx, raw, alias)?)?;
                 indices.push(i);
                 hashes.push(alloy_primitives::hex::encode_prefixed(admitted.tx.hash));
             }
@@ -146,25 +144,41 @@ pub(super) fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> P
     PyList::new(py, items)
 }
 
-/// Decodes transactions whose senders are already known (read back from the store): no signature recovery.
-/// Same tuples as `decode_transactions`; raises ValueError on bytes that do not decode.
+/// Decodes transactions whose senders are already known (read back from the store, or forwarded by the
+/// validator that recovered them): no signature recovery. Each comes back as `make(*fields)`, `make` being
+/// `pysei.chain.transaction.Transaction`; raises ValueError on bytes that do not decode.
 #[pyfunction]
 pub(super) fn decode_with_senders<'py>(
     py: Python<'py>,
-    raws: Vec<Vec<u8>>,
+    raws: Vec<Bound<'py, PyBytes>>,
     senders: &[u8],
+    make: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     if senders.len() != raws.len() * 20 {
         return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
     }
-    let items = raws
-        .iter()
-        .zip(senders.chunks_exact(20))
-        .map(|(raw, sender)| {
-            let envelope = decode::decode_envelope(raw).map_err(|e| PyValueError::new_err(e.to_string()))?;
-            let d = decode::DecodedTx { hash: keccak256(raw), envelope, sender: Address::from_slice(sender) };
-            tx_tuple(py, &d)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, items)
+    let txs = PyList::empty(py);
+    for (raw, sender) in raws.iter().zip(senders.chunks_exact(20)) {
+        let bytes = raw.as_bytes();
+        let envelope = decode::decode_envelope(bytes).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let d = decode::DecodedTx { hash: keccak256(bytes), envelope, sender: Address::from_slice(sender) };
+        txs.append(make_tx(py, make, &d, raw.clone().into_any(), None)?)?;
+    }
+    Ok(txs)
+}
+
+/// `make(*fields)` in `Transaction` order, with `raw` in its place and the sender replaced by `sender` if given.
+fn make_tx<'py>(
+    py: Python<'py>,
+    make: &Bound<'py, PyAny>,
+    d: &decode::DecodedTx,
+    raw: Bound<'py, PyAny>,
+    sender: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut fields = tx_fields(py, d)?;
+    if let Some(sender) = sender {
+        fields[1] = sender;
+    }
+    fields.insert(11, raw);
+    make.call1(PyTuple::new(py, fields)?)
 }

@@ -130,6 +130,6 @@ def ingest(
 
 
 def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transaction]:
-    """Rebuilds stored transactions whose senders are known, without signature recovery."""
-    items = native.decode_with_senders(raws, b"".join(senders))
-    return [_transaction(item, raw).tx for item, raw in zip(items, raws, strict=True)]
+    """Rebuilds stored or forwarded transactions whose senders are known, without signature recovery; the kernel
+    builds the ``Transaction``s."""
+    return native.decode_with_senders(raws, b"".join(senders), Transaction)
