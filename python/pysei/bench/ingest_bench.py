@@ -127,6 +127,7 @@ def main(args: argparse.Namespace) -> None:
     console.print(table)
     if args.json:
         figures: dict[str, Any] = {
+            "bench": "ingest",
             "txs": args.txs,
             "batch": args.batch,
             "accounts": args.accounts,
