@@ -399,8 +399,11 @@ class ConsensusEngine:
         return committee
 
     def _switch_committee(self, committee: Committee, slot: int) -> None:
+        if [m.stake for m in committee.members] == [m.stake for m in self.committee.members]:
+            self.committee = self.previous_committee = committee  # a new epoch with the same stakes
+            return
         self.previous_committee, self.committee = self.committee, committee
-        log.info("slot %d: epoch committee stakes %s", slot, {m.index: m.stake for m in committee.members})
+        log.info("slot %d: a new epoch committee, stakes %s", slot, {m.index: m.stake for m in committee.members})
         # This lane's last car may have been certified under the old stakes only: certify it again under the
         # new ones, so the leader can include it (peers vote again for a car they already voted for).
         if self.own_pending is not None:
