@@ -69,9 +69,10 @@ from pysei.state.store import ChainStore
 
 log = logging.getLogger("pysei.consensus")
 
-FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
+FAULT, _, _FAULT_FROM = os.environ.get("PYSEI_TEST_FAULT", "").partition("@")
 """Test-only fault hook (process tests of Byzantine behaviour): equivocate-lane, double-vote, conflicting-cuts,
-bad-state. Empty in every real run."""
+bad-state; ``double-vote@S`` starts at slot S. Empty in every real run."""
+FAULT_FROM_SLOT = int(_FAULT_FROM or 0)
 
 
 MAX_VIEWS_AHEAD = 16
@@ -797,7 +798,7 @@ class ConsensusEngine:
         self.votes.record_prepare(p.view, p.proposal)
         vote = Vote.make(self.signer, PREPARE, slot, p.view, p.proposal.digest())
         self._send_vote(peer, vote)
-        if FAULT == "double-vote":
+        if FAULT == "double-vote" and slot >= FAULT_FROM_SLOT:
             self._send_vote(peer, Vote.make(self.signer, PREPARE, slot, p.view, bytes(32)))
         return None
 
