@@ -16,6 +16,7 @@ from pysei.consensus.messages import (
     QC,
     TC,
     ZERO,
+    AppVote,
     Car,
     CarVote,
     Commit,
@@ -23,10 +24,12 @@ from pysei.consensus.messages import (
     PoA,
     Proposal,
     Sig,
+    SnapshotOffer,
     Timeout,
     Vote,
 )
 from pysei.consensus.rules import LaneVotes, SlotVotes, Tally, choose_reproposal
+from pysei.consensus.statesync import check_offer, needs_snapshot
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -314,3 +317,34 @@ def test_proposals_include_only_active_lanes_and_valid_evidence() -> None:
     c2 = Car(1, 2, b"p" * 32, [b"y"], None).signed(keys[1])
     cars = Evidence("lane-equivocation", 1, enc(c1), enc(c2))
     assert cars.verify(epoch) is None and cars.height() is None
+
+
+def test_a_snapshot_offer_is_trusted_only_with_a_valid_appqc_and_commit() -> None:
+    committee, keys = committee_of([1, 1, 1, 1])
+    car = Car(0, 1, ZERO, [b"tx"], None).signed(keys[0])
+    d = car.digest()
+    p = Proposal(9, 5, [PoA(0, 1, d, [Sig(k.index, k.sign(CarVote.message(0, 1, d))) for k in keys[:2]])])
+    commit = Commit(p, QC(CONFIRM, 9, 0, p.digest(), [Sig(k.index, Vote.make(k, CONFIRM, 9, 0, p.digest()).sig)
+                                                       for k in keys[:3]]))  # fmt: skip
+    state = b"c" * 32
+    app = [Sig(k.index, k.sign(AppVote.message(9, state))) for k in keys[:3]]
+    offer = SnapshotOffer(9, state, app, commit, [1, 0, 0, 0], 100, 5, None)
+    assert check_offer(offer, state, committee) is None
+    assert "commitment" in (check_offer(offer, b"d" * 32, committee) or "")  # records hash to something else
+    bad = {
+        "below quorum": msgspec.structs.replace(offer, sigs=app[:2]),
+        "signed another state": msgspec.structs.replace(
+            offer, sigs=[Sig(k.index, k.sign(AppVote.message(9, b"x" * 32))) for k in keys[:3]]
+        ),
+        "another block's commit": msgspec.structs.replace(offer, block=10),
+        "lanes": msgspec.structs.replace(offer, lanes=[1]),
+    }
+    for what, o in bad.items():
+        assert check_offer(o, state, committee) is not None, what
+    # Under stakes where validators 0–2 hold a third, the same signatures are no quorum.
+    heavy = committee.with_stakes({keys[0].pubkey: 1, keys[1].pubkey: 1, keys[2].pubkey: 1, keys[3].pubkey: 6})
+    assert check_offer(offer, state, heavy) is not None
+    assert needs_snapshot(None, [offer]) is offer
+    assert needs_snapshot(3, [offer]) is offer  # slot 4 is pruned from the peer's journal (it keeps 5 on)
+    assert needs_snapshot(4, [offer]) is None  # slot 5 on can come one by one
+    assert needs_snapshot(9, [offer]) is None  # nothing newer on offer

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from pysei import native
 from pysei.chain.constants import DEVNET_CHAIN_ID
-from pysei.consensus.committee import Signer
+from pysei.consensus.committee import Signer, epoch_committee
 from pysei.consensus.genesis import (
     DEFAULT_EPOCH_BLOCKS,
     DEFAULT_P2P_PORT,
@@ -39,9 +40,13 @@ from pysei.consensus.genesis import (
     write_operator_key,
 )
 from pysei.consensus.launcher import ValidatorProcesses
+from pysei.consensus.statesync import StateSyncError
+from pysei.node.datadir import StartupError
+from pysei.state.snapshot import SnapshotError
 
 if TYPE_CHECKING:
     from pysei.state.store import ChainStore
+
 
 log = logging.getLogger("pysei.localnet")
 
@@ -56,11 +61,14 @@ async def serve_validator(
     p2p_listen: int | None = None,
     metrics_port: int | None = None,
     journal_retention: int | None = None,
+    state_sync: bool = False,
 ) -> int:
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
     genesis one (behind a port forward, or a test proxy that cuts links); ``metrics_port``: serve Prometheus
     metrics (the node's and consensus's) on this loopback port (0: any free one); ``journal_retention``: slots the
-    consensus journal keeps below the executed head (None: the engine's default; 0: all of them)."""
+    consensus journal keeps below the executed head (None: the engine's default; 0: all of them); ``state_sync``:
+    first take a snapshot from the peers when this validator has no chain or is further behind than any peer's
+    journal reaches (``consensus/statesync.py``)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
     from pysei.app.devnet import rpc_api, serve_metrics, stop_on_signals, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
@@ -80,6 +88,12 @@ async def serve_validator(
         return 2
     signer = Signer(seed, index)
     member = genesis.committee.members[index]
+    if state_sync:
+        try:
+            await sync_state(home, genesis, signer, (member.host, p2p_listen or member.p2p_port))
+        except (StateSyncError, SnapshotError, StartupError) as exc:
+            print(f"error: state sync: {exc}", file=sys.stderr)
+            return 1
     config = NodeConfig(
         host="127.0.0.1",  # JSON-RPC on loopback (put a proxy in front to serve it); p2p on the genesis host
         port=member.rpc_port,
@@ -111,6 +125,7 @@ async def serve_validator(
         config.gas_limit,
         node.submit,
         StakingEpochs.of(node.store),
+        home / "snapshots",
     )
     node.ordering = engine
     api = rpc_api(node, engine)
@@ -134,6 +149,64 @@ async def serve_validator(
         print(f"validator {index} stopped: {failure}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+async def sync_state(home: Path, genesis: Genesis, signer: Signer, listen: tuple[str, int]) -> None:
+    """State sync before the node opens its store: fetch a snapshot if one is needed, import it, check its AppQC
+    against the committee of its epoch (read from the imported state), and prepare the journal to resume from
+    it. A chain that is merely behind, which peers can still serve slot by slot, is left as it is."""
+    from pysei.consensus.journal import Journal
+    from pysei.consensus.statesync import check_offer, fetch_snapshot, resume_journal
+    from pysei.node.datadir import DataDirLock, GenesisParams, record_genesis
+    from pysei.state.snapshot import import_into
+    from pysei.state.store import ChainStore
+
+    state_dir = home / "state"
+    lock = DataDirLock(home)
+    try:
+        head = None
+        if (state_dir / "data.mdb").exists():
+            store = ChainStore(state_dir)
+            head = store.head()
+            del store  # closes LMDB: the node opens it again
+        dest = home / "statesync.snapshot"
+        fetched = await fetch_snapshot(genesis.committee, signer, genesis.chain_id, listen, head, dest)
+        if fetched is None:
+            log.info("state sync: not needed (chain at block %s; peers can serve the slots after it)", head)
+            return
+        offer, own_cars = fetched
+        if head is not None:  # far behind: the old chain is kept aside, not deleted
+            aside = home / f"behind-{head}"
+            aside.mkdir(exist_ok=True)
+            for name in ("state", "cold", "consensus.sqlite", "consensus.sqlite-wal", "consensus.sqlite-shm"):
+                if (home / name).exists():
+                    (home / name).rename(aside / name)
+            log.warning("state sync: the chain at block %d moved to %s", head, aside)
+        store = ChainStore(state_dir)
+        try:
+            header = import_into(store, dest)
+            record_genesis(store, GenesisParams(chain_id=genesis.chain_id))
+            epochs = StakingEpochs.of(store)
+            committee = genesis.committee
+            if epochs is not None:
+                stakes = epochs.stakes(max(0, offer.block - 1) // epochs.epoch_blocks)
+                committee = epoch_committee(genesis.committee, stakes or {})
+            if (err := check_offer(offer, header.commitment, committee)) is not None:
+                raise StateSyncError(f"snapshot of block {offer.block} refused: {err}")
+        except BaseException:
+            del store
+            shutil.rmtree(state_dir, ignore_errors=True)
+            raise
+        del store
+        journal = Journal(home / "consensus.sqlite")
+        try:
+            resume_journal(journal, offer, genesis.committee, signer.index, own_cars)
+        finally:
+            journal.close()
+        dest.unlink()
+        log.info("state sync: imported the state after block %d (commitment 0x%s)", offer.block, offer.commitment.hex())
+    finally:
+        lock.release()
 
 
 class StakingEpochs:
@@ -258,6 +331,12 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
         default=None,
         help="slots of commits and cars the consensus journal keeps (default 100000; 0 keeps all)",
     )
+    v.add_argument(
+        "--state-sync",
+        action="store_true",
+        help="before starting, take a verified snapshot from the peers if this validator has no chain or is "
+        "further behind than their journals reach",
+    )
     v.add_argument("--log-level", default="INFO")
     v.set_defaults(func=_run_validator)
 
@@ -310,5 +389,6 @@ def _run_validator(args: argparse.Namespace) -> int:
             p2p_listen=args.p2p_listen,
             metrics_port=args.metrics_port,
             journal_retention=args.journal_retention,
+            state_sync=args.state_sync,
         )
     )

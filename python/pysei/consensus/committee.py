@@ -148,6 +148,15 @@ def _gcd(a: int, b: int) -> int:
     return a
 
 
+def epoch_committee(members: Committee, stakes: Mapping[bytes, int]) -> Committee:
+    """The committee of an epoch whose record gives ``stakes`` (consensus key → power): the genesis ``members``
+    with those stakes. Keys outside the membership are left out (nobody can reach them to count their votes); a
+    record with no stake of any member leaves the genesis committee (every validator reads the same record, so
+    every one falls back alike and the chain stays live)."""
+    known = {pk: power for pk, power in stakes.items() if members.index_of(pk) is not None}
+    return members.with_stakes(known) if sum(known.values()) > 0 else members
+
+
 def make_committee(entries: Sequence[tuple[bytes, int, str, int, int]]) -> Committee:
     """Builds a committee from (pubkey, stake, host, p2p port, rpc port) in any order."""
     ordered = sorted(entries, key=lambda e: e[0])

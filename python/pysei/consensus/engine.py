@@ -26,19 +26,21 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 import msgspec
 
 from pysei.chain.block import Infraction, InfractionKind, OrderedBlock
 from pysei.chain.transaction import Transaction, decode_transactions, decode_with_senders
-from pysei.consensus.committee import Committee, Signer
+from pysei.consensus.committee import Committee, Signer, epoch_committee
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
     CONFIRM,
     MAX_EVIDENCE,
     PREPARE,
     QC,
+    SNAPSHOT_CHUNK,
     TC,
     ZERO,
     AppVote,
@@ -54,6 +56,10 @@ from pysei.consensus.messages import (
     Prepare,
     Proposal,
     SlotRecord,
+    SnapshotChunk,
+    SnapshotChunkRequest,
+    SnapshotOffer,
+    SnapshotRequest,
     Status,
     SyncRequest,
     SyncResponse,
@@ -142,8 +148,16 @@ class ConsensusEngine:
         gas_limit: int,
         submit: Callable[[list[Transaction]], Any],
         epochs: EpochStakes | None = None,
+        snapshots: Path | None = None,
     ) -> None:
         self.config = config
+        self.chain_id = chain_id
+        self.snapshots = snapshots
+        """Where this validator writes the snapshot it offers to validators that state-sync (None: it offers none)."""
+        self._snapshot: tuple[int, Path, float] | None = None
+        """(block, file, when written) of the snapshot on offer."""
+        self._snapshot_waiters: set[int] = set()
+        self._exporting = False
         self.members = committee
         """The genesis committee: every validator's key, address and lane number (the network's membership)."""
         self.epochs = epochs
@@ -251,6 +265,8 @@ class ConsensusEngine:
             Status: self._on_status,
             SyncRequest: self._on_sync_request,
             SyncResponse: self._on_sync_response,
+            SnapshotRequest: self._on_snapshot_request,
+            SnapshotChunkRequest: self._on_snapshot_chunk_request,
         }
 
     # =================================================================================================== life
@@ -385,15 +401,10 @@ class ConsensusEngine:
         stakes = self.epochs.stakes(epoch)
         if stakes is None:
             return None
-        known = {pk: power for pk, power in stakes.items() if self.members.index_of(pk) is not None}
-        if sum(known.values()) > 0:
-            committee = self.members.with_stakes(known)
-        else:
-            # Every validator reads the same record, so every one falls back alike: the chain stays live.
-            if epoch not in self._epoch_problem:
-                self._epoch_problem.add(epoch)
-                log.error("epoch %d: the committee record has no stake of a genesis member; keeping genesis", epoch)
-            committee = self.members
+        committee = epoch_committee(self.members, stakes)
+        if committee is self.members and epoch not in self._epoch_problem:
+            self._epoch_problem.add(epoch)
+            log.error("epoch %d: the committee record has no stake of a genesis member; keeping genesis", epoch)
         self._epoch_committees[epoch] = committee
         for old in [e for e in self._epoch_committees if e < epoch - 2]:
             del self._epoch_committees[old]
@@ -1108,6 +1119,82 @@ class ConsensusEngine:
             self._commit(rec.commit)
         return None
 
+    # ============================================================================================ state sync
+    def _on_snapshot_request(self, peer: int, req: SnapshotRequest) -> str | None:
+        """A validator state-syncing: offer a snapshot at a recent certified block (exported in a thread, once a
+        minute at most; the offer goes out when it is written)."""
+        if self.snapshots is None:
+            return None
+        self._snapshot_waiters.add(peer)
+        snap = self._snapshot
+        if snap is not None and time.monotonic() - snap[2] < 60 and snap[0] > req.head:
+            self._offer_snapshot()
+        elif not self._exporting:
+            self._exporting = True
+            task = asyncio.create_task(self._export_snapshot(), name="consensus-snapshot")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return None
+
+    def _snapshot_block(self) -> int | None:
+        """The newest block this validator can offer: executed, certified (with the AppQC's signatures), with its
+        commit and emission record still in the journal."""
+        head = self.store.head() or 0
+        for block in sorted((b for b in self.certified if b <= head), reverse=True)[:64]:
+            if self.journal.app_qc_sigs(block) and self.journal.commit(block) and self.journal.emitted(block):
+                return block
+        return None
+
+    async def _export_snapshot(self) -> None:
+        from pysei.state.snapshot import SnapshotError, export  # state's snapshot format; only this path needs it
+
+        try:
+            block = self._snapshot_block()
+            if block is None or self.snapshots is None:
+                return
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            path = self.snapshots / "offer.snapshot"
+            for _ in range(3):  # blocks commit while the state is read: a mismatch is retried, never served
+                try:
+                    await asyncio.to_thread(
+                        export, self.store, path, chain_id=self.chain_id, number=block, advance=False
+                    )
+                    break
+                except SnapshotError as exc:
+                    log.warning("snapshot of block %d for a syncing validator: %s; retrying", block, exc)
+            else:
+                return
+            self._snapshot = (block, path, time.monotonic())
+            log.info("snapshot of block %d written for validators that state-sync", block)
+            self._offer_snapshot()
+        finally:
+            self._exporting = False
+
+    def _offer_snapshot(self) -> None:
+        assert self._snapshot is not None
+        block, path, _ = self._snapshot
+        sigs, commit, emitted = self.journal.app_qc_sigs(block), self.journal.commit(block), self.journal.emitted(block)
+        cert = self.certified.get(block) or self.journal.app_qc(block)
+        if sigs is None or commit is None or emitted is None or cert is None:
+            return
+        first = self.journal.first_commit_slot() or 1
+        for peer in self._snapshot_waiters:
+            voted = self.lane_votes.voted.get(peer)
+            car = (self.cars.get(voted[1]) or self.journal.car(voted[1])) if voted is not None else None
+            offer = SnapshotOffer(block, cert[0], sigs, commit, emitted[1], path.stat().st_size, first, car)
+            self.network.send(peer, offer)
+        self._snapshot_waiters.clear()
+
+    def _on_snapshot_chunk_request(self, peer: int, req: SnapshotChunkRequest) -> str | None:
+        snap = self._snapshot
+        if snap is None or snap[0] != req.block or req.offset < 0:
+            return None
+        with open(snap[1], "rb") as f:
+            f.seek(req.offset)
+            data = f.read(SNAPSHOT_CHUNK)
+        self.network.send(peer, SnapshotChunk(req.block, req.offset, data))
+        return None
+
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
@@ -1182,6 +1269,7 @@ class ConsensusEngine:
         self.certified[vote.block] = (vote.commitment, signers)
         self._unchecked.add(vote.block)
         self.journal.put_app_qc(vote.block, vote.commitment, signers)
+        self.journal.put_app_qc_sigs(vote.block, sigs)
         self.last_certified = max(self.last_certified, vote.block)
         del self._app_tallies[vote.block]
         while len(self.certified) > CERTIFIED_KEPT and (oldest := next(iter(self.certified))) not in self._unchecked:

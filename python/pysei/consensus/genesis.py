@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from eth_account import Account
 
 from pysei.chain import genesis as token
 from pysei.chain.constants import DEVNET_CHAIN_ID
@@ -87,6 +86,8 @@ def token_genesis(chain_id: int, validators: list[tuple[str, str, int, str]], ep
 def write_operator_key(home: Path) -> str:
     """Writes a fresh secp256k1 key for the validator's operator to ``home/operator_key`` (mode 600, never over an
     existing one); returns its address. The operator signs the validator's staking transactions (unjail, edit)."""
+    from eth_account import Account  # slow to import (py_ecc): only `pysei init` and a new localnet need it
+
     key = os.urandom(32)
     home.mkdir(parents=True, exist_ok=True)
     try:

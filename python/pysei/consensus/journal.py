@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 
-from pysei.consensus.messages import Car, Commit, Evidence
+from pysei.consensus.messages import Car, Commit, Evidence, Sig
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cars (digest BLOB PRIMARY KEY, body BLOB NOT NULL);
@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS own_lane (k INTEGER PRIMARY KEY, pos INTEGER NOT NULL
 CREATE TABLE IF NOT EXISTS app_qcs (block INTEGER PRIMARY KEY, commitment BLOB NOT NULL, signers BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, offender INTEGER, body BLOB);
 CREATE TABLE IF NOT EXISTS evidence_included (offender INTEGER PRIMARY KEY, slot INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS app_qc_sigs (block INTEGER PRIMARY KEY, sigs BLOB NOT NULL);
 """
 
 
@@ -68,8 +69,9 @@ class Journal:
 
     def prune(self, below: int) -> int:
         """Deletes the commits, emission records and cars of slots below ``below`` (blocks the chain store already
-        holds); returns how many cars went. Kept: AppQCs (``sei_getStateCommitment`` answers for every block),
-        evidence, this validator's own votes and tip. A peer further behind than what is kept cannot sync slot by
+        holds); returns how many cars went, and the AppQC signatures of those blocks (a snapshot is offered at a
+        recent block). Kept: AppQCs (``sei_getStateCommitment`` answers for every block), evidence, this
+        validator's own votes and tip. A peer further behind than what is kept cannot sync slot by
         slot from this validator any more."""
         rows = self._db.execute("SELECT cars FROM emitted WHERE slot < ?", (below,)).fetchall()
         digests = [(d,) for (cars,) in rows for d in msgspec.msgpack.decode(cars, type=list[bytes])]
@@ -78,6 +80,7 @@ class Journal:
             self._db.executemany("DELETE FROM cars WHERE digest = ?", digests)
             self._db.execute("DELETE FROM commits WHERE slot < ?", (below,))
             self._db.execute("DELETE FROM emitted WHERE slot < ?", (below,))
+            self._db.execute("DELETE FROM app_qc_sigs WHERE block < ?", (below,))
         return len(digests)
 
     def first_commit_slot(self) -> int | None:
@@ -110,6 +113,14 @@ class Journal:
         self._db.execute(
             "INSERT OR IGNORE INTO app_qcs VALUES (?, ?, ?)", (block, commitment, self._enc.encode(signers))
         )
+
+    def put_app_qc_sigs(self, block: int, sigs: list[Sig]) -> None:
+        """The AppQC's signatures themselves (what a validator syncing from a snapshot checks)."""
+        self._db.execute("INSERT OR IGNORE INTO app_qc_sigs VALUES (?, ?)", (block, self._enc.encode(sigs)))
+
+    def app_qc_sigs(self, block: int) -> list[Sig] | None:
+        row = self._db.execute("SELECT sigs FROM app_qc_sigs WHERE block = ?", (block,)).fetchone()
+        return None if row is None else msgspec.msgpack.decode(row[0], type=list[Sig])
 
     def app_qc(self, block: int) -> tuple[bytes, list[int]] | None:
         row = self._db.execute("SELECT commitment, signers FROM app_qcs WHERE block = ?", (block,)).fetchone()

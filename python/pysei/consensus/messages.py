@@ -310,6 +310,45 @@ class SyncResponse(msgspec.Struct, frozen=True, array_like=True, tag="sync"):
     records: list[SlotRecord]
 
 
+# ---------------------------------------------------------------------------------------------- state sync
+SNAPSHOT_CHUNK = 4 * 1024 * 1024
+"""Bytes of a snapshot file per chunk message (frames are at most 8 MiB)."""
+
+
+class SnapshotRequest(msgspec.Struct, frozen=True, array_like=True, tag="snapreq"):
+    """A validator that starts with ``--state-sync`` asks its peers what they can offer; ``head``: its own."""
+
+    head: int
+
+
+class SnapshotOffer(msgspec.Struct, frozen=True, array_like=True, tag="snapoffer"):
+    """A snapshot of the state after ``block``, with everything the requester needs to trust it and to go on
+    from there: the AppQC of its commitment (``sigs``, checked against the committee of the block's epoch), the
+    CommitQC of slot ``block`` (the next leader's ticket), the lane positions emitted up to it, the serving
+    validator's journal floor (below which it cannot serve slots one by one) and the last car of the
+    requester's own lane this validator voted for (so the requester resumes its lane instead of forking it)."""
+
+    block: int
+    commitment: bytes
+    sigs: list[Sig]
+    commit: Commit
+    lanes: list[int]
+    size: int
+    first_slot: int
+    lane_car: Car | None
+
+
+class SnapshotChunkRequest(msgspec.Struct, frozen=True, array_like=True, tag="snapget"):
+    block: int
+    offset: int
+
+
+class SnapshotChunk(msgspec.Struct, frozen=True, array_like=True, tag="snapchunk"):
+    block: int
+    offset: int
+    data: bytes
+
+
 MAX_EVIDENCE = 4
 """Pieces of evidence one proposal may carry (one per offender): a proposal stays small."""
 
@@ -389,6 +428,10 @@ Message = (
     | Status
     | SyncRequest
     | SyncResponse
+    | SnapshotRequest
+    | SnapshotOffer
+    | SnapshotChunkRequest
+    | SnapshotChunk
 )
 
 
