@@ -5,7 +5,8 @@ SEI); epochs are 10 blocks. Through the staking precompile a dev account delegat
 another 100 SEI to validator 3. From slot 15 on validator 3 double-votes (the test-only fault hook): a leader
 proves it, the proof goes into a block, and the slashing module slashes validator 3 and its delegators (5%) and
 jails it. From the epoch whose record follows those blocks, every validator's consensus runs with stakes
-4,000 / 1,000 / 1,000 / 0; and it does use them: with validator 2 killed and validator 3 jailed, validators 0 and
+4,000 / 1,000 / 1,000 / 0 (transactions sent to the jailed validator still finalise, through the others' lanes);
+and it does use them: with validator 2 killed and validator 3 jailed, validators 0 and
 1 alone (5,000 of 6,000 stake) still make quorum and commit, which four equal stakes could not do with two of
 four validators gone.
 """
@@ -79,6 +80,11 @@ def test_delegation_and_slashing_set_the_next_epochs_committee(tmp_path: Path) -
         wait_for(new_weights, 120, "the next epoch's committee with the new stakes")
         for url in urls[1:3]:
             wait_for(lambda u=url: stakes(u) == [4_000, 1_000, 1_000, 0], 60, "the same committee everywhere")
+
+        # Jailed, validator 3 has no lane in cuts: transactions sent to it go to the committee's lanes.
+        via3 = Sender(net, [urls[3]])
+        via3.nonces = sender.nonces
+        assert all(r["status"] == 1 for r in via3.wait([via3.send(KEYS[9], payee, value=1) for _ in range(3)]))
 
         # 5,000 of 6,000 stake is a quorum (W − F = 4,334): validators 0 and 1 commit alone.
         net.kill(2)

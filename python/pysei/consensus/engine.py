@@ -416,6 +416,15 @@ class ConsensusEngine:
             return
         self.previous_committee, self.committee = self.committee, committee
         log.info("slot %d: a new epoch committee, stakes %s", slot, {m.index: m.stake for m in committee.members})
+        if committee.members[self.me].stake == 0:
+            # Out of this epoch's committee: no cut includes this lane now, so what its uncommitted cars hold goes
+            # to the lanes that are in it (a copy that lands twice is skipped by execution).
+            digest, pos = self.own_digest, self.own_pos
+            while pos > self.committed_tips[self.me] and (car := self.cars.get(digest) or self.journal.car(digest)):
+                self._lane_txs[:0] = car.txs
+                digest, pos = car.parent, pos - 1
+            self.own_pending = self._own_tally = None
+            return
         # This lane's last car may have been certified under the old stakes only: certify it again under the
         # new ones, so the leader can include it (peers vote again for a car they already voted for).
         if self.own_pending is not None:
@@ -438,6 +447,9 @@ class ConsensusEngine:
                 await asyncio.wait_for(self._wake.wait(), self.config.car_interval)
             self._wake.clear()
             self._route_pending()
+            if self.committee.members[self.me].stake == 0:
+                self._hand_over()
+                continue
             if self.own_pending is not None:
                 if time.monotonic() - self._own_sent_at > 1.0:  # votes lost or peers reconnecting: resend
                     self._own_sent_at = time.monotonic()
@@ -450,6 +462,30 @@ class ConsensusEngine:
             if self._lane_txs and (full or now - last >= self.config.car_interval):
                 last = now
                 self._propose_car(self._take_car())
+
+    def _hand_over(self) -> None:
+        """Outside the committee: this validator's lane transactions, and forwarded ones whose owner's lane
+        looks dead, go to connected lanes of the committee."""
+        raws, self._lane_txs = self._lane_txs, []
+        if self.forwarded:
+            raws += self._due_forwards(time.monotonic())
+        if not raws:
+            return
+        reachable = [i for i in self.committee.active if i in self.network.connected]
+        if not reachable:
+            self._lane_txs = raws  # nobody to hand them to yet: keep them
+            return
+        now = time.monotonic()
+        by_owner: dict[int, list[Transaction]] = {}
+        for d in decode_transactions(raws):
+            if isinstance(d, str):
+                continue
+            owner = self.committee.lane_of(d.tx.sender)
+            owner = owner if owner in reachable else reachable[0]
+            by_owner.setdefault(owner, []).append(d.tx)
+            self.forwarded[d.tx.hash] = (d.tx, now + self.config.forward_timeout)
+        for owner, txs in by_owner.items():
+            self.network.send(owner, Txs([t.raw for t in txs], [t.sender for t in txs]))
 
     def notify(self) -> None:
         """Ingest made transactions pending: route them now (forwarding has no cadence to wait for)."""
