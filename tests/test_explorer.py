@@ -366,6 +366,9 @@ def test_validator_and_proposal_pages(node: Devnet, w3: Web3, page: Page) -> Non
             f"{sei} SEI"
         )
     assert page.locator("main .problem").count() == 0
+    # The operator's address page links back to the validator it operates.
+    click_and_wait(page, main.locator(f"a[href='#/address/{operator}' i]").first, "address")
+    expect(main.locator("[data-operates]")).to_have_attribute("data-operates", name)
 
     for query, page_name, route in (
         (name, "validator", f"#/validator/{name}"),
