@@ -366,6 +366,11 @@ def test_validator_and_proposal_pages(node: Devnet, w3: Web3, page: Page) -> Non
             f"{sei} SEI"
         )
     assert page.locator("main .problem").count() == 0
+    open_page(page, node.http_url, f"/validator/{operator}")  # the operator's 0x address names it too
+    expect(main.locator("[data-valoper]")).to_have_text(name)
+    open_page(page, node.http_url, "/validator/seivaloper1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq")
+    expect(main.locator(".problem")).to_contain_text("none of this node's 1 staking validators")
+    open_page(page, node.http_url, f"/validator/{name}")
     # The operator's address page links back to the validator it operates.
     click_and_wait(page, main.locator(f"a[href='#/address/{operator}' i]").first, "address")
     expect(main.locator("[data-operates]")).to_have_attribute("data-operates", name)

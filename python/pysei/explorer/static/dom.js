@@ -70,7 +70,7 @@ export function deferred(load, placeholder = h('p', { class: 'muted' }, 'Loading
     el.dataset.deferred = 'done';
     el.dataset.doneMs = performance.now().toFixed(1);
   };
-  waiting.push(reload);
+  waiting.push(() => el.isConnected && reload()); // not if the user left the page before it was shown
   return { el, reload };
 }
 
