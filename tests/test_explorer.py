@@ -563,6 +563,14 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         expect(page.locator("main [data-valoper]")).to_have_text(name)
         expect(page.locator("main [data-tokens]")).to_have_attribute("data-tokens", str(bonded))
         expect(page.locator("main [data-committee]").first).to_be_visible()
+        # A committee member's key on the network page opens its seat: stake, connection and uptime.
+        open_page(page, other, "/network")
+        key = page.locator("#validators tr[data-validator='2'] a").get_attribute("href")
+        click_and_wait(page, page.locator("#validators tr[data-validator='2'] a"), "validator")
+        ready(page, "validator-seat-localnet")
+        assert key and page.evaluate("location.hash") == key
+        expect(page.locator("main [data-committee='2']")).to_contain_text("validator 2")
+        assert 0 <= float(page.locator("main [data-uptime]").get_attribute("data-uptime") or 0) <= 1
     finally:
         page.goto("about:blank")  # leave before the validators go, so live updates end quietly
         net.stop_all()

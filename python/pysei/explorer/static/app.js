@@ -10,7 +10,7 @@ const ROUTES = [
   [/^\/address\/(0x[0-9a-fA-F]{40})$/, 'address'],
   [/^\/token\/(0x[0-9a-fA-F]{40})$/, 'token'],
   [/^\/network$/, 'network'],
-  [/^\/validator\/(seivaloper1[02-9ac-hj-np-z]{6,90}|0x[0-9a-fA-F]{40})$/, 'validator'],
+  [/^\/validator\/(seivaloper1[02-9ac-hj-np-z]{6,90}|0x[0-9a-fA-F]{40}|0x[0-9a-fA-F]{64})$/, 'validator'],
   [/^\/proposal\/([0-9]{1,19})$/, 'proposal'],
   [/^\/abi$/, 'abi'],
   [/^\/search\/(.*)$/, 'search'],

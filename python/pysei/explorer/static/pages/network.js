@@ -125,7 +125,7 @@ function latency(l, attr) {
 function validatorTable(vals) {
   const rows = vals.map((v) => h('tr', { 'data-validator': v.index }, [
     `${v.index}`,
-    h('span', { class: 'mono break' }, v.publicKey ?? ''),
+    v.publicKey ? validatorLink(v.publicKey) : '',
     count(v.stake ?? 0),
     v.connected ? 'yes' : 'no',
     h('span', { 'data-uptime': v.uptime ?? '' }, v.uptime === null || v.uptime === undefined ? 'no commits yet' : `${(100 * v.uptime).toFixed(1)}%`),

@@ -22,7 +22,13 @@ async function load(id, head, blocks, seat) {
   const staking = await m.stakingValidators();
   if (staking instanceof RpcError) return problem(`Staking module: ${staking.message}`);
   const key = id.toLowerCase();
-  const v = staking.validators.find((x) => (isAddress(id) ? x.operator.toLowerCase() : x.name.toLowerCase()) === key);
+  const byKey = isConsensusKey(id);
+  const matches = (x) => (byKey ? consensusKey(x) : isAddress(id) ? x.operator.toLowerCase() : x.name.toLowerCase()) === key;
+  const v = staking.validators.find(matches);
+  if (!v && byKey && seat) {
+    // A committee member that no staking validator names by its key (a committee set at genesis): its seat only.
+    return h('div', null, h('p', { class: 'muted', 'data-staking': 'none' }, 'No staking validator reports this consensus key.'), committeeView(seat, key));
+  }
   if (!v) return problem(`${id} is none of this node's ${staking.validators.length} staking validators.`);
   // The node keeps no index of a validator's delegators: they are found in the staking module's events of the
   // last ``blocks`` blocks (plus the operator's self-delegation), then their delegations are read as they are now.
@@ -35,7 +41,7 @@ async function load(id, head, blocks, seat) {
   const delegators = [...new Set([v.operator, ...mine.filter((e) => e.args.delegator).map((e) => e.args.delegator)])];
   const delegations = await m.delegationsTo(v.name, delegators);
   const bonded = staking.validators.filter((x) => !x.jailed).reduce((a, x) => a + x.tokens, 0n);
-  const pubkey = v.consensusPubkey ?? v.consensusPubKey;
+  const pubkey = consensusKey(v);
   const whole = blocks > head;
   return h('div', { 'data-validator-page': v.name },
     kv([
@@ -60,10 +66,17 @@ async function load(id, head, blocks, seat) {
       whole ? null : h('a', { href: `#/validator/${encodeURIComponent(v.name)}?blocks=${blocks * 10}` }, `Look ${count(blocks * 10)} blocks back`)));
 }
 
-/** This validator's seat in the consensus committee (sei_validators on a consensus node), found by consensus key. */
-function committeeView(seat, pubkey) {
+const isConsensusKey = (id) => /^0x[0-9a-fA-F]{64}$/.test(id);
+
+/** A staking validator's Ed25519 consensus key as 0x + lower-case hex, when the node's staking query reports it. */
+function consensusKey(v) {
+  const k = v.consensusPubkey ?? v.consensusPubKey;
+  return k ? `0x${k.replace(/^0x/, '').toLowerCase()}` : undefined;
+}
+
+/** The seat in the consensus committee (sei_validators on a consensus node) of the consensus key ``key``. */
+function committeeView(seat, key) {
   if (!seat) return h('p', { class: 'muted', 'data-unavailable': 'sei_validators' }, 'This node runs no consensus (a devnet): no committee to show.');
-  const key = pubkey ? `0x${pubkey.replace(/^0x/, '').toLowerCase()}` : null;
   const member = key && seat.committee.find((c) => (c.publicKey || '').toLowerCase() === key);
   if (!member) {
     return h('p', { class: 'muted', 'data-committee': 'none' },
@@ -74,7 +87,7 @@ function committeeView(seat, pubkey) {
     ['Seat', h('span', { 'data-committee': member.index }, `validator ${member.index}${member.index === seat.me ? ' (this node)' : ''}`)],
     ['Committee stake', count(member.stake ?? 0)],
     ['Connected', member.connected ? 'yes' : 'no'],
-    ['Uptime', member.uptime === null || member.uptime === undefined ? 'no commits yet' : `${(100 * member.uptime).toFixed(1)}% of recent commits signed`],
+    ['Uptime', h('span', { 'data-uptime': member.uptime ?? '' }, member.uptime === null || member.uptime === undefined ? 'no commits yet' : `${(100 * member.uptime).toFixed(1)}% of recent commits signed`)],
     ['P2P', member.p2p],
   ], true);
 }
