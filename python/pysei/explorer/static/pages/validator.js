@@ -26,8 +26,10 @@ async function load(id, head, blocks, seat) {
   const matches = (x) => (byKey ? consensusKey(x) : isAddress(id) ? x.operator.toLowerCase() : x.name.toLowerCase()) === key;
   const v = staking.validators.find(matches);
   if (!v && byKey && seat) {
-    // A committee member that no staking validator names by its key (a committee set at genesis): its seat only.
-    return h('div', null, h('p', { class: 'muted', 'data-staking': 'none' }, 'No staking validator reports this consensus key.'), committeeView(seat, key));
+    // A committee member that no staking validator names by its key: its seat only.
+    const why = staking.validators.some(consensusKey) ? 'No staking validator has this consensus key.'
+      : 'This node\'s staking query reports no consensus keys, so the staking validator with this key is not known here.';
+    return h('div', null, h('p', { class: 'muted', 'data-staking': 'none' }, why), committeeView(seat, key));
   }
   if (!v) return problem(`${id} is none of this node's ${staking.validators.length} staking validators.`);
   // The node keeps no index of a validator's delegators: they are found in the staking module's events of the
