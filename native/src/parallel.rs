@@ -295,7 +295,7 @@ where
         return sequential("a transaction could not be committed", stats, None);
     }
     let finish_start = std::time::Instant::now();
-    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() }, params.timestamp)?;
+    let output = builder.finish(state, ExecStats { txs: n, ..ExecStats::default() }, params)?;
     let busy_ns = stats.busy_ns + finish_start.elapsed().as_nanos() as u64;
     Ok((output, ParallelStats { busy_ns, ..stats }))
 }

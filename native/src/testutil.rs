@@ -30,6 +30,7 @@ pub fn block_params(gas_limit: u64) -> BlockParams {
         chain_id: CHAIN,
         spec: revm::primitives::hardfork::SpecId::PRAGUE,
         host: HostRegistry::default(),
+        consensus: crate::modules::ConsensusInputs::default(),
     }
 }
 

@@ -56,6 +56,8 @@ class BlockEnv:
         prevrandao: bytes,
         chain_id: int,
         spec_name: str = "prague",
+        evidence: list[tuple[bytes, int, str]] = ...,
+        signers: list[bytes] | None = None,
     ) -> None: ...
 
 @final
@@ -185,8 +187,10 @@ genesis."""
 
 def module_genesis(
     total_supply_usei: int,
-    params: tuple[int, int, int, int],
-    validators: list[tuple[bytes, int, int]],
+    params: tuple[int, int, int, int, int],
+    validators: list[tuple[bytes, int, int, bytes | None]],
     distribution: tuple[int, int],
     gov: tuple[int, int, int, int, int, int],
 ) -> list[tuple[bytes, list[tuple[int, int]]]]: ...
+def committee(store: Store, epoch: int) -> list[tuple[bytes, bytes, int]] | None: ...
+def epoch_blocks(store: Store) -> int: ...

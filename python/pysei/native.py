@@ -29,9 +29,11 @@ __all__ = [
     "StateOverride",
     "Store",
     "call",
+    "committee",
     "create_access_list",
     "decode_transactions",
     "decode_with_senders",
+    "epoch_blocks",
     "estimate_gas",
     "execute_block",
     "execute_in_memory",
@@ -76,6 +78,19 @@ def execute_block(
     return _native.execute_block(
         store, env, raws, senders, record_access=record_access, threads=threads, predict=predict
     )
+
+
+def committee(store: Store, epoch: int) -> list[tuple[bytes, bytes, int]] | None:
+    """Epoch ``epoch``'s committee as the staking module recorded it at the end of the last block of epoch
+    ``epoch - 2`` (epochs 0 and 1 at genesis): (Ed25519 consensus key, operator address, voting power in whole
+    SEI) by consensus key ascending, or None when it is not recorded yet. Epoch k covers blocks
+    k*E+1 ..= (k+1)*E (E = ``epoch_blocks``). Records are never overwritten, so the latest state is exact."""
+    return _native.committee(store, epoch)
+
+
+def epoch_blocks(store: Store) -> int:
+    """Blocks per epoch (a genesis value, not governable)."""
+    return _native.epoch_blocks(store)
 
 
 def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes) -> tuple[int, float]:

@@ -159,15 +159,15 @@ impl<'t> BlockBuilder<'t> {
         Ok(())
     }
 
-    /// Runs the modules' end-of-block logic (at block time `now`), folds the fee delta, sorts the change set and
-    /// completes receipts, blooms and roots.
+    /// Runs the modules' end-of-block logic (for the block of `params`), folds the fee delta, sorts the change set
+    /// and completes receipts, blooms and roots.
     pub(crate) fn finish<R: StateReader>(
         mut self,
         mut state: BlockState<'_, R>,
         mut stats: ExecStats,
-        now: u64,
+        params: &super::BlockParams,
     ) -> Result<BlockOutput, StoreError> {
-        crate::modules::end_block::run(&mut state, now)?;
+        crate::modules::end_block::run(&mut state, params)?;
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
         let (changes, fees) = state.into_changes()?;

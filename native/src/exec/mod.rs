@@ -58,6 +58,8 @@ pub struct BlockParams {
     pub spec: SpecId,
     /// Precompiles the node defines (Sei's modules) on top of Ethereum's.
     pub host: HostRegistry,
+    /// What consensus decided about this block (evidence, commit signers), for the modules' end of block.
+    pub consensus: crate::modules::ConsensusInputs,
 }
 
 impl BlockParams {
@@ -247,7 +249,7 @@ pub(crate) fn execute_prepared<R: StateReader>(
             builder.push(state, tx.raw, prepared.meta, run, record)?;
         }
     }
-    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() }, params.timestamp)
+    builder.finish(state, ExecStats { txs: txs.len(), ..ExecStats::default() }, params)
 }
 
 #[cfg(test)]

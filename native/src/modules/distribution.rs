@@ -539,6 +539,10 @@ mod unit_tests {
         fn now(&self) -> u64 {
             0
         }
+
+        fn number(&self) -> u64 {
+            0
+        }
     }
 
     fn reason<T: std::fmt::Debug>(outcome: Outcome<T, ()>) -> String {

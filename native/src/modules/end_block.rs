@@ -8,12 +8,13 @@ use revm::Database;
 use super::{revert, Failure, Ledger, Outcome};
 use crate::{
     db::{StateReader, StoreError},
-    exec::api::BlockState,
+    exec::{api::BlockState, BlockParams},
 };
 
 struct OverlayLedger<'s, 'r, R> {
     state: &'s mut BlockState<'r, R>,
     now: u64,
+    number: u64,
 }
 
 impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
@@ -50,14 +51,19 @@ impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
     fn now(&self) -> u64 {
         self.now
     }
+
+    fn number(&self) -> u64 {
+        self.number
+    }
 }
 
-/// Runs every module's end-of-block logic on `state` for the block at time `now`.
-pub(crate) fn run<R: StateReader>(state: &mut BlockState<'_, R>, now: u64) -> Result<(), StoreError> {
+/// Runs every module's end-of-block logic on `state` for the block of `params`.
+pub(crate) fn run<R: StateReader>(state: &mut BlockState<'_, R>, params: &BlockParams) -> Result<(), StoreError> {
     // The distribution module pays out the block's fees: they must be in the collector's balance first.
     state.fold_fees()?;
-    let mut ledger = OverlayLedger { state, now };
-    match super::end_block(&mut ledger, |l, module| l.state.changed_storage(module).map_err(Failure::Db)) {
+    let mut ledger = OverlayLedger { state, now: params.timestamp, number: params.number };
+    let changed = |l: &mut OverlayLedger<'_, '_, R>, module| l.state.changed_storage(module).map_err(Failure::Db);
+    match super::end_block(&mut ledger, changed, &params.consensus) {
         Ok(()) => Ok(()),
         Err(Failure::Db(e)) => Err(e),
         // Only an impossible overflow gets here; failing the block beats committing a wrong state.

@@ -19,6 +19,8 @@ pub(crate) mod end_block;
 pub(crate) mod governance;
 pub(crate) mod staking;
 
+use std::collections::HashMap;
+
 use alloy_primitives::{address, Address, Bytes, Log, U256};
 use alloy_sol_types::{SolError, SolEvent};
 use revm::{
@@ -77,6 +79,8 @@ pub(crate) trait Ledger {
     fn emit(&mut self, log: Log);
     /// The block's timestamp (seconds).
     fn now(&self) -> u64;
+    /// The block's number (height).
+    fn number(&self) -> u64;
 }
 
 /// One call into a module precompile.
@@ -174,6 +178,10 @@ impl<CTX: ContextTr> Ledger for JournalLedger<'_, CTX> {
 
     fn now(&self) -> u64 {
         self.ctx.block().timestamp().saturating_to()
+    }
+
+    fn number(&self) -> u64 {
+        self.ctx.block().number().saturating_to()
     }
 }
 
@@ -274,9 +282,12 @@ pub(crate) fn genesis(
 /// fees and reward over the new bonded stake, (4) governance (tallies over the bonded tokens just updated;
 /// passed parameter changes and community-pool spends). `changed` yields the block's changed slots of a module
 /// address as (key, value at the block's start, value now); each module's are taken before any end-of-block write.
+/// Last, (5) at an epoch boundary staking records the next epoch's committee, after every change of the block.
+/// `consensus` is what consensus decided about the block (evidence, commit signers).
 pub(crate) fn end_block<L: Ledger>(
     ledger: &mut L,
     changed: impl Fn(&mut L, Address) -> Outcome<Vec<(U256, U256, U256)>, L::Error>,
+    _consensus: &ConsensusInputs,
 ) -> Outcome<(), L::Error> {
     let staking_changes = changed(ledger, STAKING)?;
     let distribution_changes = changed(ledger, DISTRIBUTION)?;
@@ -284,7 +295,124 @@ pub(crate) fn end_block<L: Ledger>(
     distribution::settle_block(ledger, &distribution_changes, &staking_changes)?;
     staking::end_block(ledger, &staking_changes)?;
     distribution::allocate(ledger)?;
-    governance::end_block(ledger, &governance_changes)
+    governance::end_block(ledger, &governance_changes)?;
+    staking::record_committee_at_boundary(ledger)
+}
+
+/// What consensus misbehaved in, as evidence in a block says: a validator by its consensus key, the height of
+/// the infraction and its kind (each one is a double sign: two conflicting signed messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Infraction {
+    pub pubkey: [u8; 32],
+    pub height: u64,
+    pub kind: InfractionKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InfractionKind {
+    DoubleVote,
+    LaneEquivocation,
+    ConflictingProposals,
+}
+
+impl InfractionKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "double-vote" => Some(Self::DoubleVote),
+            "lane-equivocation" => Some(Self::LaneEquivocation),
+            "conflicting-proposals" => Some(Self::ConflictingProposals),
+            _ => None,
+        }
+    }
+}
+
+/// A block's consensus inputs, carried from ordering to execution: evidence of misbehaviour, and the consensus
+/// keys that signed the block's commit certificate (`None`: no downtime tracking, as on the devnet's sequencer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsensusInputs {
+    pub evidence: Vec<Infraction>,
+    pub signers: Option<Vec<[u8; 32]>>,
+}
+
+/// Module slots in a map, with no balances: the genesis layout is computed through the same `Ledger` code the
+/// chain runs (the committee records of epochs 0 and 1), and Python's queries read committed module state
+/// through it (over a snapshot).
+pub(crate) struct ScratchLedger<R> {
+    reader: R,
+    slots: HashMap<(Address, U256), U256>,
+}
+
+impl<R: crate::db::StateReader> ScratchLedger<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        Self { reader, slots: HashMap::new() }
+    }
+
+    /// The slots written to `module`, in key order.
+    pub(crate) fn into_slots(self, module: Address) -> Slots {
+        let mut slots: Slots =
+            self.slots.into_iter().filter(|((a, _), _)| *a == module).map(|((_, k), v)| (k, v)).collect();
+        slots.sort_unstable();
+        slots
+    }
+}
+
+impl<R: crate::db::StateReader> Ledger for ScratchLedger<R> {
+    type Error = crate::db::StoreError;
+
+    fn load(&mut self, module: Address, key: U256) -> Outcome<U256, Self::Error> {
+        match self.slots.get(&(module, key)) {
+            Some(value) => Ok(*value),
+            None => self.reader.storage(module, key).map_err(Failure::Db),
+        }
+    }
+
+    fn store(&mut self, module: Address, key: U256, value: U256) -> Outcome<(), Self::Error> {
+        self.slots.insert((module, key), value);
+        Ok(())
+    }
+
+    fn balance(&mut self, who: Address) -> Outcome<U256, Self::Error> {
+        Ok(self.reader.account(who).map_err(Failure::Db)?.map(|a| a.balance).unwrap_or_default())
+    }
+
+    fn add_balance(&mut self, _who: Address, _wei: U256) -> Outcome<(), Self::Error> {
+        revert("no balances change outside a block")
+    }
+
+    fn sub_balance(&mut self, _who: Address, _wei: U256) -> Outcome<(), Self::Error> {
+        revert("no balances change outside a block")
+    }
+
+    fn emit(&mut self, _log: Log) {}
+
+    fn now(&self) -> u64 {
+        0
+    }
+
+    fn number(&self) -> u64 {
+        0
+    }
+}
+
+/// The state before genesis: nothing.
+pub(crate) struct NoState;
+
+impl crate::db::StateReader for NoState {
+    fn account(&self, _: Address) -> Result<Option<revm::state::AccountInfo>, crate::db::StoreError> {
+        Ok(None)
+    }
+
+    fn storage(&self, _: Address, _: U256) -> Result<U256, crate::db::StoreError> {
+        Ok(U256::ZERO)
+    }
+
+    fn code(&self, _: alloy_primitives::B256) -> Result<revm::bytecode::Bytecode, crate::db::StoreError> {
+        Ok(revm::bytecode::Bytecode::default())
+    }
+
+    fn block_hash(&self, _: u64) -> Result<alloy_primitives::B256, crate::db::StoreError> {
+        Ok(alloy_primitives::B256::ZERO)
+    }
 }
 
 /// A validator or account named as Sei names it: bech32 with the given prefix (`sei`, `seivaloper`) over the

@@ -102,12 +102,18 @@ const TAG_QUEUE: u8 = 8;
 const TAG_QUEUE_BOUNDS: u8 = 9;
 const TAG_INCOMING_REDELEGATION: u8 = 10;
 const TAG_CONSENSUS_KEY: u8 = 11;
+const TAG_COMMITTEE_SIZE: u8 = 12;
+const TAG_COMMITTEE: u8 = 13;
 
 pub(crate) const PARAM_ENABLED: u8 = 0;
 pub(crate) const PARAM_UNBONDING_TIME: u8 = 1;
 pub(crate) const PARAM_MAX_ENTRIES: u8 = 2;
 pub(crate) const PARAM_MAX_VALIDATORS: u8 = 3;
 pub(crate) const PARAM_MIN_COMMISSION: u8 = 4;
+/// Blocks per epoch. Not governable: epoch k covers blocks k*E+1 ..= (k+1)*E, and consensus maps every slot to
+/// its epoch's committee record by that rule, so a change mid-chain would re-map past and already-recorded
+/// future slots to other committees (and records already written for the next epoch would cover other blocks).
+pub(crate) const PARAM_EPOCH_BLOCKS: u8 = 5;
 
 const FIELD_OPERATOR: u8 = 0;
 const FIELD_TOKENS: u8 = 1;
@@ -124,6 +130,12 @@ const FIELD_MONIKER: u8 = 10;
 const MONIKER_MAX: usize = 70;
 /// Seconds between two commission changes of a validator (Cosmos: once per 24 hours).
 const COMMISSION_CHANGE_INTERVAL: u64 = 86_400;
+
+const MEMBER_PUBKEY: u8 = 0;
+const MEMBER_VALIDATOR: u8 = 1;
+const MEMBER_POWER: u8 = 2;
+/// Voting power is bonded tokens in whole SEI (Cosmos's power reduction of 10^6 usei).
+const USEI_PER_POWER: u64 = 1_000_000;
 
 const ENTRY_AMOUNT: u8 = 0;
 const ENTRY_COMPLETION: u8 = 1;
@@ -156,6 +168,20 @@ impl Key {
 
     pub(crate) fn delegation(delegator: Address, validator: u32) -> U256 {
         pair_slot(TAG_DELEGATION, delegator, validator)
+    }
+
+    /// The number of members of epoch `epoch`'s committee record, plus one (zero: no record yet).
+    fn committee_size(epoch: u64) -> U256 {
+        slot_key(TAG_COMMITTEE_SIZE, |b| b[24..32].copy_from_slice(&epoch.to_be_bytes()))
+    }
+
+    /// A field of the `position`-th member of epoch `epoch`'s committee record.
+    fn committee_member(epoch: u64, position: u32, field: u8) -> U256 {
+        slot_key(TAG_COMMITTEE, |b| {
+            b[1..9].copy_from_slice(&epoch.to_be_bytes());
+            b[9..13].copy_from_slice(&position.to_be_bytes());
+            b[31] = field;
+        })
     }
 
     fn unbonding(delegator: Address, validator: u32, entry: u8, field: u8) -> U256 {
@@ -218,6 +244,7 @@ pub(crate) struct Params {
     pub(crate) max_entries: u64,
     pub(crate) max_validators: u64,
     pub(crate) min_commission_rate: U256,
+    pub(crate) epoch_blocks: u64,
 }
 
 impl Params {
@@ -230,21 +257,27 @@ impl Params {
             max_entries: as_u64(ledger.load(STAKING, Key::param(PARAM_MAX_ENTRIES))?).min(ENTRY_LIMIT),
             max_validators: as_u64(ledger.load(STAKING, Key::param(PARAM_MAX_VALIDATORS))?),
             min_commission_rate: ledger.load(STAKING, Key::param(PARAM_MIN_COMMISSION))?,
+            epoch_blocks: as_u64(ledger.load(STAKING, Key::param(PARAM_EPOCH_BLOCKS))?),
         })
     }
 }
 
-/// A genesis validator: its operator, self-delegation (usei) and commission rate (18-decimal fixed point).
+/// A genesis validator: its operator, self-delegation (usei), commission rate (18-decimal fixed point) and
+/// Ed25519 consensus key, if it has one (only validators with a key sit in committees).
 #[derive(Debug, Clone)]
 pub(crate) struct GenesisValidator {
     pub(crate) operator: Address,
     pub(crate) self_delegation: U256,
     pub(crate) commission_rate: U256,
+    pub(crate) consensus_key: Option<[u8; 32]>,
 }
 
-/// The staking module's genesis slots. Fails on an invalid genesis (duplicate operator, commission out of
-/// bounds, zero self-delegation).
+/// The staking module's genesis slots, with the committee records of epochs 0 and 1. Fails on an invalid genesis
+/// (duplicate operator or consensus key, commission out of bounds, zero self-delegation, zero epoch length).
 pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Result<super::Slots, String> {
+    if params.epoch_blocks == 0 {
+        return Err("staking: epoch_blocks must be at least 1".into());
+    }
     if params.max_entries == 0 || params.max_entries > ENTRY_LIMIT {
         return Err(format!("staking: max_entries must be within 1..={ENTRY_LIMIT}"));
     }
@@ -260,9 +293,11 @@ pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Resul
         (Key::param(PARAM_MAX_ENTRIES), U256::from(params.max_entries)),
         (Key::param(PARAM_MAX_VALIDATORS), U256::from(params.max_validators)),
         (Key::param(PARAM_MIN_COMMISSION), params.min_commission_rate),
+        (Key::param(PARAM_EPOCH_BLOCKS), U256::from(params.epoch_blocks)),
         (Key::validator_count(), U256::from(validators.len())),
     ];
     let mut seen = std::collections::HashSet::new();
+    let mut seen_keys = std::collections::HashSet::new();
     for (i, v) in validators.iter().enumerate() {
         let index = i as u32;
         if !seen.insert(v.operator) {
@@ -281,8 +316,34 @@ pub(crate) fn genesis(params: &Params, validators: &[GenesisValidator]) -> Resul
             (Key::validator(index, FIELD_COMMISSION), v.commission_rate),
             (Key::delegation(v.operator, index), v.self_delegation),
         ]);
+        if let Some(pubkey) = v.consensus_key {
+            // `Key::consensus_key` indexes the first 31 bytes: those must differ.
+            if !seen_keys.insert(pubkey[..31].to_vec()) {
+                return Err(format!("staking: validator {} reuses another validator's consensus key", v.operator));
+            }
+            slots.extend([
+                (Key::consensus_key(&pubkey), U256::from(index) + U256::from(1)),
+                (Key::validator(index, FIELD_CONSENSUS_KEY), U256::from_be_bytes(pubkey)),
+            ]);
+        }
     }
-    Ok(slots)
+    // The committees of epoch 0 (genesis) and epoch 1 (blocks 1..=E) are the genesis bonded set, laid out by
+    // the code that records them at every later boundary.
+    let mut ledger = super::ScratchLedger::new(super::NoState);
+    for (key, value) in &slots {
+        ledger.store(STAKING, *key, *value).map_err(genesis_failure)?;
+    }
+    for epoch in [0, 1] {
+        record_committee(&mut ledger, epoch).map_err(genesis_failure)?;
+    }
+    Ok(ledger.into_slots(STAKING))
+}
+
+fn genesis_failure<E: std::fmt::Debug>(failure: super::Failure<E>) -> String {
+    match failure {
+        super::Failure::Revert(reason) => format!("staking: {reason}"),
+        super::Failure::Db(e) => format!("staking: {e:?}"),
+    }
 }
 
 /// A validator named by its `seivaloper1…` (or `0x…`) operator address.
@@ -362,6 +423,74 @@ pub(crate) fn bonded_validators<L: Ledger>(ledger: &mut L) -> Outcome<Vec<Bonded
     set.sort_by(|a, b| b.tokens.cmp(&a.tokens).then(a.index.cmp(&b.index)));
     set.truncate(usize::try_from(max).unwrap_or(usize::MAX));
     Ok(set)
+}
+
+/// A member of an epoch's committee: its consensus key, validator index and voting power (whole SEI bonded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) pubkey: [u8; 32],
+    pub(crate) index: u32,
+    pub(crate) power: U256,
+}
+
+/// Blocks per epoch.
+pub(crate) fn epoch_blocks<L: Ledger>(ledger: &mut L) -> Outcome<u64, L::Error> {
+    Ok(Params::load(ledger)?.epoch_blocks)
+}
+
+/// At the end of a block b with b % E == 0 (the last block of epoch b/E - 1), records the committee of epoch
+/// b/E + 1: decided one epoch ahead, so that consensus knows the committee of the epoch after the one it runs.
+pub(crate) fn record_committee_at_boundary<L: Ledger>(ledger: &mut L) -> Outcome<(), L::Error> {
+    if ledger.load(STAKING, Key::param(PARAM_ENABLED))?.is_zero() {
+        return Ok(());
+    }
+    let epoch_blocks = epoch_blocks(ledger)?;
+    let number = ledger.number();
+    if number.is_multiple_of(epoch_blocks) {
+        record_committee(ledger, number / epoch_blocks + 1)?;
+    }
+    Ok(())
+}
+
+/// Writes epoch `epoch`'s committee record from the bonded set now, unless it exists (records are never
+/// overwritten, so a committed record is final): the bonded validators that have a consensus key and a voting
+/// power of at least 1, ordered by consensus key (the order consensus uses).
+fn record_committee<L: Ledger>(ledger: &mut L, epoch: u64) -> Outcome<(), L::Error> {
+    if !ledger.load(STAKING, Key::committee_size(epoch))?.is_zero() {
+        return Ok(());
+    }
+    let mut members = Vec::new();
+    for b in bonded_validators(ledger)? {
+        let key = ledger.load(STAKING, Key::validator(b.index, FIELD_CONSENSUS_KEY))?;
+        let power = b.tokens / U256::from(USEI_PER_POWER);
+        if !key.is_zero() && !power.is_zero() {
+            members.push(Member { pubkey: key.to_be_bytes::<32>(), index: b.index, power });
+        }
+    }
+    members.sort_by_key(|m| m.pubkey);
+    for (position, m) in members.iter().enumerate() {
+        let position = position as u32;
+        ledger.store(STAKING, Key::committee_member(epoch, position, MEMBER_PUBKEY), U256::from_be_bytes(m.pubkey))?;
+        ledger.store(STAKING, Key::committee_member(epoch, position, MEMBER_VALIDATOR), U256::from(m.index))?;
+        ledger.store(STAKING, Key::committee_member(epoch, position, MEMBER_POWER), m.power)?;
+    }
+    ledger.store(STAKING, Key::committee_size(epoch), U256::from(members.len()) + U256::from(1))
+}
+
+/// Epoch `epoch`'s committee record, or None when it is not recorded (yet).
+pub(crate) fn committee<L: Ledger>(ledger: &mut L, epoch: u64) -> Outcome<Option<Vec<Member>>, L::Error> {
+    let size = as_u64(ledger.load(STAKING, Key::committee_size(epoch))?);
+    if size == 0 {
+        return Ok(None);
+    }
+    let mut members = Vec::with_capacity(size as usize - 1);
+    for position in 0..(size - 1) as u32 {
+        let pubkey = ledger.load(STAKING, Key::committee_member(epoch, position, MEMBER_PUBKEY))?.to_be_bytes::<32>();
+        let index = as_u64(ledger.load(STAKING, Key::committee_member(epoch, position, MEMBER_VALIDATOR))?) as u32;
+        let power = ledger.load(STAKING, Key::committee_member(epoch, position, MEMBER_POWER))?;
+        members.push(Member { pubkey, index, power });
+    }
+    Ok(Some(members))
 }
 
 /// Every change of a delegation first settles its pending rewards (F1: a delegation's stake is constant

@@ -1,6 +1,7 @@
 //! The module precompiles executed as a node executes them: signed transactions through the block executor
 //! (sequential and parallel) over committed state, block after block.
 
+mod consensus;
 mod governance;
 
 use alloy_primitives::{Address, Bytes, U256};
@@ -28,6 +29,12 @@ const OPERATOR: Address = Address::with_last_byte(0x0a);
 const OTHER_OPERATOR: Address = Address::with_last_byte(0x0b);
 const START: u64 = 1_700_000_000;
 const UNBONDING: u64 = 100;
+const EPOCH_BLOCKS: u64 = 10;
+
+/// The test validators' consensus keys: the operator's last byte, repeated.
+fn consensus_key(operator: Address) -> [u8; 32] {
+    [operator.0[19]; 32]
+}
 
 fn valoper(a: Address) -> String {
     bech32_address("seivaloper", a)
@@ -54,11 +61,13 @@ fn genesis_with(keys: &[Key], operators: [Address; 2], block_reward_usei: U256) 
         max_entries: 7,
         max_validators: 35,
         min_commission_rate: U256::from(DEC_ONE / 20),
+        epoch_blocks: EPOCH_BLOCKS,
     };
     let validators = operators.map(|operator| GenesisValidator {
         operator,
         self_delegation: U256::from(1_000_000u64),
         commission_rate: U256::from(DEC_ONE / 10),
+        consensus_key: Some(consensus_key(operator)),
     });
     let supply = U256::from(keys.len() as u64 * 100_000_000 + 2_000_000);
     let distribution = distribution::Params { community_tax: U256::from(DEC_ONE / 50), block_reward_usei };

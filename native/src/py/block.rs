@@ -17,11 +17,13 @@ use super::{
 use crate::{
     db::StateChanges,
     exec::{BlockOutput, BlockParams, Location, OrderedTx},
+    modules::{ConsensusInputs, Infraction, InfractionKind},
     parallel::{execute_block_parallel, ParallelStats, PredictMode},
     records::{encode_block, BlockRecords},
 };
 
-/// The non-transaction part of a block (number, time, limits, fee collector, chain).
+/// The non-transaction part of a block (number, time, limits, fee collector, chain, and what consensus decided
+/// about it: `evidence` as (consensus pubkey, height, kind) and the commit's `signers`).
 #[pyclass(frozen, name = "BlockEnv", module = "pysei._native")]
 #[derive(Clone)]
 pub(super) struct PyBlockEnv {
@@ -31,7 +33,10 @@ pub(super) struct PyBlockEnv {
 #[pymethods]
 impl PyBlockEnv {
     #[new]
-    #[pyo3(signature = (*, number, timestamp, gas_limit, base_fee, beneficiary, prevrandao, chain_id, spec_name="prague"))]
+    #[pyo3(signature = (
+        *, number, timestamp, gas_limit, base_fee, beneficiary, prevrandao, chain_id, spec_name="prague",
+        evidence=Vec::new(), signers=None,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         number: u64,
@@ -42,7 +47,24 @@ impl PyBlockEnv {
         prevrandao: &[u8],
         chain_id: u64,
         spec_name: &str,
+        evidence: Vec<(Vec<u8>, u64, String)>,
+        signers: Option<Vec<Vec<u8>>>,
     ) -> PyResult<Self> {
+        let pubkey = |key: &[u8]| -> PyResult<[u8; 32]> {
+            key.try_into().map_err(|_| PyValueError::new_err("a consensus public key is 32 bytes"))
+        };
+        let evidence = evidence
+            .iter()
+            .map(|(key, height, kind)| {
+                let kind = InfractionKind::parse(kind).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "unknown infraction kind {kind:?} (double-vote, lane-equivocation, conflicting-proposals)"
+                    ))
+                })?;
+                Ok(Infraction { pubkey: pubkey(key)?, height: *height, kind })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let signers = signers.map(|s| s.iter().map(|k| pubkey(k)).collect::<PyResult<Vec<_>>>()).transpose()?;
         Ok(Self {
             inner: BlockParams {
                 number,
@@ -55,6 +77,7 @@ impl PyBlockEnv {
                 spec: spec(spec_name)?,
                 // Sei's module precompiles register here when the token/staking modules land.
                 host: crate::precompiles::HostRegistry::default(),
+                consensus: ConsensusInputs { evidence, signers },
             },
         })
     }

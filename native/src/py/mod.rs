@@ -51,6 +51,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(block::execute_in_memory, m)?)?;
     m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
     m.add_function(wrap_pyfunction!(modules::module_genesis, m)?)?;
+    m.add_function(wrap_pyfunction!(modules::committee, m)?)?;
+    m.add_function(wrap_pyfunction!(modules::epoch_blocks, m)?)?;
     m.add("MODULE_CODE", PyBytes::new(m.py(), &crate::modules::MODULE_CODE))?;
     m.add_function(wrap_pyfunction!(trace::trace_block, m)?)?;
     m.add_function(wrap_pyfunction!(trace::trace_call, m)?)?;

@@ -1,40 +1,58 @@
 //! The modules' genesis state for Python's genesis builder (`pysei.chain.genesis`).
 
 use num_bigint::BigUint;
-use pyo3::{exceptions::PyValueError, prelude::*};
-
-use super::conversions::{address, big, u256};
-use crate::modules::{
-    distribution, genesis, governance,
-    staking::{GenesisValidator, Params},
+use pyo3::{
+    exceptions::{PyRuntimeError, PyValueError},
+    prelude::*,
+    types::PyBytes,
 };
+
+use super::{
+    conversions::{address, big, store_err, u256},
+    store::PyStore,
+};
+use crate::modules::{
+    distribution, genesis, governance, staking,
+    staking::{GenesisValidator, Params},
+    Failure, Outcome, ScratchLedger,
+};
+
+/// A genesis validator: (operator, self-delegation in usei, commission rate × 10^18, consensus key).
+type PyGenesisValidator = (Vec<u8>, BigUint, BigUint, Option<Vec<u8>>);
 
 /// Each module account's address and its (slot, value) pairs.
 type ModuleSlots = Vec<(Vec<u8>, Vec<(BigUint, BigUint)>)>;
 
 /// The module accounts' genesis storage: `[(address, [(slot, value)])]` for the bank (total supply in usei) and
-/// staking (`params` = (unbonding seconds, max entries, max validators, min commission rate × 10^18);
-/// `validators` = [(operator, self-delegation in usei, commission rate × 10^18)]), distribution (`distribution` =
+/// staking (`params` = (unbonding seconds, max entries, max validators, min commission rate × 10^18, blocks per
+/// epoch); `validators` = [(operator, self-delegation in usei, commission rate × 10^18, 32-byte Ed25519 consensus
+/// key or None)]), distribution (`distribution` =
 /// (community tax × 10^18, block reward in usei)) and governance (`gov` = (min deposit in usei, max deposit
 /// period and voting period in seconds, quorum, threshold and veto threshold × 10^18)). ValueError on an invalid
 /// one.
 #[pyfunction]
 pub(super) fn module_genesis(
     total_supply_usei: BigUint,
-    params: (u64, u64, u64, BigUint),
-    validators: Vec<(Vec<u8>, BigUint, BigUint)>,
+    params: (u64, u64, u64, BigUint, u64),
+    validators: Vec<PyGenesisValidator>,
     distribution: (BigUint, BigUint),
     gov: (BigUint, u64, u64, BigUint, BigUint, BigUint),
 ) -> PyResult<ModuleSlots> {
-    let (unbonding_time, max_entries, max_validators, min_commission) = params;
-    let params = Params { unbonding_time, max_entries, max_validators, min_commission_rate: u256(&min_commission)? };
+    let (unbonding_time, max_entries, max_validators, min_commission, epoch_blocks) = params;
+    let min_commission_rate = u256(&min_commission)?;
+    let params = Params { unbonding_time, max_entries, max_validators, min_commission_rate, epoch_blocks };
     let validators = validators
         .iter()
-        .map(|(operator, bonded, rate)| {
+        .map(|(operator, bonded, rate, key)| {
+            let consensus_key = key
+                .as_deref()
+                .map(|k| <[u8; 32]>::try_from(k).map_err(|_| PyValueError::new_err("a consensus key is 32 bytes")))
+                .transpose()?;
             Ok(GenesisValidator {
                 operator: address(operator)?,
                 self_delegation: u256(bonded)?,
                 commission_rate: u256(rate)?,
+                consensus_key,
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
@@ -55,4 +73,47 @@ pub(super) fn module_genesis(
         .into_iter()
         .map(|(module, slots)| (module.to_vec(), slots.into_iter().map(|(k, v)| (big(k), big(v))).collect()))
         .collect())
+}
+
+/// A module query over the latest committed state.
+fn query<T>(
+    store: &PyStore,
+    f: impl FnOnce(&mut ScratchLedger<crate::db::Snapshot>) -> Outcome<T, crate::db::StoreError>,
+) -> PyResult<T> {
+    let snapshot = store.inner.snapshot().map_err(store_err)?;
+    match f(&mut ScratchLedger::new(snapshot)) {
+        Ok(value) => Ok(value),
+        Err(Failure::Db(e)) => Err(store_err(e)),
+        Err(Failure::Revert(reason)) => Err(PyRuntimeError::new_err(reason)),
+    }
+}
+
+/// One committee member as Python sees it: (consensus key, operator, power in whole SEI).
+type PyMember = (Py<PyBytes>, Py<PyBytes>, BigUint);
+
+/// Epoch `epoch`'s committee record (consensus key ascending), or None when it is not recorded yet. Records are
+/// never overwritten, so the latest state answers for every epoch.
+#[pyfunction]
+pub(super) fn committee(py: Python<'_>, store: &PyStore, epoch: u64) -> PyResult<Option<Vec<PyMember>>> {
+    let members = query(store, |ledger| {
+        let Some(members) = staking::committee(ledger, epoch)? else { return Ok(None) };
+        members
+            .into_iter()
+            .map(|m| Ok((m.pubkey, staking::operator(ledger, m.index)?, m.power)))
+            .collect::<Outcome<Vec<_>, _>>()
+            .map(Some)
+    })?;
+    Ok(members.map(|ms| {
+        ms.into_iter()
+            .map(|(key, operator, power)| {
+                (PyBytes::new(py, &key).unbind(), PyBytes::new(py, operator.as_slice()).unbind(), big(power))
+            })
+            .collect()
+    }))
+}
+
+/// Blocks per epoch (a genesis value).
+#[pyfunction]
+pub(super) fn epoch_blocks(store: &PyStore) -> PyResult<u64> {
+    query(store, staking::epoch_blocks)
 }

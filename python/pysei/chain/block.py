@@ -7,7 +7,7 @@ header's RLP, as on Ethereum. ``state_root`` is the state commitment the node co
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, overload
+from typing import Literal, Protocol, overload
 
 import msgspec
 import rlp
@@ -193,13 +193,29 @@ class BlockLogs(Sequence[BlockLog]):
         return iter(self._logs())
 
 
+InfractionKind = Literal["double-vote", "lane-equivocation", "conflicting-proposals"]
+
+
+class Infraction(msgspec.Struct, frozen=True):
+    """Evidence that a validator signed two conflicting messages: its Ed25519 consensus key (32 bytes), the height
+    of the infraction and what it signed twice. The slashing module slashes, jails and tombstones it."""
+
+    pubkey: bytes
+    height: int
+    kind: InfractionKind
+
+
 class OrderedBlock(msgspec.Struct, frozen=True):
     """What ordering hands to execution: a position, a time and transactions, nothing that needs execution.
 
     Ordering never waits for execution (Sei's asynchronous execution), so some of these transactions may turn
-    out invalid when they run; execution skips them deterministically.
+    out invalid when they run; execution skips them deterministically. Consensus adds what it decided about the
+    block: ``evidence`` of misbehaviour, and ``signers``, the consensus keys that signed the block's commit
+    certificate (None on the devnet's sequencer: no downtime tracking).
     """
 
     number: int
     timestamp: int
     txs: list[Transaction]
+    evidence: tuple[Infraction, ...] = ()
+    signers: tuple[bytes, ...] | None = None

@@ -55,6 +55,9 @@ class Validator(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     self_delegation_usei: int
     commission_rate: str = "0.10"
     moniker: str = ""
+    consensus_pubkey: str | None = msgspec.field(default=None, name="consensusPubkey")
+    """The validator's Ed25519 consensus public key, 64 hex characters; only validators with one sit in the
+    committees consensus runs with (a single-sequencer devnet needs none)."""
 
 
 class StakingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -64,6 +67,10 @@ class StakingParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Unbonding (and redelegation) entries at most per delegator and validator."""
     max_validators: int = 35
     min_commission_rate: str = "0.05"
+    epoch_blocks: int = 100
+    """Blocks per epoch: the committee changes only at epoch boundaries. Not governable: consensus maps every
+    slot to its epoch's committee by this number, so changing it mid-chain would re-map slots to other
+    committees."""
 
 
 class DistributionParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -118,6 +125,22 @@ def _rate(text: str, what: str) -> int:
     if scaled != scaled.to_integral_value():
         raise GenesisError(f"{what}: {text} has more than 18 decimals")
     return int(scaled)
+
+
+def _consensus_pubkey(v: Validator) -> bytes | None:
+    if v.consensus_pubkey is None:
+        return None
+    raw = v.consensus_pubkey.removeprefix("0x")
+    try:
+        key = bytes.fromhex(raw)
+    except ValueError:
+        key = b""
+    if len(raw) != 64 or len(key) != 32:
+        raise GenesisError(
+            f"validator {v.operator}: consensusPubkey {v.consensus_pubkey!r} is not an Ed25519 public key "
+            "(64 hex characters)"
+        )
+    return key
 
 
 def placeholder_address(label: str) -> str:
@@ -181,6 +204,8 @@ def validate(genesis: Genesis) -> None:
         if v.self_delegation_usei > held.get(operator, 0):
             raise GenesisError(f"validator {v.operator}: self-delegation exceeds its operator's allocation")
         held[operator] = held.get(operator, 0) - v.self_delegation_usei
+    if genesis.staking.epoch_blocks < 1:
+        raise GenesisError("staking.epoch_blocks must be at least 1")
     if genesis.staking.unbonding_time < 0:
         raise GenesisError("staking.unbonding_time must not be negative")
     if genesis.distribution.block_reward_usei < 0:
@@ -193,7 +218,12 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
     s = genesis.staking
     min_rate = _rate(s.min_commission_rate, "staking.min_commission_rate")
     validators = [
-        (_address(v.operator, "validator"), v.self_delegation_usei, _rate(v.commission_rate, f"validator {v.operator}"))
+        (
+            _address(v.operator, "validator"),
+            v.self_delegation_usei,
+            _rate(v.commission_rate, f"validator {v.operator}"),
+            _consensus_pubkey(v),
+        )
         for v in genesis.validators
     ]
     d = genesis.distribution
@@ -206,7 +236,7 @@ def _module_slots(genesis: Genesis, extra_usei: int) -> list[tuple[bytes, list[t
     try:
         return native.module_genesis(
             genesis.total_supply_usei + extra_usei,
-            (s.unbonding_time, s.max_entries, s.max_validators, min_rate),
+            (s.unbonding_time, s.max_entries, s.max_validators, min_rate, s.epoch_blocks),
             validators,
             (community_tax, d.block_reward_usei),
             (g.min_deposit_usei, g.max_deposit_period, g.voting_period, quorum, threshold, veto),

@@ -144,6 +144,8 @@ class Executor:
             prevrandao=randao,
             chain_id=self.params.chain_id,
             spec_name=self.params.spec,
+            evidence=[(e.pubkey, e.height, e.kind) for e in ordered.evidence],
+            signers=None if ordered.signers is None else list(ordered.signers),
         )
         started = time.perf_counter_ns()
         result = execute_block(
