@@ -16,13 +16,16 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from pysei import native
 from pysei.chain.constants import DEVNET_CHAIN_ID
 from pysei.consensus.committee import Signer
 from pysei.consensus.genesis import (
+    DEFAULT_EPOCH_BLOCKS,
     DEFAULT_P2P_PORT,
     DEFAULT_RPC_PORT,
     GENESIS,
@@ -33,8 +36,12 @@ from pysei.consensus.genesis import (
     validator_entry,
     write_genesis,
     write_key,
+    write_operator_key,
 )
 from pysei.consensus.launcher import ValidatorProcesses
+
+if TYPE_CHECKING:
+    from pysei.state.store import ChainStore
 
 log = logging.getLogger("pysei.localnet")
 
@@ -82,6 +89,7 @@ async def serve_validator(
         genesis_timestamp=genesis.timestamp,
         exec_threads=exec_threads,
         fsync=fsync,
+        token_genesis=genesis.token,
     )
     node = Node(config)
     head = node.executor.head
@@ -102,6 +110,7 @@ async def serve_validator(
         lambda: node.executor.next_base_fee,
         config.gas_limit,
         node.submit,
+        StakingEpochs.of(node.store),
     )
     node.ordering = engine
     api = rpc_api(node, engine)
@@ -127,13 +136,38 @@ async def serve_validator(
     return 0
 
 
+class StakingEpochs:
+    """The consensus engine's committee of each epoch, read from the staking module's committee records
+    (``native.committee``): the active set with power 1 per bonded SEI, recorded when block (k−1)·E executed."""
+
+    def __init__(self, store: ChainStore, epoch_blocks: int) -> None:
+        self.store = store
+        self.epoch_blocks = epoch_blocks
+
+    @classmethod
+    def of(cls, store: ChainStore) -> StakingEpochs | None:
+        """None for a chain whose staking module knows no consensus key (a genesis without operators): its
+        genesis committee holds for ever."""
+        first = native.committee(store.native, 0)
+        return cls(store, native.epoch_blocks(store.native)) if first else None
+
+    def stakes(self, epoch: int) -> dict[bytes, int] | None:
+        record = native.committee(self.store.native, epoch)
+        return None if record is None else {pubkey: power for pubkey, _, power in record}
+
+
 # ----------------------------------------------------------------------------------------------------- localnet
 def run_localnet(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     genesis_path = data_dir / GENESIS
     if not genesis_path.exists():
         create_genesis(
-            data_dir, args.validators, chain_id=args.chain_id, rpc_port=args.rpc_port, p2p_port=args.p2p_port
+            data_dir,
+            args.validators,
+            chain_id=args.chain_id,
+            rpc_port=args.rpc_port,
+            p2p_port=args.p2p_port,
+            epoch_blocks=args.epoch_blocks,
         )
     extra = [] if args.journal_retention is None else ["--journal-retention", str(args.journal_retention)]
     net = ValidatorProcesses(data_dir, fsync=not args.no_fsync, args=dict.fromkeys(range(args.validators), extra))
@@ -186,6 +220,13 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     p.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT, help="validator i listens for peers on this + i")
     p.add_argument("--no-fsync", action="store_true")
     p.add_argument("--journal-retention", type=int, default=None, help="passed to each `pysei validator`")
+    p.add_argument(
+        "--epoch-blocks",
+        type=int,
+        default=DEFAULT_EPOCH_BLOCKS,
+        help="blocks per epoch: the committee (the staking module's active set) changes at epoch boundaries "
+        f"(default {DEFAULT_EPOCH_BLOCKS}; used when the genesis is created)",
+    )
     p.set_defaults(func=run_localnet)
     i = sub.add_parser(
         "init",
@@ -195,13 +236,14 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     i.add_argument("--host", default="127.0.0.1", help="address the other validators reach this one at")
     i.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT)
     i.add_argument("--rpc-port", type=int, default=DEFAULT_RPC_PORT)
-    i.add_argument("--stake", type=int, default=100)
+    i.add_argument("--stake", type=int, default=1_000, help="self-delegation in SEI (= voting power)")
     i.set_defaults(func=_init)
     g = genesis.add_parser("assemble", help="assemble a network genesis file from validators' validator.json entries")
     g.add_argument("entries", nargs="+", help="validator.json files from pysei init")
     g.add_argument("--out", type=Path, default=Path(GENESIS))
     g.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
     g.add_argument("--accounts", type=int, default=20, help="funded dev accounts (the devnet's mnemonic)")
+    g.add_argument("--epoch-blocks", type=int, default=DEFAULT_EPOCH_BLOCKS, help="blocks per committee epoch")
     g.set_defaults(func=_genesis)
     v = sub.add_parser("validator", help="run one validator of the network a genesis file describes")
     v.add_argument("--home", type=Path, required=True, help=f"data directory holding {KEY}")
@@ -223,12 +265,16 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
 def _init(args: argparse.Namespace) -> int:
     try:
         seed = write_key(args.home)
+        operator = write_operator_key(args.home)
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    entry = validator_entry(seed, host=args.host, p2p_port=args.p2p_port, rpc_port=args.rpc_port, stake=args.stake)
+    entry = validator_entry(
+        seed, host=args.host, p2p_port=args.p2p_port, rpc_port=args.rpc_port, stake=args.stake, operator=operator
+    )
     (args.home / "validator.json").write_text(json.dumps(entry, indent=2) + "\n")
-    print(f"key: {args.home / KEY} (keep it secret)\nthis validator's genesis entry: {args.home / 'validator.json'}")
+    print(f"keys: {args.home / KEY}, {args.home / 'operator_key'} (keep them secret)")
+    print(f"this validator's genesis entry: {args.home / 'validator.json'}")
     print(json.dumps(entry, indent=2))
     print("collect every validator's validator.json and run: pysei genesis assemble --out genesis.json <their files>")
     return 0
@@ -237,7 +283,9 @@ def _init(args: argparse.Namespace) -> int:
 def _genesis(args: argparse.Namespace) -> int:
     entries = [json.loads(Path(p).read_text()) for p in args.entries]
     try:
-        path = write_genesis(args.out, entries, chain_id=args.chain_id, dev_accounts=args.accounts)
+        path = write_genesis(
+            args.out, entries, chain_id=args.chain_id, dev_accounts=args.accounts, epoch_blocks=args.epoch_blocks
+        )
     except (ValueError, KeyError) as exc:
         print(f"error: {exc!r}", file=sys.stderr)
         return 1

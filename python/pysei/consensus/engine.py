@@ -26,16 +26,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import msgspec
 
-from pysei.chain.block import OrderedBlock
+from pysei.chain.block import Infraction, InfractionKind, OrderedBlock
 from pysei.chain.transaction import Transaction, decode_transactions, decode_with_senders
 from pysei.consensus.committee import Committee, Signer
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
     CONFIRM,
+    MAX_EVIDENCE,
     PREPARE,
     QC,
     TC,
@@ -68,9 +69,10 @@ from pysei.state.store import ChainStore
 
 log = logging.getLogger("pysei.consensus")
 
-FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
+FAULT, _, _FAULT_FROM = os.environ.get("PYSEI_TEST_FAULT", "").partition("@")
 """Test-only fault hook (process tests of Byzantine behaviour): equivocate-lane, double-vote, conflicting-cuts,
-bad-state. Empty in every real run."""
+bad-state; ``double-vote@S`` starts at slot S. Empty in every real run."""
+FAULT_FROM_SLOT = int(_FAULT_FROM or 0)
 
 
 MAX_VIEWS_AHEAD = 16
@@ -111,6 +113,19 @@ class ConsensusConfig:
     deleted (the chain store holds their blocks); None keeps everything."""
 
 
+class EpochStakes(Protocol):
+    """Where the committee of each epoch comes from: the staking module's committee records in the executed
+    state (``app/localnet.py`` reads them through the kernel). The record of epoch k is written when block
+    (k−1)·E executes, so consensus, which runs ahead of execution, knows a slot's committee as long as
+    execution is less than one epoch behind; when it is further behind, consensus waits for it there."""
+
+    epoch_blocks: int
+
+    def stakes(self, epoch: int) -> dict[bytes, int] | None:
+        """Consensus public key → voting power in ``epoch``; None while the record is not executed yet."""
+        ...
+
+
 class ConsensusEngine:
     def __init__(
         self,
@@ -126,9 +141,22 @@ class ConsensusEngine:
         base_fee: Callable[[], int],
         gas_limit: int,
         submit: Callable[[list[Transaction]], Any],
+        epochs: EpochStakes | None = None,
     ) -> None:
         self.config = config
+        self.members = committee
+        """The genesis committee: every validator's key, address and lane number (the network's membership)."""
+        self.epochs = epochs
+        """None: the genesis stakes hold for ever (a chain whose staking module knows no consensus keys)."""
+        self._epoch_committees: dict[int, Committee] = {}
+        self._epoch_problem: set[int] = set()
+        self._parked: tuple[int, int, TC | None] | None = None
+        """A slot this replica waits to enter until execution has written its epoch's committee."""
         self.committee = committee
+        """The committee of the slot this replica is in (``_enter`` switches it at epoch boundaries)."""
+        self.previous_committee = committee
+        """The committee of the epoch before the current one: a car's parent PoA certified just before the
+        boundary stays valid (its holders are still there), so a lane is not cut at an epoch change."""
         self.signer = signer
         self.me = signer.index
         self.journal = journal
@@ -198,6 +226,12 @@ class ConsensusEngine:
         """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
         # --- observability
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
+        included = journal.evidence_included()
+        self._pending_evidence: dict[int, Evidence] = {}
+        """Stored evidence no committed block carries yet, by offender: the next proposals of this leader do."""
+        for e in journal.evidence():
+            if e.offender not in included:
+                self._pending_evidence.setdefault(e.offender, e)
         self.observer = ConsensusObserver(n, self.committed_tips)
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: dict[type, Callable[[int, Any], str | None]] = {
@@ -261,6 +295,8 @@ class ConsensusEngine:
             "validator": self.me,
             "slot": self.votes.slot,
             "view": self.votes.view,
+            "epoch": self.epoch_of(self.votes.slot),
+            "epochBlocks": self.epochs.epoch_blocks if self.epochs is not None else None,
             "leader": leader,
             "committedSlot": self.committed_slot,
             "executedBlock": self.emitted_slot,
@@ -321,10 +357,65 @@ class ConsensusEngine:
         return None
 
     def _evidence(self, kind: str, offender: int, first: Any, second: Any) -> None:
+        """Stores the first proof against ``offender`` (one is enough: slashing tombstones it) for this
+        validator's next proposals to carry to the chain."""
+        if offender in self._pending_evidence or self.journal.has_evidence(offender):
+            return
         enc = msgspec.msgpack.encode
-        self.journal.put_evidence(Evidence(kind, offender, enc(first), enc(second)))
+        evidence = Evidence(kind, offender, enc(first), enc(second))
+        self.journal.put_evidence(evidence)
+        self._pending_evidence[offender] = evidence
         self.stats["evidence"] += 1
         log.warning("evidence: %s by validator %d stored", kind, offender)
+
+    # ================================================================================================ epochs
+    def epoch_of(self, slot: int) -> int:
+        return 0 if self.epochs is None else max(0, slot - 1) // self.epochs.epoch_blocks
+
+    def committee_at(self, slot: int) -> Committee | None:
+        """The committee of ``slot``'s epoch (epoch k: slots k·E+1 … (k+1)·E), None while execution has not
+        written it yet. Stakes of keys outside the genesis membership are left out: such a validator has no
+        address to reach, so it cannot vote (joining needs its p2p endpoint in every validator's genesis)."""
+        if self.epochs is None:
+            return self.members
+        epoch = self.epoch_of(slot)
+        committee = self._epoch_committees.get(epoch)
+        if committee is not None:
+            return committee
+        stakes = self.epochs.stakes(epoch)
+        if stakes is None:
+            return None
+        known = {pk: power for pk, power in stakes.items() if self.members.index_of(pk) is not None}
+        if sum(known.values()) > 0:
+            committee = self.members.with_stakes(known)
+        else:
+            # Every validator reads the same record, so every one falls back alike: the chain stays live.
+            if epoch not in self._epoch_problem:
+                self._epoch_problem.add(epoch)
+                log.error("epoch %d: the committee record has no stake of a genesis member; keeping genesis", epoch)
+            committee = self.members
+        self._epoch_committees[epoch] = committee
+        for old in [e for e in self._epoch_committees if e < epoch - 2]:
+            del self._epoch_committees[old]
+        return committee
+
+    def _switch_committee(self, committee: Committee, slot: int) -> None:
+        if [m.stake for m in committee.members] == [m.stake for m in self.committee.members]:
+            self.committee = self.previous_committee = committee  # a new epoch with the same stakes
+            return
+        self.previous_committee, self.committee = self.committee, committee
+        log.info("slot %d: a new epoch committee, stakes %s", slot, {m.index: m.stake for m in committee.members})
+        # This lane's last car may have been certified under the old stakes only: certify it again under the
+        # new ones, so the leader can include it (peers vote again for a car they already voted for).
+        if self.own_pending is not None:
+            self._await_poa(self.own_pending)
+        elif self.own_pos > self.committed_tips[self.me] and (
+            self.own_poa is None or self.own_poa.verify(committee) is not None
+        ):
+            last = self.cars.get(self.own_digest) or self.journal.car(self.own_digest)
+            if last is not None:
+                self._await_poa(last)
+                self.network.broadcast(last)
 
     # ================================================================================================= lanes
     async def _lane_loop(self) -> None:
@@ -438,7 +529,7 @@ class ConsensusEngine:
     def _on_car(self, peer: int, car: Car) -> str | None:
         if car.lane != peer:
             return "car of another validator's lane"
-        if (err := car.verify(self.committee)) is not None:
+        if (err := car.verify(self.committee, self.previous_committee)) is not None:
             return err
         d = car.digest()
         if car.parent_poa is not None:
@@ -493,7 +584,7 @@ class ConsensusEngine:
         known = self.tips.get(poa.lane)
         if known is not None and known.pos >= poa.pos:
             return None
-        if (err := poa.verify(self.committee)) is not None:
+        if (err := poa.verify(self.committee)) is not None and poa.verify(self.previous_committee) is not None:
             return err
         self._learn_tip(poa)
         return None
@@ -509,6 +600,18 @@ class ConsensusEngine:
 
     # ================================================================================================= slots
     def _enter(self, slot: int, view: int, tc: TC | None = None) -> None:
+        committee = self.committee_at(slot)
+        if committee is None:
+            # Execution has not written this epoch's committee yet: wait here (``_app_loop`` retries).
+            if self._parked is None:
+                log.info("slot %d: waiting for execution to reach the record of its epoch's committee", slot)
+            self._parked = (slot, view, tc)
+            if self._view_timer is not None:
+                self._view_timer.cancel()
+            return
+        self._parked = None
+        if committee is not self.committee:
+            self._switch_committee(committee, slot)
         self.observer.slot_entered(slot, time.monotonic())
         if slot != self.votes.slot:
             self.votes = SlotVotes(slot)
@@ -630,11 +733,19 @@ class ConsensusEngine:
                 return
             proposal = choose_reproposal(tc, self.committee)
         if proposal is None:
-            tips = [p for lane, p in sorted(self.tips.items()) if p.pos > self.committed_tips[lane]]
+            committee = self.committee
+            tips = [
+                p
+                for lane, p in sorted(self.tips.items())
+                if p.pos > self.committed_tips[lane]
+                and committee.members[lane].stake > 0
+                and p.verify(committee) is None
+            ]
             if not tips:
                 return
             self._last_ts = max(self._last_ts + 1, int(time.time() * 1000))
-            proposal = Proposal(slot, self._last_ts, tips)
+            evidence = [e for e in self._pending_evidence.values() if e.verify(committee) is None][:MAX_EVIDENCE]
+            proposal = Proposal(slot, self._last_ts, tips, evidence)
         self._proposed.add((slot, view))
         prepare = Prepare(view, proposal, ticket_qc, tc, self.me).signed(self.signer)
         self.network.broadcast(prepare)
@@ -687,7 +798,7 @@ class ConsensusEngine:
         self.votes.record_prepare(p.view, p.proposal)
         vote = Vote.make(self.signer, PREPARE, slot, p.view, p.proposal.digest())
         self._send_vote(peer, vote)
-        if FAULT == "double-vote":
+        if FAULT == "double-vote" and slot >= FAULT_FROM_SLOT:
             self._send_vote(peer, Vote.make(self.signer, PREPARE, slot, p.view, bytes(32)))
         return None
 
@@ -779,7 +890,10 @@ class ConsensusEngine:
         if slot > self.committed_slot + 1:
             self._maybe_sync(peer, slot)
             return None
-        if (err := c.verify(self.committee)) is not None:
+        committee = self.committee_at(slot)
+        if committee is None:
+            return None  # its epoch's committee is not executed yet: sync fetches it again later
+        if (err := c.verify(committee)) is not None:
             return err
         self._commit(c)
         return None
@@ -790,6 +904,9 @@ class ConsensusEngine:
         self.committed_slot = slot
         for tip in c.proposal.tips:
             self.committed_tips[tip.lane] = max(self.committed_tips[tip.lane], tip.pos)
+        for e in c.proposal.evidence:
+            self.journal.put_evidence_included(e.offender, slot)
+            self._pending_evidence.pop(e.offender, None)
 
     def _commit(self, c: Commit) -> None:
         self.journal.put_commit(c)
@@ -832,13 +949,28 @@ class ConsensusEngine:
             # An entry that does not decode is dropped identically by every validator.
             txs = [d.tx for d in decoded if not isinstance(d, str)]
             self.journal.put_emitted(slot, [c.digest() for c in cars], lanes)
-            await self.queue.put(OrderedBlock(number=slot, timestamp=commit.proposal.timestamp_ms // 1000, txs=txs))
+            await self.queue.put(
+                OrderedBlock(
+                    number=slot,
+                    timestamp=commit.proposal.timestamp_ms // 1000,
+                    txs=txs,
+                    evidence=tuple(self._infraction(e, slot) for e in commit.proposal.evidence),
+                    signers=tuple(self.members.members[s.signer].pubkey for s in commit.qc.sigs),
+                )
+            )
             self.emitted_slot = slot
             self.lane_emitted = lanes
             self.commits.pop(slot - 64, None)
             for car in cars:
                 self.cars.pop(car.digest(), None)
             self._maybe_prune(slot)
+
+    def _infraction(self, e: Evidence, slot: int) -> Infraction:
+        """What the slashing module needs of a piece of evidence: whose key, when (the slot the messages name;
+        for two cars, which name none, the slot that carries the evidence) and what."""
+        height = e.height()
+        kind = cast(InfractionKind, e.kind)  # one of EVIDENCE_KINDS: the proposal's evidence was verified
+        return Infraction(self.members.members[e.offender].pubkey, height if height is not None else slot, kind)
 
     def _maybe_prune(self, slot: int) -> None:
         """Prunes the journal below the retention window, a quarter window at a time. The window is counted from
@@ -892,7 +1024,7 @@ class ConsensusEngine:
             d = car.digest()
             if d not in self._wanted:
                 continue
-            if (err := car.verify(self.committee)) is not None:
+            if (err := car.verify(self.committee, self.previous_committee)) is not None:
                 return err
             self._wanted.discard(d)
             self.cars[d] = car
@@ -948,7 +1080,10 @@ class ConsensusEngine:
                 continue
             if slot != self.committed_slot + 1:
                 return None
-            if (err := rec.commit.verify(self.committee)) is not None:
+            committee = self.committee_at(slot)
+            if committee is None:
+                return None  # wait for execution to write the slot's epoch committee; the next pull resumes
+            if (err := rec.commit.verify(committee)) is not None:
                 return err
             by_lane: dict[int, list[Car]] = {}
             for car in rec.cars:
@@ -1001,9 +1136,12 @@ class ConsensusEngine:
         return c
 
     async def _app_loop(self) -> None:
-        """Signs the LtHash commitment of every executed block once the commitment worker has it."""
+        """Signs the LtHash commitment of every executed block once the commitment worker has it (and enters a
+        slot that waited for its epoch's committee once execution has written it)."""
         while True:
             await asyncio.sleep(0.1)
+            if self._parked is not None and self.committee_at(self._parked[0]) is not None:
+                self._enter(*self._parked)
             head = self.store.head() or 0
             for _ in range(min(head - self.app_voted, 256)):  # a bounded burst: the loop stays responsive
                 block = self.app_voted + 1
@@ -1021,7 +1159,10 @@ class ConsensusEngine:
             return "app vote not from its voter"
         if vote.block <= self.last_certified and vote.block in self.certified:
             return None
-        if not vote.verify(self.committee):
+        committee = self.committee_at(vote.block)
+        if committee is None:
+            return None  # a block this validator has not executed this far ahead of: it certifies it later
+        if not vote.verify(committee):
             return "bad app vote signature"
         self._add_app_vote(vote)
         return None
@@ -1031,7 +1172,8 @@ class ConsensusEngine:
         if tally is None:
             if len(self._app_tallies) > 10_000:
                 return
-            tally = self._app_tallies[vote.block] = Tally(self.committee, self.committee.quorum)
+            committee = self.committee_at(vote.block) or self.committee
+            tally = self._app_tallies[vote.block] = Tally(committee, committee.quorum)
         tally.add(vote.voter, vote.commitment, vote.sig)
         sigs = tally.certificate(vote.commitment)
         if sigs is None or vote.block in self.certified:

@@ -20,6 +20,7 @@ CREATE TABLE IF NOT EXISTS lane_votes (lane INTEGER PRIMARY KEY, pos INTEGER NOT
 CREATE TABLE IF NOT EXISTS own_lane (k INTEGER PRIMARY KEY, pos INTEGER NOT NULL, digest BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS app_qcs (block INTEGER PRIMARY KEY, commitment BLOB NOT NULL, signers BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, offender INTEGER, body BLOB);
+CREATE TABLE IF NOT EXISTS evidence_included (offender INTEGER PRIMARY KEY, slot INTEGER NOT NULL);
 """
 
 
@@ -127,3 +128,13 @@ class Journal:
     def evidence(self) -> list[Evidence]:
         rows = self._db.execute("SELECT body FROM evidence ORDER BY id").fetchall()
         return [msgspec.msgpack.decode(r[0], type=Evidence) for r in rows]
+
+    def has_evidence(self, offender: int) -> bool:
+        return self._db.execute("SELECT 1 FROM evidence WHERE offender = ?", (offender,)).fetchone() is not None
+
+    def put_evidence_included(self, offender: int, slot: int) -> None:
+        """Evidence against ``offender`` reached the chain in ``slot`` (one piece is enough: it tombstones)."""
+        self._db.execute("INSERT OR IGNORE INTO evidence_included VALUES (?, ?)", (offender, slot))
+
+    def evidence_included(self) -> set[int]:
+        return {int(r[0]) for r in self._db.execute("SELECT offender FROM evidence_included").fetchall()}
