@@ -558,6 +558,8 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         other = net.url(1)
         (name, _, bonded, _, _), *_ = _staking_validators(other)
         open_page(page, other, "/network")
+        # Each localnet validator is a staking validator (its operator key, its stake as self-delegation).
+        expect(page.locator("#staking-validators tbody tr")).to_have_count(4)
         click_and_wait(page, page.locator(f"#staking-validators a[href='#/validator/{name}']"), "validator")
         ready(page, "validator-localnet")
         expect(page.locator("main [data-valoper]")).to_have_text(name)

@@ -70,10 +70,11 @@ async function load(id, head, blocks, seat) {
 
 const isConsensusKey = (id) => /^0x[0-9a-fA-F]{64}$/.test(id);
 
-/** A staking validator's Ed25519 consensus key as 0x + lower-case hex, when the node's staking query reports it. */
+/** A staking validator's Ed25519 consensus key as 0x + lower-case hex, when the node's staking query reports it
+ * (zero: a validator without one). */
 function consensusKey(v) {
-  const k = v.consensusPubkey ?? v.consensusPubKey;
-  return k ? `0x${k.replace(/^0x/, '').toLowerCase()}` : undefined;
+  const k = v.consensusPubkey && v.consensusPubkey.replace(/^0x/, '').toLowerCase();
+  return k && /[^0]/.test(k) ? `0x${k}` : undefined;
 }
 
 /** The seat in the consensus committee (sei_validators on a consensus node) of the consensus key ``key``. */
