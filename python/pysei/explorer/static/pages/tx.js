@@ -43,7 +43,7 @@ export async function render(_ctx, hash) {
       ['Fee', `${sei(fee)} (${count(num(receipt.gasUsed))} gas × ${gwei(receipt.effectiveGasPrice)})`],
     ]), fields(tx)),
     section('Input', inputRaw(tx) && tx.to ? decodedLater((a) => inputView(tx, a.decodeCall(tx.to, tx.input)), inputView(tx, undefined)) : inputView(tx, undefined)),
-    section(`Logs (${receipt.logs.length})`, receipt.logs.length ? decodedLater((a) => logsView(receipt.logs, a), logsView(receipt.logs, null)) : logsView([], null)),
+    section(`Logs (${receipt.logs.length})`, receipt.logs.length ? decodedLater((a) => logsView(receipt.logs, a), logsView(receipt.logs, null)) : logsView(receipt.logs, null)),
     section('Call tree', traced ? decodedLater((a) => callTree(traced, a), callTree(traced, null)) : traceMissing(calls, 'Call tree')),
     section('State diff', diff instanceof RpcError ? traceMissing(diff, 'State diff') : diffView(diff)));
 }
