@@ -1,4 +1,5 @@
-"""``pysei bench exec --json``: a script reading stdout gets one JSON object with every figure the table shows."""
+"""``pysei bench exec --json`` and ``pysei bench ingest --json``: a script reading stdout gets one JSON object with
+every figure the table shows."""
 
 from __future__ import annotations
 
@@ -37,3 +38,16 @@ def test_bench_exec_json() -> None:
     assert check["ratio"] == pytest.approx(check["noop_inspector"]["tx_per_s"] / check["plain"]["tx_per_s"])
     # The tables went to stderr, not into the JSON.
     assert b"pysei bench exec" in out.stderr and b"inspector plumbing" in out.stderr
+
+
+def test_bench_ingest_json() -> None:
+    args = [sys.executable, "-m", "pysei.cli", "bench", "ingest", "--txs", "300", "--batch", "50", "--accounts", "20"]
+    out = subprocess.run([*args, "--rounds", "2", "--json"], cwd=ROOT, capture_output=True, timeout=300, check=True)
+    figures = orjson.loads(out.stdout)
+    assert (figures["bench"], figures["txs"], figures["batch"]) == ("ingest", 300, 50)
+    # The bench exits 1 unless every transfer was admitted as pending; each round's figures are in the JSON.
+    assert len(figures["rounds"]) == 2 and figures["best"] in figures["rounds"]
+    for r in figures["rounds"]:
+        assert r["tx_per_s"] > 0 and r["loop_us_per_tx"] > 0 and r["cpu_us_per_tx"] > 0
+    assert figures["best"]["tx_per_s"] == max(r["tx_per_s"] for r in figures["rounds"])
+    assert b"pysei bench ingest" in out.stderr

@@ -10,8 +10,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pysei.consensus.committee import Committee, Member, Signer, make_committee, quorum_parameters
-from pysei.consensus.messages import CONFIRM, PREPARE, QC, TC, ZERO, Car, CarVote, Commit, PoA, Proposal, Sig, Timeout
+from pysei.consensus.messages import (
+    CONFIRM,
+    PREPARE,
+    QC,
+    TC,
+    ZERO,
+    AppVote,
+    Car,
+    CarVote,
+    Commit,
+    Evidence,
+    PoA,
+    Proposal,
+    Sig,
+    SnapshotOffer,
+    Timeout,
+    Vote,
+)
 from pysei.consensus.rules import LaneVotes, SlotVotes, Tally, choose_reproposal
+from pysei.consensus.statesync import check_offer, needs_snapshot
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -239,3 +257,94 @@ def test_mutated_frames_are_refused_or_verified_never_crash(frame: bytes, flips:
     verify = getattr(msg, "verify", None)
     if verify is not None:
         assert verify(committee) is None or isinstance(verify(committee), (str, bool))
+
+
+# ------------------------------------------------------------------------------------------------ epochs
+@SETTINGS
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=10).filter(lambda s: sum(s) > 0), st.binary(min_size=20))
+def test_an_epoch_without_stake_for_a_member_gives_it_no_slot_no_senders_and_no_weight(
+    stakes: list[int], sender: bytes
+) -> None:
+    genesis, keys = committee_of([1] * len(stakes))
+    epoch = genesis.with_stakes({k.pubkey: s for k, s in zip(keys, stakes, strict=True) if s})
+    # Lane numbers and keys stay those of the genesis committee; only the weights change.
+    assert [m.pubkey for m in epoch.members] == [m.pubkey for m in genesis.members]
+    assert [m.stake for m in epoch.members] == stakes
+    active = {i for i, s in enumerate(stakes) if s}
+    assert set(epoch.active) == active
+    assert {epoch.leader(slot, view) for slot in range(40) for view in range(3)} <= active
+    assert epoch.lane_of(sender) in active
+    assert epoch.stake(range(len(stakes))) == sum(stakes) == epoch.total
+    assert not epoch.has_quorum([i for i in range(len(stakes)) if i not in active])
+
+
+def test_proposals_include_only_active_lanes_and_valid_evidence() -> None:
+    genesis, keys = committee_of([1, 1, 1, 1])
+    epoch = genesis.with_stakes({k.pubkey: 1 for k in keys[:3]})  # validator 3 out of this epoch's set
+
+    def tip(lane: int) -> PoA:
+        car = Car(lane, 1, ZERO, [b"tx"], None).signed(keys[lane])
+        d = car.digest()
+        return PoA(lane, 1, d, [Sig(k.index, k.sign(CarVote.message(lane, 1, d))) for k in keys[:3]])
+
+    assert Proposal(1, 1, [tip(0), tip(1)]).verify(epoch) is None
+    assert "outside this epoch" in (Proposal(1, 1, [tip(3)]).verify(epoch) or "")
+    assert Proposal(1, 1, [tip(3)]).verify(genesis) is None
+    # A double vote: two Prepare votes of validator 2 in one (slot, view) for different proposals.
+    a = Vote.make(keys[2], PREPARE, 5, 0, b"a" * 32)
+    b = Vote.make(keys[2], PREPARE, 5, 0, b"b" * 32)
+    enc = msgspec.msgpack.encode
+    good = Evidence("double-vote", 2, enc(a), enc(b))
+    assert good.verify(epoch) is None and good.height() == 5
+    with_evidence = Proposal(1, 1, [tip(0)], [good])
+    assert with_evidence.verify(epoch) is None
+    assert with_evidence.digest() != Proposal(1, 1, [tip(0)]).digest()  # the evidence is what was voted on
+    forged = Vote(PREPARE, 5, 0, b"b" * 32, 2, a.sig)
+    cases = {
+        "do not conflict": Evidence("double-vote", 2, enc(a), enc(a)),
+        "another view": Evidence("double-vote", 2, enc(a), enc(Vote.make(keys[2], PREPARE, 5, 1, b"b" * 32))),
+        "blamed on another": Evidence("double-vote", 1, enc(a), enc(b)),
+        "forged signature": Evidence("double-vote", 2, enc(a), enc(forged)),
+        "not a vote": Evidence("double-vote", 2, enc(a), b"\x93garbage"),
+        "unknown kind": Evidence("sleepy", 2, enc(a), enc(b)),
+    }
+    for what, bad in cases.items():
+        assert bad.verify(epoch) is not None, what
+        assert Proposal(1, 1, [tip(0)], [bad]).verify(epoch) is not None, what
+    assert Proposal(1, 1, [tip(0)], [good, good]).verify(epoch) is not None  # one per offender
+    # Two cars at one position of lane 1, both signed by its owner.
+    c1 = Car(1, 2, b"p" * 32, [b"x"], None).signed(keys[1])
+    c2 = Car(1, 2, b"p" * 32, [b"y"], None).signed(keys[1])
+    cars = Evidence("lane-equivocation", 1, enc(c1), enc(c2))
+    assert cars.verify(epoch) is None and cars.height() is None
+
+
+def test_a_snapshot_offer_is_trusted_only_with_a_valid_appqc_and_commit() -> None:
+    committee, keys = committee_of([1, 1, 1, 1])
+    car = Car(0, 1, ZERO, [b"tx"], None).signed(keys[0])
+    d = car.digest()
+    p = Proposal(9, 5, [PoA(0, 1, d, [Sig(k.index, k.sign(CarVote.message(0, 1, d))) for k in keys[:2]])])
+    commit = Commit(p, QC(CONFIRM, 9, 0, p.digest(), [Sig(k.index, Vote.make(k, CONFIRM, 9, 0, p.digest()).sig)
+                                                       for k in keys[:3]]))  # fmt: skip
+    state = b"c" * 32
+    app = [Sig(k.index, k.sign(AppVote.message(9, state))) for k in keys[:3]]
+    offer = SnapshotOffer(9, state, app, commit, [1, 0, 0, 0], 100, 5, None)
+    assert check_offer(offer, state, committee) is None
+    assert "commitment" in (check_offer(offer, b"d" * 32, committee) or "")  # records hash to something else
+    bad = {
+        "below quorum": msgspec.structs.replace(offer, sigs=app[:2]),
+        "signed another state": msgspec.structs.replace(
+            offer, sigs=[Sig(k.index, k.sign(AppVote.message(9, b"x" * 32))) for k in keys[:3]]
+        ),
+        "another block's commit": msgspec.structs.replace(offer, block=10),
+        "lanes": msgspec.structs.replace(offer, lanes=[1]),
+    }
+    for what, o in bad.items():
+        assert check_offer(o, state, committee) is not None, what
+    # Under stakes where validators 0–2 hold a third, the same signatures are no quorum.
+    heavy = committee.with_stakes({keys[0].pubkey: 1, keys[1].pubkey: 1, keys[2].pubkey: 1, keys[3].pubkey: 6})
+    assert check_offer(offer, state, heavy) is not None
+    assert needs_snapshot(None, [offer]) is offer
+    assert needs_snapshot(3, [offer]) is offer  # slot 4 is pruned from the peer's journal (it keeps 5 on)
+    assert needs_snapshot(4, [offer]) is None  # slot 5 on can come one by one
+    assert needs_snapshot(9, [offer]) is None  # nothing newer on offer

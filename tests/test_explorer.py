@@ -134,9 +134,11 @@ def open_page(pg: Page, base: str, route: str, shot: str | None = None) -> None:
 
 
 def ready(pg: Page, shot: str | None = None) -> None:
-    """Waits for the router to finish the page; photographs it at both widths when ``shot`` names it."""
+    """Waits for the router to finish the page; photographs it at both widths when ``shot`` names it (once the parts
+    that load after the page, such as decoded calls and module sections, are in)."""
     pg.wait_for_selector("body[data-ready='1']", timeout=20_000)
     if shot:
+        expect(pg.locator("[data-deferred='loading']")).to_have_count(0, timeout=20_000)
         SHOTS.mkdir(parents=True, exist_ok=True)
         for width, (w, h) in WIDTHS.items():
             pg.set_viewport_size({"width": w, "height": h})
@@ -263,8 +265,7 @@ def test_staking_validators_delegations_and_decoded_module_calls(node: Devnet, w
     """The staking module through the explorer: the validators with their bonded stake on the network page, an
     address's delegation and unbonding entry on its page, and a call to the precompile decoded with Sei's ABI."""
     # validators() of the staking precompile (the devnet's genesis has one): its bech32 name and operator.
-    raw = _rpc(node.http_url, "eth_call", {"to": STAKING, "data": "0x" + selector("validators()").hex()}, "latest")
-    ((name, validator, *_),) = decode(["(string,address,uint256,uint256,bool)[]"], bytes.fromhex(raw[2:]))[0]
+    ((name, validator, *_),) = _staking_validators(node)
     staking = w3.eth.contract(address=Web3.to_checksum_address(STAKING), abi=solc.interface("IStaking"))
     delegator = node.accounts[13]
     before = _bonded(page, node, validator)
@@ -307,6 +308,89 @@ def test_governance_proposals_and_decoded_calls(node: Devnet, w3: Web3, page: Pa
     open_page(page, node.http_url, f"/tx/0x{bytes(submitted).hex()}")
     expect(page.locator("main [data-decoded]")).to_have_attribute("data-decoded", "submitProposal")
     expect(page.locator("main [data-log='ProposalSubmitted']")).to_have_count(1)
+
+
+def test_validator_and_proposal_pages(node: Devnet, w3: Web3, page: Page) -> None:
+    """A proposal voted by two delegators (yes; no with veto): its page shows the tally the RPC reports and how it
+    stands against quorum, threshold and veto; the devnet's validator page shows the staking module's record and
+    the delegations to it. Both are linked from the network page and found by search."""
+    yes_voter, veto_voter = node.accounts[12], node.accounts[11]
+    staking = w3.eth.contract(address=Web3.to_checksum_address(STAKING), abi=solc.interface("IStaking"))
+    ((name, operator, _, commission, jailed),) = _staking_validators(node)
+    body = {"title": "<img src=x onerror=alert(1)> upgrade", "description": "Line one.\n<script>alert(2)</script>"}
+    gov_address = "0x" + gov.GOVERNANCE.hex()
+    tx = {"to": gov_address, "data": "0x" + gov.submit_data(body).hex(), "value": 3_500 * ETHER, "gas": 1_000_000}
+    submitted, _ = sign_and_send(w3, yes_voter.key, {**tx, "from": yes_voter.address})
+    assert wait(w3, submitted)["status"] == 1
+    (proposal,) = [p for p in _rpc(node.http_url, "sei_proposals") if p["title"] == body["title"]]
+    pid = proposal["id"]
+    for voter, sei, option in ((yes_voter, 5, "yes"), (veto_voter, 2, "no_with_veto")):
+        bond = staking.functions.delegate(name).build_transaction(
+            {"from": voter.address, "value": sei * ETHER, "gas": 300_000}
+        )
+        assert wait(w3, sign_and_send(w3, voter.key, bond)[0])["status"] == 1
+        vote = {"to": gov_address, "data": "0x" + gov.vote_data(pid, option).hex(), "gas": 300_000}
+        assert wait(w3, sign_and_send(w3, voter.key, {**vote, "from": voter.address})[0])["status"] == 1
+    tally = _rpc(node.http_url, "sei_proposal", hex(pid))["tally"]
+    assert int(tally["yes"]) >= 5 * 10**6 and int(tally["no_with_veto"]) >= 2 * 10**6, tally
+
+    open_page(page, node.http_url, "/network")
+    click_and_wait(page, page.locator(f"#proposals a[href='#/proposal/{pid}']").first, "proposal")
+    ready(page, "proposal")
+    main = page.locator("main")
+    expect(main.locator("[data-title]")).to_have_text(body["title"])  # markup in a title is text
+    expect(main.locator("[data-description]")).to_have_text(body["description"])
+    expect(main.locator("[data-status]")).to_have_attribute("data-status", "voting_period")
+    expect(main.locator("#tally tbody tr")).to_have_count(4)
+    for option in ("yes", "abstain", "no", "no_with_veto"):
+        expect(main.locator(f"#tally tr[data-option='{option}'] [data-usei]")).to_have_attribute(
+            "data-usei", tally[option]
+        )
+    assert page.evaluate("document.querySelectorAll('main script, main img').length") == 0
+    # 7 SEI of the 1,000,000+ SEI bonded: far below the 33.4% quorum, so it would fail if voting ended now.
+    expect(main.locator("[data-quorum]")).to_have_attribute("data-quorum", "missed")
+    expect(main.locator("[data-outcome]")).to_have_attribute("data-outcome", "fail")
+
+    open_page(page, node.http_url, "/network")
+    click_and_wait(page, page.locator(f"#staking-validators a[href='#/validator/{name}']"), "validator")
+    ready(page, "validator")
+    expect(main.locator("[data-valoper]")).to_have_text(name)
+    expect(main.locator("[data-tokens]")).to_have_attribute("data-tokens", str(_staking_validators(node)[0][2]))
+    expect(main.locator("[data-jailed]")).to_have_attribute("data-jailed", "yes" if jailed else "no")
+    assert f"{commission / 10**16:.2f}%" in main.inner_text()
+    assert operator.lower() in main.inner_text().lower()
+    # A devnet runs no consensus: the committee part says so instead of failing.
+    expect(main.locator("[data-unavailable='sei_validators']")).to_be_visible()
+    for voter, sei in ((yes_voter, 5), (veto_voter, 2)):
+        expect(main.locator(f"#validator-delegations tr[data-delegator='{voter.address.lower()}']")).to_contain_text(
+            f"{sei} SEI"
+        )
+    assert page.locator("main .problem").count() == 0
+    open_page(page, node.http_url, f"/validator/{operator}")  # the operator's 0x address names it too
+    expect(main.locator("[data-valoper]")).to_have_text(name)
+    open_page(page, node.http_url, "/validator/seivaloper1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq")
+    expect(main.locator(".problem")).to_contain_text("none of this node's 1 staking validators")
+    open_page(page, node.http_url, f"/validator/{name}")
+    # The operator's address page links back to the validator it operates.
+    click_and_wait(page, main.locator(f"a[href='#/address/{operator}' i]").first, "address")
+    expect(main.locator("[data-operates]")).to_have_attribute("data-operates", name)
+
+    for query, page_name, route in (
+        (name, "validator", f"#/validator/{name}"),
+        (f"proposal {pid}", "proposal", f"#/proposal/{pid}"),
+    ):
+        page.fill("#q", query)
+        page.press("#q", "Enter")
+        page.wait_for_selector(f"body[data-ready='1'][data-route='{route}'][data-page='{page_name}']", timeout=20_000)
+    open_page(page, node.http_url, "/proposal/999999")
+    expect(page.locator("main .problem")).to_contain_text("999999")
+
+
+def _staking_validators(url_or_node: Devnet | str) -> list[tuple[str, str, int, int, bool]]:
+    """validators() of the staking precompile now: (name, operator, bonded usei, commission rate, jailed)."""
+    url = url_or_node if isinstance(url_or_node, str) else url_or_node.http_url
+    raw = _rpc(url, "eth_call", {"to": STAKING, "data": "0x" + selector("validators()").hex()}, "latest")
+    return list(decode(["(string,address,uint256,uint256,bool)[]"], bytes.fromhex(raw[2:]))[0])
 
 
 def _bonded(page: Page, node: Devnet, validator: str) -> int:
@@ -433,8 +517,8 @@ def test_node_serves_explorer_with_csp(node: Devnet) -> None:
 
 
 def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
-    """On a 4-validator localnet the network page shows the live consensus view (one row per lane) and a block
-    page shows the AppQC that certifies its state commitment."""
+    """On a 4-validator localnet the network page shows the live consensus view (one row per lane), a block page
+    shows the AppQC that certifies its state commitment, and a validator page its staking record."""
     ports = _free_ports(8)
     create_genesis(tmp_path, 4, ports=[(ports[2 * i], ports[2 * i + 1]) for i in range(4)])
     net = ValidatorProcesses(tmp_path, fsync=False)
@@ -469,6 +553,26 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         expect(page.locator("[data-finality]")).to_contain_text("ms median")
         open_page(page, url, f"/block/{number}", shot="block-localnet")
         expect(page.locator("[data-appqc='certified']")).to_contain_text("certified by")
+        # A validator page from another validator's RPC port: the staking module's record, and the committee seat
+        # matched by consensus key (or a note that there is none to match).
+        other = net.url(1)
+        (name, _, bonded, _, _), *_ = _staking_validators(other)
+        open_page(page, other, "/network")
+        # Each localnet validator is a staking validator (its operator key, its stake as self-delegation).
+        expect(page.locator("#staking-validators tbody tr")).to_have_count(4)
+        click_and_wait(page, page.locator(f"#staking-validators a[href='#/validator/{name}']"), "validator")
+        ready(page, "validator-localnet")
+        expect(page.locator("main [data-valoper]")).to_have_text(name)
+        expect(page.locator("main [data-tokens]")).to_have_attribute("data-tokens", str(bonded))
+        expect(page.locator("main [data-committee]").first).to_be_visible()
+        # A committee member's key on the network page opens its seat: stake, connection and uptime.
+        open_page(page, other, "/network")
+        key = page.locator("#validators tr[data-validator='2'] a").get_attribute("href")
+        click_and_wait(page, page.locator("#validators tr[data-validator='2'] a"), "validator")
+        ready(page, "validator-seat-localnet")
+        assert key and page.evaluate("location.hash") == key
+        expect(page.locator("main [data-committee='2']")).to_contain_text("validator 2")
+        assert 0 <= float(page.locator("main [data-uptime]").get_attribute("data-uptime") or 0) <= 1
     finally:
         page.goto("about:blank")  # leave before the validators go, so live updates end quietly
         net.stop_all()

@@ -129,13 +129,116 @@ pub fn decode_and_recover(raw: &[u8]) -> Result<DecodedTx, DecodeError> {
     Ok(DecodedTx { hash: keccak256(raw), envelope, sender })
 }
 
+/// `f` over `items` on rayon's pool, order preserved; small batches stay on the calling thread.
+fn map_batch<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    // Below a few dozen transactions the pool's wake-up costs more than it saves.
+    if items.len() < 32 {
+        return items.iter().map(f).collect();
+    }
+    items.par_iter().map(f).collect()
+}
+
 /// Decodes and recovers a batch in parallel; order is preserved.
 pub fn decode_batch(raws: &[&[u8]]) -> Vec<Result<DecodedTx, DecodeError>> {
-    // Below a few dozen transactions the pool's wake-up costs more than it saves.
-    if raws.len() < 32 {
-        return raws.iter().map(|r| decode_and_recover(r)).collect();
+    map_batch(raws, |r| decode_and_recover(r))
+}
+
+/// The node's admission rules for `eth_sendRawTransaction`, beyond what the transaction itself must satisfy.
+#[derive(Debug, Clone)]
+pub struct IngestRules {
+    pub chain_id: u64,
+    /// Accept pre-EIP-155 transactions (no chain id in the signature).
+    pub allow_unprotected: bool,
+    /// The block gas limit: no transaction may ask for more.
+    pub gas_limit: u64,
+    /// The largest encoding accepted, in bytes.
+    pub max_tx_size: usize,
+}
+
+/// One `eth_sendRawTransaction` parameter as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub enum RawInput<'a> {
+    /// A JSON string; `chars` is its length in characters (what the odd-length rule counts).
+    Hex { text: &'a str, chars: usize },
+    /// A string that is not valid UTF-8 (a lone surrogate), with its length in characters.
+    BadText { chars: usize },
+    /// Already bytes (a transaction the node signed itself).
+    Bytes(&'a [u8]),
+    /// Anything else JSON can hold.
+    Other,
+}
+
+/// Why ingest refused an entry, worded as the JSON-RPC error the client gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The parameter is not hex data (JSON-RPC "invalid params").
+    InvalidParams(String),
+    /// The transaction breaks a rule (JSON-RPC server error).
+    Server(String),
+}
+
+/// A transaction that passed every ingest rule: its bytes and decoded form with the recovered sender.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub raw: Vec<u8>,
+    pub tx: DecodedTx,
+}
+
+/// The parameter as bytes, refused with exactly the words of `pysei.rpc.codec.data(value, "raw transaction")`
+/// (a property test compares the two on arbitrary strings).
+fn parse_raw(input: RawInput<'_>) -> Result<Vec<u8>, Refusal> {
+    let refuse = |why: &str| Refusal::InvalidParams(format!("invalid raw transaction: {why}"));
+    let (text, chars) = match input {
+        RawInput::Bytes(raw) => return Ok(raw.to_vec()),
+        RawInput::Other => return Err(refuse("expected 0x-prefixed hex string")),
+        RawInput::BadText { chars } => (None, chars),
+        RawInput::Hex { text, chars } => (Some(text), chars),
+    };
+    // A lone surrogate is never a prefix character, so only valid text can carry the prefix.
+    let Some(text) = text.filter(|t| t.starts_with("0x") || t.starts_with("0X")) else {
+        return Err(refuse("expected 0x-prefixed hex string"));
+    };
+    if (chars - 2) % 2 == 1 {
+        return Err(refuse("odd number of hex digits"));
     }
-    raws.par_iter().map(|r| decode_and_recover(r)).collect()
+    // const-hex strips exactly one `0x`, so a second one ("0x0x…") is refused as not hex, as in Python.
+    alloy_primitives::hex::decode(text).map_err(|_| refuse("not hex"))
+}
+
+/// The rules a decoded transaction must meet, in the order the errors are reported.
+fn check_rules(tx: &DecodedTx, intrinsic: u64, rules: &IngestRules) -> Result<(), String> {
+    let gas = tx.envelope.gas_limit();
+    match tx.envelope.chain_id() {
+        None if !rules.allow_unprotected => {
+            Err("only replay-protected (EIP-155) transactions allowed over RPC".to_string())
+        }
+        Some(id) if id != rules.chain_id => {
+            Err(format!("invalid chain id for signer: have {id} want {}", rules.chain_id))
+        }
+        _ if gas < intrinsic => Err(format!("intrinsic gas too low: gas {gas}, minimum needed {intrinsic}")),
+        _ if gas > rules.gas_limit => Err(format!("exceeds block gas limit: gas {gas}, limit {}", rules.gas_limit)),
+        _ => Ok(()),
+    }
+}
+
+/// Parses, size-checks, decodes, recovers and checks one `eth_sendRawTransaction` parameter.
+pub fn ingest_one(input: RawInput<'_>, rules: &IngestRules) -> Result<Admitted, Refusal> {
+    let raw = parse_raw(input)?;
+    if raw.len() > rules.max_tx_size {
+        return Err(Refusal::Server(format!(
+            "oversized data: transaction size {}, limit {}",
+            raw.len(),
+            rules.max_tx_size
+        )));
+    }
+    let tx = decode_and_recover(&raw).map_err(|e| Refusal::Server(e.to_string()))?;
+    check_rules(&tx, intrinsic_gas(&tx.envelope, tx.sender), rules).map_err(Refusal::Server)?;
+    Ok(Admitted { raw, tx })
+}
+
+/// `ingest_one` over a JSON-RPC batch, in parallel (recovery dominates); order is preserved.
+pub fn ingest_batch(inputs: &[RawInput<'_>], rules: &IngestRules) -> Vec<Result<Admitted, Refusal>> {
+    map_batch(inputs, |i| ingest_one(*i, rules))
 }
 
 /// The least gas limit the transaction may carry at Prague: intrinsic gas (base, calldata, creation, access
@@ -207,6 +310,82 @@ mod tests {
         );
         // [1, [], …]: a list where gasPrice should be.
         assert!(msg(&[0xc2, 0x01, 0xc0]).starts_with("legacy transaction: invalid field gasPrice"));
+    }
+
+    fn rules() -> IngestRules {
+        IngestRules { chain_id: 7, allow_unprotected: false, gas_limit: 100_000, max_tx_size: 400 }
+    }
+
+    fn refusal(input: RawInput<'_>) -> Refusal {
+        ingest_one(input, &rules()).expect_err("refused")
+    }
+
+    fn hex(raw: &[u8]) -> String {
+        alloy_primitives::hex::encode_prefixed(raw)
+    }
+
+    #[test]
+    fn ingest_refuses_non_hex_as_invalid_params() {
+        let invalid = |why: &str| Refusal::InvalidParams(format!("invalid raw transaction: {why}"));
+        let text = |t: &'static str| RawInput::Hex { text: t, chars: t.chars().count() };
+        assert_eq!(refusal(RawInput::Other), invalid("expected 0x-prefixed hex string"));
+        assert_eq!(refusal(text("abcd")), invalid("expected 0x-prefixed hex string"));
+        assert_eq!(refusal(RawInput::BadText { chars: 3 }), invalid("expected 0x-prefixed hex string"));
+        assert_eq!(refusal(text("0xabc")), invalid("odd number of hex digits"));
+        // Odd or even is counted in characters, as Python counts them: "é" is one character of two bytes.
+        assert_eq!(refusal(text("0xé")), invalid("odd number of hex digits"));
+        assert_eq!(refusal(text("0xéa")), invalid("not hex"));
+        assert_eq!(refusal(text("0x0x12")), invalid("not hex"));
+        assert_eq!(refusal(text("0x12 4")), invalid("not hex"));
+        assert!(matches!(refusal(text("0X")), Refusal::Server(m) if m.starts_with("rlp")));
+    }
+
+    #[test]
+    fn ingest_applies_the_rules_in_order() {
+        let key = crate::testutil::Key::new(3);
+        let to = Some(Address::repeat_byte(9));
+        let check = |raw: &[u8]| {
+            let text = hex(raw);
+            let hex_outcome = ingest_one(RawInput::Hex { text: &text, chars: text.len() }, &rules());
+            let bytes_outcome = ingest_one(RawInput::Bytes(raw), &rules());
+            assert_eq!(hex_outcome.as_ref().err(), bytes_outcome.as_ref().err());
+            hex_outcome
+        };
+        let server = |m: &str| Some(Refusal::Server(m.to_string()));
+        let ok = check(&key.sign(7, 0, to, 1, b"", 21_000)).expect("admitted");
+        assert_eq!((ok.tx.sender, ok.tx.envelope.nonce()), (key.address, 0));
+        // A wrong chain id is reported before gas that is too low, which comes before gas that is too high.
+        let wrong_chain = check(&key.sign(8, 0, to, 1, b"", 1)).err();
+        assert_eq!(wrong_chain, server("invalid chain id for signer: have 8 want 7"));
+        // Ten non-zero calldata bytes: the EIP-7623 floor (21,000 + 10 × 40) is above the intrinsic gas.
+        let low = check(&key.sign(7, 0, to, 1, &[1; 10], 21_000)).err();
+        assert_eq!(low, server("intrinsic gas too low: gas 21000, minimum needed 21400"));
+        let high = check(&key.sign(7, 0, to, 1, b"", 100_001)).err();
+        assert_eq!(high, server("exceeds block gas limit: gas 100001, limit 100000"));
+        let big = key.sign(7, 0, to, 1, &[1; 400], 100_000);
+        assert_eq!(check(&big).err(), server(&format!("oversized data: transaction size {}, limit 400", big.len())));
+        assert!(matches!(check(&[0xc0]).err(), Some(Refusal::Server(m)) if m.starts_with("rlp")));
+    }
+
+    #[test]
+    fn a_batch_answers_as_its_entries_alone() {
+        let key = crate::testutil::Key::new(4);
+        let raws: Vec<Vec<u8>> = (0..70u64)
+            .map(|n| match n % 4 {
+                0 => key.sign(7, n, None, 0, b"", 60_000),
+                1 => key.sign(9, n, None, 0, b"", 60_000),
+                2 => vec![0x02, 0xc0, n as u8],
+                _ => key.sign(7, n, None, 0, &[0; 2000], 200_000),
+            })
+            .collect();
+        let inputs: Vec<RawInput<'_>> = raws.iter().map(|r| RawInput::Bytes(r)).collect();
+        let batch = ingest_batch(&inputs, &rules());
+        for (input, outcome) in inputs.iter().zip(&batch) {
+            let alone = ingest_one(*input, &rules());
+            assert_eq!(outcome.as_ref().map(|a| a.tx.hash).ok(), alone.as_ref().map(|a| a.tx.hash).ok());
+            assert_eq!(outcome.as_ref().err(), alone.as_ref().err());
+        }
+        assert_eq!(batch.iter().filter(|o| o.is_ok()).count(), 18);
     }
 
     #[test]

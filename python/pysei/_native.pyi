@@ -1,6 +1,9 @@
 """Type stub of pysei's native kernel (Rust, PyO3). Only ``pysei.native`` imports it."""
 
-from typing import final
+from collections.abc import Callable
+from typing import Any, TypeVar, final
+
+T = TypeVar("T")
 
 __version__: str
 
@@ -134,7 +137,17 @@ class Store:
     def dump_state(self) -> tuple[list[tuple[bytes, int, int, bytes]], list[tuple[bytes, int, int]]]: ...
 
 def decode_transactions(raws: list[bytes]) -> list[TxFields | str]: ...
-def decode_with_senders(raws: list[bytes], senders: bytes) -> list[TxFields]: ...
+def decode_with_senders(raws: list[bytes], senders: bytes, make: Callable[..., T]) -> list[T]: ...
+def ingest_batch(
+    params: list[Any],
+    *,
+    chain_id: int,
+    allow_unprotected: bool,
+    gas_limit: int,
+    max_tx_size: int,
+    make: Callable[..., T],
+    aliases: dict[bytes, bytes],
+) -> tuple[list[int], list[T], list[str], list[tuple[int, bool, str]]]: ...
 def execute_block(
     store: Store,
     env: BlockEnv,

@@ -8,11 +8,14 @@ asyncio loop keeps serving while a block executes on another thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pysei import _native
 from pysei._native import MODULE_CODE, BlockEnv, BlockRecords, BlockResult, Store, keccak, logs_bloom, module_genesis
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from pysei._native import CallRequest as NativeCallRequest
@@ -37,6 +40,7 @@ __all__ = [
     "estimate_gas",
     "execute_block",
     "execute_in_memory",
+    "ingest_batch",
     "keccak",
     "logs_bloom",
     "module_genesis",
@@ -52,10 +56,38 @@ def decode_transactions(raws: list[bytes]) -> list[_native.TxFields | str]:
     return _native.decode_transactions(raws)
 
 
-def decode_with_senders(raws: list[bytes], senders: bytes) -> list[_native.TxFields]:
-    """The fields of stored transactions whose senders (concatenated 20-byte addresses) are known, without
-    signature recovery."""
-    return _native.decode_with_senders(raws, senders)
+def decode_with_senders(raws: list[bytes], senders: bytes, make: Callable[..., T]) -> list[T]:
+    """Stored or forwarded transactions whose senders (concatenated 20-byte addresses) are known, decoded without
+    signature recovery, each built as ``make(*fields)`` in ``pysei.chain.transaction.Transaction``'s field order;
+    ValueError on bytes that do not decode."""
+    return _native.decode_with_senders(raws, senders, make)
+
+
+def ingest_batch(
+    params: list[Any],
+    *,
+    chain_id: int,
+    allow_unprotected: bool,
+    gas_limit: int,
+    max_tx_size: int,
+    make: Callable[..., T],
+    aliases: dict[bytes, bytes],
+) -> tuple[list[int], list[T], list[str], list[tuple[int, bool, str]]]:
+    """One call for a JSON-RPC batch of ``eth_sendRawTransaction`` parameters (0x-hex strings, or bytes): hex
+    parsing, size limit, decoding, sender recovery (in parallel, GIL released), chain id, intrinsic gas and block
+    gas limit, in that order. Returns the indices of the admitted entries, their transactions (``make`` called
+    with the fields of ``pysei.chain.transaction.Transaction`` in its order, the sender replaced by
+    ``aliases[sender]`` where present), their hashes as 0x-hex, and ``(index, invalid params?, message)`` for
+    each refused entry."""
+    return _native.ingest_batch(
+        params,
+        chain_id=chain_id,
+        allow_unprotected=allow_unprotected,
+        gas_limit=gas_limit,
+        max_tx_size=max_tx_size,
+        make=make,
+        aliases=aliases,
+    )
 
 
 def execute_block(

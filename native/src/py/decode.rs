@@ -4,14 +4,16 @@
 use pyo3::{
     exceptions::PyValueError,
     prelude::*,
-    types::{PyBytes, PyList, PyTuple},
+    types::{PyBytes, PyDict, PyList, PyString, PyTuple},
 };
 use revm::primitives::{keccak256, Address};
 
 use super::conversions::big;
 use crate::decode;
 
-pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, PyAny>> {
+/// The fields of `pysei.chain.transaction.Transaction` in its order, less `raw` (index 11), which the callers
+/// place themselves.
+fn tx_fields<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Vec<Bound<'py, PyAny>>> {
     use alloy_consensus::Transaction as _;
     let e = &d.envelope;
     let sig = e.signature();
@@ -53,9 +55,77 @@ pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<
         big(sig.s()).into_pyobject(py)?.into_any(),
         access_list.into_pyobject(py)?.into_any(),
         e.gas_price().into_pyobject(py)?.into_any(),
-        decode::intrinsic_gas(e, d.sender).into_pyobject(py)?.into_any(),
     ];
+    Ok(fields)
+}
+
+pub(super) fn tx_tuple<'py>(py: Python<'py>, d: &decode::DecodedTx) -> PyResult<Bound<'py, PyAny>> {
+    let mut fields = tx_fields(py, d)?;
+    fields.push(decode::intrinsic_gas(&d.envelope, d.sender).into_pyobject(py)?.into_any());
     Ok(PyTuple::new(py, fields)?.into_any())
+}
+
+/// What `ingest_batch` returns: (indices of the admitted entries, their transactions, their hashes as 0x-hex,
+/// [(index, invalid params?, message)] of the refused ones).
+type IngestResult<'py> = (Vec<usize>, Bound<'py, PyList>, Vec<String>, Vec<(usize, bool, String)>);
+
+/// Ingest of a JSON-RPC batch of `eth_sendRawTransaction` parameters in one call: hex parsing, size, decoding,
+/// sender recovery (in parallel, GIL released) and the node's rules (chain id, intrinsic gas, block gas limit),
+/// see `decode::ingest_one`. Admitted entries come back as `make(*fields)` (the `Transaction` class, passed in so
+/// the kernel imports nothing of pysei), with the sender replaced by `aliases[sender]` where present (a devnet's
+/// impersonated accounts). Per-entry Python is left to the pool's bookkeeping.
+#[pyfunction]
+#[pyo3(signature = (params, *, chain_id, allow_unprotected, gas_limit, max_tx_size, make, aliases))]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn ingest_batch<'py>(
+    py: Python<'py>,
+    params: Vec<Bound<'py, PyAny>>,
+    chain_id: u64,
+    allow_unprotected: bool,
+    gas_limit: u64,
+    max_tx_size: usize,
+    make: &Bound<'py, PyAny>,
+    aliases: &Bound<'py, PyDict>,
+) -> PyResult<IngestResult<'py>> {
+    let rules = decode::IngestRules { chain_id, allow_unprotected, gas_limit, max_tx_size };
+    let inputs = params
+        .iter()
+        .map(|p| {
+            if let Ok(text) = p.cast::<PyString>() {
+                let chars = text.len()?;
+                Ok(match text.to_str() {
+                    Ok(text) => decode::RawInput::Hex { text, chars },
+                    Err(_) => decode::RawInput::BadText { chars },
+                })
+            } else if let Ok(raw) = p.cast::<PyBytes>() {
+                Ok(decode::RawInput::Bytes(raw.as_bytes()))
+            } else {
+                Ok(decode::RawInput::Other)
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let outcomes = py.detach(|| decode::ingest_batch(&inputs, &rules));
+    let mut indices = Vec::with_capacity(outcomes.len());
+    let mut hashes = Vec::with_capacity(outcomes.len());
+    let mut refused = Vec::new();
+    let txs = PyList::empty(py);
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(admitted) => {
+                let alias = match aliases.is_empty() {
+                    true => None,
+                    false => aliases.get_item(PyBytes::new(py, admitted.tx.sender.as_slice()))?,
+                };
+                let raw = PyBytes::new(py, &admitted.raw).into_any();
+                txs.append(make_tx(py, make, &admitted.tx, raw, alias)?)?;
+                indices.push(i);
+                hashes.push(alloy_primitives::hex::encode_prefixed(admitted.tx.hash));
+            }
+            Err(decode::Refusal::InvalidParams(m)) => refused.push((i, true, m)),
+            Err(decode::Refusal::Server(m)) => refused.push((i, false, m)),
+        }
+    }
+    Ok((indices, txs, hashes, refused))
 }
 
 /// Decodes and sender-recovers raw transactions (in parallel, GIL released). Per input: a tuple of fields in
@@ -74,25 +144,41 @@ pub(super) fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> P
     PyList::new(py, items)
 }
 
-/// Decodes transactions whose senders are already known (read back from the store): no signature recovery.
-/// Same tuples as `decode_transactions`; raises ValueError on bytes that do not decode.
+/// Decodes transactions whose senders are already known (read back from the store, or forwarded by the
+/// validator that recovered them): no signature recovery. Each comes back as `make(*fields)`, `make` being
+/// `pysei.chain.transaction.Transaction`; raises ValueError on bytes that do not decode.
 #[pyfunction]
 pub(super) fn decode_with_senders<'py>(
     py: Python<'py>,
-    raws: Vec<Vec<u8>>,
+    raws: Vec<Bound<'py, PyBytes>>,
     senders: &[u8],
+    make: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     if senders.len() != raws.len() * 20 {
         return Err(PyValueError::new_err("senders must be 20 bytes per transaction"));
     }
-    let items = raws
-        .iter()
-        .zip(senders.chunks_exact(20))
-        .map(|(raw, sender)| {
-            let envelope = decode::decode_envelope(raw).map_err(|e| PyValueError::new_err(e.to_string()))?;
-            let d = decode::DecodedTx { hash: keccak256(raw), envelope, sender: Address::from_slice(sender) };
-            tx_tuple(py, &d)
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, items)
+    let txs = PyList::empty(py);
+    for (raw, sender) in raws.iter().zip(senders.chunks_exact(20)) {
+        let bytes = raw.as_bytes();
+        let envelope = decode::decode_envelope(bytes).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let d = decode::DecodedTx { hash: keccak256(bytes), envelope, sender: Address::from_slice(sender) };
+        txs.append(make_tx(py, make, &d, raw.clone().into_any(), None)?)?;
+    }
+    Ok(txs)
+}
+
+/// `make(*fields)` in `Transaction` order, with `raw` in its place and the sender replaced by `sender` if given.
+fn make_tx<'py>(
+    py: Python<'py>,
+    make: &Bound<'py, PyAny>,
+    d: &decode::DecodedTx,
+    raw: Bound<'py, PyAny>,
+    sender: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut fields = tx_fields(py, d)?;
+    if let Some(sender) = sender {
+        fields[1] = sender;
+    }
+    fields.insert(11, raw);
+    make.call1(PyTuple::new(py, fields)?)
 }

@@ -12,17 +12,21 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from pysei import native
 from pysei.chain.constants import DEVNET_CHAIN_ID
-from pysei.consensus.committee import Signer
+from pysei.consensus.committee import Signer, epoch_committee
 from pysei.consensus.genesis import (
+    DEFAULT_EPOCH_BLOCKS,
     DEFAULT_P2P_PORT,
     DEFAULT_RPC_PORT,
     GENESIS,
@@ -33,8 +37,16 @@ from pysei.consensus.genesis import (
     validator_entry,
     write_genesis,
     write_key,
+    write_operator_key,
 )
 from pysei.consensus.launcher import ValidatorProcesses
+from pysei.consensus.statesync import StateSyncError
+from pysei.node.datadir import StartupError
+from pysei.state.snapshot import SnapshotError
+
+if TYPE_CHECKING:
+    from pysei.state.store import ChainStore
+
 
 log = logging.getLogger("pysei.localnet")
 
@@ -49,11 +61,14 @@ async def serve_validator(
     p2p_listen: int | None = None,
     metrics_port: int | None = None,
     journal_retention: int | None = None,
+    state_sync: bool = False,
 ) -> int:
     """Runs one validator until SIGINT/SIGTERM or a failure. ``p2p_listen``: listen on this port instead of the
     genesis one (behind a port forward, or a test proxy that cuts links); ``metrics_port``: serve Prometheus
     metrics (the node's and consensus's) on this loopback port (0: any free one); ``journal_retention``: slots the
-    consensus journal keeps below the executed head (None: the engine's default; 0: all of them)."""
+    consensus journal keeps below the executed head (None: the engine's default; 0: all of them); ``state_sync``:
+    first take a snapshot from the peers when this validator has no chain or is further behind than any peer's
+    journal reaches (``consensus/statesync.py``)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
     from pysei.app.devnet import rpc_api, serve_metrics, stop_on_signals, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
@@ -73,6 +88,12 @@ async def serve_validator(
         return 2
     signer = Signer(seed, index)
     member = genesis.committee.members[index]
+    if state_sync:
+        try:
+            await sync_state(home, genesis, signer, (member.host, p2p_listen or member.p2p_port))
+        except (StateSyncError, SnapshotError, StartupError) as exc:
+            print(f"error: state sync: {exc}", file=sys.stderr)
+            return 1
     config = NodeConfig(
         host="127.0.0.1",  # JSON-RPC on loopback (put a proxy in front to serve it); p2p on the genesis host
         port=member.rpc_port,
@@ -82,6 +103,7 @@ async def serve_validator(
         genesis_timestamp=genesis.timestamp,
         exec_threads=exec_threads,
         fsync=fsync,
+        token_genesis=genesis.token,
     )
     node = Node(config)
     head = node.executor.head
@@ -102,6 +124,8 @@ async def serve_validator(
         lambda: node.executor.next_base_fee,
         config.gas_limit,
         node.submit,
+        StakingEpochs.of(node.store),
+        home / "snapshots",
     )
     node.ordering = engine
     api = rpc_api(node, engine)
@@ -127,13 +151,96 @@ async def serve_validator(
     return 0
 
 
+async def sync_state(home: Path, genesis: Genesis, signer: Signer, listen: tuple[str, int]) -> None:
+    """State sync before the node opens its store: fetch a snapshot if one is needed, import it, check its AppQC
+    against the committee of its epoch (read from the imported state), and prepare the journal to resume from
+    it. A chain that is merely behind, which peers can still serve slot by slot, is left as it is."""
+    from pysei.consensus.journal import Journal
+    from pysei.consensus.statesync import check_offer, fetch_snapshot, resume_journal
+    from pysei.node.datadir import DataDirLock, GenesisParams, record_genesis
+    from pysei.state.snapshot import import_into
+    from pysei.state.store import ChainStore
+
+    state_dir = home / "state"
+    lock = DataDirLock(home)
+    try:
+        head = None
+        if (state_dir / "data.mdb").exists():
+            store = ChainStore(state_dir)
+            head = store.head()
+            del store  # closes LMDB: the node opens it again
+        dest = home / "statesync.snapshot"
+        fetched = await fetch_snapshot(genesis.committee, signer, genesis.chain_id, listen, head, dest)
+        if fetched is None:
+            log.info("state sync: not needed (chain at block %s; peers can serve the slots after it)", head)
+            return
+        offer, own_cars = fetched
+        if head is not None:  # far behind: the old chain is kept aside, not deleted
+            aside = home / f"behind-{head}"
+            aside.mkdir(exist_ok=True)
+            for name in ("state", "cold", "consensus.sqlite", "consensus.sqlite-wal", "consensus.sqlite-shm"):
+                if (home / name).exists():
+                    (home / name).rename(aside / name)
+            log.warning("state sync: the chain at block %d moved to %s", head, aside)
+        store = ChainStore(state_dir)
+        try:
+            header = import_into(store, dest)
+            record_genesis(store, GenesisParams(chain_id=genesis.chain_id))
+            epochs = StakingEpochs.of(store)
+            committee = genesis.committee
+            if epochs is not None:
+                stakes = epochs.stakes(max(0, offer.block - 1) // epochs.epoch_blocks)
+                committee = epoch_committee(genesis.committee, stakes or {})
+            if (err := check_offer(offer, header.commitment, committee)) is not None:
+                raise StateSyncError(f"snapshot of block {offer.block} refused: {err}")
+        except BaseException:
+            del store
+            shutil.rmtree(state_dir, ignore_errors=True)
+            raise
+        del store
+        journal = Journal(home / "consensus.sqlite")
+        try:
+            resume_journal(journal, offer, genesis.committee, signer.index, own_cars)
+        finally:
+            journal.close()
+        dest.unlink()
+        log.info("state sync: imported the state after block %d (commitment 0x%s)", offer.block, offer.commitment.hex())
+    finally:
+        lock.release()
+
+
+class StakingEpochs:
+    """The consensus engine's committee of each epoch, read from the staking module's committee records
+    (``native.committee``): the active set with power 1 per bonded SEI, recorded when block (k−1)·E executed."""
+
+    def __init__(self, store: ChainStore, epoch_blocks: int) -> None:
+        self.store = store
+        self.epoch_blocks = epoch_blocks
+
+    @classmethod
+    def of(cls, store: ChainStore) -> StakingEpochs | None:
+        """None for a chain whose staking module knows no consensus key (a genesis without operators): its
+        genesis committee holds for ever."""
+        first = native.committee(store.native, 0)
+        return cls(store, native.epoch_blocks(store.native)) if first else None
+
+    def stakes(self, epoch: int) -> dict[bytes, int] | None:
+        record = native.committee(self.store.native, epoch)
+        return None if record is None else {pubkey: power for pubkey, _, power in record}
+
+
 # ----------------------------------------------------------------------------------------------------- localnet
 def run_localnet(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     genesis_path = data_dir / GENESIS
     if not genesis_path.exists():
         create_genesis(
-            data_dir, args.validators, chain_id=args.chain_id, rpc_port=args.rpc_port, p2p_port=args.p2p_port
+            data_dir,
+            args.validators,
+            chain_id=args.chain_id,
+            rpc_port=args.rpc_port,
+            p2p_port=args.p2p_port,
+            epoch_blocks=args.epoch_blocks,
         )
     extra = [] if args.journal_retention is None else ["--journal-retention", str(args.journal_retention)]
     net = ValidatorProcesses(data_dir, fsync=not args.no_fsync, args=dict.fromkeys(range(args.validators), extra))
@@ -186,6 +293,13 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     p.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT, help="validator i listens for peers on this + i")
     p.add_argument("--no-fsync", action="store_true")
     p.add_argument("--journal-retention", type=int, default=None, help="passed to each `pysei validator`")
+    p.add_argument(
+        "--epoch-blocks",
+        type=int,
+        default=DEFAULT_EPOCH_BLOCKS,
+        help="blocks per epoch: the committee (the staking module's active set) changes at epoch boundaries "
+        f"(default {DEFAULT_EPOCH_BLOCKS}; used when the genesis is created)",
+    )
     p.set_defaults(func=run_localnet)
     i = sub.add_parser(
         "init",
@@ -195,13 +309,14 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
     i.add_argument("--host", default="127.0.0.1", help="address the other validators reach this one at")
     i.add_argument("--p2p-port", type=int, default=DEFAULT_P2P_PORT)
     i.add_argument("--rpc-port", type=int, default=DEFAULT_RPC_PORT)
-    i.add_argument("--stake", type=int, default=100)
+    i.add_argument("--stake", type=int, default=1_000, help="self-delegation in SEI (= voting power)")
     i.set_defaults(func=_init)
     g = genesis.add_parser("assemble", help="assemble a network genesis file from validators' validator.json entries")
     g.add_argument("entries", nargs="+", help="validator.json files from pysei init")
     g.add_argument("--out", type=Path, default=Path(GENESIS))
     g.add_argument("--chain-id", type=int, default=DEVNET_CHAIN_ID)
     g.add_argument("--accounts", type=int, default=20, help="funded dev accounts (the devnet's mnemonic)")
+    g.add_argument("--epoch-blocks", type=int, default=DEFAULT_EPOCH_BLOCKS, help="blocks per committee epoch")
     g.set_defaults(func=_genesis)
     v = sub.add_parser("validator", help="run one validator of the network a genesis file describes")
     v.add_argument("--home", type=Path, required=True, help=f"data directory holding {KEY}")
@@ -216,6 +331,12 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
         default=None,
         help="slots of commits and cars the consensus journal keeps (default 100000; 0 keeps all)",
     )
+    v.add_argument(
+        "--state-sync",
+        action="store_true",
+        help="before starting, take a verified snapshot from the peers if this validator has no chain or is "
+        "further behind than their journals reach",
+    )
     v.add_argument("--log-level", default="INFO")
     v.set_defaults(func=_run_validator)
 
@@ -223,12 +344,16 @@ def add_network_parsers(sub: argparse._SubParsersAction, genesis: argparse._SubP
 def _init(args: argparse.Namespace) -> int:
     try:
         seed = write_key(args.home)
+        operator = write_operator_key(args.home)
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    entry = validator_entry(seed, host=args.host, p2p_port=args.p2p_port, rpc_port=args.rpc_port, stake=args.stake)
+    entry = validator_entry(
+        seed, host=args.host, p2p_port=args.p2p_port, rpc_port=args.rpc_port, stake=args.stake, operator=operator
+    )
     (args.home / "validator.json").write_text(json.dumps(entry, indent=2) + "\n")
-    print(f"key: {args.home / KEY} (keep it secret)\nthis validator's genesis entry: {args.home / 'validator.json'}")
+    print(f"keys: {args.home / KEY}, {args.home / 'operator_key'} (keep them secret)")
+    print(f"this validator's genesis entry: {args.home / 'validator.json'}")
     print(json.dumps(entry, indent=2))
     print("collect every validator's validator.json and run: pysei genesis assemble --out genesis.json <their files>")
     return 0
@@ -237,7 +362,9 @@ def _init(args: argparse.Namespace) -> int:
 def _genesis(args: argparse.Namespace) -> int:
     entries = [json.loads(Path(p).read_text()) for p in args.entries]
     try:
-        path = write_genesis(args.out, entries, chain_id=args.chain_id, dev_accounts=args.accounts)
+        path = write_genesis(
+            args.out, entries, chain_id=args.chain_id, dev_accounts=args.accounts, epoch_blocks=args.epoch_blocks
+        )
     except (ValueError, KeyError) as exc:
         print(f"error: {exc!r}", file=sys.stderr)
         return 1
@@ -262,5 +389,6 @@ def _run_validator(args: argparse.Namespace) -> int:
             p2p_listen=args.p2p_listen,
             metrics_port=args.metrics_port,
             journal_retention=args.journal_retention,
+            state_sync=args.state_sync,
         )
     )

@@ -92,7 +92,44 @@ def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
     ]
 
 
+class IngestBatch(NamedTuple):
+    """A JSON-RPC batch of ``eth_sendRawTransaction`` parameters after the kernel's ingest (:func:`ingest`)."""
+
+    indices: list[int]
+    """Positions in the batch of the admitted transactions."""
+    txs: list[Transaction]
+    hashes: list[str]
+    """Their hashes, 0x-hex, as the answers carry them."""
+    refused: list[tuple[int, bool, str]]
+    """(position, invalid params?, message) of each refused entry: ``invalid params`` when it was not hex data,
+    else the transaction broke a rule (a JSON-RPC server error)."""
+
+
+def ingest(
+    params: list[Any],
+    *,
+    chain_id: int,
+    allow_unprotected: bool,
+    gas_limit: int,
+    max_tx_size: int,
+    aliases: dict[bytes, bytes],
+) -> IngestBatch:
+    """Parses (0x-hex, or bytes), size-checks, decodes, recovers and checks a batch in one native call, building
+    the admitted ``Transaction``s there (see ``pysei.native.ingest_batch`` for the rules and their order)."""
+    return IngestBatch(
+        *native.ingest_batch(
+            params,
+            chain_id=chain_id,
+            allow_unprotected=allow_unprotected,
+            gas_limit=gas_limit,
+            max_tx_size=max_tx_size,
+            make=Transaction,
+            aliases=aliases,
+        )
+    )
+
+
 def decode_with_senders(raws: list[bytes], senders: list[bytes]) -> list[Transaction]:
-    """Rebuilds stored transactions whose senders are known, without signature recovery."""
-    items = native.decode_with_senders(raws, b"".join(senders))
-    return [_transaction(item, raw).tx for item, raw in zip(items, raws, strict=True)]
+    """Rebuilds stored or forwarded transactions whose senders are known, without signature recovery; the kernel
+    builds the ``Transaction``s."""
+    return native.decode_with_senders(raws, b"".join(senders), Transaction)

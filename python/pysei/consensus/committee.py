@@ -7,8 +7,8 @@ Pure functions of the genesis (no I/O), so every validator computes the same ans
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import blake3
 from nacl.exceptions import BadSignatureError
@@ -47,13 +47,14 @@ class Committee:
     _keys: tuple[VerifyKey, ...] = field(init=False, repr=False)
     _by_key: dict[bytes, int] = field(init=False, repr=False)
     _ring: tuple[int, ...] = field(init=False, repr=False)
+    _active: tuple[int, ...] = field(init=False, repr=False)
     _verified: set[tuple[int, bytes, bytes]] = field(init=False, repr=False, default_factory=set)
 
     def __post_init__(self) -> None:
         if [m.pubkey for m in self.members] != sorted(m.pubkey for m in self.members):
             raise ValueError("committee members must be sorted by public key")
-        if any(m.index != i for i, m in enumerate(self.members)) or any(m.stake <= 0 for m in self.members):
-            raise ValueError("members must be indexed in order and have positive stake")
+        if any(m.index != i for i, m in enumerate(self.members)) or any(m.stake < 0 for m in self.members):
+            raise ValueError("members must be indexed in order and have no negative stake")
         total = sum(m.stake for m in self.members)
         f, availability, quorum = quorum_parameters(total)
         object.__setattr__(self, "total", total)
@@ -64,6 +65,7 @@ class Committee:
         object.__setattr__(self, "_by_key", {m.pubkey: m.index for m in self.members})
         # The leader ring: each member once per unit of stake ratio, interleaved, so consecutive views go to
         # different validators (a dead leader costs one view) while a member's share of slots follows its stake.
+        # A member with no stake (out of this epoch's active set: jailed, or below the cut) leads no slot.
         gcd_stake = 0
         for m in self.members:
             gcd_stake = _gcd(gcd_stake, m.stake)
@@ -77,6 +79,21 @@ class Committee:
             credit[best] -= sum(weights)
             ring.append(best)
         object.__setattr__(self, "_ring", tuple(ring))
+        object.__setattr__(self, "_active", tuple(m.index for m in self.members if m.stake > 0))
+
+    def with_stakes(self, stakes: Mapping[bytes, int]) -> Committee:
+        """The same members (keys, addresses, lane numbers) with an epoch's stakes by public key; a member the
+        mapping leaves out has no stake in that epoch. Lane numbers never change, so a lane keeps its cars and
+        positions across epochs; only who votes with what weight, who leads and who owns senders does."""
+        members = tuple(replace(m, stake=stakes.get(m.pubkey, 0)) for m in self.members)
+        committee = Committee(members)
+        object.__setattr__(committee, "_verified", self._verified)  # signatures stay verified across epochs
+        return committee
+
+    @property
+    def active(self) -> tuple[int, ...]:
+        """Members with stake, in committee order: the lanes a cut may include and routing may choose."""
+        return self._active
 
     @property
     def n(self) -> int:
@@ -104,7 +121,8 @@ class Committee:
     def lane_of(self, sender: bytes) -> int:
         """The lane that orders ``sender``'s transactions (Sei's ``EvmShard``): one lane per sender keeps its
         nonces in order; a hash spreads senders evenly over validators."""
-        return int.from_bytes(blake3.blake3(sender).digest()[:8], "big") % len(self.members)
+        active = self._active
+        return active[int.from_bytes(blake3.blake3(sender).digest()[:8], "big") % len(active)]
 
     def verify(self, signer: int, message: bytes, signature: bytes) -> bool:
         """Ed25519 check; a signature already verified for this exact (signer, message) is not checked again
@@ -128,6 +146,15 @@ def _gcd(a: int, b: int) -> int:
     while b:
         a, b = b, a % b
     return a
+
+
+def epoch_committee(members: Committee, stakes: Mapping[bytes, int]) -> Committee:
+    """The committee of an epoch whose record gives ``stakes`` (consensus key → power): the genesis ``members``
+    with those stakes. Keys outside the membership are left out (nobody can reach them to count their votes); a
+    record with no stake of any member leaves the genesis committee (every validator reads the same record, so
+    every one falls back alike and the chain stays live)."""
+    known = {pk: power for pk, power in stakes.items() if members.index_of(pk) is not None}
+    return members.with_stakes(known) if sum(known.values()) > 0 else members
 
 
 def make_committee(entries: Sequence[tuple[bytes, int, str, int, int]]) -> Committee:

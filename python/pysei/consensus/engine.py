@@ -26,18 +26,21 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 import msgspec
 
-from pysei.chain.block import OrderedBlock
+from pysei.chain.block import Infraction, InfractionKind, OrderedBlock
 from pysei.chain.transaction import Transaction, decode_transactions, decode_with_senders
-from pysei.consensus.committee import Committee, Signer
+from pysei.consensus.committee import Committee, Signer, epoch_committee
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
     CONFIRM,
+    MAX_EVIDENCE,
     PREPARE,
     QC,
+    SNAPSHOT_CHUNK,
     TC,
     ZERO,
     AppVote,
@@ -53,6 +56,10 @@ from pysei.consensus.messages import (
     Prepare,
     Proposal,
     SlotRecord,
+    SnapshotChunk,
+    SnapshotChunkRequest,
+    SnapshotOffer,
+    SnapshotRequest,
     Status,
     SyncRequest,
     SyncResponse,
@@ -68,9 +75,10 @@ from pysei.state.store import ChainStore
 
 log = logging.getLogger("pysei.consensus")
 
-FAULT = os.environ.get("PYSEI_TEST_FAULT", "")
+FAULT, _, _FAULT_FROM = os.environ.get("PYSEI_TEST_FAULT", "").partition("@")
 """Test-only fault hook (process tests of Byzantine behaviour): equivocate-lane, double-vote, conflicting-cuts,
-bad-state. Empty in every real run."""
+bad-state; ``double-vote@S`` starts at slot S. Empty in every real run."""
+FAULT_FROM_SLOT = int(_FAULT_FROM or 0)
 
 
 MAX_VIEWS_AHEAD = 16
@@ -111,6 +119,19 @@ class ConsensusConfig:
     deleted (the chain store holds their blocks); None keeps everything."""
 
 
+class EpochStakes(Protocol):
+    """Where the committee of each epoch comes from: the staking module's committee records in the executed
+    state (``app/localnet.py`` reads them through the kernel). The record of epoch k is written when block
+    (k−1)·E executes, so consensus, which runs ahead of execution, knows a slot's committee as long as
+    execution is less than one epoch behind; when it is further behind, consensus waits for it there."""
+
+    epoch_blocks: int
+
+    def stakes(self, epoch: int) -> dict[bytes, int] | None:
+        """Consensus public key → voting power in ``epoch``; None while the record is not executed yet."""
+        ...
+
+
 class ConsensusEngine:
     def __init__(
         self,
@@ -126,9 +147,30 @@ class ConsensusEngine:
         base_fee: Callable[[], int],
         gas_limit: int,
         submit: Callable[[list[Transaction]], Any],
+        epochs: EpochStakes | None = None,
+        snapshots: Path | None = None,
     ) -> None:
         self.config = config
+        self.chain_id = chain_id
+        self.snapshots = snapshots
+        """Where this validator writes the snapshot it offers to validators that state-sync (None: it offers none)."""
+        self._snapshot: tuple[int, Path, float] | None = None
+        """(block, file, when written) of the snapshot on offer."""
+        self._snapshot_waiters: set[int] = set()
+        self._exporting = False
+        self.members = committee
+        """The genesis committee: every validator's key, address and lane number (the network's membership)."""
+        self.epochs = epochs
+        """None: the genesis stakes hold for ever (a chain whose staking module knows no consensus keys)."""
+        self._epoch_committees: dict[int, Committee] = {}
+        self._epoch_problem: set[int] = set()
+        self._parked: tuple[int, int, TC | None] | None = None
+        """A slot this replica waits to enter until execution has written its epoch's committee."""
         self.committee = committee
+        """The committee of the slot this replica is in (``_enter`` switches it at epoch boundaries)."""
+        self.previous_committee = committee
+        """The committee of the epoch before the current one: a car's parent PoA certified just before the
+        boundary stays valid (its holders are still there), so a lane is not cut at an epoch change."""
         self.signer = signer
         self.me = signer.index
         self.journal = journal
@@ -198,6 +240,12 @@ class ConsensusEngine:
         """This lane's transactions waiting for the next car, in mempool order (per-sender nonce order)."""
         # --- observability
         self.stats = {"fast_commits": 0, "slow_commits": 0, "view_changes": 0, "cars": 0, "evidence": 0}
+        included = journal.evidence_included()
+        self._pending_evidence: dict[int, Evidence] = {}
+        """Stored evidence no committed block carries yet, by offender: the next proposals of this leader do."""
+        for e in journal.evidence():
+            if e.offender not in included:
+                self._pending_evidence.setdefault(e.offender, e)
         self.observer = ConsensusObserver(n, self.committed_tips)
         self._tasks: list[asyncio.Task[None]] = []
         self._handlers: dict[type, Callable[[int, Any], str | None]] = {
@@ -217,6 +265,8 @@ class ConsensusEngine:
             Status: self._on_status,
             SyncRequest: self._on_sync_request,
             SyncResponse: self._on_sync_response,
+            SnapshotRequest: self._on_snapshot_request,
+            SnapshotChunkRequest: self._on_snapshot_chunk_request,
         }
 
     # =================================================================================================== life
@@ -261,6 +311,8 @@ class ConsensusEngine:
             "validator": self.me,
             "slot": self.votes.slot,
             "view": self.votes.view,
+            "epoch": self.epoch_of(self.votes.slot),
+            "epochBlocks": self.epochs.epoch_blocks if self.epochs is not None else None,
             "leader": leader,
             "committedSlot": self.committed_slot,
             "executedBlock": self.emitted_slot,
@@ -321,10 +373,69 @@ class ConsensusEngine:
         return None
 
     def _evidence(self, kind: str, offender: int, first: Any, second: Any) -> None:
+        """Stores the first proof against ``offender`` (one is enough: slashing tombstones it) for this
+        validator's next proposals to carry to the chain."""
+        if offender in self._pending_evidence or self.journal.has_evidence(offender):
+            return
         enc = msgspec.msgpack.encode
-        self.journal.put_evidence(Evidence(kind, offender, enc(first), enc(second)))
+        evidence = Evidence(kind, offender, enc(first), enc(second))
+        self.journal.put_evidence(evidence)
+        self._pending_evidence[offender] = evidence
         self.stats["evidence"] += 1
         log.warning("evidence: %s by validator %d stored", kind, offender)
+
+    # ================================================================================================ epochs
+    def epoch_of(self, slot: int) -> int:
+        return 0 if self.epochs is None else max(0, slot - 1) // self.epochs.epoch_blocks
+
+    def committee_at(self, slot: int) -> Committee | None:
+        """The committee of ``slot``'s epoch (epoch k: slots k·E+1 … (k+1)·E), None while execution has not
+        written it yet. Stakes of keys outside the genesis membership are left out: such a validator has no
+        address to reach, so it cannot vote (joining needs its p2p endpoint in every validator's genesis)."""
+        if self.epochs is None:
+            return self.members
+        epoch = self.epoch_of(slot)
+        committee = self._epoch_committees.get(epoch)
+        if committee is not None:
+            return committee
+        stakes = self.epochs.stakes(epoch)
+        if stakes is None:
+            return None
+        committee = epoch_committee(self.members, stakes)
+        if committee is self.members and epoch not in self._epoch_problem:
+            self._epoch_problem.add(epoch)
+            log.error("epoch %d: the committee record has no stake of a genesis member; keeping genesis", epoch)
+        self._epoch_committees[epoch] = committee
+        for old in [e for e in self._epoch_committees if e < epoch - 2]:
+            del self._epoch_committees[old]
+        return committee
+
+    def _switch_committee(self, committee: Committee, slot: int) -> None:
+        if [m.stake for m in committee.members] == [m.stake for m in self.committee.members]:
+            self.committee = self.previous_committee = committee  # a new epoch with the same stakes
+            return
+        self.previous_committee, self.committee = self.committee, committee
+        log.info("slot %d: a new epoch committee, stakes %s", slot, {m.index: m.stake for m in committee.members})
+        if committee.members[self.me].stake == 0:
+            # Out of this epoch's committee: no cut includes this lane now, so what its uncommitted cars hold goes
+            # to the lanes that are in it (a copy that lands twice is skipped by execution).
+            digest, pos = self.own_digest, self.own_pos
+            while pos > self.committed_tips[self.me] and (car := self.cars.get(digest) or self.journal.car(digest)):
+                self._lane_txs[:0] = car.txs
+                digest, pos = car.parent, pos - 1
+            self.own_pending = self._own_tally = None
+            return
+        # This lane's last car may have been certified under the old stakes only: certify it again under the
+        # new ones, so the leader can include it (peers vote again for a car they already voted for).
+        if self.own_pending is not None:
+            self._await_poa(self.own_pending)
+        elif self.own_pos > self.committed_tips[self.me] and (
+            self.own_poa is None or self.own_poa.verify(committee) is not None
+        ):
+            last = self.cars.get(self.own_digest) or self.journal.car(self.own_digest)
+            if last is not None:
+                self._await_poa(last)
+                self.network.broadcast(last)
 
     # ================================================================================================= lanes
     async def _lane_loop(self) -> None:
@@ -336,6 +447,9 @@ class ConsensusEngine:
                 await asyncio.wait_for(self._wake.wait(), self.config.car_interval)
             self._wake.clear()
             self._route_pending()
+            if self.committee.members[self.me].stake == 0:
+                self._hand_over()
+                continue
             if self.own_pending is not None:
                 if time.monotonic() - self._own_sent_at > 1.0:  # votes lost or peers reconnecting: resend
                     self._own_sent_at = time.monotonic()
@@ -348,6 +462,30 @@ class ConsensusEngine:
             if self._lane_txs and (full or now - last >= self.config.car_interval):
                 last = now
                 self._propose_car(self._take_car())
+
+    def _hand_over(self) -> None:
+        """Outside the committee: this validator's lane transactions, and forwarded ones whose owner's lane
+        looks dead, go to connected lanes of the committee."""
+        raws, self._lane_txs = self._lane_txs, []
+        if self.forwarded:
+            raws += self._due_forwards(time.monotonic())
+        if not raws:
+            return
+        reachable = [i for i in self.committee.active if i in self.network.connected]
+        if not reachable:
+            self._lane_txs = raws  # nobody to hand them to yet: keep them
+            return
+        now = time.monotonic()
+        by_owner: dict[int, list[Transaction]] = {}
+        for d in decode_transactions(raws):
+            if isinstance(d, str):
+                continue
+            owner = self.committee.lane_of(d.tx.sender)
+            owner = owner if owner in reachable else reachable[0]
+            by_owner.setdefault(owner, []).append(d.tx)
+            self.forwarded[d.tx.hash] = (d.tx, now + self.config.forward_timeout)
+        for owner, txs in by_owner.items():
+            self.network.send(owner, Txs([t.raw for t in txs], [t.sender for t in txs]))
 
     def notify(self) -> None:
         """Ingest made transactions pending: route them now (forwarding has no cadence to wait for)."""
@@ -438,7 +576,7 @@ class ConsensusEngine:
     def _on_car(self, peer: int, car: Car) -> str | None:
         if car.lane != peer:
             return "car of another validator's lane"
-        if (err := car.verify(self.committee)) is not None:
+        if (err := car.verify(self.committee, self.previous_committee)) is not None:
             return err
         d = car.digest()
         if car.parent_poa is not None:
@@ -493,7 +631,7 @@ class ConsensusEngine:
         known = self.tips.get(poa.lane)
         if known is not None and known.pos >= poa.pos:
             return None
-        if (err := poa.verify(self.committee)) is not None:
+        if (err := poa.verify(self.committee)) is not None and poa.verify(self.previous_committee) is not None:
             return err
         self._learn_tip(poa)
         return None
@@ -509,6 +647,18 @@ class ConsensusEngine:
 
     # ================================================================================================= slots
     def _enter(self, slot: int, view: int, tc: TC | None = None) -> None:
+        committee = self.committee_at(slot)
+        if committee is None:
+            # Execution has not written this epoch's committee yet: wait here (``_app_loop`` retries).
+            if self._parked is None:
+                log.info("slot %d: waiting for execution to reach the record of its epoch's committee", slot)
+            self._parked = (slot, view, tc)
+            if self._view_timer is not None:
+                self._view_timer.cancel()
+            return
+        self._parked = None
+        if committee is not self.committee:
+            self._switch_committee(committee, slot)
         self.observer.slot_entered(slot, time.monotonic())
         if slot != self.votes.slot:
             self.votes = SlotVotes(slot)
@@ -630,11 +780,19 @@ class ConsensusEngine:
                 return
             proposal = choose_reproposal(tc, self.committee)
         if proposal is None:
-            tips = [p for lane, p in sorted(self.tips.items()) if p.pos > self.committed_tips[lane]]
+            committee = self.committee
+            tips = [
+                p
+                for lane, p in sorted(self.tips.items())
+                if p.pos > self.committed_tips[lane]
+                and committee.members[lane].stake > 0
+                and p.verify(committee) is None
+            ]
             if not tips:
                 return
             self._last_ts = max(self._last_ts + 1, int(time.time() * 1000))
-            proposal = Proposal(slot, self._last_ts, tips)
+            evidence = [e for e in self._pending_evidence.values() if e.verify(committee) is None][:MAX_EVIDENCE]
+            proposal = Proposal(slot, self._last_ts, tips, evidence)
         self._proposed.add((slot, view))
         prepare = Prepare(view, proposal, ticket_qc, tc, self.me).signed(self.signer)
         self.network.broadcast(prepare)
@@ -687,7 +845,7 @@ class ConsensusEngine:
         self.votes.record_prepare(p.view, p.proposal)
         vote = Vote.make(self.signer, PREPARE, slot, p.view, p.proposal.digest())
         self._send_vote(peer, vote)
-        if FAULT == "double-vote":
+        if FAULT == "double-vote" and slot >= FAULT_FROM_SLOT:
             self._send_vote(peer, Vote.make(self.signer, PREPARE, slot, p.view, bytes(32)))
         return None
 
@@ -779,7 +937,10 @@ class ConsensusEngine:
         if slot > self.committed_slot + 1:
             self._maybe_sync(peer, slot)
             return None
-        if (err := c.verify(self.committee)) is not None:
+        committee = self.committee_at(slot)
+        if committee is None:
+            return None  # its epoch's committee is not executed yet: sync fetches it again later
+        if (err := c.verify(committee)) is not None:
             return err
         self._commit(c)
         return None
@@ -790,6 +951,9 @@ class ConsensusEngine:
         self.committed_slot = slot
         for tip in c.proposal.tips:
             self.committed_tips[tip.lane] = max(self.committed_tips[tip.lane], tip.pos)
+        for e in c.proposal.evidence:
+            self.journal.put_evidence_included(e.offender, slot)
+            self._pending_evidence.pop(e.offender, None)
 
     def _commit(self, c: Commit) -> None:
         self.journal.put_commit(c)
@@ -832,13 +996,28 @@ class ConsensusEngine:
             # An entry that does not decode is dropped identically by every validator.
             txs = [d.tx for d in decoded if not isinstance(d, str)]
             self.journal.put_emitted(slot, [c.digest() for c in cars], lanes)
-            await self.queue.put(OrderedBlock(number=slot, timestamp=commit.proposal.timestamp_ms // 1000, txs=txs))
+            await self.queue.put(
+                OrderedBlock(
+                    number=slot,
+                    timestamp=commit.proposal.timestamp_ms // 1000,
+                    txs=txs,
+                    evidence=tuple(self._infraction(e, slot) for e in commit.proposal.evidence),
+                    signers=tuple(self.members.members[s.signer].pubkey for s in commit.qc.sigs),
+                )
+            )
             self.emitted_slot = slot
             self.lane_emitted = lanes
             self.commits.pop(slot - 64, None)
             for car in cars:
                 self.cars.pop(car.digest(), None)
             self._maybe_prune(slot)
+
+    def _infraction(self, e: Evidence, slot: int) -> Infraction:
+        """What the slashing module needs of a piece of evidence: whose key, when (the slot the messages name;
+        for two cars, which name none, the slot that carries the evidence) and what."""
+        height = e.height()
+        kind = cast(InfractionKind, e.kind)  # one of EVIDENCE_KINDS: the proposal's evidence was verified
+        return Infraction(self.members.members[e.offender].pubkey, height if height is not None else slot, kind)
 
     def _maybe_prune(self, slot: int) -> None:
         """Prunes the journal below the retention window, a quarter window at a time. The window is counted from
@@ -892,7 +1071,7 @@ class ConsensusEngine:
             d = car.digest()
             if d not in self._wanted:
                 continue
-            if (err := car.verify(self.committee)) is not None:
+            if (err := car.verify(self.committee, self.previous_committee)) is not None:
                 return err
             self._wanted.discard(d)
             self.cars[d] = car
@@ -948,7 +1127,10 @@ class ConsensusEngine:
                 continue
             if slot != self.committed_slot + 1:
                 return None
-            if (err := rec.commit.verify(self.committee)) is not None:
+            committee = self.committee_at(slot)
+            if committee is None:
+                return None  # wait for execution to write the slot's epoch committee; the next pull resumes
+            if (err := rec.commit.verify(committee)) is not None:
                 return err
             by_lane: dict[int, list[Car]] = {}
             for car in rec.cars:
@@ -971,6 +1153,82 @@ class ConsensusEngine:
             for d, car in verified:
                 self.cars[d] = car
             self._commit(rec.commit)
+        return None
+
+    # ============================================================================================ state sync
+    def _on_snapshot_request(self, peer: int, req: SnapshotRequest) -> str | None:
+        """A validator state-syncing: offer a snapshot at a recent certified block (exported in a thread, once a
+        minute at most; the offer goes out when it is written)."""
+        if self.snapshots is None:
+            return None
+        self._snapshot_waiters.add(peer)
+        snap = self._snapshot
+        if snap is not None and time.monotonic() - snap[2] < 60 and snap[0] > req.head:
+            self._offer_snapshot()
+        elif not self._exporting:
+            self._exporting = True
+            task = asyncio.create_task(self._export_snapshot(), name="consensus-snapshot")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        return None
+
+    def _snapshot_block(self) -> int | None:
+        """The newest block this validator can offer: executed, certified (with the AppQC's signatures), with its
+        commit and emission record still in the journal."""
+        head = self.store.head() or 0
+        for block in sorted((b for b in self.certified if b <= head), reverse=True)[:64]:
+            if self.journal.app_qc_sigs(block) and self.journal.commit(block) and self.journal.emitted(block):
+                return block
+        return None
+
+    async def _export_snapshot(self) -> None:
+        from pysei.state.snapshot import SnapshotError, export  # state's snapshot format; only this path needs it
+
+        try:
+            block = self._snapshot_block()
+            if block is None or self.snapshots is None:
+                return
+            self.snapshots.mkdir(parents=True, exist_ok=True)
+            path = self.snapshots / "offer.snapshot"
+            for _ in range(3):  # blocks commit while the state is read: a mismatch is retried, never served
+                try:
+                    await asyncio.to_thread(
+                        export, self.store, path, chain_id=self.chain_id, number=block, advance=False
+                    )
+                    break
+                except SnapshotError as exc:
+                    log.warning("snapshot of block %d for a syncing validator: %s; retrying", block, exc)
+            else:
+                return
+            self._snapshot = (block, path, time.monotonic())
+            log.info("snapshot of block %d written for validators that state-sync", block)
+            self._offer_snapshot()
+        finally:
+            self._exporting = False
+
+    def _offer_snapshot(self) -> None:
+        assert self._snapshot is not None
+        block, path, _ = self._snapshot
+        sigs, commit, emitted = self.journal.app_qc_sigs(block), self.journal.commit(block), self.journal.emitted(block)
+        cert = self.certified.get(block) or self.journal.app_qc(block)
+        if sigs is None or commit is None or emitted is None or cert is None:
+            return
+        first = self.journal.first_commit_slot() or 1
+        for peer in self._snapshot_waiters:
+            voted = self.lane_votes.voted.get(peer)
+            car = (self.cars.get(voted[1]) or self.journal.car(voted[1])) if voted is not None else None
+            offer = SnapshotOffer(block, cert[0], sigs, commit, emitted[1], path.stat().st_size, first, car)
+            self.network.send(peer, offer)
+        self._snapshot_waiters.clear()
+
+    def _on_snapshot_chunk_request(self, peer: int, req: SnapshotChunkRequest) -> str | None:
+        snap = self._snapshot
+        if snap is None or snap[0] != req.block or req.offset < 0:
+            return None
+        with open(snap[1], "rb") as f:
+            f.seek(req.offset)
+            data = f.read(SNAPSHOT_CHUNK)
+        self.network.send(peer, SnapshotChunk(req.block, req.offset, data))
         return None
 
     async def _status_loop(self) -> None:
@@ -1001,9 +1259,12 @@ class ConsensusEngine:
         return c
 
     async def _app_loop(self) -> None:
-        """Signs the LtHash commitment of every executed block once the commitment worker has it."""
+        """Signs the LtHash commitment of every executed block once the commitment worker has it (and enters a
+        slot that waited for its epoch's committee once execution has written it)."""
         while True:
             await asyncio.sleep(0.1)
+            if self._parked is not None and self.committee_at(self._parked[0]) is not None:
+                self._enter(*self._parked)
             head = self.store.head() or 0
             for _ in range(min(head - self.app_voted, 256)):  # a bounded burst: the loop stays responsive
                 block = self.app_voted + 1
@@ -1021,7 +1282,10 @@ class ConsensusEngine:
             return "app vote not from its voter"
         if vote.block <= self.last_certified and vote.block in self.certified:
             return None
-        if not vote.verify(self.committee):
+        committee = self.committee_at(vote.block)
+        if committee is None:
+            return None  # a block this validator has not executed this far ahead of: it certifies it later
+        if not vote.verify(committee):
             return "bad app vote signature"
         self._add_app_vote(vote)
         return None
@@ -1031,7 +1295,8 @@ class ConsensusEngine:
         if tally is None:
             if len(self._app_tallies) > 10_000:
                 return
-            tally = self._app_tallies[vote.block] = Tally(self.committee, self.committee.quorum)
+            committee = self.committee_at(vote.block) or self.committee
+            tally = self._app_tallies[vote.block] = Tally(committee, committee.quorum)
         tally.add(vote.voter, vote.commitment, vote.sig)
         sigs = tally.certificate(vote.commitment)
         if sigs is None or vote.block in self.certified:
@@ -1040,6 +1305,7 @@ class ConsensusEngine:
         self.certified[vote.block] = (vote.commitment, signers)
         self._unchecked.add(vote.block)
         self.journal.put_app_qc(vote.block, vote.commitment, signers)
+        self.journal.put_app_qc_sigs(vote.block, sigs)
         self.last_certified = max(self.last_certified, vote.block)
         del self._app_tallies[vote.block]
         while len(self.certified) > CERTIFIED_KEPT and (oldest := next(iter(self.certified))) not in self._unchecked:

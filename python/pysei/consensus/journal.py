@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 
-from pysei.consensus.messages import Car, Commit, Evidence
+from pysei.consensus.messages import Car, Commit, Evidence, Sig
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cars (digest BLOB PRIMARY KEY, body BLOB NOT NULL);
@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS lane_votes (lane INTEGER PRIMARY KEY, pos INTEGER NOT
 CREATE TABLE IF NOT EXISTS own_lane (k INTEGER PRIMARY KEY, pos INTEGER NOT NULL, digest BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS app_qcs (block INTEGER PRIMARY KEY, commitment BLOB NOT NULL, signers BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, offender INTEGER, body BLOB);
+CREATE TABLE IF NOT EXISTS evidence_included (offender INTEGER PRIMARY KEY, slot INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS app_qc_sigs (block INTEGER PRIMARY KEY, sigs BLOB NOT NULL);
 """
 
 
@@ -67,8 +69,9 @@ class Journal:
 
     def prune(self, below: int) -> int:
         """Deletes the commits, emission records and cars of slots below ``below`` (blocks the chain store already
-        holds); returns how many cars went. Kept: AppQCs (``sei_getStateCommitment`` answers for every block),
-        evidence, this validator's own votes and tip. A peer further behind than what is kept cannot sync slot by
+        holds); returns how many cars went, and the AppQC signatures of those blocks (a snapshot is offered at a
+        recent block). Kept: AppQCs (``sei_getStateCommitment`` answers for every block), evidence, this
+        validator's own votes and tip. A peer further behind than what is kept cannot sync slot by
         slot from this validator any more."""
         rows = self._db.execute("SELECT cars FROM emitted WHERE slot < ?", (below,)).fetchall()
         digests = [(d,) for (cars,) in rows for d in msgspec.msgpack.decode(cars, type=list[bytes])]
@@ -77,6 +80,7 @@ class Journal:
             self._db.executemany("DELETE FROM cars WHERE digest = ?", digests)
             self._db.execute("DELETE FROM commits WHERE slot < ?", (below,))
             self._db.execute("DELETE FROM emitted WHERE slot < ?", (below,))
+            self._db.execute("DELETE FROM app_qc_sigs WHERE block < ?", (below,))
         return len(digests)
 
     def first_commit_slot(self) -> int | None:
@@ -110,6 +114,14 @@ class Journal:
             "INSERT OR IGNORE INTO app_qcs VALUES (?, ?, ?)", (block, commitment, self._enc.encode(signers))
         )
 
+    def put_app_qc_sigs(self, block: int, sigs: list[Sig]) -> None:
+        """The AppQC's signatures themselves (what a validator syncing from a snapshot checks)."""
+        self._db.execute("INSERT OR IGNORE INTO app_qc_sigs VALUES (?, ?)", (block, self._enc.encode(sigs)))
+
+    def app_qc_sigs(self, block: int) -> list[Sig] | None:
+        row = self._db.execute("SELECT sigs FROM app_qc_sigs WHERE block = ?", (block,)).fetchone()
+        return None if row is None else msgspec.msgpack.decode(row[0], type=list[Sig])
+
     def app_qc(self, block: int) -> tuple[bytes, list[int]] | None:
         row = self._db.execute("SELECT commitment, signers FROM app_qcs WHERE block = ?", (block,)).fetchone()
         return None if row is None else (bytes(row[0]), msgspec.msgpack.decode(row[1], type=list[int]))
@@ -127,3 +139,13 @@ class Journal:
     def evidence(self) -> list[Evidence]:
         rows = self._db.execute("SELECT body FROM evidence ORDER BY id").fetchall()
         return [msgspec.msgpack.decode(r[0], type=Evidence) for r in rows]
+
+    def has_evidence(self, offender: int) -> bool:
+        return self._db.execute("SELECT 1 FROM evidence WHERE offender = ?", (offender,)).fetchone() is not None
+
+    def put_evidence_included(self, offender: int, slot: int) -> None:
+        """Evidence against ``offender`` reached the chain in ``slot`` (one piece is enough: it tombstones)."""
+        self._db.execute("INSERT OR IGNORE INTO evidence_included VALUES (?, ?)", (offender, slot))
+
+    def evidence_included(self) -> set[int]:
+        return {int(r[0]) for r in self._db.execute("SELECT offender FROM evidence_included").fetchall()}

@@ -47,7 +47,8 @@ class Car(msgspec.Struct, frozen=True, array_like=True, tag="car"):
     def signed(self, signer: Signer) -> Car:
         return msgspec.structs.replace(self, sig=signer.sign(self.digest()))
 
-    def verify(self, committee: Committee) -> str | None:
+    def verify(self, committee: Committee, previous: Committee | None = None) -> str | None:
+        """``previous``: the last epoch's committee, under whose stakes the parent's PoA may have formed."""
         if self.pos < 1:
             return "car position below 1"
         if not committee.verify(self.lane, self.digest(), self.sig):
@@ -59,7 +60,9 @@ class Car(msgspec.Struct, frozen=True, array_like=True, tag="car"):
             return "car without its parent's PoA"
         elif self.parent_poa.digest != self.parent:
             return "parent PoA for another digest"
-        elif (err := self.parent_poa.verify(committee)) is not None:
+        elif (err := self.parent_poa.verify(committee)) is not None and (
+            previous is None or self.parent_poa.verify(previous) is not None
+        ):
             return err
         return None
 
@@ -95,16 +98,30 @@ class Proposal(msgspec.Struct, frozen=True, array_like=True):
     slot: int
     timestamp_ms: int
     tips: list[PoA]
+    evidence: list[Evidence] = []
+    """Misbehaviour the leader proves, for the slashing module: the block of this slot carries it."""
 
     def digest(self) -> bytes:
-        return digest(b"proposal", self.slot, self.timestamp_ms, [(t.lane, t.pos, t.digest) for t in self.tips])
+        cut = [(t.lane, t.pos, t.digest) for t in self.tips]
+        if not self.evidence:  # the digest of a proposal without evidence is the one it always was
+            return digest(b"proposal", self.slot, self.timestamp_ms, cut)
+        return digest(
+            b"proposal", self.slot, self.timestamp_ms, cut, [msgspec.msgpack.encode(e) for e in self.evidence]
+        )
 
     def verify(self, committee: Committee) -> str | None:
         lanes = [t.lane for t in self.tips]
         if lanes != sorted(set(lanes)) or any(not 0 <= lane < committee.n for lane in lanes):
             return "proposal tips not one per lane in committee order"
+        if any(committee.members[lane].stake == 0 for lane in lanes):
+            return "proposal includes the lane of a validator outside this epoch's committee"
         for tip in self.tips:
             if (err := tip.verify(committee)) is not None:
+                return err
+        if len(self.evidence) > MAX_EVIDENCE or len({e.offender for e in self.evidence}) != len(self.evidence):
+            return f"proposal with more than {MAX_EVIDENCE} pieces of evidence or two against one validator"
+        for e in self.evidence:
+            if (err := e.verify(committee)) is not None:
                 return err
         return None
 
@@ -293,13 +310,105 @@ class SyncResponse(msgspec.Struct, frozen=True, array_like=True, tag="sync"):
     records: list[SlotRecord]
 
 
+# ---------------------------------------------------------------------------------------------- state sync
+SNAPSHOT_CHUNK = 4 * 1024 * 1024
+"""Bytes of a snapshot file per chunk message (frames are at most 8 MiB)."""
+
+
+class SnapshotRequest(msgspec.Struct, frozen=True, array_like=True, tag="snapreq"):
+    """A validator that starts with ``--state-sync`` asks its peers what they can offer; ``head``: its own."""
+
+    head: int
+
+
+class SnapshotOffer(msgspec.Struct, frozen=True, array_like=True, tag="snapoffer"):
+    """A snapshot of the state after ``block``, with everything the requester needs to trust it and to go on
+    from there: the AppQC of its commitment (``sigs``, checked against the committee of the block's epoch), the
+    CommitQC of slot ``block`` (the next leader's ticket), the lane positions emitted up to it, the serving
+    validator's journal floor (below which it cannot serve slots one by one) and the last car of the
+    requester's own lane this validator voted for (so the requester resumes its lane instead of forking it)."""
+
+    block: int
+    commitment: bytes
+    sigs: list[Sig]
+    commit: Commit
+    lanes: list[int]
+    size: int
+    first_slot: int
+    lane_car: Car | None
+
+
+class SnapshotChunkRequest(msgspec.Struct, frozen=True, array_like=True, tag="snapget"):
+    block: int
+    offset: int
+
+
+class SnapshotChunk(msgspec.Struct, frozen=True, array_like=True, tag="snapchunk"):
+    block: int
+    offset: int
+    data: bytes
+
+
+MAX_EVIDENCE = 4
+"""Pieces of evidence one proposal may carry (one per offender): a proposal stays small."""
+
+
 class Evidence(msgspec.Struct, frozen=True, array_like=True, tag="evidence"):
-    """Two conflicting messages signed by one validator (slashing comes with the token issue)."""
+    """Two conflicting messages signed by one validator, msgpack-encoded as they were received: two votes in one
+    (kind, slot, view) ("double-vote"), two Prepares of one leader in one (slot, view)
+    ("conflicting-proposals"), or two cars at one lane position ("lane-equivocation"). A leader puts it in a
+    proposal; the slashing module slashes, jails and tombstones the offender when the block executes."""
 
     kind: str
     offender: int
     first: bytes
     second: bytes
+
+    def verify(self, committee: Committee) -> str | None:
+        """Whether the two messages prove ``kind`` against ``offender``: both decode, both are signed by it, they
+        are for one position and they differ. Anyone can check it; no trust in whoever stored it."""
+        kind = EVIDENCE_KINDS.get(self.kind)
+        if kind is None or not 0 <= self.offender < committee.n:
+            return "evidence of an unknown kind or against a non-member"
+        try:
+            decoded: list[object] = [msgspec.msgpack.decode(m, type=kind) for m in (self.first, self.second)]
+        except msgspec.DecodeError:
+            return "evidence whose messages do not decode"
+        a, b = decoded
+        if isinstance(a, Vote) and isinstance(b, Vote):
+            same = (a.voter, a.kind, a.slot, a.view) == (b.voter, b.kind, b.slot, b.view) and a.voter == self.offender
+            signed = all(
+                committee.verify(v.voter, Vote.message(v.kind, v.slot, v.view, v.digest), v.sig) for v in (a, b)
+            )
+            differ = a.digest != b.digest
+        elif isinstance(a, Prepare) and isinstance(b, Prepare):
+            same = a.leader == b.leader == self.offender and (a.view, a.proposal.slot) == (b.view, b.proposal.slot)
+            signed = all(committee.verify(p.leader, p.message(), p.sig) for p in (a, b))
+            differ = a.proposal.digest() != b.proposal.digest()
+        elif isinstance(a, Car) and isinstance(b, Car):
+            same = (a.lane, a.pos) == (b.lane, b.pos) and a.lane == self.offender
+            signed = all(committee.verify(c.lane, c.digest(), c.sig) for c in (a, b))
+            differ = a.digest() != b.digest()
+        else:
+            return "evidence whose messages do not decode"
+        if not (same and differ):
+            return "evidence of messages that do not conflict"
+        if not signed:
+            return "evidence with a bad signature"
+        return None
+
+    def height(self) -> int | None:
+        """The slot (= block) of the misbehaviour, when the messages name one (votes and Prepares do; cars don't)."""
+        kind = EVIDENCE_KINDS.get(self.kind)
+        msg = msgspec.msgpack.decode(self.first, type=kind) if kind is not None else None
+        if isinstance(msg, Vote):
+            return msg.slot
+        if isinstance(msg, Prepare):
+            return msg.proposal.slot
+        return None
+
+
+EVIDENCE_KINDS: dict[str, type] = {"double-vote": Vote, "conflicting-proposals": Prepare, "lane-equivocation": Car}
 
 
 Message = (
@@ -319,6 +428,10 @@ Message = (
     | Status
     | SyncRequest
     | SyncResponse
+    | SnapshotRequest
+    | SnapshotOffer
+    | SnapshotChunkRequest
+    | SnapshotChunk
 )
 
 

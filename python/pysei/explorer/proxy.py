@@ -54,6 +54,7 @@ READ_METHODS = frozenset(
         "sei_validators",
         "sei_delegations",
         "sei_proposals",
+        "sei_proposal",
         "debug_traceTransaction",
         "ots_getApiLevel",
         "ots_getContractCreator",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID, WEI_PER_SEI
 from pysei.chain.fees import FeeParams
+from pysei.chain.genesis import Genesis
 from pysei.mempool import MempoolConfig
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
@@ -55,6 +56,9 @@ class NodeConfig:
     """Blocks per cold-tier segment file (and per pruning batch)."""
     genesis: Path | None = None
     """A network genesis file (`pysei genesis write`); None: the default 10B SEI genesis for `chain_id`."""
+    token_genesis: Genesis | None = None
+    """The network genesis itself, when the caller has it (a validator takes it from its network's genesis file);
+    it wins over ``genesis``."""
     fsync: bool = True
     """fsync every block commit; off keeps crash safety for process crashes but not for power loss."""
     reset: bool = False

@@ -116,10 +116,6 @@ class DevControl:
     def allow_unprotected_txs(self) -> bool:
         return self.node.config.allow_unprotected_txs
 
-    def alias(self, signer: bytes) -> bytes | None:
-        """The impersonated account a transaction signed by ``signer`` is sent as, while impersonated."""
-        return self.aliases.get(signer)
-
     # --- mining and the clock ------------------------------------------------------------------------------
     def set_automine(self, enabled: bool) -> None:
         sequencer = self.node.sequencer

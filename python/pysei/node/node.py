@@ -133,7 +133,9 @@ class Node:
         """Creates the chain (genesis and its parameters), or checks that these settings continue the stored one."""
         config = self.config
         try:
-            network = genesis.load(config.genesis) if config.genesis else genesis.default_genesis(config.chain_id)
+            network = config.token_genesis or (
+                genesis.load(config.genesis) if config.genesis else genesis.default_genesis(config.chain_id)
+            )
             if network.chain_id != config.chain_id:
                 raise genesis.GenesisError(f"genesis is for chain {network.chain_id}, the node runs {config.chain_id}")
             # The network's genesis (10B SEI, validators, module state), with the devnet's dev accounts on top.

@@ -44,7 +44,7 @@ class EthSend:
         self.impersonation = impersonation
 
     async def rpc_eth_sendRawTransaction(self, params: list[Any]) -> str:
-        return await self.ingest.one(codec.data(param(params, 0, "data"), "raw transaction"))
+        return await self.ingest.one(param(params, 0, "data"))
 
     async def rpc_eth_sendTransaction(self, params: list[Any]) -> str:
         return await self.ingest.one(self._sign_tx(param(params, 0, "transaction")))

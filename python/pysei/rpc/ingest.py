@@ -1,19 +1,21 @@
-"""Raw transaction ingest: size and chain rules, one native decode for a whole batch, then the pool.
+"""Raw transaction ingest: one native call for a whole batch (hex, size, decoding, sender recovery, chain rules),
+then one mempool call.
 
 The server calls :meth:`Ingest.ingest` directly for a batch of ``eth_sendRawTransaction`` (the hot path), and
-``eth_sendRawTransaction`` / ``eth_sendTransaction`` call it for one.
+``eth_sendRawTransaction`` / ``eth_sendTransaction`` call it for one. Python sees per-transaction outcomes only:
+the kernel parses the parameters, applies the node's rules and builds the admitted ``Transaction``s, so what runs
+here per transaction is the pool's bookkeeping and the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from typing import Any
 
-import msgspec
-
-from pysei.chain.transaction import Transaction, decode_transactions
+from pysei.chain.transaction import ingest
 from pysei.mempool import MempoolError
-from pysei.rpc.codec import hb
-from pysei.rpc.errors import RpcError, server_error
+from pysei.rpc.errors import RpcError, invalid_params, server_error
 from pysei.rpc.interfaces import Impersonation, IngestSettings, TxSubmitter
 
 OFFLOAD_DECODE = 16
@@ -28,60 +30,41 @@ class Ingest:
         self.submitter = submitter
         self.impersonation = impersonation
 
-    async def ingest(self, raws: list[bytes]) -> list[str | RpcError]:
-        """Validates, decodes (one native call for the whole batch) and pools raw transactions; answers each
-        with its hash or its error, in order."""
+    async def ingest(self, params: list[Any]) -> list[str | RpcError]:
+        """Validates, decodes and pools ``eth_sendRawTransaction`` parameters (0x-hex strings as they arrived, or
+        raw bytes); answers each with its hash or its error, in order."""
         cfg = self.settings
-        results: list[str | RpcError | None] = [None] * len(raws)
-        to_decode: list[int] = []
-        for i, raw in enumerate(raws):
-            if len(raw) > cfg.max_tx_size:
-                results[i] = server_error(f"oversized data: transaction size {len(raw)}, limit {cfg.max_tx_size}")
-            else:
-                to_decode.append(i)
-        batch = [raws[i] for i in to_decode]
-        # Recovery (~20 µs a signature, GIL released) would otherwise block the event loop for a whole batch;
-        # off the loop, other connections' requests and receipts are served meanwhile.
-        decoded = (
-            await asyncio.to_thread(decode_transactions, batch)
-            if len(batch) >= OFFLOAD_DECODE
-            else decode_transactions(batch)
+        call = functools.partial(
+            ingest,
+            params,
+            chain_id=cfg.chain_id,
+            allow_unprotected=cfg.allow_unprotected_txs,
+            gas_limit=cfg.gas_limit,
+            max_tx_size=cfg.max_tx_size,
+            aliases={} if self.impersonation is None else self.impersonation.aliases,
         )
-        accepted: list[tuple[int, Transaction]] = []
-        for i, item in zip(to_decode, decoded, strict=True):
-            if isinstance(item, str):
-                results[i] = server_error(item)
-                continue
-            tx = item.tx
-            if self.impersonation is not None and (account := self.impersonation.alias(tx.sender)) is not None:
-                tx = msgspec.structs.replace(tx, sender=account)
-            if tx.chain_id is None and not cfg.allow_unprotected_txs:
-                results[i] = server_error("only replay-protected (EIP-155) transactions allowed over RPC")
-            elif tx.chain_id is not None and tx.chain_id != cfg.chain_id:
-                results[i] = server_error(f"invalid chain id for signer: have {tx.chain_id} want {cfg.chain_id}")
-            elif tx.gas_limit < item.intrinsic_gas:
-                results[i] = server_error(
-                    f"intrinsic gas too low: gas {tx.gas_limit}, minimum needed {item.intrinsic_gas}"
-                )
-            elif tx.gas_limit > cfg.gas_limit:
-                results[i] = server_error(f"exceeds block gas limit: gas {tx.gas_limit}, limit {cfg.gas_limit}")
-            else:
-                accepted.append((i, tx))
-        outcomes = self.submitter.submit([tx for _, tx in accepted])
-        mined: list[bytes] = []
-        for (i, tx), outcome in zip(accepted, outcomes, strict=True):
-            if isinstance(outcome, MempoolError):
-                results[i] = server_error(str(outcome))
-            else:
-                results[i] = hb(tx.hash)
-                mined.append(tx.hash)
-        if cfg.automine and mined:
-            await self.submitter.wait_executed(mined)
-        return [r if r is not None else server_error("internal: unprocessed") for r in results]
+        # Recovery (~20-60 µs a signature, GIL released) would otherwise block the event loop for a whole batch;
+        # off the loop, other connections' requests and receipts are served meanwhile.
+        batch = await asyncio.to_thread(call) if len(params) >= OFFLOAD_DECODE else call()
+        results: list[str | RpcError] = [_UNPROCESSED] * len(params)
+        for i, invalid, message in batch.refused:
+            results[i] = invalid_params(message) if invalid else server_error(message)
+        outcomes = self.submitter.submit(batch.txs)
+        for i, tx_hash, outcome in zip(batch.indices, batch.hashes, outcomes, strict=True):
+            results[i] = server_error(str(outcome)) if isinstance(outcome, MempoolError) else tx_hash
+        if cfg.automine:
+            mined = [tx.hash for tx, out in zip(batch.txs, outcomes, strict=True) if not isinstance(out, MempoolError)]
+            if mined:
+                await self.submitter.wait_executed(mined)
+        return results
 
-    async def one(self, raw: bytes) -> str:
-        """Ingests one transaction; its error is raised."""
-        result = (await self.ingest([raw]))[0]
+    async def one(self, param: Any) -> str:
+        """Ingests one transaction (a 0x-hex parameter, or raw bytes); its error is raised."""
+        result = (await self.ingest([param]))[0]
         if isinstance(result, RpcError):
             raise result
         return result
+
+
+_UNPROCESSED = server_error("internal: unprocessed")
+"""Placeholder that every entry overwrites: the kernel answers each parameter either way."""

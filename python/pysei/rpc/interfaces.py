@@ -244,7 +244,10 @@ class Impersonation(Protocol):
 
     def signing_key(self, address: bytes) -> bytes | None: ...
 
-    def alias(self, signer: bytes) -> bytes | None: ...
+    @property
+    def aliases(self) -> dict[bytes, bytes]:
+        """Stand-in signer → the impersonated account its transactions are sent as, while impersonated."""
+        ...
 
 
 class DevNode(IngestSettings, Impersonation, Protocol):

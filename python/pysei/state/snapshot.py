@@ -93,17 +93,25 @@ def _write_frame(out: BinaryIO, payload: bytes) -> None:
 
 
 def export(
-    store: ChainStore, path: Path, *, chain_id: int, number: int | None = None, delay: int = 2
+    store: ChainStore,
+    path: Path,
+    *,
+    chain_id: int,
+    number: int | None = None,
+    delay: int = 2,
+    advance: bool = True,
 ) -> SnapshotHeader:
     """Writes the state after block ``number`` (default: the head) to ``path``; returns the header written.
 
-    The commitment is brought up to the head first (the worker of a stopped node may trail by a few blocks), and
+    The commitment is brought up to the head first (the worker of a stopped node may trail by a few blocks;
+    ``advance=False`` for a running node, whose worker does that and whose ``number`` has its commitment), and
     the exported records are checked against it before the file is renamed into place."""
     head = store.head()
     if head is None:
         raise SnapshotError("the store holds no chain")
     number = head if number is None else number
-    store.native.advance_commitment(head)
+    if advance:
+        store.native.advance_commitment(head)
     commitment = store.commitment(number)
     if commitment is None:
         raise SnapshotError(f"no commitment recorded for block {number}")

@@ -1,6 +1,6 @@
 // The router: hash routes (#/block/12, #/tx/0x…) so the site is static files and every page is a link.
-import { h, problem } from './dom.js';
-import { isAddress, isHash, isNumber } from './format.js';
+import { h, problem, startDeferred } from './dom.js';
+import { isAddress, isHash, isNumber, isValoper } from './format.js';
 import { batch, onHead } from './rpc.js';
 
 const ROUTES = [
@@ -10,6 +10,8 @@ const ROUTES = [
   [/^\/address\/(0x[0-9a-fA-F]{40})$/, 'address'],
   [/^\/token\/(0x[0-9a-fA-F]{40})$/, 'token'],
   [/^\/network$/, 'network'],
+  [/^\/validator\/(seivaloper1[02-9ac-hj-np-z]{6,90}|0x[0-9a-fA-F]{40}|0x[0-9a-fA-F]{64})$/, 'validator'],
+  [/^\/proposal\/([0-9]{1,19})$/, 'proposal'],
   [/^\/abi$/, 'abi'],
   [/^\/search\/(.*)$/, 'search'],
 ];
@@ -74,12 +76,17 @@ async function show() {
   document.body.dataset.readyMs = performance.now().toFixed(1); // since navigation start: the load time
   document.body.dataset.ready = '1';
   window.scrollTo(0, 0);
+  setTimeout(startDeferred); // after this task: the page is on screen before the deferred parts start
 }
 
-/** Where a search goes: a block number, an address, or a 32-byte hash (a transaction, else a block). */
+/** Where a search goes: a block number, an address, a validator (seivaloper1…), a proposal ("proposal 3"), or a
+ * 32-byte hash (a transaction, else a block). */
 export async function resolve(query) {
   const q = query.trim();
   if (isNumber(q)) return `#/block/${q}`;
+  if (isValoper(q)) return `#/validator/${q.toLowerCase()}`;
+  const proposal = /^(?:proposal|prop)\s*#?\s*([0-9]{1,19})$/i.exec(q);
+  if (proposal) return `#/proposal/${proposal[1]}`;
   if (isAddress(q)) return `#/address/${q}`;
   if (isHash(q)) {
     const [tx, block] = await batch([['eth_getTransactionByHash', q], ['eth_getBlockByHash', q, false]]);

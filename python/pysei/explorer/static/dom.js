@@ -54,11 +54,13 @@ export function json(value) {
   return h('span', { class: 'mono' }, value === null ? 'null' : String(value));
 }
 
-/** A part of a page that loads after the page is ready (its own reads, or a large script such as ethers for the
- * module precompiles): a placeholder now, ``load()``'s content when it resolves, an error line if it fails.
- * ``reload`` loads again and keeps the old content until the new one is there. */
-export function deferred(load) {
-  const el = h('div', { 'data-deferred': 'loading' }, h('p', { class: 'muted' }, 'Loading…'));
+/** A part of a page that loads after the page is on screen (its own reads, or a large script such as ethers for
+ * decoding and the module precompiles): ``placeholder`` (a "Loading…" line by default) now, ``load()``'s content
+ * when it resolves, an error line if it fails. The first load waits for the router to mark the page ready (so it
+ * never competes with the page's own reads); ``reload`` loads again and keeps the old content until the new one is
+ * there. ``data-deferred`` says "loading" or "done" (with ``data-done-ms``, since navigation start). */
+export function deferred(load, placeholder = h('p', { class: 'muted' }, 'Loading…')) {
+  const el = h('div', { 'data-deferred': 'loading' }, placeholder);
   const reload = async () => {
     try {
       el.replaceChildren(await load());
@@ -66,7 +68,17 @@ export function deferred(load) {
       el.replaceChildren(problem(e.message));
     }
     el.dataset.deferred = 'done';
+    el.dataset.doneMs = performance.now().toFixed(1);
   };
-  reload();
+  waiting.push(() => el.isConnected && reload()); // not if the user left the page before it was shown
   return { el, reload };
+}
+
+let waiting = [];
+
+/** Starts the deferred parts of the page just shown (the router calls it once the page is ready). */
+export function startDeferred() {
+  const now = waiting;
+  waiting = [];
+  for (const load of now) load();
 }

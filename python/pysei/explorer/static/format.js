@@ -3,6 +3,7 @@
 export const isAddress = (v) => /^0x[0-9a-fA-F]{40}$/.test(v);
 export const isHash = (v) => /^0x[0-9a-fA-F]{64}$/.test(v);
 export const isNumber = (v) => /^[0-9]{1,20}$/.test(v);
+export const isValoper = (v) => /^seivaloper1[02-9ac-hj-np-z]{6,90}$/i.test(v); // bech32's alphabet
 
 export const big = (hex) => (hex === null || hex === undefined ? 0n : BigInt(hex));
 export const num = (hex) => Number(big(hex));
@@ -27,12 +28,12 @@ export const gwei = (wei) => `${units(wei, 9, 3)} gwei`;
 export const count = (n) => group(String(n));
 export const short = (h, n = 8) => (h && h.length > 2 * n + 2 ? `${h.slice(0, n + 2)}…${h.slice(-n)}` : h);
 
+/** How long ago ``ts`` (seconds) was, or how far ahead it is ("in 3 d": a proposal's voting end). */
 export function ago(ts) {
-  const s = Math.max(0, Math.round(Date.now() / 1000 - ts));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86400)} d ago`;
+  const d = Math.round(Date.now() / 1000 - ts);
+  const s = Math.abs(d);
+  const span = s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : s < 86400 ? `${Math.floor(s / 3600)} h` : `${Math.floor(s / 86400)} d`;
+  return d < -1 ? `in ${span}` : `${span} ago`;
 }
 
 export const when = (ts) => `${new Date(ts * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC')} (${ago(ts)})`;
@@ -48,6 +49,8 @@ export const route = {
   tx: (hash) => `#/tx/${hash}`,
   address: (a) => `#/address/${a}`,
   token: (a) => `#/token/${a}`,
+  validator: (v) => `#/validator/${v}`,
+  proposal: (id) => `#/proposal/${BigInt(id)}`,
 };
 
 // Sei module amounts (bigints from the precompiles' ABI decoding).

@@ -7,3 +7,5 @@ export const txLink = (hash, full = false) => h('a', { href: route.tx(hash), cla
 export const addrLink = (a, full = false) =>
   a ? h('a', { href: route.address(a), class: 'mono', title: a }, full ? a : short(a, 6)) : h('span', { class: 'muted' }, '—');
 export const tokenLink = (a, label) => h('a', { href: route.token(a), title: a }, label || short(a, 6));
+export const validatorLink = (name) => h('a', { href: route.validator(name), class: 'mono break' }, name);
+export const proposalLink = (id, label) => h('a', { href: route.proposal(id) }, label ?? String(id));

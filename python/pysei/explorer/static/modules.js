@@ -62,6 +62,7 @@ export const MODULE_ABIS = {
       'function deposit(uint64 proposalID) payable returns (bool)',
       'function vote(uint64 proposalID, int32 option) returns (bool)',
       'function voteWeighted(uint64 proposalID, tuple(int32 option, string weight)[] options) returns (bool)',
+      'function params() view returns (tuple(uint64 votingPeriod, uint64 expeditedVotingPeriod, tuple(uint256 amount, string denom)[] minDeposit, uint64 maxDepositPeriod, tuple(uint256 amount, string denom)[] minExpeditedDeposit, string quorum, string threshold, string vetoThreshold, string expeditedQuorum, string expeditedThreshold) params)',
       'event ProposalSubmitted(uint64 indexed proposalID, address indexed proposer, string proposalType, uint256 deposit)',
       'event ProposalDeposit(uint64 indexed proposalID, address indexed depositor, uint256 amount)',
       'event ProposalVote(uint64 indexed proposalID, address indexed voter, uint64 yes, uint64 abstain, uint64 no, uint64 noWithVeto)',
@@ -71,6 +72,7 @@ export const MODULE_ABIS = {
 
 const staking = new ethers.Interface(MODULE_ABIS['Sei staking'].abi);
 const distribution = new ethers.Interface(MODULE_ABIS['Sei distribution'].abi);
+const governance = new ethers.Interface(MODULE_ABIS['Sei governance'].abi);
 
 /** `eth_call`s of ``fn(...args)`` on a precompile, batched: each result decoded, or an RpcError. */
 async function moduleCalls(to, iface, calls) {
@@ -85,9 +87,8 @@ export async function stakingValidators() {
   const [validators, params] = await stakingCalls([['validators', []], ['params', []]]);
   if (validators instanceof RpcError) return validators;
   return {
-    validators: validators[0].map((v) => ({
-      name: v.operatorAddress, operator: v.operator, tokens: v.tokens, commissionRate: v.commissionRate, jailed: v.jailed,
-    })),
+    // toObject: fields a newer node adds to the struct (moniker, consensus key, tombstoned) come along by name
+    validators: validators[0].map((v) => ({ ...v.toObject(), name: v.operatorAddress })),
     params: params instanceof RpcError ? null : { unbondingTime: params[0], maxEntries: params[1], maxValidators: params[2], minCommissionRate: params[3] },
   };
 }
@@ -118,4 +119,34 @@ export async function rewardsOf(delegator) {
   if (answer instanceof RpcError) return answer;
   const { rewards, total } = answer[0];
   return { byValidator: rewards.map((r) => ({ validator: r.validator_address, coins: r.coins })), total };
+}
+
+/** The governance module's decision parameters (Cosmos decimals as strings, e.g. "0.334000000000000000"). */
+export async function governanceParams() {
+  const [answer] = await moduleCalls(GOVERNANCE, governance, [['params', []]]);
+  if (answer instanceof RpcError) return answer;
+  const p = answer[0];
+  return { quorum: p.quorum, threshold: p.threshold, vetoThreshold: p.vetoThreshold, votingPeriod: p.votingPeriod };
+}
+
+const STAKING_EVENTS = ['Delegate', 'Redelegate', 'ValidatorCreated', 'ValidatorEdited'];
+
+/** The staking module's Delegate, Redelegate, ValidatorCreated and ValidatorEdited events in blocks
+ * ``from``..``to``, decoded, oldest first: [{name, args, log}]. */
+export async function stakingEvents(from, to) {
+  const topics = [STAKING_EVENTS.map((e) => staking.getEvent(e).topicHash)];
+  const [logs] = await batch([['eth_getLogs', { address: STAKING, topics, fromBlock: from, toBlock: to }]]);
+  if (logs instanceof RpcError) return logs;
+  return logs.map((log) => {
+    const e = staking.parseLog(log);
+    return { log, name: e.name, args: e.args.toObject() }; // by name; a field the event lacks is undefined
+  });
+}
+
+/** The current delegation (usei) of each of ``delegators`` to validator ``name``; those with none are left out. */
+export async function delegationsTo(name, delegators) {
+  const answers = await stakingCalls(delegators.map((d) => ['delegation', [d, name]]));
+  const failed = answers.find((a) => a instanceof RpcError);
+  if (failed) return failed;
+  return delegators.map((d, i) => ({ delegator: d, usei: answers[i][0].balance.amount })).filter((d) => d.usei > 0n);
 }

@@ -1,7 +1,7 @@
 // An address: balance, nonce, code, creator, transactions (from the address index), token transfers, storage.
 import { deferred, h, kv, problem, section, table, unavailable } from '../dom.js';
 import { coins, count, num, param, sei, units, usei } from '../format.js';
-import { addrLink, blockLink, tokenLink, txLink } from '../links.js';
+import { addrLink, blockLink, tokenLink, txLink, validatorLink } from '../links.js';
 import { RpcError, all, batch, call } from '../rpc.js';
 import { WINDOW, tokenInfo, transfers } from '../token.js';
 
@@ -79,7 +79,10 @@ async function loadStaking(address) {
   const m = await import('../modules.js');
   const staking = await m.stakingValidators();
   const delegations = staking instanceof RpcError ? staking : await m.delegationsOf(address, staking.validators);
-  return stakingView(delegations, await m.rewardsOf(address));
+  const operated = staking instanceof RpcError ? undefined : staking.validators.find((v) => v.operator.toLowerCase() === address.toLowerCase());
+  return h('div', null,
+    operated ? h('p', { 'data-operates': operated.name }, 'Operates validator ', validatorLink(operated.name), '.') : null,
+    stakingView(delegations, await m.rewardsOf(address)));
 }
 
 function stakingView(delegations, rewards) {

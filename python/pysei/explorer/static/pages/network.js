@@ -2,7 +2,7 @@
 // pysei node has — the parallel executor's per-block statistics and the state commitment's lag.
 import { deferred, h, json, kv, problem, section, table, unavailable } from '../dom.js';
 import { coins, count, hex, num, percent, usei, when } from '../format.js';
-import { addrLink, blockLink } from '../links.js';
+import { addrLink, blockLink, proposalLink, validatorLink } from '../links.js';
 import { RpcError, batch } from '../rpc.js';
 
 const STATS = ['threads', 'incarnations', 'validation_aborts', 'dependency_waits', 'predicted_dependencies', 'lazy_credits', 'fallback'];
@@ -84,7 +84,7 @@ async function loadStaking() {
 function stakingView(st, distribution) {
   if (st instanceof RpcError) return problem(`Staking module: ${st.message}`);
   const rows = st.validators.map((v) => h('tr', { 'data-staking-validator': v.operator.toLowerCase() }, [
-    h('span', { class: 'mono break' }, v.name), addrLink(v.operator), usei(v.tokens), percent(v.commissionRate),
+    validatorLink(v.name), addrLink(v.operator), usei(v.tokens), percent(v.commissionRate),
     h('span', { class: v.jailed ? 'bad' : 'ok' }, v.jailed ? 'jailed' : 'bonded'),
   ].map((c) => h('td', null, c))));
   const p = st.params;
@@ -106,7 +106,7 @@ function stakingView(st, distribution) {
 /** The governance module's proposals (sei_proposals): status, deposit, voting end and the final tally. */
 function proposalTable(proposals) {
   const rows = proposals.map((p) => h('tr', { 'data-proposal': p.id, 'data-status': p.status }, [
-    String(p.id), p.status.replace('_', ' '), p.type, p.title, usei(BigInt(p.totalDepositUsei)),
+    proposalLink(p.id), p.status.replace('_', ' '), p.type, proposalLink(p.id, p.title || '(untitled)'), usei(BigInt(p.totalDepositUsei)),
     p.votingEndTime ? when(p.votingEndTime) : '—',
     ['yes', 'abstain', 'no', 'no_with_veto'].map((k) => usei(BigInt(p.finalTally[k]))).join(' / '),
   ].map((c) => h('td', null, c))));
@@ -125,7 +125,7 @@ function latency(l, attr) {
 function validatorTable(vals) {
   const rows = vals.map((v) => h('tr', { 'data-validator': v.index }, [
     `${v.index}`,
-    h('span', { class: 'mono break' }, v.publicKey ?? ''),
+    v.publicKey ? validatorLink(v.publicKey) : '',
     count(v.stake ?? 0),
     v.connected ? 'yes' : 'no',
     h('span', { 'data-uptime': v.uptime ?? '' }, v.uptime === null || v.uptime === undefined ? 'no commits yet' : `${(100 * v.uptime).toFixed(1)}%`),

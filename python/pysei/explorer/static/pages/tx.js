@@ -1,5 +1,5 @@
 // A transaction: status, value and fee, decoded input and logs, revert reason, call tree and state diff.
-import { h, kv, problem, section, table, unavailable } from '../dom.js';
+import { deferred, h, kv, problem, section, table, unavailable } from '../dom.js';
 import { big, count, gwei, hex, num, sei, when } from '../format.js';
 import { addrLink, blockLink, tokenLink } from '../links.js';
 import { RpcError, all, batch } from '../rpc.js';
@@ -7,8 +7,6 @@ import { RpcError, all, batch } from '../rpc.js';
 const TRANSFER_EVENTS = new Set(['Transfer', 'TransferSingle', 'TransferBatch']);
 
 export async function render(_ctx, hash) {
-  // The decoders (ethers, 500 KB) load while the JSON-RPC reads are under way, not before them.
-  const loading = import('../abi.js');
   const [tx, receipt] = await all([['eth_getTransactionByHash', hash], ['eth_getTransactionReceipt', hash]]);
   if (!tx) return problem(`Transaction ${hash} is not known to this node.`);
   if (!receipt) return section('Transaction', kv([['Hash', h('span', { class: 'mono' }, hash)], ['Status', 'pending']]), fields(tx));
@@ -21,15 +19,22 @@ export async function render(_ctx, hash) {
   ]);
   const ok = receipt.status === '0x1';
   const fee = big(receipt.gasUsed) * big(receipt.effectiveGasPrice);
-  const abi = await loading;
-  const decoded = abi.decodeCall(tx.to, tx.input);
-  const reason = ok ? null : await revertReason(tx, calls, abi);
+  const traced = calls instanceof RpcError ? null : calls;
+
+  // The facts are on screen first; the decoders (ethers, 400 KB) load after that and turn the raw input, logs and
+  // call tree into names and arguments in place (each part shows its raw form until then).
+  let decoders;
+  const abi = () => (decoders ??= import('../abi.js'));
+  const decodedLater = (view, raw) => deferred(async () => view(await abi()), raw).el;
+  const reason = ok ? undefined : traced?.revertReason
+    ? h('span', { class: 'bad', 'data-revert': '' }, traced.revertReason)
+    : decodedLater(async (a) => h('span', { class: 'bad', 'data-revert': '' }, await revertReason(tx, traced, a)), h('span', { class: 'bad' }, 'reverted'));
 
   return h('div', null,
     section('Transaction', kv([
       ['Hash', h('span', { class: 'mono' }, tx.hash)],
       ['Status', h('span', { class: ok ? 'ok' : 'bad', 'data-status': ok ? 'success' : 'reverted' }, ok ? 'success' : 'reverted')],
-      ['Revert reason', reason ? h('span', { class: 'bad', 'data-revert': '' }, reason) : undefined],
+      ['Revert reason', reason],
       ['Block', h('span', null, blockLink(n), ` · position ${num(tx.transactionIndex)}`)],
       ['Time', block && !(block instanceof RpcError) ? when(num(block.timestamp)) : undefined],
       ['From', addrLink(tx.from, true)],
@@ -37,9 +42,9 @@ export async function render(_ctx, hash) {
       ['Value', sei(tx.value)],
       ['Fee', `${sei(fee)} (${count(num(receipt.gasUsed))} gas × ${gwei(receipt.effectiveGasPrice)})`],
     ]), fields(tx)),
-    section('Input', inputView(tx, decoded)),
-    section(`Logs (${receipt.logs.length})`, logsView(receipt.logs, abi)),
-    section('Call tree', calls instanceof RpcError ? traceMissing(calls, 'Call tree') : callTree(calls, abi)),
+    section('Input', inputRaw(tx) && tx.to ? decodedLater((a) => inputView(tx, a.decodeCall(tx.to, tx.input)), inputView(tx, undefined)) : inputView(tx, undefined)),
+    section(`Logs (${receipt.logs.length})`, receipt.logs.length ? decodedLater((a) => logsView(receipt.logs, a), logsView(receipt.logs, null)) : logsView(receipt.logs, null)),
+    section('Call tree', traced ? decodedLater((a) => callTree(traced, a), callTree(traced, null)) : traceMissing(calls, 'Call tree')),
     section('State diff', diff instanceof RpcError ? traceMissing(diff, 'State diff') : diffView(diff)));
 }
 
@@ -60,8 +65,8 @@ function traceMissing(err, what) {
 
 /** The revert reason: from the call tracer when the node has it, else by replaying the call on the parent state. */
 async function revertReason(tx, calls, abi) {
-  if (calls && !(calls instanceof RpcError)) {
-    const r = calls.revertReason || abi.decodeRevert(calls.output, tx.to) || calls.error;
+  if (calls) {
+    const r = abi.decodeRevert(calls.output, tx.to) || calls.error;
     if (r) return r;
   }
   const parent = hex(Math.max(0, num(tx.blockNumber) - 1));
@@ -75,19 +80,24 @@ function argsTable(args) {
   return table(['Name', 'Type', 'Value'], args.map((a) => [a.name, h('span', { class: 'mono' }, a.type), h('span', { class: 'mono break' }, a.value)]));
 }
 
+const inputRaw = (tx) => tx.input && tx.input !== '0x';
+
+/** The input: ``decoded`` by the decoders (null: no known ABI matches), or undefined while they load. */
 function inputView(tx, decoded) {
-  if (!tx.input || tx.input === '0x') return h('p', { class: 'muted' }, 'No input (a plain transfer).');
+  if (!inputRaw(tx)) return h('p', { class: 'muted' }, 'No input (a plain transfer).');
   const raw = h('details', null, h('summary', null, `Raw input (${(tx.input.length - 2) / 2} bytes)`), h('pre', { class: 'mono break' }, tx.input));
   if (!tx.to) return h('div', null, h('p', null, 'Contract creation code.'), raw);
+  if (decoded === undefined) return raw;
   if (!decoded) return h('div', null, h('p', { class: 'muted' }, 'No known ABI matches this input. ', h('a', { href: '#/abi' }, 'Add an ABI'), ' to decode it.'), raw);
   return h('div', { 'data-decoded': decoded.name },
     h('p', null, h('strong', { class: 'mono' }, decoded.signature), h('span', { class: 'muted' }, ` (${decoded.source})`)), argsTable(decoded.args), raw);
 }
 
+/** The logs, decoded with ``abi`` (the decoders) or raw while it is null. */
 function logsView(logs, abi) {
   if (!logs.length) return h('p', { class: 'muted' }, 'No logs.');
   return h('ol', { class: 'logs' }, logs.map((log) => {
-    const d = abi.decodeLog(log);
+    const d = abi && abi.decodeLog(log);
     const at = d && TRANSFER_EVENTS.has(d.name) ? tokenLink(log.address, log.address) : addrLink(log.address, true);
     return h('li', { 'data-log': d ? d.name : '' },
       h('p', null, at, d ? h('span', null, ' · ', h('strong', { class: 'mono' }, d.signature), h('span', { class: 'muted' }, ` (${d.source})`)) : null),
@@ -96,7 +106,7 @@ function logsView(logs, abi) {
 }
 
 function callTree(frame, abi) {
-  const decoded = frame.to ? abi.decodeCall(frame.to, frame.input) : null;
+  const decoded = frame.to && abi ? abi.decodeCall(frame.to, frame.input) : null;
   const failed = frame.error || frame.revertReason;
   return h('ul', { class: 'calls' }, h('li', null,
     h('span', { class: 'mono' }, frame.type), ' ', addrLink(frame.from), ' → ', addrLink(frame.to),
