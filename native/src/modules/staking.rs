@@ -2,15 +2,18 @@
 //! remainder below 1 usei; `undelegate` and `redelegate` take usei.
 //!
 //! State layout (slots of `0x…1005`, see `Key`): parameters; validators by index (operator, bonded tokens,
-//! commission, jailed) and an index by operator; one delegation slot per (delegator, validator); up to
-//! `max_entries` unbonding entries per (delegator, validator) and redelegation entries per (delegator, source,
-//! destination); the maturity queue.
+//! commission, jailed, consensus key) and indices by operator and by consensus key; one delegation slot per
+//! (delegator, validator); up to `max_entries` unbonding entries per (delegator, validator) and redelegation
+//! entries per (delegator, source, destination), each with its amount, completion time and creation height;
+//! the maturity queue; per validator the append-only list of its delegators (for slashing); the committee
+//! record of each epoch.
 //!
 //! A transaction writes only its delegator's slots: a validator's bonded tokens are not updated by each
 //! delegation (which would make every delegation to one validator conflict with every other) but at the end of
 //! the block, from the block's changes to delegation slots. Likewise new unbonding entries enter the maturity
-//! queue at the end of the block. `end_block` runs, in this fixed order, inside the block's execution and
-//! commit: (1) bonded tokens follow the block's delegation changes, (2) the block's new unbonding entries join
+//! queue, and new delegators their validators' lists, at the end of the block. `end_block` runs, in this fixed
+//! order, inside the block's execution and commit: (0) new delegators join their validators' lists, (1) bonded
+//! tokens follow the block's delegation changes, (2) the block's new unbonding entries join
 //! the queue in key order, (3) every entry whose completion time is at or before the block's time is paid out
 //! to its delegator, oldest first, and removed — so each entry matures exactly once. Within a block, validator
 //! queries see the tokens of the block's start.
@@ -1010,7 +1013,7 @@ pub(crate) fn call<L: Ledger>(ledger: &mut L, call: &Call<'_>) -> Outcome<Bytes,
             let amount = ledger.load(STAKING, Key::delegation(c.delegator, v.index))?;
             let delegation = IStaking::Delegation {
                 balance: IStaking::Balance { amount, denom: super::USEI.into() },
-                // One share per usei, with Cosmos's 18 share decimals (no slashing yet changes the rate).
+                // One share per usei, with Cosmos's 18 share decimals (a slash cuts the delegation itself: the rate stays 1).
                 delegation: IStaking::DelegationDetails {
                     delegator_address: sei_address(c.delegator),
                     shares: amount * U256::from(DEC_ONE),
