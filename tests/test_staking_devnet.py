@@ -13,11 +13,12 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from tests.clients import solc
@@ -73,6 +74,33 @@ def validators(w3: Web3) -> list[tuple[str, str, int, int, bool]]:
     return list(out)
 
 
+class SystemEvent:
+    """An event pysei's modules emit at the end of a block (not in Sei's interfaces, so declared here)."""
+
+    def __init__(self, signature: str, abi: dict) -> None:  # type: ignore[type-arg]
+        self.topic = Web3.keccak(text=signature)
+        self.hex_topic = Web3.to_hex(self.topic)
+        self.abi = abi
+
+    def contract(self, w3: Web3) -> Any:
+        return w3.eth.contract(abi=[self.abi])
+
+
+UNBONDING_COMPLETED = SystemEvent(
+    "UnbondingCompleted(address,string,uint256)",
+    {
+        "type": "event",
+        "name": "UnbondingCompleted",
+        "anonymous": False,
+        "inputs": [
+            {"name": "delegator", "type": "address", "indexed": True},
+            {"name": "validator", "type": "string", "indexed": False},
+            {"name": "amount", "type": "uint256", "indexed": False},
+        ],
+    },
+)
+
+
 def test_contract_delegates_undelegates_and_funds_return_once(w3: Web3) -> None:
     name, _operator, tokens_before, _commission, jailed = validators(w3)[0]
     assert name.startswith("seivaloper1") and not jailed
@@ -101,11 +129,27 @@ def test_contract_delegates_undelegates_and_funds_return_once(w3: Web3) -> None:
     assert w3.eth.get_balance(user.address) == 0
     # …then the funds return at the first block past maturity, exactly once.
     w3.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
-    assert w3.eth.get_block(poke(w3)["blockNumber"])["timestamp"] >= completes
+    matured = poke(w3)["blockNumber"]
+    assert w3.eth.get_block(matured)["timestamp"] >= completes
     assert w3.eth.get_balance(user.address) == 2 * SEI
     poke(w3)
     poke(w3)
     assert w3.eth.get_balance(user.address) == 2 * SEI
+    # The maturity is a log of the block's end (a system log): eth_getLogs finds it under the block's system
+    # transaction hash, one past the block's last transaction, and no receipt has that hash.
+    logs = w3.eth.get_logs({"fromBlock": matured, "toBlock": matured, "address": STAKING})
+    (log,) = [entry for entry in logs if entry["topics"][0] == UNBONDING_COMPLETED.topic]
+    system_hash = Web3.keccak(b"pysei/end-block/" + matured.to_bytes(8, "big"))
+    assert log["transactionHash"] == system_hash
+    assert log["transactionIndex"] == len(w3.eth.get_block(matured)["transactions"])
+    event = UNBONDING_COMPLETED.contract(w3).events.UnbondingCompleted().process_log(log)
+    assert event["args"]["delegator"] == user.address and event["args"]["amount"] == 2 * USEI_PER_SEI
+    assert event["args"]["validator"] == name
+    with pytest.raises(TransactionNotFound):
+        w3.eth.get_transaction_receipt(system_hash)
+    # Filtered by the event's topic over a range, as an indexer asks.
+    topic = {"fromBlock": 0, "toBlock": "latest", "topics": [UNBONDING_COMPLETED.hex_topic]}
+    assert [e["blockNumber"] for e in w3.eth.get_logs(topic)] == [matured]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,16 @@ impl Included<'_> {
     }
 }
 
+/// The transaction hash a block's system logs (its modules' end-of-block logs) are filed under: no transaction
+/// has it (it is no keccak of a transaction's bytes that decode), it is the same on every node, and it differs per
+/// block. Like Polygon's state-sync receipts, such a log's `transactionIndex` is one past the block's last
+/// transaction, and `eth_getTransactionReceipt` of its hash is null.
+pub fn system_tx_hash(number: u64) -> B256 {
+    let mut preimage = b"pysei/end-block/".to_vec();
+    preimage.extend_from_slice(&number.to_be_bytes());
+    keccak256(preimage)
+}
+
 /// Encodes the records of `output`, the execution of `txs` as block `number` (hash `block_hash`, base fee
 /// `base_fee`). Transactions are hashed and encoded on the rayon pool.
 pub fn encode_block(
@@ -164,14 +174,20 @@ pub fn encode_block(
         })
         .collect::<Result<_, _>>()?;
     let raw_bytes = included.iter().map(|inc| inc.tx.raw.len()).sum();
-    let logs = (log_count > 0).then(|| {
+    let system = &output.system_logs;
+    let total = log_count + system.len();
+    let logs = (total > 0).then(|| {
         let mut all = Writer(Vec::with_capacity(5 + encoded.iter().map(|(_, _, l)| l.len()).sum::<usize>()));
-        all.array(log_count);
+        all.array(total);
         for (_, _, logs) in &encoded {
             all.0.extend_from_slice(logs);
+        }
+        let hash = system_tx_hash(number);
+        for (i, log) in system.iter().enumerate() {
+            all.array(4).log(log).bin(hash.as_slice()).uint(included.len() as u64).uint((log_count + i) as u64);
         }
         all.0
     });
     let txs = encoded.into_iter().map(|(hash, record, _)| (hash, record)).collect();
-    Ok(BlockRecords { txs, logs, log_count, raw_bytes })
+    Ok(BlockRecords { txs, logs, log_count: total, raw_bytes })
 }

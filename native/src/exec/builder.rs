@@ -167,7 +167,7 @@ impl<'t> BlockBuilder<'t> {
         mut stats: ExecStats,
         params: &super::BlockParams,
     ) -> Result<BlockOutput, StoreError> {
-        crate::modules::end_block::run(&mut state, params)?;
+        let system_logs = crate::modules::end_block::run(&mut state, params)?;
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
         let (changes, fees) = state.into_changes()?;
@@ -179,6 +179,9 @@ impl<'t> BlockBuilder<'t> {
             || plain_receipts.into_iter().for_each(|(ty, r, bloom)| receipts.push(ty, r, bloom)),
             || included_raws.iter().for_each(|raw| transactions.push(|buf| buf.extend_from_slice(raw))),
         );
+        // System logs have no receipt (the receipts trie is the transactions'), but the block's bloom covers
+        // them, so a log filter that skips blocks by their bloom still finds them.
+        let logs_bloom = receipts.logs_bloom | receipts.memo.logs_bloom(&system_logs);
         Ok(BlockOutput {
             outcomes: self.outcomes,
             receipts_root: receipts.trie.root(),
@@ -187,7 +190,8 @@ impl<'t> BlockBuilder<'t> {
             access: self.access,
             gas_used: self.cumulative,
             fees,
-            logs_bloom: receipts.logs_bloom,
+            logs_bloom,
+            system_logs,
             transactions_root: transactions.root(),
             stats,
         })

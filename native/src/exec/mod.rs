@@ -24,7 +24,7 @@ mod roots;
 pub(crate) mod api;
 
 use alloy_consensus::ReceiptEnvelope;
-use alloy_primitives::Bloom;
+use alloy_primitives::{Bloom, Log};
 use revm::{
     context::{BlockEnv, CfgEnv, ContextSetters, TxEnv},
     context_interface::block::BlobExcessGasAndPrice,
@@ -167,6 +167,8 @@ pub struct BlockOutput {
     pub gas_used: u64,
     pub fees: U256,
     pub logs_bloom: Bloom,
+    /// Logs of the modules' end-of-block logic, which belong to no transaction (see `records::system_tx_hash`).
+    pub system_logs: Vec<Log>,
     pub transactions_root: B256,
     pub receipts_root: B256,
     pub stats: ExecStats,

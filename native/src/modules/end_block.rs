@@ -15,6 +15,7 @@ struct OverlayLedger<'s, 'r, R> {
     state: &'s mut BlockState<'r, R>,
     now: u64,
     number: u64,
+    logs: Vec<Log>,
 }
 
 impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
@@ -45,8 +46,11 @@ impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
         self.state.set_balance(who, balance).map_err(Failure::Db)
     }
 
-    /// End-of-block work belongs to no transaction, so it has no receipt to carry logs.
-    fn emit(&mut self, _log: Log) {}
+    /// End-of-block work belongs to no transaction: its logs become the block's system logs (stored after the
+    /// transactions' logs, under the block's system transaction hash; see `records::system_tx_hash`).
+    fn emit(&mut self, log: Log) {
+        self.logs.push(log);
+    }
 
     fn now(&self) -> u64 {
         self.now
@@ -57,14 +61,15 @@ impl<R: StateReader> Ledger for OverlayLedger<'_, '_, R> {
     }
 }
 
-/// Runs every module's end-of-block logic on `state` for the block of `params`.
-pub(crate) fn run<R: StateReader>(state: &mut BlockState<'_, R>, params: &BlockParams) -> Result<(), StoreError> {
+/// Runs every module's end-of-block logic on `state` for the block of `params`; returns the logs it emitted (the
+/// block's system logs: slashes, jails, matured unbondings…), in emission order.
+pub(crate) fn run<R: StateReader>(state: &mut BlockState<'_, R>, params: &BlockParams) -> Result<Vec<Log>, StoreError> {
     // The distribution module pays out the block's fees: they must be in the collector's balance first.
     state.fold_fees()?;
-    let mut ledger = OverlayLedger { state, now: params.timestamp, number: params.number };
+    let mut ledger = OverlayLedger { state, now: params.timestamp, number: params.number, logs: Vec::new() };
     let changed = |l: &mut OverlayLedger<'_, '_, R>, module| l.state.changed_storage(module).map_err(Failure::Db);
     match super::end_block(&mut ledger, changed, &params.consensus) {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(ledger.logs),
         Err(Failure::Db(e)) => Err(e),
         // Only an impossible overflow gets here; failing the block beats committing a wrong state.
         Err(Failure::Revert(reason)) => Err(StoreError::EndBlock(reason)),

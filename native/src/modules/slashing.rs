@@ -65,6 +65,9 @@ sol! {
         function slashingInfo(string validator) external view returns (SigningInfo signingInfo, string operatorAddress, bool jailed, uint64 slashCount, uint256 slashedUsei);
 
         event Unjailed(address indexed operator, string validator);
+        /// pysei's (end of block, so a system log: see `records::system_tx_hash`): a slash and the jail that
+        /// comes with it; `reason` is Cosmos's "double_sign" or "missing_signature".
+        event Slashed(address indexed operator, string validator, string reason, uint256 slashedUsei, uint64 jailedUntil);
     }
 }
 
@@ -203,8 +206,18 @@ fn punish<L: Ledger>(
     fraction: U256,
     height: u64,
     jailed_until: u64,
+    reason: &str,
 ) -> Outcome<(), L::Error> {
     let slashed = staking::slash(ledger, index, fraction, height)?;
+    let operator = staking::operator(ledger, index)?;
+    let event = ISlashing::Slashed {
+        operator,
+        validator: staking::valoper(operator),
+        reason: reason.into(),
+        slashedUsei: slashed,
+        jailedUntil: jailed_until,
+    };
+    emit(ledger, SLASHING, &event);
     bank::burn(ledger, slashed)?;
     staking::set_jailed(ledger, index, true)?;
     ledger.store(SLASHING, Key::info(index, INFO_JAILED_UNTIL), U256::from(jailed_until))?;
@@ -228,7 +241,7 @@ pub(crate) fn end_block<L: Ledger>(ledger: &mut L, consensus: &ConsensusInputs) 
         if is_tombstoned(ledger, index)? {
             continue;
         }
-        punish(ledger, index, params.slash_fraction_double_sign, infraction.height, FOREVER)?;
+        punish(ledger, index, params.slash_fraction_double_sign, infraction.height, FOREVER, "double_sign")?;
         ledger.store(SLASHING, Key::info(index, INFO_TOMBSTONED), U256::from(1))?;
     }
     let Some(signers) = &consensus.signers else { return Ok(()) };
@@ -270,7 +283,7 @@ fn track_liveness<L: Ledger>(ledger: &mut L, params: &Params, index: u32, missed
     if observed >= window && count > params.max_missed() {
         let until = ledger.now().saturating_add(params.downtime_jail_duration);
         let number = ledger.number();
-        punish(ledger, index, params.slash_fraction_downtime, number, until)?;
+        punish(ledger, index, params.slash_fraction_downtime, number, until, "missing_signature")?;
         reset_window(ledger, index)?;
     }
     Ok(())

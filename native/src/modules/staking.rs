@@ -86,6 +86,9 @@ sol! {
         event Redelegate(address indexed delegator, string srcValidator, string dstValidator, uint256 amount, uint64 completionTime);
         event ValidatorCreated(address indexed creator, string validatorAddress, string moniker);
         event ValidatorEdited(address indexed editor, string validatorAddress, string moniker);
+        /// pysei's (end of block, so a system log: see `records::system_tx_hash`): an unbonding entry matured
+        /// and `amount` usei went back to the delegator.
+        event UnbondingCompleted(address indexed delegator, string validator, uint256 amount);
     }
 }
 
@@ -1127,6 +1130,8 @@ pub(crate) fn end_block<L: Ledger>(ledger: &mut L, changed: &[(U256, U256, U256)
         let amount = ledger.load(STAKING, amount_key)?;
         let Some(wei) = usei_to_wei(amount) else { return revert("unbonding amount overflows") };
         ledger.add_balance(delegator, wei)?;
+        let name = valoper(operator(ledger, validator)?);
+        emit(ledger, STAKING, &IStaking::UnbondingCompleted { delegator, validator: name, amount });
         ledger.store(STAKING, amount_key, U256::ZERO)?;
         ledger.store(STAKING, completion_key, U256::ZERO)?;
         ledger.store(STAKING, Key::unbonding(delegator, validator, entry, ENTRY_HEIGHT), U256::ZERO)?;

@@ -168,9 +168,10 @@ class ConsensusEngine:
         """A slot this replica waits to enter until execution has written its epoch's committee."""
         self.committee = committee
         """The committee of the slot this replica is in (``_enter`` switches it at epoch boundaries)."""
-        self.previous_committee = committee
-        """The committee of the epoch before the current one: a car's parent PoA certified just before the
-        boundary stays valid (its holders are still there), so a lane is not cut at an epoch change."""
+        self.epoch = 0
+        """The epoch of ``committee``."""
+        self._own_epoch = 0
+        """The epoch whose stakes count the votes for this lane's pending car (its PoA names it)."""
         self.signer = signer
         self.me = signer.index
         self.journal = journal
@@ -390,11 +391,15 @@ class ConsensusEngine:
 
     def committee_at(self, slot: int) -> Committee | None:
         """The committee of ``slot``'s epoch (epoch k: slots k·E+1 … (k+1)·E), None while execution has not
-        written it yet. Stakes of keys outside the genesis membership are left out: such a validator has no
-        address to reach, so it cannot vote (joining needs its p2p endpoint in every validator's genesis)."""
+        written it yet."""
+        return self.committee_of(self.epoch_of(slot))
+
+    def committee_of(self, epoch: int) -> Committee | None:
+        """The committee of ``epoch`` (None while execution has not written its record). Stakes of keys outside
+        the genesis membership are left out: such a validator has no address to reach, so it cannot vote
+        (joining needs its p2p endpoint in every validator's genesis)."""
         if self.epochs is None:
             return self.members
-        epoch = self.epoch_of(slot)
         committee = self._epoch_committees.get(epoch)
         if committee is not None:
             return committee
@@ -405,16 +410,26 @@ class ConsensusEngine:
         if committee is self.members and epoch not in self._epoch_problem:
             self._epoch_problem.add(epoch)
             log.error("epoch %d: the committee record has no stake of a genesis member; keeping genesis", epoch)
+        if len(self._epoch_committees) >= 16:  # records are never overwritten: an evicted epoch is read again
+            del self._epoch_committees[min(self._epoch_committees)]
         self._epoch_committees[epoch] = committee
-        for old in [e for e in self._epoch_committees if e < epoch - 2]:
-            del self._epoch_committees[old]
         return committee
 
+    def _poa_committee(self, poa: PoA | None) -> Committee | None:
+        """The committee a PoA's votes were counted under: its epoch's (a lane idle for epochs carries an old
+        one; a peer already in the next epoch sends a new one). None while that epoch's record is not executed
+        here: the message is ignored, not held against the peer, and comes again (cars are resent)."""
+        if poa is None or poa.epoch == self.epoch:
+            return self.committee
+        return self.committee_of(poa.epoch)
+
     def _switch_committee(self, committee: Committee, slot: int) -> None:
+        self.epoch = self.epoch_of(slot)
         if [m.stake for m in committee.members] == [m.stake for m in self.committee.members]:
-            self.committee = self.previous_committee = committee  # a new epoch with the same stakes
+            self.committee = committee  # a new epoch with the same stakes: a pending tally counts alike
+            self._own_epoch = self.epoch
             return
-        self.previous_committee, self.committee = self.committee, committee
+        self.committee = committee
         log.info("slot %d: a new epoch committee, stakes %s", slot, {m.index: m.stake for m in committee.members})
         if committee.members[self.me].stake == 0:
             # Out of this epoch's committee: no cut includes this lane now, so what its uncommitted cars hold goes
@@ -567,6 +582,7 @@ class ConsensusEngine:
 
     def _await_poa(self, car: Car) -> None:
         self.own_pending = car
+        self._own_epoch = self.epoch
         self._own_tally = Tally(self.committee, self.committee.availability)
         self._own_tally.add(
             self.me, self.own_digest, self.signer.sign(CarVote.message(self.me, car.pos, self.own_digest))
@@ -576,7 +592,9 @@ class ConsensusEngine:
     def _on_car(self, peer: int, car: Car) -> str | None:
         if car.lane != peer:
             return "car of another validator's lane"
-        if (err := car.verify(self.committee, self.previous_committee)) is not None:
+        if (parent_committee := self._poa_committee(car.parent_poa)) is None:
+            return None
+        if (err := car.verify(self.committee, parent_committee)) is not None:
             return err
         d = car.digest()
         if car.parent_poa is not None:
@@ -621,7 +639,7 @@ class ConsensusEngine:
         sigs = tally.certificate(self.own_digest)
         if sigs is None:
             return
-        poa = PoA(self.me, pending.pos, self.own_digest, sigs)
+        poa = PoA(self.me, pending.pos, self.own_digest, sigs, self._own_epoch)
         self.own_poa, self.own_pending, self._own_tally = poa, None, None
         self._wake.set()  # the next car may go
         self.network.broadcast(poa)
@@ -631,7 +649,9 @@ class ConsensusEngine:
         known = self.tips.get(poa.lane)
         if known is not None and known.pos >= poa.pos:
             return None
-        if (err := poa.verify(self.committee)) is not None and poa.verify(self.previous_committee) is not None:
+        if (committee := self._poa_committee(poa)) is None:
+            return None
+        if (err := poa.verify(committee)) is not None:
             return err
         self._learn_tip(poa)
         return None
@@ -1071,7 +1091,9 @@ class ConsensusEngine:
             d = car.digest()
             if d not in self._wanted:
                 continue
-            if (err := car.verify(self.committee, self.previous_committee)) is not None:
+            if (parent_committee := self._poa_committee(car.parent_poa)) is None:
+                continue
+            if (err := car.verify(self.committee, parent_committee)) is not None:
                 return err
             self._wanted.discard(d)
             self.cars[d] = car

@@ -47,8 +47,9 @@ class Car(msgspec.Struct, frozen=True, array_like=True, tag="car"):
     def signed(self, signer: Signer) -> Car:
         return msgspec.structs.replace(self, sig=signer.sign(self.digest()))
 
-    def verify(self, committee: Committee, previous: Committee | None = None) -> str | None:
-        """``previous``: the last epoch's committee, under whose stakes the parent's PoA may have formed."""
+    def verify(self, committee: Committee, parent_committee: Committee | None = None) -> str | None:
+        """``parent_committee``: the committee of the epoch the parent's PoA names, when it is not ``committee``'s
+        (a lane that was idle for a while carries a PoA certified under older stakes)."""
         if self.pos < 1:
             return "car position below 1"
         if not committee.verify(self.lane, self.digest(), self.sig):
@@ -60,9 +61,7 @@ class Car(msgspec.Struct, frozen=True, array_like=True, tag="car"):
             return "car without its parent's PoA"
         elif self.parent_poa.digest != self.parent:
             return "parent PoA for another digest"
-        elif (err := self.parent_poa.verify(committee)) is not None and (
-            previous is None or self.parent_poa.verify(previous) is not None
-        ):
+        elif (err := self.parent_poa.verify(parent_committee or committee)) is not None:
             return err
         return None
 
@@ -86,6 +85,8 @@ class PoA(msgspec.Struct, frozen=True, array_like=True, tag="poa"):
     pos: int
     digest: bytes
     sigs: list[Sig]
+    epoch: int = 0
+    """The epoch whose committee's stakes the votes were counted under (what a verifier checks it against)."""
 
     def verify(self, committee: Committee) -> str | None:
         return _check_sigs(committee, self.sigs, CarVote.message(self.lane, self.pos, self.digest), availability=True)

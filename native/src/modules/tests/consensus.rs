@@ -2,7 +2,7 @@
 //! boundaries, and slashing for double signs (evidence) and downtime (commit signers), with unjail.
 
 use alloy_primitives::{Address, U256};
-use alloy_sol_types::SolCall;
+use alloy_sol_types::{SolCall, SolEvent};
 
 use super::{
     apply, consensus_key, delegate, delegation, genesis, genesis_with, params_at, query, revert_reason, supply_held,
@@ -100,7 +100,12 @@ fn double_sign_slashes_delegations_and_later_entries_then_jails_and_tombstones()
         &[undelegate(&alice, 2, OPERATOR, 2 * USEI), redelegate(&bob, 1, OPERATOR, OTHER_OPERATOR, 2 * USEI)],
     );
     let supply = total_supply_units(&reader);
-    consensus_block(&mut reader, 5, &[], evidence(OPERATOR, 4));
+    let out = consensus_block(&mut reader, 5, &[], evidence(OPERATOR, 4));
+    // The slash is the block's system log (no transaction carries it), and the block's bloom covers it.
+    let [log] = out.system_logs.as_slice() else { panic!("one system log, got {:?}", out.system_logs) };
+    let slashed = ISlashing::Slashed::decode_log_data(&log.data).expect("a Slashed event");
+    assert_eq!((log.address, slashed.operator, slashed.reason.as_str()), (SLASHING, OPERATOR, "double_sign"));
+    assert!(out.logs_bloom.contains_input(alloy_primitives::BloomInput::Raw(SLASHING.as_slice())));
     // 5% of: alice's 7 SEI and the 2 SEI entry, bob's 2 SEI left and the 2 SEI he moved (from OTHER), the
     // operator's own 1 SEI.
     assert_eq!(delegation(&reader, alice.address, OPERATOR), U256::from(6_650_000u64));
