@@ -58,12 +58,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _start_node(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     argv = [sys.executable, "-m", "pysei.cli", "node", "--port", "0", "--quiet", "--automine", "--no-fsync"]
     argv += ["--data-dir", str(data_dir), "--exec-threads", "1", "--log-level", "WARNING"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    if not line.startswith("listening"):
-        proc.kill()
-        raise RuntimeError(f"the node did not start: {line!r}")
+    # stderr to a file, not a pipe nobody drains: its tail says why a node did not start (e.g. a data dir made
+    # with another genesis).
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log)
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if not line.startswith("listening"):
+            proc.kill()
+            proc.wait()
+            log.seek(0)
+            raise RuntimeError(f"the node did not start: {log.read().decode(errors='replace')[-2000:].strip()}")
     return proc, f"http://{line.split()[1]}"
 
 
