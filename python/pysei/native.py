@@ -44,6 +44,7 @@ __all__ = [
     "keccak",
     "logs_bloom",
     "module_genesis",
+    "recover_transactions",
     "replay_block",
     "trace_block",
     "trace_call",
@@ -54,6 +55,12 @@ def decode_transactions(raws: list[bytes]) -> list[_native.TxFields | str]:
     """Decodes and recovers a batch (in parallel in Rust): each entry is the transaction's fields, or a string
     saying why it was refused. ``pysei.chain.transaction`` turns the fields into ``Transaction``s."""
     return _native.decode_transactions(raws)
+
+
+def recover_transactions(raws: list[bytes], make: Callable[..., T]) -> list[T | str]:
+    """Decodes and recovers a batch (in parallel, GIL released), each built as ``make(*fields)`` in
+    ``pysei.chain.transaction.Transaction``'s field order, or a string saying why it was refused."""
+    return _native.recover_transactions(raws, make)
 
 
 def decode_with_senders(raws: list[bytes], senders: bytes, make: Callable[..., T]) -> list[T]:

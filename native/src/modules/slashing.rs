@@ -31,7 +31,8 @@ use super::{
 pub(crate) const SLASHING: Address = address!("0000000000000000000000000000000000001014");
 
 sol! {
-    /// Sei's slashing precompile interface plus pysei's `slashingInfo` query.
+    /// Sei's slashing precompile interface plus pysei's `slashingInfo` query and `Unjailed` event (Sei's
+    /// slashing precompile emits no EVM events).
     interface ISlashing {
         struct SlashingParams {
             int64 signedBlocksWindow;

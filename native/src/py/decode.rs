@@ -144,6 +144,27 @@ pub(super) fn decode_transactions<'py>(py: Python<'py>, raws: Vec<Vec<u8>>) -> P
     PyList::new(py, items)
 }
 
+/// Decodes and sender-recovers raw transactions (in parallel, GIL released), each built as `make(*fields)`
+/// (`make` being `pysei.chain.transaction.Transaction`), or an error string: a validator's committed cars, whose
+/// transactions it must recover itself and then only executes (so no intrinsic gas, no Python tuple per entry).
+#[pyfunction]
+pub(super) fn recover_transactions<'py>(
+    py: Python<'py>,
+    raws: Vec<Bound<'py, PyBytes>>,
+    make: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let refs: Vec<&[u8]> = raws.iter().map(|r| r.as_bytes()).collect();
+    let decoded = py.detach(|| decode::decode_batch(&refs));
+    let items = PyList::empty(py);
+    for (d, raw) in decoded.iter().zip(&raws) {
+        match d {
+            Ok(d) => items.append(make_tx(py, make, d, raw.clone().into_any(), None)?)?,
+            Err(e) => items.append(e.to_string())?,
+        }
+    }
+    Ok(items)
+}
+
 /// Decodes transactions whose senders are already known (read back from the store, or forwarded by the
 /// validator that recovered them): no signature recovery. Each comes back as `make(*fields)`, `make` being
 /// `pysei.chain.transaction.Transaction`; raises ValueError on bytes that do not decode.

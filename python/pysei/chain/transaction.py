@@ -92,6 +92,13 @@ def decode_transactions(raws: list[bytes]) -> list[Decoded | str]:
     ]
 
 
+def recover_transactions(raws: list[bytes]) -> list[Transaction | str]:
+    """Decodes and recovers a batch in the kernel, which builds the ``Transaction``s (a validator's committed
+    cars: they only execute, so no intrinsic gas, and no tuple per entry to unpack here); a string says why an
+    entry was refused."""
+    return native.recover_transactions(raws, Transaction)
+
+
 class IngestBatch(NamedTuple):
     """A JSON-RPC batch of ``eth_sendRawTransaction`` parameters after the kernel's ingest (:func:`ingest`)."""
 

@@ -32,7 +32,7 @@ from typing import Any, Protocol, cast
 import msgspec
 
 from pysei.chain.block import Infraction, InfractionKind, OrderedBlock
-from pysei.chain.transaction import Transaction, decode_transactions, decode_with_senders
+from pysei.chain.transaction import Transaction, decode_with_senders, recover_transactions
 from pysei.consensus.committee import Committee, Signer, epoch_committee
 from pysei.consensus.journal import Journal
 from pysei.consensus.messages import (
@@ -477,13 +477,13 @@ class ConsensusEngine:
             return
         now = time.monotonic()
         by_owner: dict[int, list[Transaction]] = {}
-        for d in decode_transactions(raws):
-            if isinstance(d, str):
+        for tx in recover_transactions(raws):
+            if isinstance(tx, str):
                 continue
-            owner = self.committee.lane_of(d.tx.sender)
+            owner = self.committee.lane_of(tx.sender)
             owner = owner if owner in reachable else reachable[0]
-            by_owner.setdefault(owner, []).append(d.tx)
-            self.forwarded[d.tx.hash] = (d.tx, now + self.config.forward_timeout)
+            by_owner.setdefault(owner, []).append(tx)
+            self.forwarded[tx.hash] = (tx, now + self.config.forward_timeout)
         for owner, txs in by_owner.items():
             self.network.send(owner, Txs([t.raw for t in txs], [t.sender for t in txs]))
 
@@ -992,9 +992,9 @@ class ConsensusEngine:
             for car in cars:
                 lanes[car.lane] = car.pos
             raws = [raw for car in cars for raw in car.txs]
-            decoded = await asyncio.to_thread(decode_transactions, raws) if raws else []
+            decoded = await asyncio.to_thread(recover_transactions, raws) if raws else []
             # An entry that does not decode is dropped identically by every validator.
-            txs = [d.tx for d in decoded if not isinstance(d, str)]
+            txs = [d for d in decoded if not isinstance(d, str)]
             self.journal.put_emitted(slot, [c.digest() for c in cars], lanes)
             await self.queue.put(
                 OrderedBlock(

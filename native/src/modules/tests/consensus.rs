@@ -12,8 +12,8 @@ use super::{
 use crate::{
     exec::{execute_block, BlockOutput, OrderedTx},
     modules::{
-        slashing::ISlashing, staking, staking::IStaking, ConsensusInputs, Infraction, InfractionKind, ScratchLedger,
-        SLASHING, STAKING,
+        governance::IGov, slashing::ISlashing, staking, staking::IStaking, ConsensusInputs, Infraction, InfractionKind,
+        ScratchLedger, GOVERNANCE, SLASHING, STAKING,
     },
     parallel::{execute_block_parallel, PredictMode},
     testutil::{Key, CHAIN},
@@ -226,4 +226,37 @@ fn genesis_refuses_a_shared_consensus_key_and_a_zero_epoch_length() {
     params.epoch_blocks = 0;
     let err = staking::genesis(&params, &[validator(OPERATOR)]).expect_err("zero epoch");
     assert!(err.contains("epoch_blocks must be at least 1"), "{err}");
+}
+
+#[test]
+fn governance_changes_the_slashing_parameters_within_their_bounds() {
+    let alice = Key::new(1);
+    let mut reader = genesis(std::slice::from_ref(&alice));
+    let submit = |nonce: u64, changes: &str| {
+        let json = format!(
+            r#"{{"title":"Slashing","description":"Tune it.","type":"ParameterChange","changes":[{changes}]}}"#
+        );
+        let data = IGov::submitProposalCall { proposalJSON: json }.abi_encode();
+        alice.sign(CHAIN, nonce, Some(GOVERNANCE), 10 * SEI, &data, 3_000_000)
+    };
+    let too_much = r#"{"subspace":"slashing","key":"SlashFractionDoubleSign","value":"1"}"#;
+    let tuned = r#"{"subspace":"slashing","key":"SlashFractionDowntime","value":"0.1"},{"subspace":"slashing","key":"SignedBlocksWindow","value":"2"}"#;
+    let out = consensus_block(&mut reader, 1, &[submit(0, too_much), submit(1, tuned)], ConsensusInputs::default());
+    assert!(
+        revert_reason(&out, 0).contains("slashing/SlashFractionDoubleSign must be within"),
+        "{}",
+        revert_reason(&out, 0)
+    );
+    assert!(out.outcomes[1].success);
+    let vote = IGov::voteCall { proposalID: 1, option: 1 }.abi_encode();
+    block_at(
+        &mut reader,
+        2,
+        &[delegate(&alice, 2, OPERATOR, 5 * SEI), alice.sign(CHAIN, 3, Some(GOVERNANCE), 0, &vote, 300_000)],
+    );
+    block_at(&mut reader, 2 + super::VOTING_PERIOD, &[]);
+    let out = query(&reader, SLASHING, &ISlashing::paramsCall {}.abi_encode());
+    let params = ISlashing::paramsCall::abi_decode_returns(&out).expect("params");
+    assert_eq!((params.signedBlocksWindow, params.slashFractionDowntime.as_str()), (2, "0.100000000000000000"));
+    assert_eq!(params.slashFractionDoubleSign, "0.050000000000000000");
 }
