@@ -36,6 +36,7 @@ from pysei.chain import governance as gov
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC
 from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
+from pysei.token_cli import VALIDATOR
 
 try:
     from tests.clients import solc
@@ -316,7 +317,7 @@ def test_validator_and_proposal_pages(node: Devnet, w3: Web3, page: Page) -> Non
     the delegations to it. Both are linked from the network page and found by search."""
     yes_voter, veto_voter = node.accounts[12], node.accounts[11]
     staking = w3.eth.contract(address=Web3.to_checksum_address(STAKING), abi=solc.interface("IStaking"))
-    ((name, operator, _, commission, jailed),) = _staking_validators(node)
+    ((name, operator, _, commission, jailed, _, tombstoned),) = _staking_validators(node)
     body = {"title": "<img src=x onerror=alert(1)> upgrade", "description": "Line one.\n<script>alert(2)</script>"}
     gov_address = "0x" + gov.GOVERNANCE.hex()
     tx = {"to": gov_address, "data": "0x" + gov.submit_data(body).hex(), "value": 3_500 * ETHER, "gas": 1_000_000}
@@ -357,6 +358,7 @@ def test_validator_and_proposal_pages(node: Devnet, w3: Web3, page: Page) -> Non
     expect(main.locator("[data-valoper]")).to_have_text(name)
     expect(main.locator("[data-tokens]")).to_have_attribute("data-tokens", str(_staking_validators(node)[0][2]))
     expect(main.locator("[data-jailed]")).to_have_attribute("data-jailed", "yes" if jailed else "no")
+    expect(main.locator("[data-tombstoned]")).to_have_attribute("data-tombstoned", "yes" if tombstoned else "no")
     assert f"{commission / 10**16:.2f}%" in main.inner_text()
     assert operator.lower() in main.inner_text().lower()
     # A devnet runs no consensus: the committee part says so instead of failing.
@@ -385,12 +387,30 @@ def test_validator_and_proposal_pages(node: Devnet, w3: Web3, page: Page) -> Non
     open_page(page, node.http_url, "/proposal/999999")
     expect(page.locator("main .problem")).to_contain_text("999999")
 
+    # A validator created through the precompile: its moniker (from its ValidatorCreated event) shows as text.
+    creator = node.accounts[10]
+    moniker = "<b>bold</b><img src=x onerror=alert(3)>"
+    create = staking.functions.createValidator("cd" * 32, moniker, "0.05", "0.20", "0.01", 10**6).build_transaction(
+        {"from": creator.address, "value": 2 * ETHER, "gas": 500_000}
+    )
+    created = wait(w3, sign_and_send(w3, creator.key, create)[0])
+    assert created["status"] == 1
+    (event,) = staking.events.ValidatorCreated().process_receipt(created)
+    open_page(page, node.http_url, f"/validator/{event['args']['validatorAddress']}", shot="validator-created")
+    expect(main.locator("[data-moniker]")).to_have_text(moniker)
+    expect(main.locator("[data-consensus-key]")).to_have_text("0x" + "cd" * 32)
+    expect(main.locator(f"#validator-delegations tr[data-delegator='{creator.address.lower()}']")).to_contain_text(
+        "2 SEI"
+    )
+    assert page.evaluate("document.querySelectorAll('main b, main img, main script').length") == 0
 
-def _staking_validators(url_or_node: Devnet | str) -> list[tuple[str, str, int, int, bool]]:
-    """validators() of the staking precompile now: (name, operator, bonded usei, commission rate, jailed)."""
+
+def _staking_validators(url_or_node: Devnet | str) -> list[tuple[Any, ...]]:
+    """validators() of the staking precompile now: (name, operator, bonded usei, commission rate, jailed,
+    consensus key, tombstoned)."""
     url = url_or_node if isinstance(url_or_node, str) else url_or_node.http_url
     raw = _rpc(url, "eth_call", {"to": STAKING, "data": "0x" + selector("validators()").hex()}, "latest")
-    return list(decode(["(string,address,uint256,uint256,bool)[]"], bytes.fromhex(raw[2:]))[0])
+    return list(decode([f"{VALIDATOR}[]"], bytes.fromhex(raw[2:]))[0])
 
 
 def _bonded(page: Page, node: Devnet, validator: str) -> int:
@@ -556,7 +576,7 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         # A validator page from another validator's RPC port: the staking module's record, and the committee seat
         # matched by consensus key (or a note that there is none to match).
         other = net.url(1)
-        (name, _, bonded, _, _), *_ = _staking_validators(other)
+        (name, _, bonded, _, _, consensus_key, _), *_ = _staking_validators(other)
         open_page(page, other, "/network")
         # Each localnet validator is a staking validator (its operator key, its stake as self-delegation).
         expect(page.locator("#staking-validators tbody tr")).to_have_count(4)
@@ -564,7 +584,13 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         ready(page, "validator-localnet")
         expect(page.locator("main [data-valoper]")).to_have_text(name)
         expect(page.locator("main [data-tokens]")).to_have_attribute("data-tokens", str(bonded))
-        expect(page.locator("main [data-committee]").first).to_be_visible()
+        # Its consensus key (the staking record) finds its seat in the committee that sei_validators lists.
+        expect(page.locator("main [data-consensus-key]")).to_have_text("0x" + consensus_key.hex())
+        seats = {v["publicKey"]: v["index"] for v in _rpc(other, "sei_validators")}
+        expect(page.locator("main [data-committee]")).to_have_attribute(
+            "data-committee", str(seats["0x" + consensus_key.hex()])
+        )
+        expect(page.locator("main [data-uptime]")).to_be_visible()
         # A committee member's key on the network page opens its seat: stake, connection and uptime.
         open_page(page, other, "/network")
         key = page.locator("#validators tr[data-validator='2'] a").get_attribute("href")

@@ -44,7 +44,7 @@ export const MODULE_ABIS = {
       'function undelegate(string valAddress, uint256 amount) returns (bool)',
       'function delegation(address delegator, string valAddress) view returns (tuple(tuple(uint256 amount, string denom) balance, tuple(string delegator_address, uint256 shares, uint256 decimals, string validator_address) delegation))',
       'function unbondingDelegation(address delegator, string valAddress) view returns (tuple(uint256 amount, uint64 completionTime)[])',
-      'function validators() view returns (tuple(string operatorAddress, address operator, uint256 tokens, uint256 commissionRate, bool jailed)[])',
+      'function validators() view returns (tuple(string operatorAddress, address operator, uint256 tokens, uint256 commissionRate, bool jailed, bytes32 consensusPubkey, bool tombstoned)[])',
       'function params() view returns (uint64 unbondingTime, uint64 maxEntries, uint64 maxValidators, uint256 minCommissionRate)',
       'function createValidator(string pubKeyHex, string moniker, string commissionRate, string commissionMaxRate, string commissionMaxChangeRate, uint256 minSelfDelegation) payable returns (bool)',
       'function editValidator(string moniker, string commissionRate, uint256 minSelfDelegation) returns (bool)',
@@ -87,7 +87,6 @@ export async function stakingValidators() {
   const [validators, params] = await stakingCalls([['validators', []], ['params', []]]);
   if (validators instanceof RpcError) return validators;
   return {
-    // toObject: fields a newer node adds to the struct (moniker, consensus key, tombstoned) come along by name
     validators: validators[0].map((v) => ({ ...v.toObject(), name: v.operatorAddress })),
     params: params instanceof RpcError ? null : { unbondingTime: params[0], maxEntries: params[1], maxValidators: params[2], minCommissionRate: params[3] },
   };

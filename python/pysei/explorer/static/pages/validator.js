@@ -1,6 +1,6 @@
-// A validator: what the staking module reports (operator, stake and voting power, commission, jailed, and the
-// moniker, consensus key and tombstone where the node's staking query has them), the delegations to it the node
-// can list, and — on a consensus node — its committee seat (stake, connection, uptime) matched by consensus key.
+// A validator: what the staking module reports (operator, stake and voting power, commission, jailed, tombstoned,
+// consensus key; the moniker from its events), the delegations to it the node can list, and — on a consensus
+// node — its committee seat (stake, connection, uptime) matched by consensus key.
 // The staking module is read through its precompile with ethers' ABI coder, after the page is on screen.
 import { deferred, h, kv, problem, section, table } from '../dom.js';
 import { count, hex, isAddress, num, param, percent, usei } from '../format.js';
@@ -26,10 +26,8 @@ async function load(id, head, blocks, seat) {
   const matches = (x) => (byKey ? consensusKey(x) : isAddress(id) ? x.operator.toLowerCase() : x.name.toLowerCase()) === key;
   const v = staking.validators.find(matches);
   if (!v && byKey && seat) {
-    // A committee member that no staking validator names by its key: its seat only.
-    const why = staking.validators.some(consensusKey) ? 'No staking validator has this consensus key.'
-      : 'This node\'s staking query reports no consensus keys, so the staking validator with this key is not known here.';
-    return h('div', null, h('p', { class: 'muted', 'data-staking': 'none' }, why), committeeView(seat, key));
+    // A committee member that no staking validator has registered its key for (a committee set at genesis).
+    return h('div', null, h('p', { class: 'muted', 'data-staking': 'none' }, 'No staking validator has this consensus key.'), committeeView(seat, key));
   }
   if (!v) return problem(`${id} is none of this node's ${staking.validators.length} staking validators.`);
   // The node keeps no index of a validator's delegators: they are found in the staking module's events of the
@@ -39,7 +37,7 @@ async function load(id, head, blocks, seat) {
   if (events instanceof RpcError) return problem(`Staking events: ${events.message}`);
   const mine = events.filter((e) => [e.args.validator, e.args.dstValidator, e.args.validatorAddress].includes(v.name));
   const named = mine.filter((e) => e.name === 'ValidatorCreated' || e.name === 'ValidatorEdited').at(-1);
-  const moniker = v.moniker ?? named?.args.moniker;
+  const moniker = named?.args.moniker; // the precompile's validators() has no moniker
   const delegators = [...new Set([v.operator, ...mine.filter((e) => e.args.delegator).map((e) => e.args.delegator)])];
   const delegations = await m.delegationsTo(v.name, delegators);
   const bonded = staking.validators.filter((x) => !x.jailed).reduce((a, x) => a + x.tokens, 0n);
@@ -54,8 +52,8 @@ async function load(id, head, blocks, seat) {
       ['Voting power', `${count(v.tokens / 1_000_000n)}${bonded ? ` (${((100 * Number(v.tokens)) / Number(bonded)).toFixed(2)}% of the unjailed stake)` : ''}`],
       ['Commission', percent(v.commissionRate)],
       ['Status', h('span', { class: v.jailed ? 'bad' : 'ok', 'data-jailed': v.jailed ? 'yes' : 'no' }, v.jailed ? 'jailed' : 'bonded')],
-      ['Tombstoned', v.tombstoned === undefined ? undefined : v.tombstoned ? 'yes (double-signed: can never unjail)' : 'no'],
-      ['Consensus public key', pubkey ? h('span', { class: 'mono break', 'data-consensus-key': '' }, pubkey) : 'not reported by this node\'s staking module'],
+      ['Tombstoned', v.tombstoned === undefined ? undefined : h('span', { 'data-tombstoned': v.tombstoned ? 'yes' : 'no' }, v.tombstoned ? 'yes (double-signed: can never unjail)' : 'no')],
+      ['Consensus public key', pubkey ? h('span', { class: 'mono break', 'data-consensus-key': '' }, pubkey) : 'none registered'],
     ]),
     h('h3', null, 'Consensus committee'),
     committeeView(seat, pubkey),
@@ -70,8 +68,7 @@ async function load(id, head, blocks, seat) {
 
 const isConsensusKey = (id) => /^0x[0-9a-fA-F]{64}$/.test(id);
 
-/** A staking validator's Ed25519 consensus key as 0x + lower-case hex, when the node's staking query reports it
- * (zero: a validator without one). */
+/** A staking validator's Ed25519 consensus key as 0x + lower-case hex; undefined for none (zero). */
 function consensusKey(v) {
   const k = v.consensusPubkey && v.consensusPubkey.replace(/^0x/, '').toLowerCase();
   return k && /[^0]/.test(k) ? `0x${k}` : undefined;
@@ -83,7 +80,7 @@ function committeeView(seat, key) {
   const member = key && seat.committee.find((c) => (c.publicKey || '').toLowerCase() === key);
   if (!member) {
     return h('p', { class: 'muted', 'data-committee': 'none' },
-      `Not in this node's committee of ${seat.committee.length}${key ? '' : ' (the staking module reports no consensus key to match)'}. `,
+      `Not in this node's committee of ${seat.committee.length}${key ? '' : ' (the validator has no consensus key)'}. `,
       h('a', { href: '#/network' }, 'The network page'), ' lists the committee.');
   }
   return kv([
