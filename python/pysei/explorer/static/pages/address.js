@@ -8,18 +8,23 @@ import { WINDOW, tokenInfo, transfers } from '../token.js';
 const PAGE = 25;
 
 export async function render(_ctx, address) {
-  const [balance, nonce, code, head] = await all([
-    ['eth_getBalance', address, 'latest'], ['eth_getTransactionCount', address, 'latest'], ['eth_getCode', address, 'latest'], ['eth_blockNumber'],
+  const blocks = param('blocks', WINDOW);
+  // Three requests at once, not one after another: the account, its history from the address index, and the
+  // token transfers to or from it (what most addresses, which hold tokens but are none, show).
+  const headP = call('eth_blockNumber');
+  const holderMovesP = headP.then((head) => transfers({ holder: address, head: num(head), blocks })).catch((e) => e);
+  const [[balance, nonce, code], [creator, history], head] = await Promise.all([
+    all([['eth_getBalance', address, 'latest'], ['eth_getTransactionCount', address, 'latest'], ['eth_getCode', address, 'latest']]),
+    batch([
+      ['ots_getContractCreator', address],
+      ['ots_searchTransactionsBefore', address, param('before', 0), PAGE], // 0: from the newest
+    ]),
+    headP,
   ]);
   const isContract = code !== '0x';
-  const [creator, history] = await batch([
-    ['ots_getContractCreator', address],
-    ['ots_searchTransactionsBefore', address, param('before', 0), PAGE], // 0: from the newest
-  ]);
-  const blocks = param('blocks', WINDOW);
   // A token contract lists its own transfers; any other address the transfers to or from it.
   const token = isContract ? await tokenInfo(address) : null;
-  const moves = await transfers({ [token ? 'token' : 'holder']: address, head: num(head), blocks }).catch((e) => e);
+  const moves = token ? await transfers({ token: address, head: num(head), blocks }).catch((e) => e) : await holderMovesP;
 
   return h('div', null,
     section(isContract ? 'Contract' : 'Address', kv([
