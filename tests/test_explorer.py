@@ -599,6 +599,39 @@ def test_localnet_consensus_view_and_appqc(tmp_path: Path, page: Page) -> None:
         assert key and page.evaluate("location.hash") == key
         expect(page.locator("main [data-committee='2']")).to_contain_text("validator 2")
         assert 0 <= float(page.locator("main [data-uptime]").get_attribute("data-uptime") or 0) <= 1
+        # A proposal submitted through one validator (a delegator votes on it) is viewed through another.
+        voter, voter_address = keys[10], Web3.to_checksum_address(keys[10].address)
+        body = {"title": "localnet <b>proposal</b>", "description": "Viewed from validator 1."}
+        gov_address = "0x" + gov.GOVERNANCE.hex()
+        staking = w3.eth.contract(address=Web3.to_checksum_address(STAKING), abi=solc.interface("IStaking"))
+        bond = staking.functions.delegate(name).build_transaction(
+            {"from": voter_address, "value": 5 * ETHER, "gas": 300_000, "nonce": 0}
+        )
+        key = "0x" + voter.private_key.hex()
+        steps = [
+            bond,
+            {"to": gov_address, "data": "0x" + gov.submit_data(body).hex(), "value": 3_500 * ETHER, "gas": 1_000_000},
+        ]
+        for nonce, step in enumerate(steps):
+            assert wait(w3, sign_and_send(w3, key, {**step, "from": voter_address, "nonce": nonce})[0])["status"] == 1
+        (proposal,) = [p for p in _rpc(url, "sei_proposals") if p["title"] == body["title"]]
+        pid = proposal["id"]
+        vote = {"to": gov_address, "data": "0x" + gov.vote_data(pid, "yes").hex(), "gas": 300_000, "nonce": 2}
+        assert wait(w3, sign_and_send(w3, key, {**vote, "from": voter_address})[0])["status"] == 1
+        wait_for_rpc = time.monotonic() + 30
+        while _rpc(other, "sei_proposal", hex(pid))["tally"] != _rpc(url, "sei_proposal", hex(pid))["tally"]:
+            assert time.monotonic() < wait_for_rpc, "validator 1 never reached validator 0's tally"
+            time.sleep(0.2)
+        tally = _rpc(other, "sei_proposal", hex(pid))["tally"]
+        assert int(tally["yes"]) >= 5 * 10**6, tally
+        open_page(page, other, "/network")
+        click_and_wait(page, page.locator(f"#proposals a[href='#/proposal/{pid}']").first, "proposal")
+        ready(page, "proposal-localnet")
+        expect(page.locator("main [data-title]")).to_have_text(body["title"])
+        for option in ("yes", "abstain", "no", "no_with_veto"):
+            expect(page.locator(f"main #tally tr[data-option='{option}'] [data-usei]")).to_have_attribute(
+                "data-usei", tally[option]
+            )
     finally:
         page.goto("about:blank")  # leave before the validators go, so live updates end quietly
         net.stop_all()
