@@ -54,3 +54,17 @@ def test_prune_keeps_exactly_the_slots_at_or_above_the_point(
             assert journal.car(c.digest()) == (c if kept else None)
     assert journal.app_qc(1) == (b"\x22" * 32, [0, 1, 2])  # certificates of state stay
     journal.close()
+
+
+def test_prune_keeps_the_last_car_voted_for_in_each_lane(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A validator that state-syncs resumes its own lane from the last car its peers voted for: pruning keeps it."""
+    journal = Journal(tmp_path_factory.mktemp("journal") / "consensus.sqlite")
+    first, last, other = car(0, 1), car(0, 2), car(1, 1)
+    record(journal, 1, [first, other])
+    record(journal, 2, [last])
+    for c in (last, other):
+        journal.put_lane_vote(c.lane, c.pos, c.digest())
+    journal.prune(3)
+    assert journal.car(first.digest()) is None
+    assert journal.car(last.digest()) == last and journal.car(other.digest()) == other
+    journal.close()

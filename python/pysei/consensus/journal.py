@@ -71,10 +71,13 @@ class Journal:
         """Deletes the commits, emission records and cars of slots below ``below`` (blocks the chain store already
         holds); returns how many cars went, and the AppQC signatures of those blocks (a snapshot is offered at a
         recent block). Kept: AppQCs (``sei_getStateCommitment`` answers for every block), evidence, this
-        validator's own votes and tip. A peer further behind than what is kept cannot sync slot by
-        slot from this validator any more."""
+        validator's own votes and tip, and the last car of each lane it voted for (a validator that state-syncs
+        resumes its own lane from it). A peer further behind than what is kept cannot sync slot by slot from this
+        validator any more."""
         rows = self._db.execute("SELECT cars FROM emitted WHERE slot < ?", (below,)).fetchall()
-        digests = [(d,) for (cars,) in rows for d in msgspec.msgpack.decode(cars, type=list[bytes])]
+        voted = {bytes(d) for (d,) in self._db.execute("SELECT digest FROM lane_votes")}
+        decoded = (d for (cars,) in rows for d in msgspec.msgpack.decode(cars, type=list[bytes]))
+        digests = [(d,) for d in decoded if d not in voted]
         with self._db:  # one transaction: a crash leaves all or nothing of the prune
             self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM cars WHERE digest = ?", digests)

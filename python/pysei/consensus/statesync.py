@@ -42,6 +42,8 @@ log = logging.getLogger("pysei.statesync")
 
 CHUNK_TIMEOUT = 20.0
 """Seconds to wait for one chunk before giving up on the offering peer."""
+OFFER_GRACE = 3.0
+"""Seconds to wait for the other peers' offers after the first one arrived."""
 
 
 class StateSyncError(RuntimeError):
@@ -90,6 +92,7 @@ async def fetch_snapshot(
     offers: dict[int, SnapshotOffer] = {}
     chunks: asyncio.Queue[SnapshotChunk] = asyncio.Queue(maxsize=4)
     arrived = asyncio.Event()
+    peers = committee.n - 1
 
     def on_message(peer: int, msg: Any) -> None:
         if msg == "connected":
@@ -104,13 +107,17 @@ async def fetch_snapshot(
     network = Network(committee, signer, chain_id, on_message, Message)
     await network.start(*listen)
     try:
-        # Every connected peer answers once its snapshot is written; wait for all of them a while, so the
-        # newest offer (and the newest car of this validator's own lane) is among them.
+        # Every peer answers once it is connected and its snapshot is written. Peers connect one by one, so after
+        # the first offer wait a little for the others (``OFFER_GRACE``; up to ``wait`` for the first): the
+        # newest offer, and the newest car of this validator's own lane, may be any peer's.
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and (not offers or len(offers) < len(network.connected)):
+        graced = False
+        while time.monotonic() < deadline and len(offers) < peers:
             arrived.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(arrived.wait(), max(0.0, deadline - time.monotonic()))
+            if offers and not graced:
+                graced, deadline = True, min(deadline, time.monotonic() + OFFER_GRACE)
         best = needs_snapshot(head, list(offers.values()))
         if best is None:
             return None
