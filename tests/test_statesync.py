@@ -28,8 +28,13 @@ def test_a_validator_far_behind_syncs_from_a_snapshot(tmp_path: Path) -> None:
         urls = [net.url(i) for i in range(4)]
         payee = Account.from_key(KEYS[11]).address
         sender = Sender(net, urls)
-        assert all(r["status"] == 1 for r in sender.wait([sender.send(KEYS[i], payee, value=1) for i in range(8)]))
+        lane3_sender = Sender(net, [urls[3]])
+        lane3_sender.nonces = sender.nonces
+        # KEYS[10]'s transactions belong to lane 3 (routing hashes the sender): validator 3's lane gets a car.
+        first = [sender.send(KEYS[i], payee, value=1) for i in range(8)] + [lane3_sender.send(KEYS[10], payee, value=1)]
+        assert all(r["status"] == 1 for r in sender.wait(first))
         lane3 = rpc(urls[0], "sei_consensusStatus")["laneCommitted"][3]
+        assert lane3 > 0
         net.kill(3)
         stopped_at = int(rpc(urls[3 - 1], "eth_blockNumber"), 16)
         live = Sender(net, urls[:3])
@@ -54,7 +59,7 @@ def test_a_validator_far_behind_syncs_from_a_snapshot(tmp_path: Path) -> None:
         sender.nonces[KEYS[8]] = live.nonces[KEYS[8]]
         own = Sender(net, [urls[3]])
         own.nonces = sender.nonces
-        receipts = own.wait([own.send(KEYS[9], payee, value=1) for _ in range(5)], urls[3])
+        receipts = own.wait([own.send(KEYS[10], payee, value=1) for _ in range(5)], urls[3])
         assert all(r["status"] == 1 for r in receipts)
         wait_for(lambda: rpc(urls[0], "sei_consensusStatus")["laneCommitted"][3] > lane3, 30, "validator 3's lane")
         new_head = min(int(rpc(u, "eth_blockNumber"), 16) for u in urls)
