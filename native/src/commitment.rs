@@ -176,6 +176,8 @@ impl Store {
         }
         if let Some(&(last, _)) = digests.last() {
             let mut wtxn = self.env.write_txn()?;
+            // The same change sets feed the history index, which trails the block commit too (`db/index.rs`).
+            self.index_history(&mut wtxn, last)?;
             self.put_commitments(&mut wtxn, &digests)?;
             self.put_accumulator(&mut wtxn, last, &acc)?;
             wtxn.commit()?;

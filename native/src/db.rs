@@ -8,7 +8,8 @@
 //! - `storage`: address(20) ‖ slot(32) → value(32); zero values are deleted, never stored
 //! - `block_hash`: number(8) → hash(32), read by BLOCKHASH
 //! - `changes`: number(8) → the block's change set (`history::encode`): every record's old and new value
-//! - `history`: record key ‖ number(8) → the value the record held before that block (empty: absent)
+//! - `history`: record key ‖ number(8) → the value the record held before that block (empty: absent); written
+//!   from the change sets behind the commit (`index.rs`)
 //! - `commitment`: number(8) → the LtHash digest of the state after that block (written by the commitment
 //!   worker, trailing execution); `lthash`: `b"state"` → number(8) ‖ the 2048-byte accumulator at that block
 //! - named tables that the Python node defines (blocks, transactions, logs, metadata), opaque bytes here.
@@ -20,6 +21,7 @@ use std::{
 };
 
 mod dev;
+mod index;
 
 use crate::{
     history::{self, Recorder},
@@ -244,9 +246,8 @@ impl Store {
         for name in tables {
             named.insert(name.clone(), env.create_database(&mut wtxn, Some(name.as_str()))?);
         }
-        wtxn.commit()?;
-        Ok(Self {
-            env,
+        let store = Self {
+            env: env.clone(),
             account,
             code,
             storage,
@@ -259,7 +260,10 @@ impl Store {
             code_cache: Arc::default(),
             rewrite: Arc::default(),
             hot: Arc::default(),
-        })
+        };
+        store.init_history_index(&mut wtxn)?;
+        wtxn.commit()?;
+        Ok(store)
     }
 
     /// A consistent read view of the committed state (an LMDB read transaction).
@@ -284,8 +288,16 @@ impl Store {
 
     /// A read view of the state as it was after block `number`, from the history index. The caller checks that
     /// `number` is not above the head and not below the pruning horizon (the index holds nothing for those).
+    /// Brings the history index up to the newest change set the view sees first (see `index.rs`).
     pub fn snapshot_at(&self, number: u64) -> Result<Snapshot, StoreError> {
-        Ok(Snapshot { at: Some(number), ticket: Ticket::NONE, ..self.snapshot()? })
+        loop {
+            let snapshot = Snapshot { at: Some(number), ticket: Ticket::NONE, ..self.snapshot()? };
+            if self.history_complete(&snapshot.txn)? {
+                return Ok(snapshot);
+            }
+            drop(snapshot);
+            self.catch_up_history()?;
+        }
     }
 
     fn table(&self, name: &str) -> Result<RawDb, StoreError> {
@@ -362,7 +374,7 @@ impl Store {
         Ok(())
     }
 
-    /// Writes block `number`'s state changes, its change set and history index, canonical block hashes and the
+    /// Writes block `number`'s state changes, its change set (the history index follows it: `index.rs`), canonical block hashes and the
     /// node's records (blocks, receipts, indexes; `writes` and `puts`) in one atomic LMDB write transaction: a
     /// crash leaves either all of it or none. Returns the number of records the block changed.
     pub fn commit(
@@ -396,9 +408,6 @@ impl Store {
         let mut rec = Recorder::default();
         self.apply_changes(&mut wtxn, changes, &mut rec)?;
         let changed = rec.finish();
-        for c in changed.iter().filter(|c| c.key[0] != history::CODE) {
-            self.history.put(&mut wtxn, &history::index_key(&c.key, number), c.old.as_deref().unwrap_or_default())?;
-        }
         self.changes.put(&mut wtxn, &number.to_be_bytes(), &history::encode(&changed))?;
         for (number, hash) in hashes {
             self.block_hash.put(&mut wtxn, &number.to_be_bytes(), hash.as_slice())?;
@@ -421,7 +430,10 @@ impl Store {
     /// the cold tier) and, if still hot, the change set itself: state before that block is then unavailable.
     pub fn prune_history(&self, number: u64, blob: &[u8]) -> Result<(), StoreError> {
         let changed = history::decode(blob)?;
+        let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;
+        // Entries not written yet would be written after their deletion.
+        self.index_history(&mut wtxn, number)?;
         for c in changed.iter().filter(|c| c.key[0] != history::CODE) {
             self.history.delete(&mut wtxn, &history::index_key(&c.key, number))?;
         }
@@ -434,7 +446,12 @@ impl Store {
     /// tier swaps a segment's hot records (change sets included, once it holds a copy) for its index this way, so
     /// a crash leaves one or the other, never neither. The history index is untouched.
     pub fn write_tables(&self, writes: &[TableWrite], drop_change_sets: &[u64]) -> Result<(), StoreError> {
+        let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;
+        // A change set leaves the hot store indexed (the index is built from hot change sets only).
+        if let Some(&newest) = drop_change_sets.iter().max() {
+            self.index_history(&mut wtxn, newest)?;
+        }
         self.put_writes(&mut wtxn, writes)?;
         for n in drop_change_sets {
             self.changes.delete(&mut wtxn, &n.to_be_bytes())?;

@@ -55,6 +55,8 @@ impl Store {
     fn amend_head_records(&self, head: u64, records: &[RecordWrite]) -> Result<Vec<RecordWrite>, StoreError> {
         let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;
+        // The head's entries are rewritten below: they must exist first.
+        self.index_history(&mut wtxn, head)?;
         let key = head.to_be_bytes();
         let blob = self.changes.get(&wtxn, &key)?.ok_or(StoreError::MissingChangeSet(head))?;
         let mut block = history::decode(blob)?;
@@ -127,6 +129,8 @@ impl Store {
     fn rollback_blocks(&self, to: u64, head: u64, writes: &[TableWrite]) -> Result<(), StoreError> {
         let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;
+        // The undone blocks' entries are deleted below: they must exist first.
+        self.index_history(&mut wtxn, head)?;
         let mut undone: Vec<(u64, Vec<Change>)> = Vec::with_capacity(head.saturating_sub(to) as usize);
         for number in (to + 1..=head).rev() {
             let key = number.to_be_bytes();
@@ -144,6 +148,7 @@ impl Store {
             self.commitment.delete(&mut wtxn, &key)?;
             undone.push((number, changes));
         }
+        self.rewind_history_index(&mut wtxn, to)?;
         if let Some((at, mut acc)) = self.accumulator(&wtxn)? {
             if at > to {
                 for (_, changes) in undone.iter().filter(|(number, _)| *number <= at) {
