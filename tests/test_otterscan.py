@@ -12,6 +12,7 @@ from web3 import Web3
 
 from pysei.state.store import ChainStore
 from pysei.state.tiering import cold_state
+from tests.oracle.contracts import create_address
 
 try:
     from tests.clients import solc
@@ -67,6 +68,13 @@ class Chain:
         self.callee, self.caller = callee, caller
         for _ in range(4):
             self.send(2, carol, value=1)
+        # Carol's: addresses only the transactions' traces name (see test_search_finds_what_only_the_trace_names).
+        spawner = self.deploy(2, "Spawner", [])
+        self.unborn = Web3.to_checksum_address(create_address(bytes.fromhex(spawner[2:]), 1))
+        self.stranger = Web3.to_checksum_address("0x" + "5e" * 20)
+        iface = self.w3.eth.contract(abi=solc.contract("Spawner")["abi"])
+        self.spawn = self.send(2, spawner, iface.encode_abi("spawnThenFail", []), gas=300_000)
+        self.overspend = self.send(2, spawner, iface.encode_abi("overspend", [self.stranger]), gas=300_000)
 
     def deploy(self, who: int, name: str, args: list[Any]) -> str:
         artifact = solc.contract(name)
@@ -160,6 +168,21 @@ def test_search_finds_internal_calls_as_anvil_does(chains: tuple[Chain, Chain], 
     ours, _ = chains
     found = same_search(chains, method, ours.callee, 1)
     assert {ours.reverting, ours.multi} <= set(found) and len(found) == 3
+
+
+def test_search_finds_what_only_the_trace_names(chains: tuple[Chain, Chain]) -> None:
+    """A contract that a transaction created and then undid by reverting, and an address that only a call that
+    failed before its frame started (more value than the caller had) reached: neither is in the transaction's state
+    diff, both are in its trace, and anvil's search (which traces every block) finds the transaction by them."""
+    for chain in chains:
+        assert chain.w3.eth.get_transaction_receipt(chain.spawn)["status"] == 0
+        assert chain.w3.eth.get_transaction_receipt(chain.overspend)["status"] == 1
+        assert chain.rpc("eth_getCode", chain.unborn, "latest") == "0x"
+    ours = chains[0]
+    for address, name in ((ours.unborn, "spawn"), (ours.stranger, "overspend")):
+        for method in ("ots_searchTransactionsBefore", "ots_searchTransactionsAfter"):
+            pages = [index_of(chain, search(chain, method, address, 5)) for chain in chains]
+            assert pages[0] == pages[1] == [([ours.sent.index(getattr(ours, name))], True, True)], (name, method)
 
 
 def test_point_queries_match_anvil(chains: tuple[Chain, Chain]) -> None:

@@ -24,15 +24,6 @@ pub(crate) struct AccountDiff {
     pub(crate) change: AccountChange,
 }
 
-impl AccountDiff {
-    fn created(&self) -> bool {
-        matches!(
-            self.change,
-            AccountChange::Cleared { created: true, .. } | AccountChange::Written { created: true, .. }
-        )
-    }
-}
-
 /// A transaction's finalized journal reduced to what folding it into the block needs. Built where the
 /// transaction ran, so that a parallel worker does this work and frees the journal on its own thread.
 pub(crate) struct TxDiff(pub(crate) Vec<AccountDiff>);
@@ -70,25 +61,23 @@ impl TxDiff {
 pub(crate) enum TxRun {
     /// Not included: undecodable, invalid at its position, or over the block's remaining gas.
     Skipped(String),
-    /// Executed: the EVM result, its state diff, the fee owed to the collector, the addresses its internal calls
-    /// reached and the contracts it created (for the address index; repeats kept) and, when the executor
-    /// already computed it (parallel workers do), the logs bloom.
+    /// Executed: the EVM result, its state diff, the fee owed to the collector, the addresses it reached below
+    /// its top-level frame (for the address index; repeats kept) and, when the executor already computed it
+    /// (parallel workers do), the logs bloom.
     Executed { result: ExecutionResult, diff: TxDiff, fee: U256, reached: Vec<Address>, bloom: Option<Bloom> },
 }
 
 /// Converts revm's verdict on a transaction into a run: invalid transactions are skipped, store failures are
-/// fatal for the block. `calls`: where its internal calls went (`SeiPrecompiles::take_calls`).
+/// fatal for the block. `reached`: the addresses it reached (`SeiHandler::into_reached`).
 pub(crate) fn into_run<E: std::fmt::Display>(
     result: Result<ExecutionResult, EVMError<E, InvalidTransaction>>,
     state: EvmState,
     fee: U256,
-    calls: Vec<Address>,
+    reached: Vec<Address>,
 ) -> Result<TxRun, E> {
     match result {
         Ok(result) => {
             let diff = TxDiff::from_journal(state);
-            let mut reached = calls;
-            reached.extend(diff.0.iter().filter(|d| d.created()).map(|d| d.address));
             Ok(TxRun::Executed { result, diff, fee, reached, bloom: None })
         }
         Err(EVMError::Transaction(err)) => Ok(TxRun::Skipped(skip_reason(&err))),
