@@ -39,13 +39,35 @@ impl<T: FeeSink> FeeSink for &mut T {
 /// loop notes the addresses the transaction reaches below its top-level frame (`into_reached`).
 pub struct SeiHandler<EVM> {
     /// See `note_frame` and `note_created`.
-    reached: Vec<Address>,
+    reached: Vec<Reached>,
+    /// The callers of the creations under way, innermost last: a creation's result comes back in the order they
+    /// were asked for, reversed, so its creator is the last one here.
+    creating: Vec<Address>,
     _evm: core::marker::PhantomData<EVM>,
 }
 
 impl<EVM> Default for SeiHandler<EVM> {
     fn default() -> Self {
-        Self { reached: Vec::new(), _evm: core::marker::PhantomData }
+        Self { reached: Vec::new(), creating: Vec::new(), _evm: core::marker::PhantomData }
+    }
+}
+
+/// An address a transaction reached below its top-level frame (`SeiHandler::into_reached`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reached {
+    /// An internal call's caller or target, or a creation's caller.
+    Address(Address),
+    /// A contract an internal creation made and who made it (`ots_getContractCreator`'s creator). Execution
+    /// notes every creation that succeeded; `into_run` keeps this form for those whose contract stayed (a revert
+    /// above undoes the others, which remain as `Address`).
+    Created { address: Address, creator: Address },
+}
+
+impl Reached {
+    pub fn address(&self) -> &Address {
+        match self {
+            Self::Address(address) | Self::Created { address, .. } => address,
+        }
     }
 }
 
@@ -53,7 +75,7 @@ impl<EVM: EvmTr> SeiHandler<EVM> {
     /// The addresses the run's internal calls came from and went to, the callers of its internal creations and
     /// the contracts those created (in execution order, repeats kept): the address index's keys besides the
     /// transaction's own sender, `to` and contract.
-    pub(crate) fn into_reached(self) -> Vec<Address> {
+    pub(crate) fn into_reached(self) -> Vec<Reached> {
         self.reached
     }
 
@@ -71,22 +93,30 @@ impl<EVM: EvmTr> SeiHandler<EVM> {
                     CallScheme::Call | CallScheme::StaticCall => (inputs.caller, inputs.target_address),
                 };
                 if !(inputs.call_value().is_zero() && PrecompileProvider::<EVM::Context>::contains(precompiles, &to)) {
-                    self.reached.extend([from, to]);
+                    self.reached.extend([Reached::Address(from), Reached::Address(to)]);
                 }
             }
-            FrameInput::Create(inputs) => self.reached.push(inputs.caller()),
+            FrameInput::Create(inputs) => {
+                self.reached.push(Reached::Address(inputs.caller()));
+                self.creating.push(inputs.caller());
+            }
             FrameInput::Empty => {}
         }
     }
 
-    /// Notes the contract a frame created, if it did: a creation that succeeded is in Parity's traces with its
-    /// address even when a frame above it reverts afterwards, so it is noted here, when it returns, rather than
-    /// read from the transaction's state diff (which has only the creations that stayed).
+    /// Notes the contract a frame created, if it did, with its creator: a creation that succeeded is in Parity's
+    /// traces with its address even when a frame above it reverts afterwards, so it is noted here, when it
+    /// returns, rather than read from the transaction's state diff (which has only the creations that stayed).
     #[inline]
     fn note_created(&mut self, result: &FrameResult) {
         if let FrameResult::Create(outcome) = result {
+            // None: the transaction's own (top-level) creation, whose contract its record names already.
+            let creator = self.creating.pop();
             if let Some(address) = outcome.address.filter(|_| outcome.result.is_ok()) {
-                self.reached.push(address);
+                self.reached.push(match creator {
+                    Some(creator) => Reached::Created { address, creator },
+                    None => Reached::Address(address),
+                });
             }
         }
     }

@@ -33,6 +33,7 @@ use revm::{
     ExecuteEvm,
 };
 
+pub use self::handler::Reached;
 use self::{
     builder::{BlockBuilder, Sealing},
     diff::{into_run, TxRun},
@@ -122,7 +123,7 @@ pub struct TxOutcome {
     pub halt: Option<String>,
     /// The addresses it reached below its top-level frame, as its Parity trace names them (repeats kept; see
     /// `SeiHandler::into_reached`): with the sender, `to` and contract, what the address index files it under.
-    pub reached: Vec<Address>,
+    pub reached: Vec<Reached>,
 }
 
 /// What block assembly and the stored record keep of a decoded transaction.

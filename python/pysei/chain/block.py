@@ -110,6 +110,10 @@ class TxRecord(msgspec.Struct, frozen=True, array_like=True):
     """The other addresses the transaction's Parity trace names (its internal calls' ends, its creations' callers
     and the contracts they made, even ones a later revert undid), once each, sorted. The address index files the
     transaction under them too. Records written before this field existed decode with none."""
+    created: tuple[tuple[bytes, bytes], ...] = ()
+    """The contracts the transaction's internal creations made that stayed (a revert above undoes the others), each
+    with its creator, by address: ``ots_getContractCreator`` finds them. Records written before this field
+    existed decode with none."""
 
 
 class BlockLog(msgspec.Struct, frozen=True, array_like=True):
