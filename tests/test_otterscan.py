@@ -12,6 +12,7 @@ from web3 import Web3
 
 from pysei.state.store import ChainStore
 from pysei.state.tiering import cold_state
+from tests.oracle.contracts import create_address
 
 try:
     from tests.clients import solc
@@ -67,6 +68,15 @@ class Chain:
         self.callee, self.caller = callee, caller
         for _ in range(4):
             self.send(2, carol, value=1)
+        # Carol's: addresses only the transactions' traces name (see test_search_finds_what_only_the_trace_names).
+        self.spawner = self.deploy(2, "Spawner", [])
+        spawned = [Web3.to_checksum_address(create_address(bytes.fromhex(self.spawner[2:]), n)) for n in (1, 2)]
+        self.spawned, self.unborn = spawned
+        self.stranger = Web3.to_checksum_address("0x" + "5e" * 20)
+        iface = self.w3.eth.contract(abi=solc.contract("Spawner")["abi"])
+        self.spawned_by = self.send(2, self.spawner, iface.encode_abi("spawn", []), gas=300_000)
+        self.spawn = self.send(2, self.spawner, iface.encode_abi("spawnThenFail", []), gas=300_000)
+        self.overspend = self.send(2, self.spawner, iface.encode_abi("overspend", [self.stranger]), gas=300_000)
 
     def deploy(self, who: int, name: str, args: list[Any]) -> str:
         artifact = solc.contract(name)
@@ -162,6 +172,24 @@ def test_search_finds_internal_calls_as_anvil_does(chains: tuple[Chain, Chain], 
     assert {ours.reverting, ours.multi} <= set(found) and len(found) == 3
 
 
+def test_search_finds_what_only_the_trace_names(chains: tuple[Chain, Chain]) -> None:
+    """A contract that a transaction created and then undid by reverting, and an address that only a call that
+    failed before its frame started (more value than the caller had) reached: neither is in the transaction's state
+    diff, both are in its trace, and anvil's search (which traces every block) finds the transaction by them."""
+    for chain in chains:
+        assert chain.w3.eth.get_transaction_receipt(chain.spawn)["status"] == 0
+        assert chain.w3.eth.get_transaction_receipt(chain.overspend)["status"] == 1
+        assert chain.rpc("eth_getCode", chain.unborn, "latest") == "0x"
+    ours = chains[0]
+    for address, name in ((ours.unborn, "spawn"), (ours.stranger, "overspend")):
+        for method in ("ots_searchTransactionsBefore", "ots_searchTransactionsAfter"):
+            pages = [index_of(chain, search(chain, method, address, 5)) for chain in chains]
+            assert pages[0] == pages[1] == [([ours.sent.index(getattr(ours, name))], True, True)], (name, method)
+    # anvil also names the undone creation's transaction as its contract's creator (it scans the traces); the
+    # index keeps only the contracts that stayed.
+    assert ours.rpc("ots_getContractCreator", ours.unborn) is None
+
+
 def test_point_queries_match_anvil(chains: tuple[Chain, Chain]) -> None:
     ours, theirs = chains
     assert ours.rpc("ots_getApiLevel") == theirs.rpc("ots_getApiLevel") == 8
@@ -169,6 +197,9 @@ def test_point_queries_match_anvil(chains: tuple[Chain, Chain]) -> None:
         creator = chain.rpc("ots_getContractCreator", chain.callee)
         assert creator["hash"] in chain.sent and creator["creator"].lower() == chain.addresses[0].lower()
         assert chain.rpc("ots_getContractCreator", chain.addresses[2]) is None
+        # A contract a contract created: its creator is the factory, not the transaction's sender.
+        creator = chain.rpc("ots_getContractCreator", chain.spawned)
+        assert (creator["hash"], creator["creator"].lower()) == (chain.spawned_by, chain.spawner.lower())
         assert chain.rpc("ots_hasCode", chain.callee, "latest") is True
         assert chain.rpc("ots_hasCode", chain.addresses[0], "latest") is False
         # Alice's fourth transaction (nonce 3) was the seventh sent.

@@ -1,5 +1,6 @@
 """The parallel executor gives exactly the sequential result: receipts (status, gas, logs, created address),
-skips and the whole post-state, whatever the thread count.
+skips, the addresses each transaction reached (the address index's) and the whole post-state, whatever the
+thread count.
 
 Blocks come from the differential test's strategies (transfers, deploys, CREATE/CREATE2 factories, storage,
 logs, reverts, out-of-gas, SELFDESTRUCT, calls between contracts, invalid transactions), drawn larger so that
@@ -54,6 +55,7 @@ def test_parallel_matches_sequential(
 ) -> None:
     block = data.draw(random_block(spec, max_txs=48), label="block")
     pysei_runner.fallbacks.clear()
+    pysei_runner.reached.clear()
     sequential = pysei_runner.run_block(copy_state(block.pre), block.env, list(block.raw_txs), threads=1)
     # Workers sleep a random time (below jitter_us) before each execution: other interleavings, same result.
     with prediction(predict), mock.patch.dict(os.environ, {JITTER_ENV: str(jitter_us)}):
@@ -61,6 +63,8 @@ def test_parallel_matches_sequential(
     diff = diff_outcomes(sequential, parallel, ("sequential", f"{threads} threads"))
     assert not diff, f"parallel execution diverges:\n{diff}"
     assert sequential == parallel
+    # The address index's keys too (records' `internal`, which the parallel workers collect per incarnation).
+    assert pysei_runner.reached[0] == pysei_runner.reached[1]
 
 
 def test_parallel_path_is_taken() -> None:

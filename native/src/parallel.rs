@@ -573,9 +573,8 @@ fn execute<R: StateReader>(
             shared.incarnations.fetch_add(1, Ordering::Relaxed);
             evm.ctx.journaled_state.database.reset(tx);
             evm.ctx.set_tx(prepared.env.clone());
-            let result = SeiHandler::default().run(evm);
-            // Taken whatever the outcome: a blocked or deferred run's calls must not leak into the next run.
-            let calls = evm.precompiles.take_calls();
+            let mut handler = SeiHandler::default();
+            let result = handler.run(evm);
             let journal = evm.finalize();
             let db = &mut *evm.ctx.journaled_state.database;
             match result {
@@ -595,7 +594,7 @@ fn execute<R: StateReader>(
                 result => {
                     let callee = prepared.env.kind.to().and_then(|to| Some((*to, journal.get(to)?.info.code_hash)));
                     let fee = std::mem::take(&mut db.fee);
-                    let mut run = into_run(result, journal, fee, calls).map_err(|e| match e {
+                    let mut run = into_run(result, journal, fee, handler.into_reached()).map_err(|e| match e {
                         VmError::Store(e) => e,
                         VmError::Blocked(_) => unreachable!("handled above"),
                     })?;

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use revm::{
-    context::{Cfg, ContextTr, JournalTr},
+    context::{Cfg, ContextTr},
     handler::{EthPrecompiles, PrecompileProvider},
-    interpreter::{CallInputs, CallScheme, Gas, InstructionResult, InterpreterResult},
+    interpreter::{CallInputs, Gas, InstructionResult, InterpreterResult},
     primitives::{hardfork::SpecId, Address, AddressSet, Bytes, U256},
 };
 
@@ -68,42 +68,13 @@ pub struct SeiPrecompiles {
     host: HostRegistry,
     warm: AddressSet,
     defer_host_calls: bool,
-    /// The addresses the running transaction's internal calls came from and went to (see `note_call`), taken
-    /// after each transaction.
-    calls: Vec<Address>,
 }
 
 impl SeiPrecompiles {
     pub fn with_host(spec: SpecId, host: HostRegistry) -> Self {
         let eth = EthPrecompiles::new(spec);
         let warm = Self::warm_set(&eth, &host);
-        Self { eth, host, warm, defer_host_calls: false, calls: Vec::new() }
-    }
-
-    /// The addresses the transaction's internal calls came from and went to since the last take (in call order,
-    /// repeats kept).
-    pub(crate) fn take_calls(&mut self) -> Vec<Address> {
-        std::mem::take(&mut self.calls)
-    }
-
-    /// Records the two addresses of an internal call, for the address index (Otterscan's searches find a
-    /// transaction by any address its calls reach). Every call frame passes here before it runs, so this costs
-    /// one comparison per frame and two pushes per internal call: no inspector. The addresses are the ones
-    /// Parity's traces (and so anvil's search) name: for DELEGATECALL and CALLCODE the running contract and the
-    /// code's address, else the caller and the target; a zero-value call to a precompile is left out, as those
-    /// traces leave it out. The top-level call (journal depth 1) is the transaction's own sender and `to`.
-    #[inline]
-    fn note_call(&mut self, depth: usize, inputs: &CallInputs) {
-        if depth <= 1 {
-            return;
-        }
-        let (from, to) = match inputs.scheme {
-            CallScheme::DelegateCall | CallScheme::CallCode => (inputs.target_address, inputs.bytecode_address),
-            CallScheme::Call | CallScheme::StaticCall => (inputs.caller, inputs.target_address),
-        };
-        if !(self.warm.contains(&to) && inputs.call_value().is_zero()) {
-            self.calls.extend([from, to]);
-        }
+        Self { eth, host, warm, defer_host_calls: false }
     }
 
     /// Makes a call into a host precompile stop the transaction with `HOST_CALL_DEFERRED` instead of running.
@@ -140,7 +111,6 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SeiPrecompiles {
     }
 
     fn run(&mut self, context: &mut CTX, inputs: &CallInputs) -> Result<Option<InterpreterResult>, String> {
-        self.note_call(context.journal_ref().depth(), inputs);
         // Module precompiles go through the journal only, so they run speculatively like any contract code.
         if let Some(result) = crate::modules::run(context, inputs) {
             return Ok(Some(result));

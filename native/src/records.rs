@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 use revm::primitives::{keccak256, Address, Log, B256};
 
-use crate::exec::{BlockOutput, OrderedTx, TxOutcome};
+use crate::exec::{BlockOutput, OrderedTx, Reached, TxOutcome};
 
 /// Why a block's records cannot be encoded (msgpack integers stop at 2^64, as Python's encoder did).
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ impl Included<'_> {
         let price = u64::try_from(price).map_err(|_| PriceOverflow { index: self.index, price })?;
         let mut record = Writer(Vec::with_capacity(self.tx.raw.len() + 160 + 128 * self.logs.len()));
         record
-            .array(17)
+            .array(18)
             .bin(hash.as_slice())
             .bin(self.tx.raw)
             .bin(self.tx.sender.as_slice())
@@ -121,6 +121,7 @@ impl Included<'_> {
         let mut reached: Vec<&Address> = o
             .reached
             .iter()
+            .map(Reached::address)
             .filter(|a| **a != self.tx.sender && Some(**a) != o.meta.to && Some(**a) != o.contract_address)
             .collect();
         reached.sort_unstable();
@@ -128,6 +129,22 @@ impl Included<'_> {
         record.array(reached.len());
         for address in reached {
             record.bin(address.as_slice());
+        }
+        // `created`: the contracts its internal creations made that stayed, and their creators, sorted. An address
+        // names its creator (it is derived from it), so a contract made twice in one transaction is listed once.
+        let mut created: Vec<(&Address, &Address)> = o
+            .reached
+            .iter()
+            .filter_map(|r| match r {
+                Reached::Created { address, creator } => Some((address, creator)),
+                Reached::Address(_) => None,
+            })
+            .collect();
+        created.sort_unstable();
+        created.dedup();
+        record.array(created.len());
+        for (address, creator) in created {
+            record.array(2).bin(address.as_slice()).bin(creator.as_slice());
         }
         let mut logs = Writer(Vec::with_capacity(160 * self.logs.len()));
         for (i, log) in self.logs.iter().enumerate() {

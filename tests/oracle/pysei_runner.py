@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import tempfile
 
+from pysei.chain.block import TxRecords
 from pysei.chain.constants import EMPTY_CODE_HASH
 from pysei.chain.transaction import decode_transactions
 from pysei.native import BlockEnv as NativeEnv
@@ -15,6 +16,9 @@ from tests.oracle.model import Account, BlockEnv, BlockOutcome, PreState, TxOutc
 
 fallbacks: list[str | None] = []
 """Why each block executed here ran sequentially (None: in parallel); tests check the parallel path ran."""
+reached: list[list[tuple[bytes, ...]]] = []
+"""The addresses each block's included transactions reached (their records' ``internal``), one list per block
+executed here: the oracle has no such field, so the parallel test compares these between its two runs."""
 
 _MAP_SIZE = 1 << 30
 """1 GiB of address space per store: hypothesis opens hundreds of stores in one process."""
@@ -32,6 +36,7 @@ def run_block(pre: PreState, env: BlockEnv, raw_txs: list[bytes], threads: int =
         native_env = _native_env(env)
         result = execute_block(store, native_env, raw_txs, b"".join(senders), threads=threads)
         fallbacks.append(result.fallback)
+        reached.append([record.internal for record in TxRecords(result.records(bytes(32)))])
         txs = []
         for skip, success, gas_used, _cum, created, logs, _out, _halt in result.outcomes():
             if skip is not None:

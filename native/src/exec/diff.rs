@@ -9,7 +9,7 @@ use revm::{
     state::{AccountInfo, EvmState},
 };
 
-use super::handler::skip_reason;
+use super::handler::{skip_reason, Reached};
 
 /// What a transaction did to one account.
 pub(crate) enum AccountChange {
@@ -70,25 +70,31 @@ impl TxDiff {
 pub(crate) enum TxRun {
     /// Not included: undecodable, invalid at its position, or over the block's remaining gas.
     Skipped(String),
-    /// Executed: the EVM result, its state diff, the fee owed to the collector, the addresses its internal calls
-    /// reached and the contracts it created (for the address index; repeats kept) and, when the executor
-    /// already computed it (parallel workers do), the logs bloom.
-    Executed { result: ExecutionResult, diff: TxDiff, fee: U256, reached: Vec<Address>, bloom: Option<Bloom> },
+    /// Executed: the EVM result, its state diff, the fee owed to the collector, the addresses it reached below
+    /// its top-level frame (for the address index; repeats kept) and, when the executor already computed it
+    /// (parallel workers do), the logs bloom.
+    Executed { result: ExecutionResult, diff: TxDiff, fee: U256, reached: Vec<Reached>, bloom: Option<Bloom> },
 }
 
 /// Converts revm's verdict on a transaction into a run: invalid transactions are skipped, store failures are
-/// fatal for the block. `calls`: where its internal calls went (`SeiPrecompiles::take_calls`).
+/// fatal for the block. `reached`: the addresses it reached (`SeiHandler::into_reached`); a creation whose
+/// contract a revert undid is kept as a plain address there.
 pub(crate) fn into_run<E: std::fmt::Display>(
     result: Result<ExecutionResult, EVMError<E, InvalidTransaction>>,
     state: EvmState,
     fee: U256,
-    calls: Vec<Address>,
+    mut reached: Vec<Reached>,
 ) -> Result<TxRun, E> {
     match result {
         Ok(result) => {
             let diff = TxDiff::from_journal(state);
-            let mut reached = calls;
-            reached.extend(diff.0.iter().filter(|d| d.created()).map(|d| d.address));
+            for reach in &mut reached {
+                if let Reached::Created { address, .. } = *reach {
+                    if !diff.0.iter().any(|d| d.address == address && d.created()) {
+                        *reach = Reached::Address(address);
+                    }
+                }
+            }
             Ok(TxRun::Executed { result, diff, fee, reached, bloom: None })
         }
         Err(EVMError::Transaction(err)) => Ok(TxRun::Skipped(skip_reason(&err))),

@@ -1,5 +1,6 @@
 //! Sei's revm handler and EVM type: mainnet rules with the beneficiary reward turned into an add-only fee
-//! credit, Sei's precompiles, and geth's wording for invalid transactions.
+//! credit, the addresses a transaction reached noted for the address index, Sei's precompiles, and geth's
+//! wording for invalid transactions.
 
 use revm::{
     context::{
@@ -9,10 +10,15 @@ use revm::{
     context_interface::{Block, Cfg, Transaction as _},
     database_interface::Database,
     handler::{
-        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, MainBuilder, MainContext,
+        instructions::EthInstructions, EthFrame, EvmTr, FrameResult, FrameTr, Handler, ItemOrResult, MainBuilder,
+        MainContext, PrecompileProvider,
     },
-    interpreter::{interpreter::EthInterpreter, interpreter_action::FrameInit},
-    primitives::U256,
+    interpreter::{
+        interpreter::EthInterpreter,
+        interpreter_action::{FrameInit, FrameInput},
+        CallScheme,
+    },
+    primitives::{Address, U256},
     state::EvmState,
 };
 
@@ -29,14 +35,90 @@ impl<T: FeeSink> FeeSink for &mut T {
     }
 }
 
-/// The mainnet handler with one hook changed: the beneficiary reward becomes an add-only delta.
+/// The mainnet handler with two hooks changed: the beneficiary reward becomes an add-only delta, and the frame
+/// loop notes the addresses the transaction reaches below its top-level frame (`into_reached`).
 pub struct SeiHandler<EVM> {
+    /// See `note_frame` and `note_created`.
+    reached: Vec<Reached>,
+    /// The callers of the creations under way, innermost last: a creation's result comes back in the order they
+    /// were asked for, reversed, so its creator is the last one here.
+    creating: Vec<Address>,
     _evm: core::marker::PhantomData<EVM>,
 }
 
 impl<EVM> Default for SeiHandler<EVM> {
     fn default() -> Self {
-        Self { _evm: core::marker::PhantomData }
+        Self { reached: Vec::new(), creating: Vec::new(), _evm: core::marker::PhantomData }
+    }
+}
+
+/// An address a transaction reached below its top-level frame (`SeiHandler::into_reached`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reached {
+    /// An internal call's caller or target, or a creation's caller.
+    Address(Address),
+    /// A contract an internal creation made and who made it (`ots_getContractCreator`'s creator). Execution
+    /// notes every creation that succeeded; `into_run` keeps this form for those whose contract stayed (a revert
+    /// above undoes the others, which remain as `Address`).
+    Created { address: Address, creator: Address },
+}
+
+impl Reached {
+    pub fn address(&self) -> &Address {
+        match self {
+            Self::Address(address) | Self::Created { address, .. } => address,
+        }
+    }
+}
+
+impl<EVM: EvmTr> SeiHandler<EVM> {
+    /// The addresses the run's internal calls came from and went to, the callers of its internal creations and
+    /// the contracts those created (in execution order, repeats kept): the address index's keys besides the
+    /// transaction's own sender, `to` and contract.
+    pub(crate) fn into_reached(self) -> Vec<Reached> {
+        self.reached
+    }
+
+    /// Notes an internal frame as it is asked for, before revm checks it: a call that then fails at once (call
+    /// depth over 1024, value over the caller's balance) is in Parity's traces, so it is noted too. The
+    /// addresses are the ones those traces name (and so anvil's search): for DELEGATECALL and CALLCODE the
+    /// running contract and the code's address, else the caller and the target, and a creation's caller; a
+    /// zero-value call to a precompile is left out, as those traces leave it out.
+    #[inline]
+    fn note_frame(&mut self, input: &FrameInput, precompiles: &EVM::Precompiles) {
+        match input {
+            FrameInput::Call(inputs) => {
+                let (from, to) = match inputs.scheme {
+                    CallScheme::DelegateCall | CallScheme::CallCode => (inputs.target_address, inputs.bytecode_address),
+                    CallScheme::Call | CallScheme::StaticCall => (inputs.caller, inputs.target_address),
+                };
+                if !(inputs.call_value().is_zero() && PrecompileProvider::<EVM::Context>::contains(precompiles, &to)) {
+                    self.reached.extend([Reached::Address(from), Reached::Address(to)]);
+                }
+            }
+            FrameInput::Create(inputs) => {
+                self.reached.push(Reached::Address(inputs.caller()));
+                self.creating.push(inputs.caller());
+            }
+            FrameInput::Empty => {}
+        }
+    }
+
+    /// Notes the contract a frame created, if it did, with its creator: a creation that succeeded is in Parity's
+    /// traces with its address even when a frame above it reverts afterwards, so it is noted here, when it
+    /// returns, rather than read from the transaction's state diff (which has only the creations that stayed).
+    #[inline]
+    fn note_created(&mut self, result: &FrameResult) {
+        if let FrameResult::Create(outcome) = result {
+            // None: the transaction's own (top-level) creation, whose contract its record names already.
+            let creator = self.creating.pop();
+            if let Some(address) = outcome.address.filter(|_| outcome.result.is_ok()) {
+                self.reached.push(match creator {
+                    Some(creator) => Reached::Created { address, creator },
+                    None => Reached::Address(address),
+                });
+            }
+        }
     }
 }
 
@@ -61,6 +143,31 @@ where
         let used = gas.used().saturating_sub(gas.reservoir());
         ctx.db_mut().credit_fee(U256::from(price) * U256::from(used));
         Ok(())
+    }
+
+    /// revm's frame loop (`Handler::run_exec_loop`, unchanged otherwise) with the address index's two notes:
+    /// each internal frame as it is asked for and each frame's result. revm has no other per-frame hook
+    /// without an inspector, and running the block's transactions under one would cost every frame far more.
+    fn run_exec_loop(&mut self, evm: &mut Self::Evm, first_frame_input: FrameInit) -> Result<FrameResult, Self::Error> {
+        if let ItemOrResult::Result(result) = evm.frame_init(first_frame_input)? {
+            return Ok(result);
+        }
+        loop {
+            let result = match evm.frame_run()? {
+                ItemOrResult::Item(init) => {
+                    self.note_frame(&init.frame_input, evm.all().2);
+                    match evm.frame_init(init)? {
+                        ItemOrResult::Item(_) => continue,
+                        ItemOrResult::Result(result) => result,
+                    }
+                }
+                ItemOrResult::Result(result) => result,
+            };
+            self.note_created(&result);
+            if let Some(result) = evm.frame_return_result(result)? {
+                return Ok(result);
+            }
+        }
     }
 }
 

@@ -33,6 +33,7 @@ use revm::{
     ExecuteEvm,
 };
 
+pub use self::handler::Reached;
 use self::{
     builder::BlockBuilder,
     diff::{into_run, TxRun},
@@ -120,9 +121,9 @@ pub struct TxOutcome {
     pub output: Bytes,
     /// Why the EVM halted (out of gas, invalid opcode…) when it did.
     pub halt: Option<String>,
-    /// The addresses its internal calls reached and the contracts it created (repeats kept): with the sender and
-    /// `to`, what the address index files it under.
-    pub reached: Vec<Address>,
+    /// The addresses it reached below its top-level frame, as its Parity trace names them (repeats kept; see
+    /// `SeiHandler::into_reached`): with the sender, `to` and contract, what the address index files it under.
+    pub reached: Vec<Reached>,
 }
 
 /// What block assembly and the stored record keep of a decoded transaction.
@@ -241,13 +242,13 @@ pub(crate) fn execute_prepared<R: StateReader>(
                 evm.ctx.journaled_state.database.start_recording();
             }
             evm.ctx.set_tx(prepared.env);
-            let result = SeiHandler::default().run(&mut evm);
-            let calls = evm.precompiles.take_calls();
+            let mut handler = SeiHandler::default();
+            let result = handler.run(&mut evm);
             let journal = evm.finalize();
             let state = &mut *evm.ctx.journaled_state.database;
             let fee = std::mem::take(&mut state.pending_fee);
             let record = state.take_record();
-            let run = into_run(result, journal, fee, calls)?;
+            let run = into_run(result, journal, fee, handler.into_reached())?;
             builder.push(state, tx.raw, prepared.meta, run, record)?;
         }
     }

@@ -107,9 +107,13 @@ class TxRecord(msgspec.Struct, frozen=True, array_like=True):
     output: bytes
     """Return data, or the revert data of a failed transaction (served as the error's `data`)."""
     internal: tuple[bytes, ...] = ()
-    """The other addresses the transaction reached: its internal calls' (as Parity's traces name them) and the
-    contracts it created below top level, once each. The address index files the transaction under them too.
-    Records written before this field existed decode with none."""
+    """The other addresses the transaction's Parity trace names (its internal calls' ends, its creations' callers
+    and the contracts they made, even ones a later revert undid), once each, sorted. The address index files the
+    transaction under them too. Records written before this field existed decode with none."""
+    created: tuple[tuple[bytes, bytes], ...] = ()
+    """The contracts the transaction's internal creations made that stayed (a revert above undoes the others), each
+    with its creator, by address: ``ots_getContractCreator`` finds them. Records written before this field
+    existed decode with none."""
 
 
 class BlockLog(msgspec.Struct, frozen=True, array_like=True):

@@ -180,7 +180,11 @@ class Otterscan:
         if tx_hash is None:
             return None
         record = self.view.tx(tx_hash)
-        return None if record is None else {"hash": hb(tx_hash), "creator": codec.checksum(record.sender)}
+        if record is None:
+            return None
+        # The direct creator, as Erigon and anvil name it: the factory contract for an internal creation.
+        creator = next((c for a, c in record.created if a == address), record.sender)
+        return {"hash": hb(tx_hash), "creator": codec.checksum(creator)}
 
     # --- search --------------------------------------------------------------------------------------------
     def _page(self, entries: list[tuple[int, bytes]], size: int) -> tuple[list[tuple[int, bytes]], bool]:

@@ -213,8 +213,7 @@ class ChainStore:
                 assert rec is not None, f"a transaction of hot block {number} is missing"
                 writes.append((TXS, rec.hash, None))
                 writes.extend((ADDRESS_TXS, key, None) for key in _address_keys(rec))
-                if rec.contract_address is not None:
-                    writes.append((CREATORS, rec.contract_address, None))
+                writes.extend((CREATORS, contract, None) for contract in _contracts(rec))
         writes.append((META, b"head", _num(to)))
         self.native.rollback(to, head, writes)
         return target
@@ -233,7 +232,7 @@ class ChainStore:
         return [(int.from_bytes(k[20:28], "big"), v) for k, v in entries]
 
     def creator(self, address: bytes) -> bytes | None:
-        """The transaction that deployed ``address`` at top level, if one did."""
+        """The transaction that deployed ``address`` (at top level or by an internal creation), if one did."""
         return self.native.get(CREATORS, address)
 
     @staticmethod
@@ -261,9 +260,15 @@ def address_index_writes(txs: Iterable[TxRecord]) -> list[tuple[str, bytes, byte
     writes: list[tuple[str, bytes, bytes | None]] = []
     for rec in txs:
         writes.extend((ADDRESS_TXS, key, rec.hash) for key in _address_keys(rec))
-        if rec.contract_address is not None:
-            writes.append((CREATORS, rec.contract_address, rec.hash))
+        writes.extend((CREATORS, contract, rec.hash) for contract in _contracts(rec))
     return writes
+
+
+def _contracts(rec: TxRecord) -> list[bytes]:
+    """The contracts a transaction deployed: at top level (if that succeeded: a failed deployment's receipt names
+    the address all the same) and by its internal creations (those that stayed)."""
+    top = [rec.contract_address] if rec.contract_address is not None and rec.success else []
+    return top + [address for address, _ in rec.created]
 
 
 def _address_keys(rec: TxRecord) -> set[bytes]:
