@@ -27,7 +27,7 @@ def test_bench_exec_json() -> None:
         assert engine["tx_per_s"] > 0 and engine["ms"] > 0
         assert abs(engine["tx_per_s"] * engine["ms"] / 1e3 - 300) < 1e-6 * 300
     assert erc20["engines"][0]["x_sequential"] == 1.0
-    assert erc20["ceiling"]["tx_per_s"] > 0 and erc20["commit_ms"] > 0
+    assert erc20["ceiling"]["tx_per_s"] > 0 and erc20["commit_ms"] > 0 and erc20["history_index_ms"] > 0
     # Only the timed block counts: 300 ERC-20 transfers, each above a plain transfer's 21,000 gas.
     assert erc20["gas_used"] > 300 * 21_000
     # The inspector check replayed the same block (the same gas, else the bench exits 1) both ways.
