@@ -29,6 +29,19 @@ pub struct BlockRecords {
     pub log_count: usize,
     /// The included transactions' encoded size, summed (the block's size counts it).
     pub raw_bytes: usize,
+    /// The address index's entries (`pysei.state.store.ADDRESS_TXS`): address ‖ number (8) ‖ position (4) →
+    /// transaction hash, for each address a transaction was sent from or to, created or reached internally.
+    pub address_index: Vec<([u8; 32], B256)>,
+    /// Contracts created at top level → the transaction that created them (`pysei.state.store.CREATORS`).
+    pub creators: Vec<(Address, B256)>,
+}
+
+/// One transaction's encodings: its `TxRecord`, its `BlockLog` entries and its address index keys.
+struct Encoded {
+    hash: B256,
+    record: Vec<u8>,
+    logs: Vec<u8>,
+    index_keys: Vec<[u8; 32]>,
 }
 
 /// A msgpack writer into memory. `rmp` writes each value; writing into a `Vec` cannot fail, hence the expects.
@@ -85,14 +98,8 @@ struct Included<'a> {
 }
 
 impl Included<'_> {
-    /// The `TxRecord` and this transaction's `BlockLog` entries.
-    fn encode(
-        &self,
-        hash: &B256,
-        number: u64,
-        block_hash: &B256,
-        base_fee: u64,
-    ) -> Result<(Vec<u8>, Vec<u8>), PriceOverflow> {
+    /// The `TxRecord`, this transaction's `BlockLog` entries and its address index keys.
+    fn encode(&self, hash: B256, number: u64, block_hash: &B256, base_fee: u64) -> Result<Encoded, PriceOverflow> {
         let o = self.outcome;
         let price = o.meta.effective_gas_price(base_fee);
         let price = u64::try_from(price).map_err(|_| PriceOverflow { index: self.index, price })?;
@@ -126,14 +133,32 @@ impl Included<'_> {
         reached.sort_unstable();
         reached.dedup();
         record.array(reached.len());
-        for address in reached {
+        for address in &reached {
             record.bin(address.as_slice());
         }
         let mut logs = Writer(Vec::with_capacity(160 * self.logs.len()));
         for (i, log) in self.logs.iter().enumerate() {
             logs.array(4).log(log).bin(hash.as_slice()).uint(self.index as u64).uint((self.first_log + i) as u64);
         }
-        Ok((record.0, logs.0))
+        // The address index files the transaction under its sender, recipient, created contract and `internal`.
+        let mut addresses: Vec<&Address> = [Some(&self.tx.sender), o.meta.to.as_ref(), o.contract_address.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(reached)
+            .collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        let index_keys = addresses
+            .into_iter()
+            .map(|a| {
+                let mut key = [0u8; 32];
+                key[..20].copy_from_slice(a.as_slice());
+                key[20..28].copy_from_slice(&number.to_be_bytes());
+                key[28..].copy_from_slice(&(self.index as u32).to_be_bytes());
+                key
+            })
+            .collect();
+        Ok(Encoded { hash, record: record.0, logs: logs.0, index_keys })
     }
 }
 
@@ -165,22 +190,18 @@ pub fn encode_block(
             log_count += logs.len();
         }
     }
-    let encoded: Vec<(B256, Vec<u8>, Vec<u8>)> = included
+    let encoded: Vec<Encoded> = included
         .par_iter()
-        .map(|inc| {
-            let hash = keccak256(inc.tx.raw);
-            let (record, logs) = inc.encode(&hash, number, &block_hash, base_fee)?;
-            Ok((hash, record, logs))
-        })
+        .map(|inc| inc.encode(keccak256(inc.tx.raw), number, &block_hash, base_fee))
         .collect::<Result<_, _>>()?;
     let raw_bytes = included.iter().map(|inc| inc.tx.raw.len()).sum();
     let system = &output.system_logs;
     let total = log_count + system.len();
     let logs = (total > 0).then(|| {
-        let mut all = Writer(Vec::with_capacity(5 + encoded.iter().map(|(_, _, l)| l.len()).sum::<usize>()));
+        let mut all = Writer(Vec::with_capacity(5 + encoded.iter().map(|e| e.logs.len()).sum::<usize>()));
         all.array(total);
-        for (_, _, logs) in &encoded {
-            all.0.extend_from_slice(logs);
+        for e in &encoded {
+            all.0.extend_from_slice(&e.logs);
         }
         let hash = system_tx_hash(number);
         for (i, log) in system.iter().enumerate() {
@@ -188,6 +209,12 @@ pub fn encode_block(
         }
         all.0
     });
-    let txs = encoded.into_iter().map(|(hash, record, _)| (hash, record)).collect();
-    Ok(BlockRecords { txs, logs, log_count: total, raw_bytes })
+    let address_index = encoded.iter().flat_map(|e| e.index_keys.iter().map(|k| (*k, e.hash))).collect();
+    let creators = included
+        .iter()
+        .zip(&encoded)
+        .filter_map(|(inc, e)| inc.outcome.contract_address.map(|a| (a, e.hash)))
+        .collect();
+    let txs = encoded.into_iter().map(|e| (e.hash, e.record)).collect();
+    Ok(BlockRecords { txs, logs, log_count: total, raw_bytes, address_index, creators })
 }
