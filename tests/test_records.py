@@ -27,7 +27,7 @@ from pysei.chain.block import (
     decode_tx_record,
 )
 from pysei.chain.transaction import Decoded, decode_transactions
-from pysei.native import Store, execute_block, trace_block
+from pysei.native import Store, execute_block, logs_bloom, trace_block
 from pysei.native import receipt_json as native_receipt_json
 from pysei.rpc import format
 from pysei.state.store import ADDRESS_TXS, BLOCK_LOGS, CREATORS, TABLES, TXS, address_index_writes
@@ -88,13 +88,21 @@ def _reached(record: TxRecord, frames: list[dict[str, Any]]) -> tuple[bytes, ...
     return tuple(sorted(found - {record.sender, record.to, record.contract_address}))
 
 
+def _bloom_bits(record: TxRecord) -> bytes:
+    """``TxRecord.bloom_bits`` of the record's logs."""
+    bloom = int.from_bytes(logs_bloom([(log.address, log.topics) for log in record.logs]), "little")
+    return b"".join(p.to_bytes(2, "big") for p in range(2048) if bloom >> p & 1)
+
+
 def _check_receipt(stored: bytes, record: TxRecord) -> None:
     """The kernel's receipt JSON of a stored record is byte for byte what the RPC served when Python formatted it
-    (``orjson.dumps(receipt_json(record))``), from the kernel's encoding, msgspec's (a record Python wrote: an
-    imported snapshot's head block) and a record written before ``internal`` existed (16 fields)."""
+    (``orjson.dumps(receipt_json(record))``, which computes the bloom from the logs), from the kernel's encoding
+    (the bloom from its stored bits), msgspec's (a record Python wrote: an imported snapshot's head block) and
+    records written before ``bloom_bits`` (17 fields) and ``internal`` (16) existed."""
     expected = orjson.dumps(format.receipt_json(record))
-    old = msgspec.msgpack.encode(msgspec.structs.astuple(record)[:-1])
-    for raw in (stored, msgspec.msgpack.encode(record), old):
+    fields = msgspec.structs.astuple(record)
+    older = [msgspec.msgpack.encode(fields[:n]) for n in (16, 17)]
+    for raw in (stored, msgspec.msgpack.encode(record), *older):
         assert native_receipt_json(raw) == (record.block_number, expected)
 
 
@@ -137,7 +145,7 @@ def test_kernel_records_match_outcomes(block: RandomBlock) -> None:
             0, "parity", "null", 1 << 30,
         )  # fmt: skip
         records = [
-            msgspec.structs.replace(r, internal=_reached(r, json.loads(t)))
+            msgspec.structs.replace(r, internal=_reached(r, json.loads(t)), bloom_bits=_bloom_bits(r))
             for r, t in zip(records, traces, strict=True)
         ]
         # The executor's views decode the same bytes.

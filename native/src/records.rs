@@ -6,6 +6,7 @@
 //! A field added here and not there (or the reverse) fails loudly: msgspec rejects an array of the wrong
 //! length, and `tests/test_records.py` decodes every record of real blocks.
 
+use alloy_primitives::Bloom;
 use rayon::prelude::*;
 use revm::primitives::{keccak256, Address, Log, B256};
 
@@ -93,6 +94,7 @@ struct Included<'a> {
     tx: &'a OrderedTx<'a>,
     outcome: &'a TxOutcome,
     logs: &'a [Log],
+    bloom: &'a Bloom,
     index: usize,
     first_log: usize,
 }
@@ -105,7 +107,7 @@ impl Included<'_> {
         let price = u64::try_from(price).map_err(|_| PriceOverflow { index: self.index, price })?;
         let mut record = Writer(Vec::with_capacity(self.tx.raw.len() + 160 + 128 * self.logs.len()));
         record
-            .array(17)
+            .array(18)
             .bin(hash.as_slice())
             .bin(self.tx.raw)
             .bin(self.tx.sender.as_slice())
@@ -136,6 +138,7 @@ impl Included<'_> {
         for address in &reached {
             record.bin(address.as_slice());
         }
+        record.bin(&bloom_bits(self.bloom));
         let mut logs = Writer(Vec::with_capacity(160 * self.logs.len()));
         for (i, log) in self.logs.iter().enumerate() {
             logs.array(4).log(log).bin(hash.as_slice()).uint(self.index as u64).uint((self.first_log + i) as u64);
@@ -162,6 +165,18 @@ impl Included<'_> {
     }
 }
 
+/// `TxRecord.bloom_bits`: the positions of `bloom`'s set bits (bit `p` is bit `p % 8` of byte `p / 8`), two
+/// big-endian bytes each, ascending; `receipts.rs` rebuilds the bloom from them.
+fn bloom_bits(bloom: &Bloom) -> Vec<u8> {
+    let mut bits = Vec::new();
+    for (i, byte) in bloom.iter().enumerate().filter(|(_, b)| **b != 0) {
+        for bit in (0..8).filter(|bit| byte & (1 << bit) != 0) {
+            bits.extend_from_slice(&((i * 8 + bit) as u16).to_be_bytes());
+        }
+    }
+    bits
+}
+
 /// The transaction hash a block's system logs (its modules' end-of-block logs) are filed under: no transaction
 /// has it (it is no keccak of a transaction's bytes that decode), it is the same on every node, and it differs per
 /// block. Like Polygon's state-sync receipts, such a log's `transactionIndex` is one past the block's last
@@ -185,8 +200,9 @@ pub fn encode_block(
     let mut log_count = 0;
     for (tx, outcome) in txs.iter().zip(&output.outcomes) {
         if let Some(r) = outcome.receipt {
-            let logs = output.receipts[r].logs();
-            included.push(Included { tx, outcome, logs, index: included.len(), first_log: log_count });
+            let receipt = &output.receipts[r];
+            let (logs, bloom) = (receipt.logs(), receipt.logs_bloom());
+            included.push(Included { tx, outcome, logs, bloom, index: included.len(), first_log: log_count });
             log_count += logs.len();
         }
     }
