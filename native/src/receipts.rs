@@ -168,24 +168,27 @@ impl Json {
 
 /// The receipt's logs bloom: from the stored bits, or (an older record) from its logs, a keccak per input.
 fn logs_bloom(r: &Record<'_>) -> Result<Bloom, BadRecord> {
+    if let Some(bits) = r.bloom_bits {
+        return bloom_from_bits(bits);
+    }
     let mut bloom = Bloom::ZERO;
-    match r.bloom_bits {
-        Some(bits) => {
-            if bits.len() % 2 != 0 {
-                return Err(BadRecord("bloom bits of odd length"));
-            }
-            for pair in bits.chunks_exact(2) {
-                let bit = usize::from(u16::from_be_bytes([pair[0], pair[1]]));
-                let byte = bloom.get_mut(bit / 8).ok_or(BadRecord("bloom bit out of range"))?;
-                *byte |= 1 << (bit % 8);
-            }
-        }
-        None => {
-            for log in &r.logs {
-                bloom.accrue(BloomInput::Raw(log.address));
-                log.topics.iter().for_each(|t| bloom.accrue(BloomInput::Raw(t)));
-            }
-        }
+    for log in &r.logs {
+        bloom.accrue(BloomInput::Raw(log.address));
+        log.topics.iter().for_each(|t| bloom.accrue(BloomInput::Raw(t)));
+    }
+    Ok(bloom)
+}
+
+/// The bloom whose set bits `records::bloom_bits` listed.
+fn bloom_from_bits(bits: &[u8]) -> Result<Bloom, BadRecord> {
+    if bits.len() % 2 != 0 {
+        return Err(BadRecord("bloom bits of odd length"));
+    }
+    let mut bloom = Bloom::ZERO;
+    for pair in bits.chunks_exact(2) {
+        let bit = usize::from(u16::from_be_bytes([pair[0], pair[1]]));
+        let byte = bloom.get_mut(bit / 8).ok_or(BadRecord("bloom bit out of range"))?;
+        *byte |= 1 << (bit % 8);
     }
     Ok(bloom)
 }
@@ -236,4 +239,34 @@ pub fn receipt_json(record: &[u8]) -> Result<(u64, Vec<u8>), BadRecord> {
     out.key("status").0.extend_from_slice(if r.success { b"\"0x1\"" } else { b"\"0x0\"" });
     out.0.push(b'}');
     Ok((r.block_number, out.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::records::bloom_bits;
+
+    proptest! {
+        /// The stored bits give back the bloom they were taken from.
+        #[test]
+        fn bloom_bits_round_trip(bytes in proptest::collection::vec(any::<u8>(), 256)) {
+            let bloom = Bloom::from_slice(&bytes);
+            prop_assert_eq!(bloom_from_bits(&bloom_bits(&bloom)).unwrap(), bloom);
+        }
+
+        /// Bytes that are not a record are an error, never a panic.
+        #[test]
+        fn garbage_is_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = receipt_json(&bytes);
+        }
+    }
+
+    #[test]
+    fn bad_bloom_bits_are_refused() {
+        assert!(bloom_from_bits(&[0x08, 0x00]).is_err()); // bit 2048
+        assert!(bloom_from_bits(&[0x01]).is_err());
+        assert!(receipt_json(&[0x93, 0x01, 0x02, 0x03]).is_err()); // three integers
+    }
 }

@@ -167,7 +167,7 @@ impl Included<'_> {
 
 /// `TxRecord.bloom_bits`: the positions of `bloom`'s set bits (bit `p` is bit `p % 8` of byte `p / 8`), two
 /// big-endian bytes each, ascending; `receipts.rs` rebuilds the bloom from them.
-fn bloom_bits(bloom: &Bloom) -> Vec<u8> {
+pub(crate) fn bloom_bits(bloom: &Bloom) -> Vec<u8> {
     let mut bits = Vec::new();
     for (i, byte) in bloom.iter().enumerate().filter(|(_, b)| **b != 0) {
         for bit in (0..8).filter(|bit| byte & (1 << bit) != 0) {
