@@ -181,7 +181,7 @@ fn logs_bloom(r: &Record<'_>) -> Result<Bloom, BadRecord> {
 
 /// The bloom whose set bits `records::bloom_bits` listed.
 fn bloom_from_bits(bits: &[u8]) -> Result<Bloom, BadRecord> {
-    if bits.len() % 2 != 0 {
+    if !bits.len().is_multiple_of(2) {
         return Err(BadRecord("bloom bits of odd length"));
     }
     let mut bloom = Bloom::ZERO;
