@@ -115,6 +115,19 @@ pub struct StateChanges {
     pub storage: Vec<(Address, U256, U256)>,
     /// Newly deployed code.
     pub codes: Vec<(B256, Bytecode)>,
+    /// What `accounts` and `storage` held before the block, entry for entry, when the executor knows it (it read
+    /// them through the snapshot the block executed on, which is the state the commit applies to: the node
+    /// commits each block before the next executes, and edits state only with the pipeline paused). `None`
+    /// (genesis, snapshots, edits): the commit reads them.
+    pub before: Option<Before>,
+}
+
+/// The committed values of a change set's entries before its block (see `StateChanges::before`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Before {
+    pub accounts: Vec<Option<AccountInfo>>,
+    /// A slot of an account the block wiped is zero here: the commit deletes the stored slots first.
+    pub storage: Vec<U256>,
 }
 
 impl StateChanges {
@@ -280,12 +293,20 @@ impl Store {
     }
 
     fn apply_changes(&self, wtxn: &mut RwTxn, changes: &StateChanges, rec: &mut Recorder) -> Result<(), StoreError> {
+        // Used only when it matches the entries one for one; otherwise every old value is read.
+        let before = changes
+            .before
+            .as_ref()
+            .filter(|b| b.accounts.len() == changes.accounts.len() && b.storage.len() == changes.storage.len());
         for address in &changes.wiped {
             self.wipe_storage(wtxn, address, rec)?;
         }
-        for (address, info) in &changes.accounts {
+        for (i, (address, info)) in changes.accounts.iter().enumerate() {
             let key = account_key(address);
-            let old = self.account.get(wtxn, address.as_slice())?.map(<[u8]>::to_vec);
+            let old = match before {
+                Some(before) => before.accounts[i].as_ref().map(|info| encode_account(info).to_vec()),
+                None => self.account.get(wtxn, address.as_slice())?.map(<[u8]>::to_vec),
+            };
             match info {
                 Some(info) => {
                     let new = encode_account(info);
@@ -301,9 +322,14 @@ impl Store {
                 }
             }
         }
-        for (address, slot, value) in &changes.storage {
+        for (i, (address, slot, value)) in changes.storage.iter().enumerate() {
             let key = storage_key(address, slot);
-            let old = self.storage.get(wtxn, &key)?.map(<[u8]>::to_vec);
+            let old = match before {
+                Some(before) => {
+                    Some(before.storage[i]).filter(|v| !v.is_zero()).map(|v| v.to_be_bytes::<32>().to_vec())
+                }
+                None => self.storage.get(wtxn, &key)?.map(<[u8]>::to_vec),
+            };
             if value.is_zero() {
                 rec.record(prefixed(history::STORAGE, &key), old, None);
                 self.storage.delete(wtxn, &key)?;

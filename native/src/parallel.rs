@@ -53,7 +53,7 @@ use crate::{
     exec::{
         api::{
             build_evm, execute_prepared, into_run, prepare, AccountChange, AccountDiff, BlockBuilder, BlockState,
-            BloomMemo, ExecStats, Prepared, Sealing, SeiEvm, SeiHandler, TxDiff, TxRun,
+            BloomMemo, ExecStats, Prepared, SeiEvm, SeiHandler, TxDiff, TxRun,
         },
         execute_block, BlockOutput, BlockParams, Location, OrderedTx, TxAccess, TxMeta,
     },
@@ -252,7 +252,7 @@ where
     let observations: Mutex<Vec<Observation>> = Mutex::default();
     let reader = open()?;
     let mut state = BlockState::new(&reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(n, record_access, Sealing::AsPushed);
+    let mut builder = BlockBuilder::new(n, record_access);
     // The workers run on the pool; this thread commits and folds behind them.
     let folded = pool(threads).in_place_scope(|scope| {
         for _ in 0..threads {

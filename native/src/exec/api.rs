@@ -3,7 +3,7 @@
 //! is private to it.
 
 pub(crate) use super::{
-    builder::{BlockBuilder, BloomMemo, Sealing},
+    builder::{BlockBuilder, BloomMemo},
     diff::{into_run, AccountChange, AccountDiff, TxDiff, TxRun},
     execute_prepared,
     handler::{build_evm, build_inspected_evm, skip_reason, FeeSink, SeiContext, SeiEvm, SeiHandler},

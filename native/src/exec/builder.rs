@@ -9,69 +9,38 @@ use revm::{
     primitives::{Bytes, B256},
 };
 
+use rayon::prelude::*;
+
 use super::{
-    diff::TxRun, handler::halt_name, overlay::BlockState, roots::OrderedTrie, BlockOutput, ExecStats, TxAccess, TxMeta,
-    TxOutcome,
+    diff::TxRun, handler::halt_name, overlay::BlockState, roots::ordered_trie_root, BlockOutput, ExecStats, TxAccess,
+    TxMeta, TxOutcome,
 };
 use crate::db::{StateReader, StoreError};
 
-/// Receipts with their blooms, the block bloom and the receipts trie, built in block order.
-#[derive(Default)]
-struct ReceiptsBuilder {
-    memo: BloomMemo,
-    receipts: Vec<ReceiptEnvelope>,
-    logs_bloom: Bloom,
-    trie: OrderedTrie,
-}
-
-impl ReceiptsBuilder {
-    fn push(&mut self, tx_type: u8, receipt: Receipt, bloom: Option<Bloom>) {
-        let logs_bloom = bloom.unwrap_or_else(|| self.memo.logs_bloom(&receipt.logs));
-        self.logs_bloom |= logs_bloom;
-        let receipt = wrap_receipt(tx_type, ReceiptWithBloom { receipt, logs_bloom });
-        self.trie.push(|buf| receipt.encode_2718(buf));
-        self.receipts.push(receipt);
-    }
-}
-
-/// When receipts and tries are built: as each transaction is pushed (the parallel executor folds in a thread of
-/// its own, concurrently with execution), or at the end with the two tries on two cores (sequential).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sealing {
-    AsPushed,
-    AtEnd,
-}
-
 /// Folds transaction runs into the block, in block order. Sequential and parallel execution both build their
 /// output here, so the two can only differ in which runs they feed in, never in how a block is assembled.
+///
+/// Receipts, blooms and the two roots are sealed at the end, on all cores (`finish`): in the parallel executor the
+/// thread that folds transactions in order is the bottleneck, so it only keeps what sealing needs.
 pub(crate) struct BlockBuilder<'t> {
     outcomes: Vec<TxOutcome>,
     access: Vec<TxAccess>,
     record_access: bool,
-    sealing: Sealing,
-    /// With `Sealing::AtEnd`: what the receipts and the transactions trie are built from.
+    /// The included transactions' EIP-2718 encodings (the transactions trie takes them without re-encoding).
     included_raws: Vec<&'t [u8]>,
+    /// Each included transaction's type, receipt without bloom, and bloom when the executor computed it.
     plain_receipts: Vec<(u8, Receipt, Option<Bloom>)>,
-    /// With `Sealing::AsPushed`: receipts and the transactions trie so far.
-    receipts: ReceiptsBuilder,
-    transactions: OrderedTrie,
-    included: usize,
     cumulative: u64,
 }
 
 impl<'t> BlockBuilder<'t> {
-    pub(crate) fn new(n: usize, record_access: bool, sealing: Sealing) -> Self {
-        let deferred = if sealing == Sealing::AtEnd { n } else { 0 };
+    pub(crate) fn new(n: usize, record_access: bool) -> Self {
         Self {
             outcomes: Vec::with_capacity(n),
             access: Vec::with_capacity(if record_access { n } else { 0 }),
             record_access,
-            sealing,
-            included_raws: Vec::with_capacity(deferred),
-            plain_receipts: Vec::with_capacity(deferred),
-            receipts: ReceiptsBuilder { receipts: Vec::with_capacity(n - deferred), ..ReceiptsBuilder::default() },
-            transactions: OrderedTrie::default(),
-            included: 0,
+            included_raws: Vec::with_capacity(n),
+            plain_receipts: Vec::with_capacity(n),
             cumulative: 0,
         }
     }
@@ -132,30 +101,20 @@ impl<'t> BlockBuilder<'t> {
             success,
             gas_used,
             cumulative_gas_used: self.cumulative,
-            receipt: Some(self.included),
+            receipt: Some(self.plain_receipts.len()),
             contract_address: meta.create_address,
             meta,
             output,
             halt,
             reached,
         });
-        self.included += 1;
         let receipt = Receipt {
             status: Eip658Value::Eip658(success),
             cumulative_gas_used: self.cumulative,
             logs: result.into_logs(),
         };
-        match self.sealing {
-            Sealing::AsPushed => {
-                self.receipts.push(meta.tx_type, receipt, bloom);
-                // The raw bytes are the EIP-2718 encodings: the trie takes them without re-encoding.
-                self.transactions.push(|buf| buf.extend_from_slice(raw));
-            }
-            Sealing::AtEnd => {
-                self.plain_receipts.push((meta.tx_type, receipt, bloom));
-                self.included_raws.push(raw);
-            }
-        }
+        self.plain_receipts.push((meta.tx_type, receipt, bloom));
+        self.included_raws.push(raw);
         Ok(())
     }
 
@@ -171,31 +130,44 @@ impl<'t> BlockBuilder<'t> {
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
         let (changes, fees) = state.into_changes()?;
-        let plain_receipts = std::mem::take(&mut self.plain_receipts);
-        let included_raws = std::mem::take(&mut self.included_raws);
-        let (mut receipts, mut transactions) = (self.receipts, self.transactions);
-        // The receipts (blooms, trie) and the transactions trie are independent: one on each core.
-        rayon::join(
-            || plain_receipts.into_iter().for_each(|(ty, r, bloom)| receipts.push(ty, r, bloom)),
-            || included_raws.iter().for_each(|raw| transactions.push(|buf| buf.extend_from_slice(raw))),
-        );
+        let (receipts, encoded) = seal_receipts(std::mem::take(&mut self.plain_receipts));
+        let included_raws = &self.included_raws;
+        let (receipts_root, transactions_root) =
+            rayon::join(|| ordered_trie_root(&encoded), || ordered_trie_root(included_raws));
         // System logs have no receipt (the receipts trie is the transactions'), but the block's bloom covers
         // them, so a log filter that skips blocks by their bloom still finds them.
-        let logs_bloom = receipts.logs_bloom | receipts.memo.logs_bloom(&system_logs);
+        let logs_bloom = receipts
+            .iter()
+            .fold(BloomMemo::default().logs_bloom(&system_logs), |bloom, receipt| bloom | *receipt.logs_bloom());
         Ok(BlockOutput {
             outcomes: self.outcomes,
-            receipts_root: receipts.trie.root(),
-            receipts: receipts.receipts,
+            receipts_root,
+            receipts,
             changes,
             access: self.access,
             gas_used: self.cumulative,
             fees,
             logs_bloom,
             system_logs,
-            transactions_root: transactions.root(),
+            transactions_root,
             stats,
         })
     }
+}
+
+/// Completes each receipt with its bloom (computed here when the executor did not) and encodes it as the receipts
+/// trie takes it, on all cores: a bloom costs a keccak per new address or topic.
+fn seal_receipts(plain: Vec<(u8, Receipt, Option<Bloom>)>) -> (Vec<ReceiptEnvelope>, Vec<Vec<u8>>) {
+    plain
+        .into_par_iter()
+        .map_init(BloomMemo::default, |memo, (tx_type, receipt, bloom)| {
+            let logs_bloom = bloom.unwrap_or_else(|| memo.logs_bloom(&receipt.logs));
+            let receipt = wrap_receipt(tx_type, ReceiptWithBloom { receipt, logs_bloom });
+            let mut encoded = Vec::with_capacity(receipt.encode_2718_len());
+            receipt.encode_2718(&mut encoded);
+            (receipt, encoded)
+        })
+        .unzip()
 }
 
 /// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every

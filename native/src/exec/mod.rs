@@ -34,7 +34,7 @@ use revm::{
 };
 
 use self::{
-    builder::{BlockBuilder, Sealing},
+    builder::BlockBuilder,
     diff::{into_run, TxRun},
     handler::{build_evm, SeiHandler},
     overlay::BlockState,
@@ -218,7 +218,7 @@ pub(crate) fn execute_prepared<R: StateReader>(
     record_access: bool,
 ) -> Result<BlockOutput, StoreError> {
     let mut state = BlockState::new(reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(txs.len(), record_access, Sealing::AtEnd);
+    let mut builder = BlockBuilder::new(txs.len(), record_access);
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
         for (tx, prepared) in txs.iter().zip(prepared) {

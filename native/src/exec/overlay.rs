@@ -1,8 +1,10 @@
 //! The block overlay: the committed snapshot underneath, this block's writes on top. revm reads through it
 //! (`Database`), each executed transaction's diff is applied to it, and at the end of the block it becomes the
-//! sorted change set the store commits.
+//! sorted change set the store commits, with the value each changed record held before the block (the store's
+//! change set and history index need it, and reading it again inside the commit's write transaction was most of
+//! the commit's time).
 
-use alloy_primitives::map::{HashMap, HashSet};
+use alloy_primitives::map::{Entry, HashMap, HashSet};
 use revm::{
     bytecode::Bytecode,
     database_interface::Database,
@@ -15,22 +17,35 @@ use super::{
     handler::FeeSink,
     Location, TxAccess,
 };
-use crate::db::{StateChanges, StateReader, StoreError};
+use crate::db::{Before, StateChanges, StateReader, StoreError};
 
 /// A value in the block overlay; `dirty` when this block wrote it (else it is a cached read).
 #[derive(Debug, Clone)]
 struct Slot<T> {
     value: T,
     dirty: bool,
+    /// The committed value, when the block read it before writing (revm loads what it writes; the parallel
+    /// executor's folds and the modules' end-of-block writes do not).
+    before: Option<T>,
 }
 
-impl<T> Slot<T> {
-    const fn clean(value: T) -> Self {
-        Self { value, dirty: false }
+impl<T: Clone> Slot<T> {
+    fn clean(value: T) -> Self {
+        Self { before: Some(value.clone()), value, dirty: false }
     }
+}
 
-    const fn written(value: T) -> Self {
-        Self { value, dirty: true }
+/// Writes `value` into `map[key]`, keeping the committed value the entry already knows.
+fn write<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, Slot<T>>, key: K, value: T) {
+    match map.entry(key) {
+        Entry::Occupied(mut entry) => {
+            let slot = entry.get_mut();
+            slot.value = value;
+            slot.dirty = true;
+        }
+        Entry::Vacant(entry) => {
+            entry.insert(Slot { value, dirty: true, before: None });
+        }
     }
 }
 
@@ -85,13 +100,13 @@ impl<'r, R: StateReader> BlockState<'r, R> {
     pub(crate) fn set_balance(&mut self, address: Address, balance: U256) -> Result<(), StoreError> {
         let mut info = self.load_account(address)?.unwrap_or_default();
         info.balance = balance;
-        self.accounts.insert(address, Slot::written(Some(info)));
+        write(&mut self.accounts, address, Some(info));
         Ok(())
     }
 
     /// Writes a storage slot (end-of-block module logic).
     pub(crate) fn set_storage(&mut self, address: Address, slot: U256, value: U256) {
-        self.storage.entry(address).or_default().insert(slot, Slot::written(value));
+        write(self.storage.entry(address).or_default(), slot, value);
     }
 
     /// This block's changes to `address`'s storage so far: (slot, value at the block's start, value now).
@@ -131,7 +146,7 @@ impl<'r, R: StateReader> BlockState<'r, R> {
                     // Through the reader: when a parallel run is folded in, the overlay has not loaded it yet.
                     let existed = self.load_account(address)?.is_some();
                     if existed || destructed {
-                        self.accounts.insert(address, Slot::written(None));
+                        write(&mut self.accounts, address, None);
                         self.wipe(address);
                         if let Some(w) = writes.as_mut() {
                             w.push(Location::Account(address));
@@ -145,14 +160,14 @@ impl<'r, R: StateReader> BlockState<'r, R> {
                     if let Some(code) = code {
                         self.new_codes.entry(info.code_hash).or_insert(code);
                     }
-                    self.accounts.insert(address, Slot::written(Some(info)));
+                    write(&mut self.accounts, address, Some(info));
                     if let Some(w) = writes.as_mut() {
                         w.push(Location::Account(address));
                     }
                     if !storage.is_empty() {
                         let slots = self.storage.entry(address).or_default();
                         for (slot, value) in storage {
-                            slots.insert(slot, Slot::written(value));
+                            write(slots, slot, value);
                             if let Some(w) = writes.as_mut() {
                                 w.push(Location::Storage(address, slot));
                             }
@@ -179,32 +194,51 @@ impl<'r, R: StateReader> BlockState<'r, R> {
             let collector = self.fee_collector;
             let mut info = self.load_account(collector)?.unwrap_or_default();
             info.balance += std::mem::take(&mut self.fee_delta);
-            self.accounts.insert(collector, Slot::written(Some(info)));
+            write(&mut self.accounts, collector, Some(info));
         }
         Ok(())
     }
 
     /// Folds the fee delta into the collector and produces the change set to commit (sorted, so that the
-    /// commit writes LMDB in key order and the digest is canonical).
+    /// commit writes LMDB in key order and the digest is canonical), with the committed values before the block:
+    /// those the block did not read are read here, through the same snapshot the block executed on.
     pub(super) fn into_changes(mut self) -> Result<(StateChanges, U256), StoreError> {
         self.fold_fees()?;
-        let mut accounts: Vec<_> =
-            self.accounts.into_iter().filter(|(_, s)| s.dirty).map(|(a, s)| (a, s.value)).collect();
+        let mut accounts: Vec<_> = self.accounts.into_iter().filter(|(_, s)| s.dirty).collect();
         accounts.sort_unstable_by_key(|(a, _)| *a);
         let mut wiped: Vec<_> = self.wiped.into_iter().collect();
         wiped.sort_unstable();
         let mut storage: Vec<_> = self
             .storage
             .into_iter()
-            .flat_map(|(a, slots)| slots.into_iter().filter(|(_, s)| s.dirty).map(move |(k, s)| (a, k, s.value)))
+            .flat_map(|(a, slots)| slots.into_iter().filter(|(_, s)| s.dirty).map(move |(k, s)| (a, k, s)))
             .collect();
         storage.sort_unstable_by_key(|(a, k, _)| (*a, *k));
+        let reader = self.reader;
+        let before = Before {
+            accounts: accounts
+                .iter_mut()
+                .map(|(a, s)| s.before.take().map_or_else(|| reader.account(*a), Ok))
+                .collect::<Result<_, _>>()?,
+            // The commit wipes an account's stored slots before it writes the new ones, so for a wiped account
+            // every slot it writes was absent (zero) just before.
+            storage: storage
+                .iter_mut()
+                .map(|(a, k, s)| match s.before.take() {
+                    _ if wiped.binary_search(a).is_ok() => Ok(U256::ZERO),
+                    Some(value) => Ok(value),
+                    None => reader.storage(*a, *k),
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let accounts: Vec<_> = accounts.into_iter().map(|(a, s)| (a, s.value)).collect();
+        let storage: Vec<_> = storage.into_iter().map(|(a, k, s)| (a, k, s.value)).collect();
         // Only code that an account holds at the end of the block is state: a contract created and destroyed
         // within the block, or a 7702 delegation replaced by a later one, leaves nothing behind.
         let live: HashSet<B256> = accounts.iter().filter_map(|(_, info)| info.as_ref().map(|i| i.code_hash)).collect();
         let mut codes: Vec<_> = self.new_codes.into_iter().filter(|(h, _)| live.contains(h)).collect();
         codes.sort_unstable_by_key(|(h, _)| *h);
-        let changes = StateChanges { accounts, wiped, storage, codes };
+        let changes = StateChanges { accounts, wiped, storage, codes, before: Some(before) };
         Ok((changes, self.fees_total))
     }
 }
