@@ -14,6 +14,7 @@ import tempfile
 from typing import Any
 
 import msgspec
+import orjson
 from hypothesis import HealthCheck, example, given, settings
 
 from pysei.chain.block import (
@@ -26,8 +27,10 @@ from pysei.chain.block import (
     decode_tx_record,
 )
 from pysei.chain.transaction import Decoded, decode_transactions
-from pysei.native import Store, execute_block, trace_block
-from pysei.state.store import BLOCK_LOGS, TABLES, TXS
+from pysei.native import Store, execute_block, logs_bloom, trace_block
+from pysei.native import receipt_json as native_receipt_json
+from pysei.rpc import format
+from pysei.state.store import ADDRESS_TXS, BLOCK_LOGS, CREATORS, TABLES, TXS, address_index_writes
 from tests.oracle.contracts import ADDR, FRESH, initcodes, runtimes
 from tests.oracle.evm_asm import word
 from tests.oracle.model import Account, BlockEnv, block_hash
@@ -124,6 +127,24 @@ def _addresses_trace_names_but_no_state_diff() -> RandomBlock:
     return RandomBlock(pre=pre, env=env, raw_txs=raw, descr=descr)
 
 
+def _bloom_bits(record: TxRecord) -> bytes:
+    """``TxRecord.bloom_bits`` of the record's logs."""
+    bloom = int.from_bytes(logs_bloom([(log.address, log.topics) for log in record.logs]), "little")
+    return b"".join(p.to_bytes(2, "big") for p in range(2048) if bloom >> p & 1)
+
+
+def _check_receipt(stored: bytes, record: TxRecord) -> None:
+    """The kernel's receipt JSON of a stored record is byte for byte what the RPC served when Python formatted it
+    (``orjson.dumps(receipt_json(record))``, which computes the bloom from the logs), from the kernel's encoding
+    (the bloom from its stored bits), msgspec's (a record Python wrote: an imported snapshot's head block) and
+    records written before ``bloom_bits`` (17 fields) and ``internal`` (16) existed."""
+    expected = orjson.dumps(format.receipt_json(record))
+    fields = msgspec.structs.astuple(record)
+    older = [msgspec.msgpack.encode(fields[:n]) for n in (16, 17)]
+    for raw in (stored, msgspec.msgpack.encode(record), *older):
+        assert native_receipt_json(raw) == (record.block_number, expected)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(block=random_block("prague", max_txs=24))
 @example(block=_addresses_trace_names_but_no_state_diff())
@@ -157,17 +178,26 @@ def test_kernel_records_match_outcomes(block: RandomBlock) -> None:
             0, "parity", "null", 1 << 30,
         )  # fmt: skip
         records = [
-            msgspec.structs.replace(r, internal=_reached(r, frames), created=_created(frames))
+            msgspec.structs.replace(
+                r, internal=_reached(r, frames), created=_created(frames), bloom_bits=_bloom_bits(r)
+            )
             for r, frames in zip(records, map(json.loads, traces), strict=True)
         ]
         # The executor's views decode the same bytes.
         assert list(TxRecords(encoded)) == records
         assert list(BlockLogs(encoded.logs, encoded.log_count)) == logs
         assert len(BlockLogs(encoded.logs, encoded.log_count)) == len(logs)
-        store.commit(env.number, result=result, records=(TXS, BLOCK_LOGS, encoded))
+        store.commit(env.number, result=result, records=(TXS, BLOCK_LOGS, ADDRESS_TXS, CREATORS, encoded))
         for record in records:
             stored = store.get(TXS, record.hash)
             assert stored is not None and decode_tx_record(stored) == record
+            _check_receipt(stored, record)
+        # The kernel's address index and creator entries are those Python derives from the records.
+        index = store.scan(ADDRESS_TXS, b"\x00", b"\xff" * 33, limit=1 << 20)
+        creators = store.scan(CREATORS, b"\x00", b"\xff" * 21, limit=1 << 20)
+        expected = address_index_writes(records)
+        assert sorted(index) == sorted((k, v) for t, k, v in expected if t == ADDRESS_TXS)
+        assert sorted(creators) == sorted((k, v) for t, k, v in expected if t == CREATORS)
         stored_logs = store.get(BLOCK_LOGS, env.number.to_bytes(8, "big"))
         # Blocks without logs have no entry, as before.
         assert (stored_logs is None) == (not logs)

@@ -16,6 +16,7 @@ mod modules;
 mod parallel;
 mod precompiles;
 mod py;
+mod receipts;
 mod records;
 #[cfg(test)]
 mod testutil;

@@ -6,6 +6,7 @@
 //! A field added here and not there (or the reverse) fails loudly: msgspec rejects an array of the wrong
 //! length, and `tests/test_records.py` decodes every record of real blocks.
 
+use alloy_primitives::Bloom;
 use rayon::prelude::*;
 use revm::primitives::{keccak256, Address, Log, B256};
 
@@ -29,6 +30,22 @@ pub struct BlockRecords {
     pub log_count: usize,
     /// The included transactions' encoded size, summed (the block's size counts it).
     pub raw_bytes: usize,
+    /// The address index's entries (`pysei.state.store.ADDRESS_TXS`): address ‖ number (8) ‖ position (4) →
+    /// transaction hash, for each address a transaction was sent from or to, created or reached internally.
+    pub address_index: Vec<([u8; 32], B256)>,
+    /// Contracts a transaction deployed (at top level if that succeeded, and by its internal creations that stayed)
+    /// → that transaction (`pysei.state.store.CREATORS`).
+    pub creators: Vec<(Address, B256)>,
+}
+
+/// One transaction's encodings: its `TxRecord`, its `BlockLog` entries and its address index keys.
+struct Encoded {
+    hash: B256,
+    record: Vec<u8>,
+    logs: Vec<u8>,
+    index_keys: Vec<[u8; 32]>,
+    /// The contracts it deployed, for the creators index.
+    contracts: Vec<Address>,
 }
 
 /// A msgpack writer into memory. `rmp` writes each value; writing into a `Vec` cannot fail, hence the expects.
@@ -80,25 +97,20 @@ struct Included<'a> {
     tx: &'a OrderedTx<'a>,
     outcome: &'a TxOutcome,
     logs: &'a [Log],
+    bloom: &'a Bloom,
     index: usize,
     first_log: usize,
 }
 
 impl Included<'_> {
-    /// The `TxRecord` and this transaction's `BlockLog` entries.
-    fn encode(
-        &self,
-        hash: &B256,
-        number: u64,
-        block_hash: &B256,
-        base_fee: u64,
-    ) -> Result<(Vec<u8>, Vec<u8>), PriceOverflow> {
+    /// The `TxRecord`, this transaction's `BlockLog` entries and its address index keys.
+    fn encode(&self, hash: B256, number: u64, block_hash: &B256, base_fee: u64) -> Result<Encoded, PriceOverflow> {
         let o = self.outcome;
         let price = o.meta.effective_gas_price(base_fee);
         let price = u64::try_from(price).map_err(|_| PriceOverflow { index: self.index, price })?;
         let mut record = Writer(Vec::with_capacity(self.tx.raw.len() + 160 + 128 * self.logs.len()));
         record
-            .array(18)
+            .array(19)
             .bin(hash.as_slice())
             .bin(self.tx.raw)
             .bin(self.tx.sender.as_slice())
@@ -127,7 +139,7 @@ impl Included<'_> {
         reached.sort_unstable();
         reached.dedup();
         record.array(reached.len());
-        for address in reached {
+        for address in &reached {
             record.bin(address.as_slice());
         }
         // `created`: the contracts its internal creations made that stayed, and their creators, sorted. An address
@@ -143,15 +155,50 @@ impl Included<'_> {
         created.sort_unstable();
         created.dedup();
         record.array(created.len());
-        for (address, creator) in created {
+        for (address, creator) in &created {
             record.array(2).bin(address.as_slice()).bin(creator.as_slice());
         }
+        record.bin(&bloom_bits(self.bloom));
         let mut logs = Writer(Vec::with_capacity(160 * self.logs.len()));
         for (i, log) in self.logs.iter().enumerate() {
             logs.array(4).log(log).bin(hash.as_slice()).uint(self.index as u64).uint((self.first_log + i) as u64);
         }
-        Ok((record.0, logs.0))
+        // The address index files the transaction under its sender, recipient, created contract and `internal`.
+        let mut addresses: Vec<&Address> = [Some(&self.tx.sender), o.meta.to.as_ref(), o.contract_address.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(reached)
+            .collect();
+        addresses.sort_unstable();
+        addresses.dedup();
+        let index_keys = addresses
+            .into_iter()
+            .map(|a| {
+                let mut key = [0u8; 32];
+                key[..20].copy_from_slice(a.as_slice());
+                key[20..28].copy_from_slice(&number.to_be_bytes());
+                key[28..].copy_from_slice(&(self.index as u32).to_be_bytes());
+                key
+            })
+            .collect();
+        // The creators index: a top-level deployment if it succeeded (a failed one's receipt names the address all
+        // the same), and the internal creations that stayed.
+        let top = o.contract_address.filter(|_| o.success);
+        let contracts = top.into_iter().chain(created.iter().map(|(address, _)| **address)).collect();
+        Ok(Encoded { hash, record: record.0, logs: logs.0, index_keys, contracts })
     }
+}
+
+/// `TxRecord.bloom_bits`: the positions of `bloom`'s set bits (bit `p` is bit `p % 8` of byte `p / 8`), two
+/// big-endian bytes each, ascending; `receipts.rs` rebuilds the bloom from them.
+pub(crate) fn bloom_bits(bloom: &Bloom) -> Vec<u8> {
+    let mut bits = Vec::new();
+    for (i, byte) in bloom.iter().enumerate().filter(|(_, b)| **b != 0) {
+        for bit in (0..8).filter(|bit| byte & (1 << bit) != 0) {
+            bits.extend_from_slice(&((i * 8 + bit) as u16).to_be_bytes());
+        }
+    }
+    bits
 }
 
 /// The transaction hash a block's system logs (its modules' end-of-block logs) are filed under: no transaction
@@ -177,27 +224,24 @@ pub fn encode_block(
     let mut log_count = 0;
     for (tx, outcome) in txs.iter().zip(&output.outcomes) {
         if let Some(r) = outcome.receipt {
-            let logs = output.receipts[r].logs();
-            included.push(Included { tx, outcome, logs, index: included.len(), first_log: log_count });
+            let receipt = &output.receipts[r];
+            let (logs, bloom) = (receipt.logs(), receipt.logs_bloom());
+            included.push(Included { tx, outcome, logs, bloom, index: included.len(), first_log: log_count });
             log_count += logs.len();
         }
     }
-    let encoded: Vec<(B256, Vec<u8>, Vec<u8>)> = included
+    let encoded: Vec<Encoded> = included
         .par_iter()
-        .map(|inc| {
-            let hash = keccak256(inc.tx.raw);
-            let (record, logs) = inc.encode(&hash, number, &block_hash, base_fee)?;
-            Ok((hash, record, logs))
-        })
+        .map(|inc| inc.encode(keccak256(inc.tx.raw), number, &block_hash, base_fee))
         .collect::<Result<_, _>>()?;
     let raw_bytes = included.iter().map(|inc| inc.tx.raw.len()).sum();
     let system = &output.system_logs;
     let total = log_count + system.len();
     let logs = (total > 0).then(|| {
-        let mut all = Writer(Vec::with_capacity(5 + encoded.iter().map(|(_, _, l)| l.len()).sum::<usize>()));
+        let mut all = Writer(Vec::with_capacity(5 + encoded.iter().map(|e| e.logs.len()).sum::<usize>()));
         all.array(total);
-        for (_, _, logs) in &encoded {
-            all.0.extend_from_slice(logs);
+        for e in &encoded {
+            all.0.extend_from_slice(&e.logs);
         }
         let hash = system_tx_hash(number);
         for (i, log) in system.iter().enumerate() {
@@ -205,6 +249,8 @@ pub fn encode_block(
         }
         all.0
     });
-    let txs = encoded.into_iter().map(|(hash, record, _)| (hash, record)).collect();
-    Ok(BlockRecords { txs, logs, log_count: total, raw_bytes })
+    let address_index = encoded.iter().flat_map(|e| e.index_keys.iter().map(|k| (*k, e.hash))).collect();
+    let creators = encoded.iter().flat_map(|e| e.contracts.iter().map(|a| (*a, e.hash))).collect();
+    let txs = encoded.into_iter().map(|e| (e.hash, e.record)).collect();
+    Ok(BlockRecords { txs, logs, log_count: total, raw_bytes, address_index, creators })
 }

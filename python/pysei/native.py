@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pysei import _native
-from pysei._native import MODULE_CODE, BlockEnv, BlockRecords, BlockResult, Store, keccak, logs_bloom, module_genesis
+from pysei._native import (
+    MODULE_CODE,
+    BlockEnv,
+    BlockRecords,
+    BlockResult,
+    Store,
+    keccak,
+    logs_bloom,
+    module_genesis,
+    receipt_json,
+)
 
 T = TypeVar("T")
 
@@ -44,6 +54,7 @@ __all__ = [
     "keccak",
     "logs_bloom",
     "module_genesis",
+    "receipt_json",
     "recover_transactions",
     "replay_block",
     "trace_block",

@@ -3,7 +3,7 @@
 
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{map::HashMap, Bloom};
+use alloy_primitives::{map::HashMap, Address, Bloom};
 use revm::{
     context::result::ExecutionResult,
     primitives::{Bytes, B256},
@@ -171,32 +171,27 @@ fn seal_receipts(plain: Vec<(u8, Receipt, Option<Bloom>)>) -> (Vec<ReceiptEnvelo
 }
 
 /// Bloom bits by input, for one block: the emitting contract and the event signature repeat in almost every
-/// log of a block, and each bloom input otherwise costs a keccak.
+/// log of a block, and each bloom input otherwise costs a keccak. Addresses and topics are kept apart: a topic can
+/// hold any 32 bytes, so no key built from an address can be told from every topic.
 #[derive(Default)]
 pub(crate) struct BloomMemo {
-    bits: HashMap<B256, Bloom>,
+    addresses: HashMap<Address, Bloom>,
+    topics: HashMap<B256, Bloom>,
+}
+
+fn bloom_of(input: &[u8]) -> Bloom {
+    let mut bloom = Bloom::ZERO;
+    bloom.accrue(alloy_primitives::BloomInput::Raw(input));
+    bloom
 }
 
 impl BloomMemo {
-    fn accrue(&mut self, bloom: &mut Bloom, input: &[u8]) {
-        let mut key = B256::ZERO;
-        key[32 - input.len()..].copy_from_slice(input);
-        // Addresses (20 bytes) and topics (32 bytes) cannot collide: the key also encodes the length.
-        key[0] ^= input.len() as u8;
-        let bits = self.bits.entry(key).or_insert_with(|| {
-            let mut b = Bloom::ZERO;
-            b.accrue(alloy_primitives::BloomInput::Raw(input));
-            b
-        });
-        *bloom |= *bits;
-    }
-
     pub(crate) fn logs_bloom(&mut self, logs: &[alloy_primitives::Log]) -> Bloom {
         let mut bloom = Bloom::ZERO;
         for log in logs {
-            self.accrue(&mut bloom, log.address.as_slice());
+            bloom |= *self.addresses.entry(log.address).or_insert_with(|| bloom_of(log.address.as_slice()));
             for topic in log.topics() {
-                self.accrue(&mut bloom, topic.as_slice());
+                bloom |= *self.topics.entry(*topic).or_insert_with(|| bloom_of(topic.as_slice()));
             }
         }
         bloom
@@ -218,6 +213,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// A topic that is an address's 20 bytes behind `0x34` and eleven zero bytes gets its own bloom bits, not
+    /// the address's (the memo once keyed both by one 32-byte array, and these two keys were equal).
+    #[test]
+    fn a_topic_is_not_taken_for_an_address() {
+        let address = Address::repeat_byte(0xaa);
+        let mut topic = B256::ZERO;
+        topic[0] = 0x34;
+        topic[12..].copy_from_slice(address.as_slice());
+        let logs = [
+            Log { address, data: LogData::new_unchecked(vec![], Default::default()) },
+            Log { address: Address::ZERO, data: LogData::new_unchecked(vec![topic], Default::default()) },
+        ];
+        assert_eq!(BloomMemo::default().logs_bloom(&logs), alloy_primitives::logs_bloom(logs.iter()));
+    }
 
     proptest! {
         /// The memoised bloom equals alloy's, whatever the mix of repeated and fresh addresses and topics.

@@ -30,6 +30,14 @@ fn logs_bloom<'py>(py: Python<'py>, logs: Vec<(Vec<u8>, Vec<Vec<u8>>)>) -> Bound
     PyBytes::new(py, bloom.as_slice())
 }
 
+/// `(block number, receipt JSON)` of a stored transaction record (see `receipts.rs`).
+#[pyfunction]
+fn receipt_json<'py>(py: Python<'py>, record: &[u8]) -> PyResult<(u64, Bound<'py, PyBytes>)> {
+    let (number, json) =
+        crate::receipts::receipt_json(record).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    Ok((number, PyBytes::new(py, &json)))
+}
+
 #[pyfunction]
 fn keccak<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, keccak256(data).as_slice())
@@ -52,6 +60,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keccak, m)?)?;
     m.add_function(wrap_pyfunction!(block::execute_in_memory, m)?)?;
     m.add_function(wrap_pyfunction!(logs_bloom, m)?)?;
+    m.add_function(wrap_pyfunction!(receipt_json, m)?)?;
     m.add_function(wrap_pyfunction!(modules::module_genesis, m)?)?;
     m.add_function(wrap_pyfunction!(modules::committee, m)?)?;
     m.add_function(wrap_pyfunction!(modules::epoch_blocks, m)?)?;

@@ -16,6 +16,10 @@ use super::{
 };
 use crate::db::{StateChanges, StateReader, Store, TablePut, TableWrite};
 
+/// The tables a block's encoded records go to, and the records: `(transactions, logs, address index, creators,
+/// records)`.
+type RecordTables<'py> = (String, String, String, String, PyRef<'py, PyBlockRecords>);
+
 /// The LMDB flat store. One per process (LMDB forbids opening an environment twice).
 #[pyclass(frozen, name = "Store", module = "pysei._native")]
 pub(super) struct PyStore {
@@ -104,7 +108,8 @@ impl PyStore {
     /// (if any) and extra `codes` (a snapshot's code no account holds any more), its change set and history
     /// index, canonical block hashes, the node's table writes `(table, key, value-or-None)` and known
     /// `commitments` `(number, digest)` (a snapshot's), and the block's encoded `records` as `(transactions
-    /// table, logs table, records)`. Returns the number of state records the block changed.
+    /// table, logs table, address index table, creators table, records)`. Returns the number of state records
+    /// the block changed.
     #[pyo3(signature = (
         number, *, result = None, alloc = None, codes = Vec::new(), hashes = Vec::new(), writes = Vec::new(),
         commitments = Vec::new(), records = None
@@ -120,7 +125,7 @@ impl PyStore {
         hashes: Vec<(u64, Vec<u8>)>,
         writes: Vec<(String, Vec<u8>, Option<Vec<u8>>)>,
         commitments: Vec<(u64, Vec<u8>)>,
-        records: Option<(String, String, PyRef<'_, PyBlockRecords>)>,
+        records: Option<RecordTables<'_>>,
     ) -> PyResult<usize> {
         // Borrowed unless allocations or codes are added: a large block's change set is megabytes.
         let mut changes = match &result {
@@ -141,7 +146,7 @@ impl PyStore {
             writes.into_iter().map(|(table, key, value)| TableWrite { table, key, value }).collect();
         let number_key = number.to_be_bytes();
         let mut puts = Vec::new();
-        if let Some((txs_table, logs_table, records)) = &records {
+        if let Some((txs_table, logs_table, index_table, creators_table, records)) = &records {
             let r = &records.inner;
             let txs =
                 r.txs.iter().map(|(hash, record)| TablePut { table: txs_table, key: hash.as_slice(), value: record });
@@ -149,6 +154,14 @@ impl PyStore {
             if let Some(logs) = &r.logs {
                 puts.push(TablePut { table: logs_table, key: &number_key, value: logs });
             }
+            let index = r.address_index.iter();
+            puts.extend(index.map(|(key, hash)| TablePut { table: index_table, key, value: hash.as_slice() }));
+            let creators = r.creators.iter();
+            puts.extend(creators.map(|(a, hash)| TablePut {
+                table: creators_table,
+                key: a.as_slice(),
+                value: hash.as_slice(),
+            }));
         }
         py.detach(|| self.inner.commit(number, &changes, &hashes, &writes, &puts, &commitments)).map_err(store_err)
     }

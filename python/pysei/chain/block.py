@@ -114,6 +114,11 @@ class TxRecord(msgspec.Struct, frozen=True, array_like=True):
     """The contracts the transaction's internal creations made that stayed (a revert above undoes the others), each
     with its creator, by address: ``ots_getContractCreator`` finds them. Records written before this field
     existed decode with none."""
+    bloom_bits: bytes | None = None
+    """The set bits of the receipt's logs bloom as the kernel computed it (positions 0–2047, bit ``p`` being bit
+    ``p % 8`` of byte ``p // 8``, two big-endian bytes each, ascending): a dozen bytes where the bloom is 256, and
+    served receipts need no keccak per log (``native/src/receipts.rs``). None in records written before it existed
+    (the bloom is then computed from the logs)."""
 
 
 class BlockLog(msgspec.Struct, frozen=True, array_like=True):

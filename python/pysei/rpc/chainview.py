@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from pysei.chain.block import BlockRecord, TxRecord
+from pysei.native import receipt_json
 from pysei.rpc import codec
 from pysei.rpc.errors import invalid_params, server_error
 from pysei.rpc.interfaces import ChainHead, ChainReader
@@ -62,6 +65,14 @@ class ChainView:
         read the sender's nonce at ``latest`` from the block before it."""
         record = self.chain.tx(tx_hash)
         return record if record is not None and record.block_number <= self.head.header.number else None
+
+    def receipt(self, tx_hash: bytes) -> orjson.Fragment | None:
+        """The receipt JSON of ``tx_hash`` if its block is at or below the head (see :meth:`tx`)."""
+        raw = self.chain.tx_bytes(tx_hash)
+        if raw is None:
+            return None
+        number, receipt = receipt_json(raw)
+        return orjson.Fragment(receipt) if number <= self.head.header.number else None
 
     def state_block(self, tag: Any) -> BlockRecord:
         """The block whose state a query wants. State reads then pass its number, so a block committed meanwhile

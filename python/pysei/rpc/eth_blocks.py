@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from pysei.chain.block import BlockRecord
+from pysei.native import receipt_json
 from pysei.rpc import codec
 from pysei.rpc.chainview import ChainView
 from pysei.rpc.codec import hb, hx, param
 from pysei.rpc.errors import server_error
-from pysei.rpc.format import block_json, receipt_json, tx_json
+from pysei.rpc.format import block_json, tx_json
 from pysei.rpc.interfaces import PendingPool
 
 
@@ -75,17 +78,19 @@ class EthBlocks:
     async def rpc_eth_getTransactionByBlockHashAndIndex(self, params: list[Any]) -> dict[str, Any] | None:
         return self._tx_at(self.view.block_by_hash(param(params, 0, "block hash")), param(params, 1, "index"))
 
-    async def rpc_eth_getTransactionReceipt(self, params: list[Any]) -> dict[str, Any] | None:
+    # Receipts are served as JSON the kernel writes from the stored record (``pysei.native.receipt_json``, the same
+    # bytes as ``orjson.dumps(format.receipt_json(record))``): a load generator fetches one per transaction.
+    async def rpc_eth_getTransactionReceipt(self, params: list[Any]) -> orjson.Fragment | None:
         tx_hash = codec.hash32(param(params, 0, "transaction hash"))
-        record = self.view.tx(tx_hash)
-        if record is None and (dropped := self.pool.why_dropped(tx_hash)) is not None:
+        receipt = self.view.receipt(tx_hash)
+        if receipt is None and (dropped := self.pool.why_dropped(tx_hash)) is not None:
             # No receipt will ever come: say so and why, rather than letting a client wait for one until it times out.
             raise server_error(f"transaction {hb(tx_hash)} was dropped: skipped in block {dropped[0]}: {dropped[1]}")
-        return None if record is None else receipt_json(record)
+        return receipt
 
-    async def rpc_eth_getBlockReceipts(self, params: list[Any]) -> list[dict[str, Any]] | None:
+    async def rpc_eth_getBlockReceipts(self, params: list[Any]) -> list[orjson.Fragment] | None:
         tag = param(params, 0, "block")
         block = self.view.block_by_hash(tag) if isinstance(tag, str) and len(tag) == 66 else self.view.block_by_tag(tag)
         if block is None:
             return None
-        return [receipt_json(r) for r in self.chain.txs(block.tx_hashes) if r is not None]
+        return [orjson.Fragment(receipt_json(r)[1]) for r in self.chain.txs_bytes(block.tx_hashes) if r is not None]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from pysei.chain.block import BlockLog, BlockRecord, TxRecord, TxRecords, decode_block_logs, decode_tx_record
+from pysei.chain.block import BlockLog, BlockRecord, TxRecord, decode_block_logs, decode_tx_record
 from pysei.chain.transaction import Transaction, decode_with_senders
 from pysei.native import BlockRecords, BlockResult, Store
 from pysei.state.cold import ColdFrame, ColdLocation, ColdTier
@@ -89,12 +89,20 @@ class ChainStore:
         return None if raw is None else int.from_bytes(raw, "big")
 
     def tx(self, tx_hash: bytes) -> TxRecord | None:
-        raw = self.native.get(TXS, tx_hash)
-        return self._cold_tx(tx_hash) if raw is None else decode_tx_record(raw)
+        raw = self.tx_bytes(tx_hash)
+        return None if raw is None else decode_tx_record(raw)
 
     def txs(self, tx_hashes: list[bytes]) -> list[TxRecord | None]:
+        return [None if r is None else decode_tx_record(r) for r in self.txs_bytes(tx_hashes)]
+
+    def tx_bytes(self, tx_hash: bytes) -> bytes | None:
+        """The encoded ``TxRecord`` of ``tx_hash``, hot or cold (receipts are served from it without decoding)."""
+        raw = self.native.get(TXS, tx_hash)
+        return self._cold_tx(tx_hash) if raw is None else raw
+
+    def txs_bytes(self, tx_hashes: list[bytes]) -> list[bytes | None]:
         return [
-            self._cold_tx(h) if r is None else decode_tx_record(r)
+            self._cold_tx(h) if r is None else r
             for h, r in zip(tx_hashes, self.native.get_many(TXS, tx_hashes), strict=True)
         ]
 
@@ -126,12 +134,12 @@ class ChainStore:
         raw = self.native.get(COLD_BLOCKS, _num(number))
         return None if raw is None else self.cold.frame(_location_decoder.decode(raw))
 
-    def _cold_tx(self, tx_hash: bytes) -> TxRecord | None:
+    def _cold_tx(self, tx_hash: bytes) -> bytes | None:
         raw = self.native.get(COLD_TXS, tx_hash)
         if raw is None:
             return None
         frame = self.cold_frame(int.from_bytes(raw[:8], "big"))
-        return None if frame is None else decode_tx_record(frame.txs[int.from_bytes(raw[8:], "big")])
+        return None if frame is None else bytes(frame.txs[int.from_bytes(raw[8:], "big")])
 
     # --- state ---------------------------------------------------------------------------------------------
     # ``at``: the state after that block (from the history index), None: the latest committed state.
@@ -182,10 +190,10 @@ class ChainStore:
             result=result,
             alloc=alloc,
             hashes=[(number, block.hash)],
-            # The address index is written from the kernel's records, decoded here (a lazy view): the kernel does
-            # not yet emit index keys itself, so this is the one per-transaction Python step left in the commit.
-            writes=self.block_writes(block) + ([] if records is None else address_index_writes(TxRecords(records))),
-            records=None if records is None else (TXS, BLOCK_LOGS, records),
+            writes=self.block_writes(block),
+            # The kernel encoded the records and their address index and creator entries: nothing per transaction
+            # runs in Python (the worker thread holding the GIL stalls the event loop).
+            records=None if records is None else (TXS, BLOCK_LOGS, ADDRESS_TXS, CREATORS, records),
         )
 
     def rollback(self, to: int) -> BlockRecord:
@@ -273,6 +281,7 @@ def _contracts(rec: TxRecord) -> list[bytes]:
 
 def _address_keys(rec: TxRecord) -> set[bytes]:
     """The address index keys of a transaction: its sender, recipient, created contract and the addresses its
-    internal calls reached."""
+    internal calls reached. Executed blocks get theirs from the kernel (``native/src/records.rs``), which files the
+    same keys (``tests/test_records.py`` compares them); these serve a rollback and an imported head block."""
     position = _num(rec.block_number) + rec.index.to_bytes(4, "big")
     return {a + position for a in (rec.sender, rec.to, rec.contract_address, *rec.internal) if a is not None}
