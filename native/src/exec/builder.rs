@@ -129,11 +129,22 @@ impl<'t> BlockBuilder<'t> {
         let system_logs = crate::modules::end_block::run(&mut state, params)?;
         stats.skipped = self.outcomes.iter().filter(|o| o.included.is_err()).count();
         stats.gas_used = self.cumulative;
-        let (changes, fees) = state.into_changes()?;
-        let (receipts, encoded) = seal_receipts(std::mem::take(&mut self.plain_receipts));
+        let plain_receipts = std::mem::take(&mut self.plain_receipts);
         let included_raws = &self.included_raws;
-        let (receipts_root, transactions_root) =
-            rayon::join(|| ordered_trie_root(&encoded), || ordered_trie_root(included_raws));
+        // The change set (which reads the committed values the block wrote without reading them) and the
+        // sealing (hashing) are independent: the first on this thread while the pool seals.
+        let mut sealed = None;
+        let changes = rayon::in_place_scope(|scope| {
+            scope.spawn(|_| {
+                let (receipts, encoded) = seal_receipts(plain_receipts);
+                let (receipts_root, transactions_root) =
+                    rayon::join(|| ordered_trie_root(&encoded), || ordered_trie_root(included_raws));
+                sealed = Some((receipts, receipts_root, transactions_root));
+            });
+            state.into_changes()
+        });
+        let (receipts, receipts_root, transactions_root) = sealed.expect("the scope ran the sealing");
+        let (changes, fees) = changes?;
         // System logs have no receipt (the receipts trie is the transactions'), but the block's bloom covers
         // them, so a log filter that skips blocks by their bloom still finds them.
         let logs_bloom = receipts
