@@ -24,24 +24,28 @@ use crate::db::{Before, StateChanges, StateReader, StoreError};
 struct Slot<T> {
     value: T,
     dirty: bool,
-    /// The committed value, when the block read it before writing (revm loads what it writes; the parallel
-    /// executor's folds and the modules' end-of-block writes do not).
+    /// For a written value, the committed one, when the block read it before writing (revm loads what it
+    /// writes; the parallel executor's folds and the modules' end-of-block writes do not). A clean value is its
+    /// own committed value, so it is kept only from the first write on.
     before: Option<T>,
 }
 
-impl<T: Clone> Slot<T> {
-    fn clean(value: T) -> Self {
-        Self { before: Some(value.clone()), value, dirty: false }
+impl<T> Slot<T> {
+    const fn clean(value: T) -> Self {
+        Self { value, dirty: false, before: None }
     }
 }
 
-/// Writes `value` into `map[key]`, keeping the committed value the entry already knows.
+/// Writes `value` into `map[key]`; the first write of a value read clean keeps that value as the committed one.
 fn write<K: std::hash::Hash + Eq, T>(map: &mut HashMap<K, Slot<T>>, key: K, value: T) {
     match map.entry(key) {
         Entry::Occupied(mut entry) => {
             let slot = entry.get_mut();
-            slot.value = value;
-            slot.dirty = true;
+            let read = std::mem::replace(&mut slot.value, value);
+            if !slot.dirty {
+                slot.before = Some(read);
+                slot.dirty = true;
+            }
         }
         Entry::Vacant(entry) => {
             entry.insert(Slot { value, dirty: true, before: None });
