@@ -120,7 +120,8 @@ pub struct StateChanges {
     /// What `accounts` and `storage` held before the block, entry for entry, when the executor knows it (it read
     /// them through the snapshot the block executed on, which is the state the commit applies to: the node
     /// commits each block before the next executes, and edits state only with the pipeline paused). `None`
-    /// (genesis, snapshots, edits): the commit reads them.
+    /// (genesis, snapshots, edits), or entries appended after execution (an allocation beside a result): the
+    /// commit reads them.
     pub before: Option<Before>,
 }
 
@@ -286,9 +287,9 @@ impl Store {
         }
     }
 
-    /// A read view of the state as it was after block `number`, from the history index. The caller checks that
-    /// `number` is not above the head and not below the pruning horizon (the index holds nothing for those).
-    /// Brings the history index up to the newest change set the view sees first (see `index.rs`).
+    /// A read view of the state as it was after block `number`, from the history index, which it first brings up
+    /// to the newest change set the view sees (`index.rs`). The caller checks that `number` is not above the head
+    /// and not below the pruning horizon (the index holds nothing for those).
     pub fn snapshot_at(&self, number: u64) -> Result<Snapshot, StoreError> {
         loop {
             let snapshot = Snapshot { at: Some(number), ticket: Ticket::NONE, ..self.snapshot()? };
@@ -374,9 +375,10 @@ impl Store {
         Ok(())
     }
 
-    /// Writes block `number`'s state changes, its change set (the history index follows it: `index.rs`), canonical block hashes and the
-    /// node's records (blocks, receipts, indexes; `writes` and `puts`) in one atomic LMDB write transaction: a
-    /// crash leaves either all of it or none. Returns the number of records the block changed.
+    /// Writes block `number`'s state changes, its change set (the history index follows it: `index.rs`),
+    /// canonical block hashes and the node's records (blocks, receipts, indexes; `writes` and `puts`) in one
+    /// atomic LMDB write transaction: a crash leaves either all of it or none. Returns the number of records the
+    /// block changed.
     pub fn commit(
         &self,
         number: u64,
@@ -444,7 +446,7 @@ impl Store {
 
     /// Writes to the node's tables and deletes hot change sets in one transaction that commits no block: the cold
     /// tier swaps a segment's hot records (change sets included, once it holds a copy) for its index this way, so
-    /// a crash leaves one or the other, never neither. The history index is untouched.
+    /// a crash leaves one or the other, never neither. The dropped change sets are indexed first (`index.rs`).
     pub fn write_tables(&self, writes: &[TableWrite], drop_change_sets: &[u64]) -> Result<(), StoreError> {
         let _rewrite = self.rewrite.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut wtxn = self.env.write_txn()?;

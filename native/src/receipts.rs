@@ -6,7 +6,8 @@
 //! The JSON is byte for byte what `orjson.dumps(pysei.rpc.format.receipt_json(record))` gives (that function
 //! stays the one readable definition of the shape, and the dict other callers use); `tests/test_records.py`
 //! compares the two over random blocks. The logs bloom comes from the bits the kernel stored with the record
-//! (`TxRecord.bloom_bits`): computed from the logs it costs a keccak per address and topic, about 1 µs each here. Addresses are lower-case hex, as `pysei.rpc.codec.checksum` writes them.
+//! (`TxRecord.bloom_bits`): computed from the logs it costs a keccak per address and topic, about 1 µs each here.
+//! Addresses are lower-case hex, as `pysei.rpc.codec.checksum` writes them.
 
 use std::io::Write;
 

@@ -57,8 +57,6 @@ pub(super) fn spec(name: &str) -> PyResult<SpecId> {
 pub(super) type AllocEntry = (Vec<u8>, BigUint, u64, Vec<u8>, Vec<(BigUint, BigUint)>);
 
 pub(super) fn append_alloc(changes: &mut StateChanges, alloc: Vec<AllocEntry>) -> PyResult<()> {
-    // The executor knows nothing of what these entries replace: the commit reads it.
-    changes.before = None;
     for (addr, balance, nonce, code, storage) in alloc {
         let addr = address(&addr)?;
         let code = Bytecode::new_raw(Bytes::from(code));

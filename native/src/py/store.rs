@@ -105,9 +105,9 @@ impl PyStore {
     }
 
     /// Atomically commits block `number`: its executed state changes (if any), genesis or snapshot allocations
-    /// (if any) and extra `codes` (a snapshot's code no account holds any more), its change set and history
-    /// index, canonical block hashes, the node's table writes `(table, key, value-or-None)` and known
-    /// `commitments` `(number, digest)` (a snapshot's), and the block's encoded `records` as `(transactions
+    /// (if any) and extra `codes` (a snapshot's code no account holds any more), its change set (the history
+    /// index follows it), canonical block hashes, the node's table writes `(table, key, value-or-None)` and
+    /// known `commitments` `(number, digest)` (a snapshot's), and the block's encoded `records` as `(transactions
     /// table, logs table, address index table, creators table, records)`. Returns the number of state records
     /// the block changed.
     #[pyo3(signature = (
