@@ -149,7 +149,7 @@ impl<'t> BlockBuilder<'t> {
         // them, so a log filter that skips blocks by their bloom still finds them.
         let logs_bloom = receipts
             .iter()
-            .fold(BloomMemo::default().logs_bloom(&system_logs), |bloom, receipt| bloom | *receipt.logs_bloom());
+            .fold(alloy_primitives::logs_bloom(&system_logs), |bloom, receipt| bloom | *receipt.logs_bloom());
         Ok(BlockOutput {
             outcomes: self.outcomes,
             receipts_root,
