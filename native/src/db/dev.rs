@@ -172,14 +172,14 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use proptest::prelude::*;
     use revm::primitives::{Address, U256};
 
     use super::*;
     use crate::{commitment::LtHash, StateChanges, StateReader};
 
-    fn open() -> (tempfile::TempDir, Store) {
+    pub(in crate::db) fn open() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 30, &[], true).unwrap();
         (dir, store)
@@ -193,7 +193,7 @@ mod tests {
     }
 
     /// A block's storage writes as the executor produces them: one final value per slot.
-    fn block(writes: &[(u8, u8, u8)]) -> StateChanges {
+    pub(in crate::db) fn block(writes: &[(u8, u8, u8)]) -> StateChanges {
         let last: std::collections::BTreeMap<(u8, u8), u8> = writes.iter().map(|&(a, s, v)| ((a, s), v)).collect();
         StateChanges {
             storage: last

@@ -107,19 +107,10 @@ mod tests {
     use proptest::prelude::*;
     use revm::primitives::{Address, U256};
 
-    use crate::{db::StateChanges, StateReader, Store};
-
-    fn open() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 1 << 30, &[], false).unwrap();
-        (dir, store)
-    }
-
-    fn block(writes: &[(u8, u8, u8)]) -> StateChanges {
-        let last: std::collections::BTreeMap<(u8, u8), u8> = writes.iter().map(|&(a, s, v)| ((a, s), v)).collect();
-        let storage = last.into_iter().map(|((a, s), v)| (Address::repeat_byte(a), U256::from(s), U256::from(v)));
-        StateChanges { storage: storage.collect(), ..StateChanges::default() }
-    }
+    use crate::{
+        db::dev::tests::{block, open},
+        StateReader, Store,
+    };
 
     fn state_at(store: &Store, number: Option<u64>) -> Vec<U256> {
         let view = store.view(number).unwrap();

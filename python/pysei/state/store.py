@@ -220,8 +220,7 @@ class ChainStore:
             for rec in self.txs(block.tx_hashes):
                 assert rec is not None, f"a transaction of hot block {number} is missing"
                 writes.append((TXS, rec.hash, None))
-                writes.extend((ADDRESS_TXS, key, None) for key in _address_keys(rec))
-                writes.extend((CREATORS, contract, None) for contract in _contracts(rec))
+                writes.extend((table, key, None) for table, key, _ in address_index_writes([rec]))
         writes.append((META, b"head", _num(to)))
         self.native.rollback(to, head, writes)
         return target
