@@ -219,7 +219,7 @@ pub(crate) fn execute_prepared<R: StateReader>(
     record_access: bool,
 ) -> Result<BlockOutput, StoreError> {
     let mut state = BlockState::new(reader, params.beneficiary);
-    let mut builder = BlockBuilder::new(txs.len(), record_access);
+    let mut builder = BlockBuilder::new(txs.len(), record_access).sealing_ahead();
     {
         let mut evm = build_evm(&mut state, params.block_env(), params.cfg_env(), &params.host);
         for (tx, prepared) in txs.iter().zip(prepared) {
@@ -348,6 +348,34 @@ mod tests {
         let out = run(&reader, &p, &raws);
         assert!(out.outcomes[0].included.is_ok());
         assert!(out.outcomes[1].included.as_ref().unwrap_err().starts_with("gas limit reached"));
+    }
+
+    /// A block large enough to be sealed ahead (three complete blocks of 256, a partial one) has alloy's roots,
+    /// and its receipts in order; a skipped transaction shifts every later index.
+    #[test]
+    fn roots_of_a_block_sealed_ahead() {
+        use alloy_eips::eip2718::Encodable2718;
+        let keys: Vec<Key> = (1..=4).map(Key::new).collect();
+        let mut reader = MemReader::default();
+        for key in &keys {
+            reader.fund(key.address, U256::from(10u128.pow(20)));
+        }
+        let mut raws: Vec<Vec<u8>> = (0..900u64)
+            .map(|i| keys[i as usize % 4].sign(CHAIN, i / 4, Some(Address::with_last_byte(i as u8)), i, &[], 21_000))
+            .collect();
+        raws.insert(300, raws[0].clone());
+        let out = run(&reader, &block_params(100_000_000), &raws);
+        assert_eq!(out.receipts.len(), 900);
+        assert!(out.outcomes[300].included.is_err());
+        let included: Vec<&Vec<u8>> =
+            raws.iter().zip(&out.outcomes).filter(|(_, o)| o.included.is_ok()).map(|(r, _)| r).collect();
+        let tx_root =
+            alloy_trie::root::ordered_trie_root_with_encoder(&included, |raw, buf| buf.extend_from_slice(raw));
+        let receipts_root =
+            alloy_trie::root::ordered_trie_root_with_encoder(&out.receipts, |r, buf| r.encode_2718(buf));
+        assert_eq!((out.transactions_root, out.receipts_root), (tx_root, receipts_root));
+        let cumulative: Vec<u64> = out.receipts.iter().map(|r| r.cumulative_gas_used()).collect();
+        assert_eq!(cumulative, (1..=900).map(|i| i * 21_000).collect::<Vec<u64>>());
     }
 
     struct Reverse;
