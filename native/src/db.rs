@@ -389,10 +389,7 @@ impl Store {
         commitments: &[(u64, B256)],
     ) -> Result<usize, StoreError> {
         // The hot-state cache is invalid from before LMDB commits until it holds the block's writes.
-        self.hot.invalidate();
-        let committed = self.write_block(number, changes, hashes, writes, puts, commitments);
-        self.hot.committed(committed.as_ref().ok().map(|_| changes));
-        committed
+        self.hot.commit(Some(changes), || self.write_block(number, changes, hashes, writes, puts, commitments))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -120,10 +120,7 @@ impl Store {
     /// Runs a dev edit, which writes state records behind the block commit's back: the hot-state cache (see
     /// `hot.rs`) is invalid while it runs and emptied after it, so no read is served a value the edit replaced.
     fn behind_hot_state<T>(&self, edit: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.hot.invalidate();
-        let out = edit();
-        self.hot.committed(None);
-        out
+        self.hot.commit(None, edit)
     }
 
     fn rollback_blocks(&self, to: u64, head: u64, writes: &[TableWrite]) -> Result<(), StoreError> {

@@ -176,7 +176,7 @@ impl<'t> BlockBuilder<'t> {
             success,
             gas_used,
             cumulative_gas_used: self.cumulative,
-            receipt: Some(self.plain_receipts.len()),
+            receipt: Some(self.included_raws.len()),
             contract_address: meta.create_address,
             meta,
             output,

@@ -376,6 +376,10 @@ mod tests {
         assert_eq!((out.transactions_root, out.receipts_root), (tx_root, receipts_root));
         let cumulative: Vec<u64> = out.receipts.iter().map(|r| r.cumulative_gas_used()).collect();
         assert_eq!(cumulative, (1..=900).map(|i| i * 21_000).collect::<Vec<u64>>());
+        for outcome in out.outcomes.iter().filter(|o| o.included.is_ok()) {
+            let receipt = &out.receipts[outcome.receipt.expect("an included transaction has a receipt")];
+            assert_eq!(receipt.cumulative_gas_used(), outcome.cumulative_gas_used);
+        }
     }
 
     struct Reverse;
