@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import rlp
+from trie import HexaryTrie
 from web3 import Web3
 
 try:
@@ -22,6 +24,8 @@ except ImportError:  # tests/ itself is the import root
 
 NOBODY = "0x00000000000000000000000000000000000b0b00"
 CAST = JS_DIR / "node_modules" / "@foundry-rs" / "cast-linux-amd64" / "bin" / "cast"
+LOGGER_INIT = "0x67365f5f37365fa0005f5260086018f3"
+"""Deploys CALLDATASIZE PUSH0 PUSH0 CALLDATACOPY CALLDATASIZE PUSH0 LOG0 STOP: logs its calldata."""
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +178,47 @@ def test_manual_mining_keeps_transactions_pending_until_mined(w3: Web3, node: De
         assert w3.eth.get_transaction_receipt(tx2)["blockNumber"] == head + 1
     finally:
         rpc(w3, "evm_setAutomine", True)
+
+
+def test_hundreds_of_transactions_in_one_block_keep_their_own_receipts(w3: Web3, node: Devnet) -> None:
+    """Past 256 transactions the kernel seals receipts ahead, 256 at a time, while the block still executes
+    (``native/src/exec/builder.rs``): each transaction still gets its own receipt and logs, by eth_getBlockReceipts
+    and eth_getTransactionReceipt alike, and the block's receiptsRoot is the trie of the receipts served."""
+    sender = node.accounts[2].address
+    deploy = w3.eth.send_transaction({"from": sender, "data": LOGGER_INIT})
+    logger = w3.eth.wait_for_transaction_receipt(deploy)["contractAddress"]
+    n = 600  # two whole blocks of 256 (the second's subtree is encoded ahead) and a partial one
+    rpc(w3, "evm_setAutomine", False)
+    try:
+        hashes = [
+            w3.eth.send_transaction({"from": sender, "to": logger, "data": i.to_bytes(32, "big"), "gas": 60_000})
+            for i in range(n)
+        ]
+        rpc(w3, "evm_mine")
+    finally:
+        rpc(w3, "evm_setAutomine", True)
+    block = w3.eth.get_block("latest")
+    receipts = rpc(w3, "eth_getBlockReceipts", hex(block["number"]))
+    assert [r["transactionHash"] for r in receipts] == [h.to_0x_hex() for h in hashes]
+    for i, r in enumerate(receipts):
+        assert (r["status"], int(r["transactionIndex"], 16)) == ("0x1", i)
+        assert [(log["data"], int(log["logIndex"], 16)) for log in r["logs"]] == [("0x" + f"{i:064x}", i)]
+    for i in (0, 255, 256, 511, 512, n - 1):
+        assert rpc(w3, "eth_getTransactionReceipt", hashes[i].to_0x_hex()) == receipts[i]
+    receipts_trie = HexaryTrie(db={})
+    for i, r in enumerate(receipts):
+        logs = [
+            [
+                bytes.fromhex(log["address"][2:]),
+                [bytes.fromhex(t[2:]) for t in log["topics"]],
+                bytes.fromhex(log["data"][2:]),
+            ]
+            for log in r["logs"]
+        ]
+        fields = [int(r["status"], 16), int(r["cumulativeGasUsed"], 16), bytes.fromhex(r["logsBloom"][2:]), logs]
+        tx_type = int(r["type"], 16)
+        receipts_trie[rlp.encode(i)] = (bytes([tx_type]) if tx_type else b"") + rlp.encode(fields)
+    assert receipts_trie.root_hash == bytes(block["receiptsRoot"])
 
 
 def test_impersonation_sends_without_the_key(w3: Web3, node: Devnet) -> None:
