@@ -1,10 +1,10 @@
 //! Block assembly: folds transaction runs into the block in order (state, outcomes, receipts, blooms, roots).
 //! Sequential and parallel execution both build their output here.
 
-use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
-use alloy_eips::eip2718::Encodable2718;
 use std::sync::mpsc;
 
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{map::HashMap, Address, Bloom};
 use revm::{
     context::result::ExecutionResult,
