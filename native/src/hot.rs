@@ -4,10 +4,10 @@
 //!
 //! Exactness: the cache is written through by each block commit with the values the commit wrote, and
 //! versioned by a generation. A commit first marks the cache invalid (a new generation), then commits LMDB
-//! while a pool thread applies its writes to the cache, then validates the next generation. A snapshot records the generation when it opens
-//! its read transaction (under the cache's lock, so no commit can start between the two) and uses the cache
-//! only while that generation is still current and valid: a snapshot older than a commit, or opened during
-//! one, reads LMDB. Historical views (`at`) never use it.
+//! while a pool thread applies its writes to the cache, then validates the next generation. A snapshot records
+//! the generation when it opens its read transaction (under the cache's lock, so no commit can start between the
+//! two) and uses the cache only while that generation is still current and valid: a snapshot older than a
+//! commit, or opened during one, reads LMDB. Historical views (`at`) never use it.
 //!
 //! Bounded: past `MAX_ENTRIES` accounts and slots it is emptied and refilled from the next commits (a
 //! cache, not state: only speed depends on what it holds).
@@ -87,7 +87,7 @@ impl HotState {
         let mut entries = self.entries.write().expect("hot state lock");
         if entries.staged {
             // A commit staged its writes and never published them (it panicked): LMDB may lack them.
-            *entries = Entries { generation: entries.generation, ..Entries::default() };
+            entries.empty();
         }
         entries.generation += 1;
         entries.valid = false;
@@ -95,12 +95,10 @@ impl HotState {
 
     fn stage(&self, changes: &StateChanges) {
         let mut entries = self.entries.write().expect("hot state lock");
-        entries.staged = true;
         if entries.accounts.len() + entries.slots + changes.accounts.len() + changes.storage.len() > MAX_ENTRIES {
-            entries.accounts.clear();
-            entries.storage.clear();
-            entries.slots = 0;
+            entries.empty();
         }
+        entries.staged = true;
         if changes.accounts.len() + changes.storage.len() <= MAX_ENTRIES {
             entries.apply(changes);
         }
@@ -113,7 +111,8 @@ impl HotState {
             entries.generation += 1;
             entries.valid = true;
         } else {
-            *entries = Entries { generation: entries.generation + 1, ..Entries::default() };
+            entries.empty();
+            entries.generation += 1;
         }
     }
 
@@ -134,6 +133,15 @@ impl HotState {
 }
 
 impl Entries {
+    /// Drops every entry (the generation goes on counting); the cache is invalid until a commit publishes.
+    fn empty(&mut self) {
+        self.accounts.clear();
+        self.storage.clear();
+        self.slots = 0;
+        self.staged = false;
+        self.valid = false;
+    }
+
     /// The store's commit order: wipes, then accounts (a deleted account loses its storage), then slots.
     fn apply(&mut self, changes: &StateChanges) {
         for address in &changes.wiped {
