@@ -53,6 +53,12 @@ def test_results_json(report: Path) -> None:
     assert summary["pysei-400ms"]["vs_pysei"] == pytest.approx(1.0)
     for s in summary.values():
         assert s["finalised_tps"]["median"] > 0 and s["peak_rss_mb"]["median"] > 0 and s["vs_pysei"] > 0
+    # The ceiling measured in the same run, and pysei's finalised rate as a share of it (anvil recovers its own).
+    limit = results["recovery_limit_tx_per_s"]["erc20"]
+    assert limit > 0
+    for key in ("pysei-400ms", "pysei-automine"):
+        assert summary[key]["x_recovery_limit"] == pytest.approx(summary[key]["finalised_tps"]["median"] / limit)
+    assert "x_recovery_limit" not in summary["anvil-automine"]
 
 
 def test_report_markdown(report: Path) -> None:

@@ -3,6 +3,7 @@ every figure the table shows."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,11 @@ def test_bench_exec_json() -> None:
         assert abs(engine["tx_per_s"] * engine["ms"] / 1e3 - 300) < 1e-6 * 300
     assert erc20["engines"][0]["x_sequential"] == 1.0
     assert erc20["ceiling"]["tx_per_s"] > 0 and erc20["commit_ms"] > 0 and erc20["history_index_ms"] > 0
+    # The 2-thread ceiling: plain revm on two shards split by sender. A shard misses the other's earlier writes,
+    # so a recipient credited in both pays for a fresh balance slot twice: never less gas than the block.
+    (sharded,) = erc20["ceiling_sharded"]
+    assert sharded["threads"] == 2 and sharded["gas_used"] >= erc20["gas_used"]
+    assert sharded["x_one_thread"] == pytest.approx(erc20["ceiling"]["ms"] / sharded["ms"])
     # Only the timed block counts: 300 ERC-20 transfers, each above a plain transfer's 21,000 gas.
     assert erc20["gas_used"] > 300 * 21_000
     # The inspector check replayed the same block (the same gas, else the bench exits 1) both ways.
@@ -50,4 +56,7 @@ def test_bench_ingest_json() -> None:
     for r in figures["rounds"]:
         assert r["tx_per_s"] > 0 and r["loop_us_per_tx"] > 0 and r["cpu_us_per_tx"] > 0
     assert figures["best"]["tx_per_s"] == max(r["tx_per_s"] for r in figures["rounds"])
+    # The ceiling, recovery alone, on one thread and on every core.
+    limits = figures["recovery_limit_tx_per_s"]
+    assert set(limits) == {"1", str(os.cpu_count())} and all(rate > 0 for rate in limits.values())
     assert b"pysei bench ingest" in out.stderr

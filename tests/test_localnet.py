@@ -425,7 +425,13 @@ def test_byzantine_behaviour_is_detected_and_garbage_is_refused(tmp_path: Path) 
         hashes = [sender.send(KEYS[i % 8], Account.from_key(KEYS[11]).address) for i in range(60)]
         assert all(r["status"] == 1 for r in sender.wait(hashes))
         # Validator 0 computes a different state (the hook): once the others certify block 3 it stops, naming it.
-        assert net.procs[0].wait(timeout=60) == 1
+        try:
+            code = net.procs[0].wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Once seen in CI on a loaded host, never reproduced since: keep what is needed to tell a missed
+            # divergence from a stop that hangs.
+            pytest.fail(f"validator 0 still runs 60 s on; its log ends:\n{net.log_tail(0, 8000)}")
+        assert code == 1
         assert "state divergence at block" in net.log_tail(0)
         # Garbage: a frame that is not a handshake, an oversized frame, and a valid handshake by a non-member.
         chain_id = net.genesis.chain_id

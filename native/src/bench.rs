@@ -3,6 +3,13 @@
 //! kernel's speed as a ratio of this. It has Sei's precompiles, so a block calling the module precompiles does
 //! the same work (and uses the same gas) in both.
 //!
+//! The ceiling for N threads splits the block by sender into N shards, each run by its own thread on its own
+//! copy of the database, with no coordination at all: no parallel executor can beat it, so it shows what N
+//! threads can give on the machine at hand (cores that share execution units, or memory bandwidth, give less
+//! than N×). Shards do not see each other's writes, so its gas may differ slightly from the block's.
+//!
+//! The sender-recovery limit: decoding and libsecp256k1 recovery alone, on N threads, the most any ingest path
+//! could admit.
 //! Also the inspector check: the replay that tracing runs (`trace::replay`), with and without revm's inspector
 //! path, so the bench shows in one run what the inspector plumbing costs when nothing is traced.
 
@@ -24,9 +31,37 @@ use crate::{
     trace::{replay, TraceError},
 };
 
-/// Runs `txs` on plain revm over an in-memory database seeded with `genesis`; returns (gas used, seconds of
-/// the transaction loop, decoding included as in the kernel).
-pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[OrderedTx<'_>]) -> (u64, f64) {
+/// Runs `txs` on plain revm over an in-memory database seeded with `genesis`, split by sender over `threads`
+/// threads (each on its own copy); returns (gas used, seconds of the transaction loops, decoding included as
+/// in the kernel). Copying the database is not timed.
+pub fn run_in_memory(
+    genesis: &StateChanges,
+    params: &BlockParams,
+    txs: &[OrderedTx<'_>],
+    threads: usize,
+) -> (u64, f64) {
+    let db = seeded(genesis);
+    let shards = shard_by_sender(txs, threads.max(1));
+    if shards.len() <= 1 {
+        let start = Instant::now();
+        let gas = run_shard(db, params, txs.iter());
+        return (gas, start.elapsed().as_secs_f64());
+    }
+    let dbs: Vec<_> = shards.iter().map(|_| db.clone()).collect();
+    let start = Instant::now();
+    let gas = std::thread::scope(|scope| {
+        let running: Vec<_> = shards
+            .iter()
+            .zip(dbs)
+            .map(|(shard, db)| scope.spawn(move || run_shard(db, params, shard.iter().map(|&i| &txs[i]))))
+            .collect();
+        running.into_iter().map(|t| t.join().expect("a ceiling shard panicked")).sum()
+    });
+    (gas, start.elapsed().as_secs_f64())
+}
+
+/// revm's in-memory database holding `genesis`.
+fn seeded(genesis: &StateChanges) -> CacheDB<EmptyDB> {
     let mut db = CacheDB::new(EmptyDB::default());
     for (hash, code) in &genesis.codes {
         db.cache.contracts.insert(*hash, code.clone());
@@ -43,13 +78,34 @@ pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[Ordere
     for (address, slot, value) in &genesis.storage {
         db.insert_account_storage(*address, *slot, *value).expect("in-memory db");
     }
+    db
+}
+
+/// Indices of `txs` in `shards` groups, each sender's transactions in one group in block order (so nonces
+/// stay in sequence); senders are dealt round-robin in order of first appearance. Empty groups are dropped.
+fn shard_by_sender(txs: &[OrderedTx<'_>], shards: usize) -> Vec<Vec<usize>> {
+    let mut groups = vec![Vec::new(); shards];
+    let mut shard_of = std::collections::HashMap::new();
+    for (i, tx) in txs.iter().enumerate() {
+        let next = shard_of.len() % shards;
+        groups[*shard_of.entry(tx.sender).or_insert(next)].push(i);
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// `txs` through plain revm over `db`, committing each; the gas they used.
+fn run_shard<'a, 'r: 'a>(
+    db: CacheDB<EmptyDB>,
+    params: &BlockParams,
+    txs: impl Iterator<Item = &'a OrderedTx<'r>>,
+) -> u64 {
     let mut evm = Context::mainnet()
         .with_db(db)
         .with_block(params.block_env())
         .with_cfg(params.cfg_env())
         .build_mainnet()
         .with_precompiles(SeiPrecompiles::with_host(params.spec, params.host.clone()));
-    let start = Instant::now();
     let mut gas = 0;
     for tx in txs {
         let Ok(envelope) = decode_envelope(tx.raw) else {
@@ -60,7 +116,18 @@ pub fn run_in_memory(genesis: &StateChanges, params: &BlockParams, txs: &[Ordere
             gas += result.gas().tx_gas_used();
         }
     }
-    (gas, start.elapsed().as_secs_f64())
+    gas
+}
+
+/// Decodes and sender-recovers `raws` on a pool of `threads` threads, nothing else; returns seconds (building
+/// the pool is not timed). Refused transactions count like the others: the bench feeds valid ones.
+pub fn recover_all(raws: &[&[u8]], threads: usize) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().expect("a thread pool");
+    let start = Instant::now();
+    let decoded = pool.install(|| crate::decode::decode_batch(raws));
+    let seconds = start.elapsed().as_secs_f64();
+    drop(decoded);
+    seconds
 }
 
 /// The inspector check: `txs` replayed on `reader` through revm's plain path (`inspect` false, what block
@@ -74,4 +141,34 @@ pub fn run_replay<R: StateReader>(
     let start = Instant::now();
     let gas = replay(reader, params, txs, inspect)?;
     Ok((gas, start.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use revm::primitives::Address;
+
+    use super::shard_by_sender;
+    use crate::exec::OrderedTx;
+
+    proptest! {
+        /// Every transaction lands in exactly one shard, a sender's all in the same one and in block order, and
+        /// no shard is empty.
+        #[test]
+        fn shards_keep_each_sender_whole_and_in_order(senders in prop::collection::vec(0u8..12, 0..200), n in 1usize..5) {
+            let txs: Vec<OrderedTx<'_>> =
+                senders.iter().map(|&s| OrderedTx { raw: &[], sender: Address::with_last_byte(s) }).collect();
+            let shards = shard_by_sender(&txs, n);
+            prop_assert!(shards.len() <= n && shards.iter().all(|s| !s.is_empty()));
+            let mut seen: Vec<usize> = shards.iter().flatten().copied().collect();
+            seen.sort_unstable();
+            prop_assert_eq!(seen, (0..txs.len()).collect::<Vec<_>>());
+            for shard in &shards {
+                prop_assert!(shard.windows(2).all(|w| w[0] < w[1]));
+                for other in shards.iter().filter(|o| !std::ptr::eq(*o, shard)) {
+                    prop_assert!(shard.iter().all(|&i| other.iter().all(|&j| txs[i].sender != txs[j].sender)));
+                }
+            }
+        }
+    }
 }

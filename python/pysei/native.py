@@ -56,6 +56,7 @@ __all__ = [
     "module_genesis",
     "receipt_json",
     "recover_transactions",
+    "recovery_limit",
     "replay_block",
     "trace_block",
     "trace_call",
@@ -143,9 +144,19 @@ def epoch_blocks(store: Store) -> int:
     return _native.epoch_blocks(store)
 
 
-def execute_in_memory(env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes) -> tuple[int, float]:
-    """The benchmark ceiling: plain revm over an in-memory database; returns (gas used, seconds)."""
-    return _native.execute_in_memory(env, alloc, raws, senders)
+def execute_in_memory(
+    env: BlockEnv, alloc: list[Any], raws: list[bytes], senders: bytes, threads: int = 1
+) -> tuple[int, float]:
+    """The benchmark ceiling: plain revm over an in-memory database; returns (gas used, seconds). With
+    ``threads`` > 1 the block is split by sender, one shard per thread on its own copy of the state, with no
+    coordination: what that many threads can give at most on this machine."""
+    return _native.execute_in_memory(env, alloc, raws, senders, threads)
+
+
+def recovery_limit(raws: list[bytes], threads: int) -> float:
+    """Seconds to decode and sender-recover ``raws`` on ``threads`` threads and nothing else: the limit any
+    ingest path is held to."""
+    return _native.recovery_limit(raws, threads)
 
 
 def replay_block(store: Store, env: BlockEnv, raws: list[bytes], senders: bytes, *, inspect: bool) -> tuple[int, float]:

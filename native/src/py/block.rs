@@ -350,15 +350,17 @@ pub(super) fn execute_block(
     Ok(PyBlockResult { output, parallel, raws, senders: senders.to_vec(), number, base_fee })
 }
 
-/// The benchmark ceiling: `raws` on plain revm over an in-memory database seeded with `alloc` (GIL released).
-/// Returns `(gas_used, seconds)`.
+/// The benchmark ceiling: `raws` on plain revm over an in-memory database seeded with `alloc` (GIL released),
+/// split by sender over `threads` threads (see `bench::run_in_memory`). Returns `(gas_used, seconds)`.
 #[pyfunction]
+#[pyo3(signature = (env, alloc, raws, senders, threads = 1))]
 pub(super) fn execute_in_memory(
     py: Python<'_>,
     env: &PyBlockEnv,
     alloc: Vec<AllocEntry>,
     raws: Vec<Vec<u8>>,
     senders: &[u8],
+    threads: usize,
 ) -> PyResult<(u64, f64)> {
     let mut genesis = StateChanges::default();
     append_alloc(&mut genesis, alloc)?;
@@ -368,6 +370,6 @@ pub(super) fn execute_in_memory(
             .zip(senders.chunks_exact(20))
             .map(|(raw, s)| OrderedTx { raw, sender: Address::from_slice(s) })
             .collect();
-        crate::bench::run_in_memory(&genesis, &env.inner, &txs)
+        crate::bench::run_in_memory(&genesis, &env.inner, &txs, threads)
     }))
 }

@@ -203,3 +203,11 @@ fn make_tx<'py>(
     fields.insert(11, raw);
     make.call1(PyTuple::new(py, fields)?)
 }
+
+/// The sender-recovery limit of `pysei bench ingest`: `raws` decoded and sender-recovered on `threads` threads
+/// (GIL released), nothing else; returns seconds.
+#[pyfunction]
+pub(super) fn recovery_limit(py: Python<'_>, raws: Vec<Vec<u8>>, threads: usize) -> f64 {
+    let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+    py.detach(|| crate::bench::recover_all(&refs, threads))
+}

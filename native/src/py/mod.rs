@@ -53,6 +53,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode::decode_with_senders, m)?)?;
     m.add_function(wrap_pyfunction!(decode::recover_transactions, m)?)?;
     m.add_function(wrap_pyfunction!(decode::ingest_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(decode::recovery_limit, m)?)?;
     m.add_function(wrap_pyfunction!(block::execute_block, m)?)?;
     m.add_function(wrap_pyfunction!(call::call, m)?)?;
     m.add_function(wrap_pyfunction!(call::estimate_gas, m)?)?;

@@ -6,6 +6,10 @@ is started on a free loopback port, prepared by the untimed set-up, loaded by th
 summarised per workload and target as the median over rounds with min–max; ``--out DIR`` writes
 ``results.json``, ``report.md`` and the PNG plots (:mod:`pysei.bench.report`).
 
+Each workload's ceiling is measured in the same run, on the same machine: decoding and sender recovery of its
+transactions alone, on every core (no node, no HTTP). A node that must do that for every transaction, and also
+parse, execute, commit and answer on the same cores beside the load generator, finalises a fraction of it.
+
 ``pysei bench load`` runs the load generator alone against a node that is already running.
 """
 
@@ -31,6 +35,7 @@ from rich.table import Table
 from pysei.bench import loadgen
 from pysei.bench.nodes import MODES, REFERENCE, Mode, NodeProcess, TreeSampler, parse_targets, tool_versions
 from pysei.bench.report import done_text, fmt_range
+from pysei.native import recovery_limit
 
 METRICS = (
     "accepted_tps",
@@ -190,6 +195,11 @@ def run_one(
         rec["exit_code"] = node.stop()
         rec["log"] = str(node.log_path)
     return rec
+
+
+def _recovery_limit(plan: loadgen.Plan, repeats: int = 3) -> float:
+    """The best of ``repeats`` timings of the plan's transactions decoded and sender-recovered on every core."""
+    return max(len(plan.raws) / recovery_limit(plan.raws, os.cpu_count() or 1) for _ in range(repeats))
 
 
 def wait_idle(limit: float, *, threshold: float = 10.0, calm_s: int = 3) -> float:
@@ -441,6 +451,18 @@ def main(args: argparse.Namespace) -> int:
     console.print(table(rows, title))
     ref = MODES[REFERENCE].label
     console.print(f"× pysei: finalised tx/s ÷ {ref}'s (or the first pysei mode run)")
+    limits = {w: _recovery_limit(p) for w, p in plans.items()}
+    for row in rows:
+        if row["family"] == "pysei" and "finalised_tps" in row:
+            row["x_recovery_limit"] = row["finalised_tps"]["median"] / limits[row["workload"]]
+    for w, limit in limits.items():
+        best = [
+            f"{r['label']} {r['x_recovery_limit']:.2f}×" for r in rows if r["workload"] == w and "x_recovery_limit" in r
+        ]
+        console.print(
+            f"{w}: sender recovery alone on {os.cpu_count()} cores (the ceiling) {limit:,.0f} tx/s; finalised "
+            f"÷ ceiling: {', '.join(best) or '-'}"
+        )
     for rec in runs:
         if "profile" in rec:
             console.print(profile_table(rec))
@@ -466,6 +488,7 @@ def main(args: argparse.Namespace) -> int:
         "versions": versions,
         "environment": environment(),
         "summary": rows,
+        "recovery_limit_tx_per_s": limits,
         "runs": runs,
     }
     if args.out:

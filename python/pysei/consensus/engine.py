@@ -356,6 +356,7 @@ class ConsensusEngine:
         try:
             err = self._dispatch(peer, msg)
         except StateDivergence as exc:
+            log.critical("%s", exc)  # now, not only at exit: a slow shutdown must not hide when it was seen
             self.failure = exc
             self.halted.set()
             return
