@@ -27,6 +27,7 @@ def test_bench_exec_json() -> None:
     for engine in erc20["engines"]:
         assert engine["tx_per_s"] > 0 and engine["ms"] > 0
         assert abs(engine["tx_per_s"] * engine["ms"] / 1e3 - 300) < 1e-6 * 300
+        assert engine["cores"] > 0  # CPU time of the process over the run's wall time
     assert erc20["engines"][0]["x_sequential"] == 1.0
     assert erc20["ceiling"]["tx_per_s"] > 0 and erc20["commit_ms"] > 0 and erc20["history_index_ms"] > 0
     # The 2-thread ceiling: plain revm on two shards split by sender. A shard misses the other's earlier writes,
