@@ -57,31 +57,58 @@ impl Recorder {
     }
 }
 
-fn put_value(out: &mut Vec<u8>, value: &Option<Vec<u8>>) {
-    match value {
-        None => out.push(0),
-        Some(v) => {
-            out.push(1);
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            out.extend_from_slice(v);
-        }
-    }
-}
-
 /// `count (u32 LE)`, then per change: `key_len (u8) ‖ key ‖ old ‖ new`, each value `0` (absent) or
 /// `1 ‖ len (u32 LE) ‖ bytes`.
 pub fn encode(changes: &[Change]) -> Vec<u8> {
     let value_len = |v: &Option<Vec<u8>>| v.as_ref().map_or(1, |v| 5 + v.len());
     let size: usize = changes.iter().map(|c| 1 + c.key.len() + value_len(&c.old) + value_len(&c.new)).sum();
-    let mut out = Vec::with_capacity(4 + size);
-    out.extend_from_slice(&(changes.len() as u32).to_le_bytes());
+    let mut out = Encoder::with_capacity(size);
     for c in changes {
-        out.push(c.key.len() as u8);
-        out.extend_from_slice(&c.key);
-        put_value(&mut out, &c.old);
-        put_value(&mut out, &c.new);
+        out.push(&c.key, c.old.as_deref(), c.new.as_deref());
     }
-    out
+    out.finish()
+}
+
+/// Writes a change set entry by entry in `encode`'s format, for a writer that knows each change without first
+/// collecting them as `Change`s (the commit, from the executor's old values).
+pub struct Encoder {
+    out: Vec<u8>,
+    count: u32,
+}
+
+impl Encoder {
+    /// An empty change set with room for `bytes` of entries.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(4 + bytes);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        Self { out, count: 0 }
+    }
+
+    pub fn push(&mut self, key: &[u8], old: Option<&[u8]>, new: Option<&[u8]>) {
+        self.out.push(key.len() as u8);
+        self.out.extend_from_slice(key);
+        for value in [old, new] {
+            match value {
+                None => self.out.push(0),
+                Some(v) => {
+                    self.out.push(1);
+                    self.out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    self.out.extend_from_slice(v);
+                }
+            }
+        }
+        self.count += 1;
+    }
+
+    /// Changes pushed so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out[..4].copy_from_slice(&self.count.to_le_bytes());
+        self.out
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
