@@ -177,3 +177,18 @@ def test_make_run_on_a_built_tree_does_not_rebuild() -> None:
     assert subprocess.run([*make, "-q", "build"], cwd=ROOT, timeout=TIMEOUT_S).returncode == 0
     plan = subprocess.run([*make, "-n", "run"], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert plan.stdout.strip() == ".venv/bin/pysei node", plan.stdout
+
+
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 3), (16, 16)])
+def test_executor_threads_default_to_sequential_below_three_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int, threads: int
+) -> None:
+    """On 2 cores the sequential executor (which seals on the second core) beats the parallel one, so the node
+    and `pysei node`'s flag default to it there; with more cores, one executor thread per core."""
+    from pysei.node.config import NodeConfig
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    assert NodeConfig().exec_threads == threads
+    sub = argparse.ArgumentParser().add_subparsers()
+    _node_parser(sub)
+    assert sub.choices["node"].parse_args([]).exec_threads == threads

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -15,7 +14,14 @@ from typing import Any, NoReturn
 from eth_account.hdaccount.mnemonic import Language, Mnemonic
 
 from pysei.chain.constants import DEV_MNEMONIC, DEVNET_CHAIN_ID
-from pysei.node.config import DEFAULT_GAS_LIMIT, MAX_TRACE_BYTES, NodeConfig, default_data_dir
+from pysei.node.config import (
+    DEFAULT_GAS_LIMIT,
+    MAX_TRACE_BYTES,
+    MIN_PARALLEL_CORES,
+    NodeConfig,
+    default_data_dir,
+    default_exec_threads,
+)
 from pysei.node.datadir import LOCK_FILE, DataDirLock, GenesisParams, StartupError, record_genesis, stored_genesis
 from pysei.state.tiering import HISTORY_BLOCKS, HOT_BLOCKS, SEGMENT_BLOCKS
 
@@ -116,8 +122,9 @@ def _node_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--exec-threads",
         type=_int_in(1, 256),
-        default=os.cpu_count() or 1,
-        help="parallel block executor threads (one per core by default; 1 = sequential)",
+        default=default_exec_threads(),
+        help="parallel block executor threads (1 = sequential; default: one per core, or 1 below "
+        f"{MIN_PARALLEL_CORES} cores, where the sequential executor is faster)",
     )
     p.add_argument(
         "--commitment-delay",

@@ -25,6 +25,26 @@ def default_data_dir() -> Path:
     return Path.home() / ".pysei" / "devnet"
 
 
+MIN_PARALLEL_CORES = 3
+"""Fewer cores than this and the node executes blocks sequentially unless told otherwise (``default_exec_threads``)."""
+
+
+def default_exec_threads() -> int:
+    """One executor thread per core the process may use, or 1 (sequential) below ``MIN_PARALLEL_CORES``.
+
+    The sequential executor is not single-core: while it executes, the pool decodes, hashes receipts and builds
+    both tries, which keeps ~1.6–1.75 of 2 cores busy (``pysei bench exec``'s ``cores`` column). On 2 cores the
+    parallel executor therefore has no core to gain and pays its coordination: measured at 2 threads it ran at
+    0.68–0.90× the sequential speed on every workload (erc20, erc20-zipf, mix, staking; nft falls back) and used
+    ~40% more CPU per block, CPU the node's ingest needs.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores if cores >= MIN_PARALLEL_CORES else 1
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
     host: str = "127.0.0.1"
@@ -41,11 +61,10 @@ class NodeConfig:
     dev_balance: int = 10_000 * WEI_PER_SEI
     max_tx_size: int = 128 * 1024
     """Largest raw transaction accepted (geth's txMaxSize is 128 KiB)."""
-    exec_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    """Threads of the parallel block executor, one per core by default (1 = sequential); the result does not
-    depend on it. Blocks that cannot gain (small, mostly plain transfers, or predicted to be one dependency chain)
-    run sequentially whatever the setting. On a 2-core machine the node's Python shares those cores: there
-    ``--exec-threads 1`` gives the same throughput with lower latency (figures in the README)."""
+    exec_threads: int = field(default_factory=default_exec_threads)
+    """Threads of the parallel block executor (1 = sequential; default: ``default_exec_threads``); the result does
+    not depend on it. Blocks that cannot gain (small, mostly plain transfers, or predicted to be one dependency
+    chain) run sequentially whatever the setting."""
     commitment_delay: int = 2
     """k: block n's header carries the LtHash state commitment of block n − k (computed off the critical path)."""
     history_blocks: int | None = HISTORY_BLOCKS
