@@ -21,24 +21,14 @@ from eth_account import Account
 from web3 import Web3
 
 from pysei.consensus.genesis import GENESIS
+from pysei.native import precompile_abis
 from tests.clients import solc
 from tests.test_localnet import KEYS, Sender, rpc, same_chain, start_network, wait_for
 
 STAKING = Web3.to_checksum_address("0x0000000000000000000000000000000000001005")
 SLASHING = Web3.to_checksum_address("0x0000000000000000000000000000000000001014")
-SLASHED = {
-    "type": "event",
-    "name": "Slashed",
-    "anonymous": False,
-    "inputs": [
-        {"name": "operator", "type": "address", "indexed": True},
-        {"name": "validator", "type": "string", "indexed": False},
-        {"name": "reason", "type": "string", "indexed": False},
-        {"name": "slashedUsei", "type": "uint256", "indexed": False},
-        {"name": "jailedUntil", "type": "uint64", "indexed": False},
-    ],
-}
-"""pysei's end-of-block event of the slashing module (Sei's slashing precompile emits none)."""
+SLASHING_ABI = next(p.abi for p in precompile_abis() if p.name == "slashing")
+"""The slashing precompile's ABI as `pysei abi slashing` prints it: its end-of-block `Slashed` event included."""
 EPOCH = 10
 SEI = 10**18
 USEI = 10**6
@@ -88,7 +78,7 @@ def test_delegation_and_slashing_set_the_next_epochs_committee(tmp_path: Path) -
         assert delegated() == 95 * USEI  # its delegator's share went with it
         # The slash is a log of the block that carried the evidence (a system log of the slashing module).
         (log,) = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest", "address": SLASHING})
-        slashed = w3.eth.contract(abi=[SLASHED]).events.Slashed().process_log(log)["args"]
+        slashed = w3.eth.contract(abi=SLASHING_ABI).events.Slashed().process_log(log)["args"]
         assert (slashed["operator"].lower(), slashed["reason"], slashed["slashedUsei"]) == (
             operators[3], "double_sign", 55 * USEI)  # fmt: skip
         assert log["transactionHash"] == Web3.keccak(b"pysei/end-block/" + log["blockNumber"].to_bytes(8, "big"))

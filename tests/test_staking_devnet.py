@@ -13,14 +13,15 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
+from pysei.native import precompile_abis
 from tests.clients import solc
 from tests.conftest import ROOT, Devnet, start_devnet
 
@@ -74,30 +75,11 @@ def validators(w3: Web3) -> list[tuple[str, str, int, int, bool]]:
     return list(out)
 
 
-class SystemEvent:
-    """An event pysei's modules emit at the end of a block (not in Sei's interfaces, so declared here)."""
-
-    def __init__(self, signature: str, abi: dict) -> None:  # type: ignore[type-arg]
-        self.topic = Web3.keccak(text=signature)
-        self.hex_topic = Web3.to_hex(self.topic)
-        self.abi = abi
-
-    def contract(self, w3: Web3) -> Any:
-        return w3.eth.contract(abi=[self.abi])
-
-
-UNBONDING_COMPLETED = SystemEvent(
-    "UnbondingCompleted(address,string,uint256)",
-    {
-        "type": "event",
-        "name": "UnbondingCompleted",
-        "anonymous": False,
-        "inputs": [
-            {"name": "delegator", "type": "address", "indexed": True},
-            {"name": "validator", "type": "string", "indexed": False},
-            {"name": "amount", "type": "uint256", "indexed": False},
-        ],
-    },
+STAKING_ABI = next(p.abi for p in precompile_abis() if p.name == "staking")
+"""The staking precompile's ABI as `pysei abi staking` prints it, with pysei's end-of-block `UnbondingCompleted`
+(Sei's Solidity interface does not declare it)."""
+UNBONDING_COMPLETED = Web3.to_hex(
+    event_abi_to_log_topic(next(e for e in STAKING_ABI if e.get("name") == "UnbondingCompleted"))  # type: ignore[arg-type]
 )
 
 
@@ -138,19 +120,19 @@ def test_contract_delegates_undelegates_and_funds_return_once(w3: Web3) -> None:
     # devnet may cut an empty one before the poke's): eth_getLogs finds it under the block's system transaction
     # hash, one past the block's last transaction, and no receipt has that hash.
     since = {"fromBlock": receipt["blockNumber"], "toBlock": "latest", "address": STAKING}
-    (log,) = w3.eth.get_logs({**since, "topics": [UNBONDING_COMPLETED.hex_topic]})  # type: ignore[arg-type]
+    (log,) = w3.eth.get_logs({**since, "topics": [UNBONDING_COMPLETED]})  # type: ignore[arg-type]
     matured = log["blockNumber"]
     assert w3.eth.get_block(matured)["timestamp"] >= completes > w3.eth.get_block(matured - 1)["timestamp"]
     system_hash = Web3.keccak(b"pysei/end-block/" + matured.to_bytes(8, "big"))
     assert log["transactionHash"] == system_hash
     assert log["transactionIndex"] == len(w3.eth.get_block(matured)["transactions"])
-    event = UNBONDING_COMPLETED.contract(w3).events.UnbondingCompleted().process_log(log)
+    event = w3.eth.contract(abi=STAKING_ABI).events.UnbondingCompleted().process_log(log)
     assert event["args"]["delegator"] == user.address and event["args"]["amount"] == 2 * USEI_PER_SEI
     assert event["args"]["validator"] == name
     with pytest.raises(TransactionNotFound):
         w3.eth.get_transaction_receipt(system_hash)
     # Filtered by the event's topic over a range, as an indexer asks.
-    topic = {"fromBlock": 0, "toBlock": "latest", "topics": [UNBONDING_COMPLETED.hex_topic]}
+    topic = {"fromBlock": 0, "toBlock": "latest", "topics": [UNBONDING_COMPLETED]}
     assert [e["blockNumber"] for e in w3.eth.get_logs(topic)] == [matured]  # type: ignore[arg-type]
 
 

@@ -4,6 +4,7 @@ front of a node, ``pysei bench …`` measures."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import sys
@@ -471,6 +472,32 @@ def _explorer_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=_int_in(0, 65535), default=8546, help="port of the explorer (0 = any free port)")
 
 
+def _abi_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "abi",
+        help="the module precompiles' JSON ABIs (for ethers, viem, web3.py, cast)",
+        description="Without MODULE: each module precompile's name, address and entry counts. With MODULE: its JSON "
+        "ABI (functions, events, errors) on stdout, e.g. `pysei abi staking > IStaking.json`.",
+    )
+    p.add_argument("module", nargs="?", help="bank, staking, governance, distribution or slashing")
+
+
+def _abi(args: argparse.Namespace) -> int:
+    from pysei.native import precompile_abis
+
+    abis = precompile_abis()
+    if args.module is None:
+        for p in abis:
+            kinds = [sum(1 for entry in p.abi if entry["type"] == kind) for kind in ("function", "event", "error")]
+            print(f"{p.name:<13} 0x{p.address.hex()}  {kinds[0]} functions, {kinds[1]} events, {kinds[2]} errors")
+        return 0
+    chosen = next((p for p in abis if p.name == args.module), None)
+    if chosen is None:
+        return _fail(f"unknown module {args.module!r} (one of: {', '.join(p.name for p in abis)})")
+    print(json.dumps(chosen.abi, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="pysei", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -483,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_token_parsers(sub)
     _explorer_parser(sub)
+    _abi_parser(sub)
     from pysei.bench.cli import add_bench_parser
 
     add_bench_parser(sub)
@@ -528,6 +556,8 @@ def main(argv: list[str] | None = None) -> int:
         return print_stats(args.data_dir)
     if args.command == "snapshot":
         return _snapshot(args)
+    if args.command == "abi":
+        return _abi(args)
     if args.command == "genesis" and args.action in ("write", "validate"):
         return _genesis(args)
     if args.command == "explorer":

@@ -8,6 +8,7 @@ asyncio loop keeps serving while a block executes on another thread.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,6 +55,7 @@ __all__ = [
     "keccak",
     "logs_bloom",
     "module_genesis",
+    "precompile_abis",
     "receipt_json",
     "recover_transactions",
     "recovery_limit",
@@ -142,6 +144,23 @@ def committee(store: Store, epoch: int) -> list[tuple[bytes, bytes, int]] | None
 def epoch_blocks(store: Store) -> int:
     """Blocks per epoch (a genesis value, not governable)."""
     return _native.epoch_blocks(store)
+
+
+@dataclass(frozen=True, slots=True)
+class PrecompileAbi:
+    """A module precompile's interface as a JSON ABI, from the kernel's own definitions of it."""
+
+    name: str
+    address: bytes
+    abi: list[dict[str, Any]]
+
+
+def precompile_abis() -> list[PrecompileAbi]:
+    """The module precompiles (bank, staking, governance, distribution, slashing), in address order, each with
+    its JSON ABI: the functions they answer, the events they emit (end-of-block events such as
+    ``UnbondingCompleted`` and ``Slashed`` included) and their errors. Generated from the ``sol!`` interfaces the
+    kernel decodes calls with, so it cannot drift from what the precompiles accept."""
+    return [PrecompileAbi(name, address, json.loads(abi)) for name, address, abi in _native.precompile_abis()]
 
 
 def execute_in_memory(

@@ -15,6 +15,7 @@ use super::{
 
 sol! {
     /// Sei's bank precompile interface (`precompiles/bank/Bank.sol`), the part pysei implements.
+    #[sol(abi)]
     interface IBank {
         struct Coin {
             uint256 amount;

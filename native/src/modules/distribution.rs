@@ -49,6 +49,7 @@ use super::{
 sol! {
     /// Sei's distribution precompile interface (`precompiles/distribution/Distribution.sol`) plus pysei's
     /// queries.
+    #[sol(abi)]
     interface IDistr {
         struct Coin {
             uint256 amount;

@@ -36,6 +36,7 @@ use super::{
 
 sol! {
     /// Sei's governance precompile interface (`precompiles/gov/Gov.sol`), the part pysei implements, plus events.
+    #[sol(abi)]
     interface IGov {
         struct Coin {
             uint256 amount;

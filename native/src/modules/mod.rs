@@ -40,6 +40,19 @@ pub(crate) use slashing::SLASHING;
 /// The module precompiles, in address order.
 pub(crate) const MODULES: [Address; 5] = [BANK, STAKING, GOVERNANCE, DISTRIBUTION, SLASHING];
 
+/// Each module precompile's name, address and interface as a JSON ABI (functions, events, errors). Generated from
+/// the `sol!` interfaces the precompiles decode calls and encode events with, so what is published is what they
+/// accept and emit, end-of-block events (`UnbondingCompleted`, `Slashed`, …) included.
+pub(crate) fn abis() -> [(&'static str, Address, alloy_json_abi::JsonAbi); 5] {
+    [
+        ("bank", BANK, bank::IBank::abi::contract()),
+        ("staking", STAKING, staking::IStaking::abi::contract()),
+        ("governance", GOVERNANCE, governance::IGov::abi::contract()),
+        ("distribution", DISTRIBUTION, distribution::IDistr::abi::contract()),
+        ("slashing", SLASHING, slashing::ISlashing::abi::contract()),
+    ]
+}
+
 /// Wei per usei: SEI has 6 decimals natively and 18 in the EVM.
 pub(crate) const WEI_PER_USEI: u64 = 1_000_000_000_000;
 pub(crate) const USEI: &str = "usei";

@@ -33,6 +33,7 @@ pub(crate) const SLASHING: Address = address!("000000000000000000000000000000000
 sol! {
     /// Sei's slashing precompile interface plus pysei's `slashingInfo` query and `Unjailed` event (Sei's
     /// slashing precompile emits no EVM events).
+    #[sol(abi)]
     interface ISlashing {
         struct SlashingParams {
             int64 signedBlocksWindow;

@@ -36,6 +36,7 @@ use super::{
 
 sol! {
     /// Sei's staking precompile interface (`precompiles/staking/Staking.sol`) plus pysei's queries.
+    #[sol(abi)]
     interface IStaking {
         struct Balance {
             uint256 amount;

@@ -65,6 +65,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(modules::module_genesis, m)?)?;
     m.add_function(wrap_pyfunction!(modules::committee, m)?)?;
     m.add_function(wrap_pyfunction!(modules::epoch_blocks, m)?)?;
+    m.add_function(wrap_pyfunction!(modules::precompile_abis, m)?)?;
     m.add("MODULE_CODE", PyBytes::new(m.py(), &crate::modules::MODULE_CODE))?;
     m.add_function(wrap_pyfunction!(trace::trace_block, m)?)?;
     m.add_function(wrap_pyfunction!(trace::trace_call, m)?)?;

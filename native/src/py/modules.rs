@@ -132,3 +132,15 @@ pub(super) fn committee(py: Python<'_>, store: &PyStore, epoch: u64) -> PyResult
 pub(super) fn epoch_blocks(store: &PyStore) -> PyResult<u64> {
     query(store, staking::epoch_blocks)
 }
+
+/// `(name, address, JSON ABI)` of each module precompile, in address order (see `modules::abis`).
+#[pyfunction]
+pub(super) fn precompile_abis(py: Python<'_>) -> PyResult<Vec<(&'static str, Bound<'_, PyBytes>, String)>> {
+    crate::modules::abis()
+        .into_iter()
+        .map(|(name, address, abi)| {
+            let json = serde_json::to_string(&abi).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+            Ok((name, PyBytes::new(py, address.as_slice()), json))
+        })
+        .collect()
+}
