@@ -4,7 +4,9 @@ and the per-block / per-transaction log lines (item 11).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -169,3 +171,17 @@ def test_a_large_block_logs_one_line_instead_of_one_per_transaction(node: Devnet
     assert f"INFO pysei.node: block {number}: 120 txs, {120 * 21_000:,} gas" in log
     assert "(120 transaction lines left out; --log-level debug lists them)" in log
     assert hashes[0][2:] not in log and hashes[-1][2:] not in log
+
+
+def test_a_client_stuck_mid_request_does_not_keep_the_node_running(tmp_path: Path) -> None:
+    """A client that sent a request's headers but not its body holds a handler open. SIGTERM must still stop the
+    node (exit 0) instead of waiting on it for aiohttp's 60 s grace: the RPC server's stop is bounded
+    (``app.devnet.stop_serving``) and the log says it was cut short."""
+    node = start_devnet(tmp_path)
+    host, port = node.http_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as stuck:
+        stuck.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999\r\n\r\n{")
+        # The handler is reading the body once the server answers anything else: the request is in progress.
+        assert requests.post(node.http_url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}).ok
+        assert node.stop() == 0
+    assert "stopping the RPC server took over" in node.log_path.read_text()

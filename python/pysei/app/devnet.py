@@ -8,6 +8,8 @@ import errno
 import logging
 import os
 import signal
+import time
+from collections.abc import Awaitable
 from decimal import Decimal
 
 from aiohttp import web
@@ -24,6 +26,8 @@ from pysei.node.node import Node
 from pysei.rpc.api import RpcApi, Services, build_api
 from pysei.rpc.interfaces import ConsensusView
 from pysei.rpc.server import RpcServer
+
+log = logging.getLogger("pysei")
 
 
 def banner(console: Console, node: Node, port: int) -> None:
@@ -92,6 +96,24 @@ async def wait_for_stop(node: Node) -> BaseException | None:
     return node.failure
 
 
+STOP_STEP_S = 10.0
+"""The longest one shutdown step (the RPC server, the metrics server, consensus) may take before the node goes on
+stopping without it."""
+
+
+async def stop_serving(name: str, step: Awaitable[None], limit: float = STOP_STEP_S) -> None:
+    """Awaits one shutdown step, bounded by ``limit``, and logs how long it took: a stuck step (a client request
+    that never finishes, a peer that never answers) must not keep a stopping node alive. Only for steps that lose
+    nothing when cut short; the store's close (``Node.stop``) is never bounded."""
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(step, limit)
+    except TimeoutError:
+        log.error("stopping %s took over %.0f s: going on without it", name, limit)
+    else:
+        log.info("stopped %s in %.2f s", name, time.monotonic() - started)
+
+
 async def serve_metrics(
     node: Node, api: RpcApi, server: RpcServer, host: str, port: int | None, *collectors: Collector
 ) -> web.AppRunner | None:
@@ -135,12 +157,12 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     else:
         print(f"listening {config.host}:{port}", flush=True)
     failure = await wait_for_stop(node)
-    await server.stop()
+    await stop_serving("the RPC server", server.stop())
     if metrics_runner is not None:
-        await metrics_runner.cleanup()
+        await stop_serving("the metrics server", metrics_runner.cleanup())
     await node.stop()
     if failure is not None:
-        logging.getLogger("pysei").critical("node stopped after a failure: %r", failure)
+        log.critical("node stopped after a failure: %r", failure)
         return 1
     return 0
 
