@@ -46,7 +46,6 @@ ACCT_BATCH = 4
 ACCT_REVERTER = 5
 ACCT_FEES = 6
 ACCT_NOTIFY = 7
-ACCT_RECEIPTS = 8
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -377,40 +376,6 @@ def test_batch_mixing_good_and_bad_entries(node: Devnet) -> None:
     receipt = wait_receipt(node, by_pos[4]["result"])
     assert receipt["status"] == "0x1"
     assert account_state(node, k.address)[1:] == (nonce + 1, nonce + 1)
-    assert_serving(node)
-
-
-def test_batched_receipts_answer_as_their_entries_one_by_one(node: Devnet) -> None:
-    """A batch of receipt requests is answered together (one store read, ``batch_eth_getTransactionReceipt``)
-    except for the entries that form leaves to the method itself; every entry gets exactly the answer it gets
-    alone, whichever path answered it."""
-    k = acct(node, ACCT_RECEIPTS)
-    nonce = account_state(node, k.address)[2]
-    hashes = [send_raw(node, signed(tx_fields(node, nonce + i), k.key))["result"] for i in range(3)]
-    for h in hashes:
-        assert wait_receipt(node, h)["status"] == "0x1"
-    receipt = "eth_getTransactionReceipt"
-    entries: list[Any] = [
-        *({"jsonrpc": "2.0", "id": i, "method": receipt, "params": [h]} for i, h in enumerate(hashes)),
-        {"jsonrpc": "2.0", "id": 10, "method": receipt, "params": ["0X" + hashes[0][2:]]},  # upper-case prefix
-        {"jsonrpc": "2.0", "id": 11, "method": receipt, "params": ["0x" + "ab" * 32]},  # no such transaction
-        {"jsonrpc": "2.0", "id": 12, "method": receipt, "params": ["0x12"]},  # not a hash
-        {"jsonrpc": "2.0", "id": 13, "method": receipt, "params": [hashes[1][:-2] + "zz"]},  # not hex
-        {"jsonrpc": "2.0", "id": 14, "method": receipt, "params": []},  # missing
-        {"jsonrpc": "2.0", "id": 15, "method": receipt, "params": [hashes[2], "extra"]},
-        {"jsonrpc": "2.0", "id": 16, "method": receipt, "params": hashes[0]},  # not an array
-        {"jsonrpc": "2.0", "id": 17, "method": "eth_chainId"},
-        {"jsonrpc": "2.0", "method": receipt, "params": [hashes[0]]},  # a notification: no answer
-        {"id": 18, "method": receipt, "params": [hashes[0]]},  # not JSON-RPC 2.0
-        {"jsonrpc": "2.0", "id": 19, "method": receipt, "params": [hashes[2]]},
-    ]
-    batched = post_json(node, entries)
-    alone = [post_json(node, e) for e in entries if "id" in e]
-    assert batched == alone
-    found = [r["result"] for r in batched if r["id"] in (0, 1, 2, 10, 19)]
-    assert [r["transactionHash"] for r in found] == [*hashes, hashes[0], hashes[2]]
-    assert {r["id"]: r["result"] for r in batched if r["id"] == 11} == {11: None}
-    assert all(r["error"]["code"] in (-32602, -32600) for r in batched if r["id"] in (12, 13, 14, 16, 18))
     assert_serving(node)
 
 

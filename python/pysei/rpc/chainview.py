@@ -68,16 +68,11 @@ class ChainView:
 
     def receipt(self, tx_hash: bytes) -> orjson.Fragment | None:
         """The receipt JSON of ``tx_hash`` if its block is at or below the head (see :meth:`tx`)."""
-        return self.receipts([tx_hash])[0]
-
-    def receipts(self, tx_hashes: list[bytes]) -> list[orjson.Fragment | None]:
-        """:meth:`receipt` of each of ``tx_hashes``, read from the store in one call."""
-        head = self.head.header.number
-        out: list[orjson.Fragment | None] = []
-        for raw in self.chain.txs_bytes(tx_hashes):
-            number, receipt = receipt_json(raw) if raw is not None else (head + 1, b"")
-            out.append(orjson.Fragment(receipt) if number <= head else None)
-        return out
+        raw = self.chain.tx_bytes(tx_hash)
+        if raw is None:
+            return None
+        number, receipt = receipt_json(raw)
+        return orjson.Fragment(receipt) if number <= self.head.header.number else None
 
     def state_block(self, tag: Any) -> BlockRecord:
         """The block whose state a query wants. State reads then pass its number, so a block committed meanwhile

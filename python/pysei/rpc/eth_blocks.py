@@ -14,7 +14,6 @@ from pysei.rpc.codec import hb, hx, param
 from pysei.rpc.errors import server_error
 from pysei.rpc.format import block_json, tx_json
 from pysei.rpc.interfaces import PendingPool
-from pysei.rpc.table import UNANSWERED
 
 
 class EthBlocks:
@@ -88,23 +87,6 @@ class EthBlocks:
             # No receipt will ever come: say so and why, rather than letting a client wait for one until it times out.
             raise server_error(f"transaction {hb(tx_hash)} was dropped: skipped in block {dropped[0]}: {dropped[1]}")
         return receipt
-
-    async def batch_eth_getTransactionReceipt(self, params: list[list[Any]]) -> list[Any]:
-        """The batch form (``rpc/table.py``): the receipts of a batch's entries in one store read. It answers an
-        entry whose one param is a 0x-prefixed 32-byte hash with a receipt; any other entry (odd params, no
-        receipt yet, a dropped transaction) goes through ``rpc_eth_getTransactionReceipt``."""
-        hashes: list[bytes | None] = []
-        for p in params:
-            h = p[0] if len(p) == 1 and isinstance(p[0], str) and len(p[0]) == 66 and p[0][:2] == "0x" else None
-            try:
-                raw = bytes.fromhex(h[2:]) if h is not None else None
-            except ValueError:
-                raw = None
-            # 64 hex digits give 32 bytes unless fromhex skipped whitespace between them.
-            hashes.append(raw if raw is not None and len(raw) == 32 else None)
-        found = iter(self.view.receipts([h for h in hashes if h is not None]))
-        answers = [next(found) if h is not None else None for h in hashes]
-        return [UNANSWERED if a is None else a for a in answers]
 
     async def rpc_eth_getBlockReceipts(self, params: list[Any]) -> list[orjson.Fragment] | None:
         tag = param(params, 0, "block")

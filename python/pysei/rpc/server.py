@@ -26,7 +26,6 @@ from pysei.rpc.errors import (
     invalid_params,
 )
 from pysei.rpc.subscriptions import CONNECTION, Connection
-from pysei.rpc.table import UNANSWERED
 
 log = logging.getLogger("pysei.rpc")
 
@@ -125,7 +124,6 @@ class RpcServer:
             for i, outcome in zip(raw_idx, await self.api.ingest.ingest(raws), strict=True):
                 rid = reqs[i].get("id")
                 responses[i] = _error(rid, outcome) if isinstance(outcome, RpcError) else _result(rid, outcome)
-        await self._batch_forms(reqs, responses)
         for i, r in enumerate(reqs):
             if responses[i] is None and not _is_raw_send(r):
                 responses[i] = await self.one(r)
@@ -133,34 +131,6 @@ class RpcServer:
         # no response at all (JSON-RPC 2.0: never an empty array).
         out = [resp for r, resp in zip(reqs, responses, strict=True) if not _is_notification(r)]
         return out or None
-
-    async def _batch_forms(self, reqs: list[Any], responses: list[Any]) -> None:
-        """Answers the entries whose method has a batch form (``rpc/table.py``) together, one call per method;
-        what the batch form leaves (or every entry, should it fail) is answered one by one afterwards."""
-        groups: dict[str, list[int]] = {}
-        for i, r in enumerate(reqs):
-            if responses[i] is not None or not isinstance(r, dict) or "id" not in r or not _valid_id(r["id"]):
-                continue
-            method = r.get("method")
-            if not isinstance(method, str) or r.get("jsonrpc") != "2.0" or not isinstance(r.get("params", []), list):
-                continue
-            if self.api.methods.get_batch(method) is not None:
-                groups.setdefault(method, []).append(i)
-        for method, entries in groups.items():
-            batch = self.api.methods.get_batch(method)
-            assert batch is not None
-            started = time.perf_counter()
-            try:
-                answers = await batch([reqs[i].get("params", []) for i in entries])
-            except Exception:  # a bug in the batch form: the entries still get their answers, one by one
-                log.exception("batch form of %s failed", method)
-                continue
-            each = (time.perf_counter() - started) / len(entries)
-            for i, answer in zip(entries, answers, strict=True):
-                if answer is not UNANSWERED:
-                    responses[i] = _result(reqs[i]["id"], answer)
-                    if self.observe is not None:
-                        self.observe(method, each, None)
 
     async def one(self, req: Any) -> Any:
         rid = req.get("id") if isinstance(req, dict) else None
