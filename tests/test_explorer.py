@@ -36,6 +36,7 @@ from pysei.chain import governance as gov
 from pysei.chain.accounts import dev_accounts
 from pysei.chain.constants import DEV_MNEMONIC
 from pysei.explorer.proxy import READ_METHODS, filter_request, merge_batch
+from pysei.native import precompile_abis
 from pysei.token_cli import VALIDATOR
 
 try:
@@ -650,3 +651,29 @@ def _free_ports(k: int) -> list[int]:
 def _rpc(url: str, method: str, *params: Any) -> Any:
     answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, timeout=10)
     return answer.json()["result"]
+
+
+def test_explorer_module_abis_agree_with_the_kernels(node: Devnet, page: Page) -> None:
+    """The explorer decodes module calls and events with its own copy of Sei's ABIs (``static/modules.js``, so it
+    can read any node through ``pysei explorer --rpc``). Read in the browser as the pages read them, every function
+    and event there has the kernel's types at the kernel's address (``pysei abi``), so the copy cannot drift."""
+    open_page(page, node.http_url, "/")
+    explorer = page.evaluate(
+        """async () => {
+            const ethers = await import('/explorer/vendor/ethers.min.js');
+            const { MODULE_ABIS } = await import('/explorer/modules.js');
+            return Object.values(MODULE_ABIS).map(({ address, abi }) =>
+                [address.toLowerCase(), JSON.parse(ethers.Interface.from(abi).formatJson())]);
+        }"""
+    )
+
+    def shape(entry: dict[str, Any]) -> tuple[Any, ...]:
+        def params(ps: list[dict[str, Any]]) -> tuple[Any, ...]:
+            return tuple((p["type"], bool(p.get("indexed")), params(p.get("components") or [])) for p in ps)
+
+        return entry["type"], entry.get("name"), params(entry.get("inputs", [])), params(entry.get("outputs", []))
+
+    kernel = {"0x" + p.address.hex(): {shape(e) for e in p.abi} for p in precompile_abis()}
+    assert len(explorer) == 4
+    for address, abi in explorer:
+        assert abi and [shape(e) for e in abi if shape(e) not in kernel[address]] == []
