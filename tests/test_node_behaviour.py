@@ -176,7 +176,7 @@ def test_a_large_block_logs_one_line_instead_of_one_per_transaction(node: Devnet
 def test_a_client_stuck_mid_request_does_not_keep_the_node_running(tmp_path: Path) -> None:
     """A client that sent a request's headers but not its body holds a handler open. SIGTERM must still stop the
     node (exit 0) instead of waiting on it for aiohttp's 60 s grace: the RPC server's stop is bounded
-    (``app.devnet.stop_serving``) and the log says it was cut short."""
+    (``app.devnet.stop_step``) and the log says it was cut short."""
     node = start_devnet(tmp_path)
     host, port = node.http_url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as stuck:

@@ -10,6 +10,7 @@
 //!
 //! The sender-recovery limit: decoding and libsecp256k1 recovery alone, on N threads, the most any ingest path
 //! could admit.
+//!
 //! Also the inspector check: the replay that tracing runs (`trace::replay`), with and without revm's inspector
 //! path, so the bench shows in one run what the inspector plumbing costs when nothing is traced.
 

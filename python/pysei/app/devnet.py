@@ -101,7 +101,7 @@ STOP_STEP_S = 10.0
 stopping without it."""
 
 
-async def stop_serving(name: str, step: Awaitable[None], limit: float = STOP_STEP_S) -> None:
+async def stop_step(name: str, step: Awaitable[None], limit: float = STOP_STEP_S) -> None:
     """Awaits one shutdown step, bounded by ``limit``, and logs how long it took: a stuck step (a client request
     that never finishes, a peer that never answers) must not keep a stopping node alive. Only for steps that lose
     nothing when cut short; the store's close (``Node.stop``) is never bounded."""
@@ -157,9 +157,9 @@ async def serve(config: NodeConfig, *, quiet: bool = False) -> int:
     else:
         print(f"listening {config.host}:{port}", flush=True)
     failure = await wait_for_stop(node)
-    await stop_serving("the RPC server", server.stop())
+    await stop_step("the RPC server", server.stop())
     if metrics_runner is not None:
-        await stop_serving("the metrics server", metrics_runner.cleanup())
+        await stop_step("the metrics server", metrics_runner.cleanup())
     await node.stop()
     if failure is not None:
         log.critical("node stopped after a failure: %r", failure)

@@ -70,7 +70,7 @@ async def serve_validator(
     first take a snapshot from the peers when this validator has no chain or is further behind than any peer's
     journal reaches (``consensus/statesync.py``)."""
     # Imported here, not at the top: the parsers below are built for every `pysei` command, which stays quick.
-    from pysei.app.devnet import rpc_api, serve_metrics, stop_on_signals, stop_serving, wait_for_stop
+    from pysei.app.devnet import rpc_api, serve_metrics, stop_on_signals, stop_step, wait_for_stop
     from pysei.consensus.engine import ConsensusConfig, ConsensusEngine
     from pysei.consensus.journal import Journal
     from pysei.explorer.site import mount_explorer
@@ -141,10 +141,10 @@ async def serve_validator(
     failure = await wait_for_stop(node)
     # Consensus stops first: a validator that found its state diverged must not sign another vote while the
     # rest shuts down.
-    await stop_serving("consensus", engine.stop())
-    await stop_serving("the RPC server", server.stop())
+    await stop_step("consensus", engine.stop())
+    await stop_step("the RPC server", server.stop())
     if metrics_runner is not None:
-        await stop_serving("the metrics server", metrics_runner.cleanup())
+        await stop_step("the metrics server", metrics_runner.cleanup())
     await node.stop()
     journal.close()
     if failure is not None:

@@ -456,12 +456,12 @@ def main(args: argparse.Namespace) -> int:
         if row["family"] == "pysei" and "finalised_tps" in row:
             row["x_recovery_limit"] = row["finalised_tps"]["median"] / limits[row["workload"]]
     for w, limit in limits.items():
-        best = [
+        shares = [
             f"{r['label']} {r['x_recovery_limit']:.2f}×" for r in rows if r["workload"] == w and "x_recovery_limit" in r
         ]
         console.print(
             f"{w}: sender recovery alone on {os.cpu_count()} cores (the ceiling) {limit:,.0f} tx/s; finalised "
-            f"÷ ceiling: {', '.join(best) or '-'}"
+            f"÷ ceiling: {', '.join(shares) or '-'}"
         )
     for rec in runs:
         if "profile" in rec:
